@@ -1,0 +1,29 @@
+"""Benchmarks: ``python -m mimamo_tf.bench {phase,faces,...} [--flags]``.
+
+Each benchmark measures the things it compares side by side in one run and prints a table with the
+ratios, so the numbers are comparable on whatever machine runs it. Speed targets are checked here,
+never by timed unit tests.
+"""
+
+import importlib
+import sys
+
+# Subcommand -> module with a ``main(argv)`` that parses its own absl flags.
+BENCHMARKS = {
+    "phase": "mimamo_tf.benchmarks.phase",
+    "faces": "mimamo_tf.benchmarks.faces",
+}
+
+
+def run(argv=None):
+    argv = list(sys.argv if argv is None else argv)
+    if len(argv) < 2 or argv[1] not in BENCHMARKS:
+        names = ", ".join(sorted(BENCHMARKS))
+        print(f"usage: python -m mimamo_tf.bench {{{names}}} [--flags]", file=sys.stderr)
+        return 2
+    module = importlib.import_module(BENCHMARKS[argv[1]])
+    return module.main([f"{argv[0]} {argv[1]}"] + argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(run())

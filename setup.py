@@ -1,0 +1,49 @@
+"""Packaging for mimamo_tf (MIMAMO Net in TensorFlow/Keras) and its data preparation tools."""
+
+from setuptools import find_packages, setup
+
+# Versions are pinned to the ranges tested on this project's machines; see DESIGN notes in README
+# ("Dependencies") for why tensorflow-addons and tensorflow-io are deliberately absent.
+INSTALL_REQUIRES = [
+    "tensorflow==2.21.*",
+    "keras>=3.15,<4",
+    "keras-tuner>=1.4.7,<2",
+    # TF 2.21 no longer depends on tensorboard; keras-tuner and the TensorBoard callback need it.
+    "tensorboard==2.21.*",
+    "absl-py>=2.1,<3",
+    "numpy>=1.26,<3",
+    # OpenCV 5 removed the Haar cascades and changed APIs.
+    "opencv-python-headless>=4.10,<5",
+    # The LiteRT interpreter (tf.lite.Interpreter is deprecated).
+    "ai-edge-litert>=2.0,<3",
+    # Face detector whose weights ship inside the wheel.
+    "mtcnn>=1.0,<2",
+]
+
+EXTRAS_REQUIRE = {
+    # pyrtools is the numerical reference for the steerable pyramid (tests and the benchmark's
+    # per-snippet baseline); scikit-image ships the public-domain `astronaut` face photo.
+    "test": [
+        "pytest>=8",
+        "pyrtools==1.1.*",
+        "scikit-image>=0.24",
+        "scipy>=1.11",
+    ],
+}
+
+setup(
+    name="mimamo_tf",
+    version="0.1.0",
+    description="MIMAMO Net (AAAI 2020): valence/arousal from face video with phase differences "
+    "of a complex steerable pyramid, in TensorFlow/Keras",
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["mimamo_tf", "mimamo_tf.*", "data_prep", "data_prep.*"]),
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS_REQUIRE,
+    entry_points={
+        "console_scripts": [
+            "mimamo-bench=mimamo_tf.bench:run",
+            "mimamo-phase-demo=mimamo_tf.phase_demo:run",
+        ],
+    },
+)
