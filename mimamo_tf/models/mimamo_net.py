@@ -1,0 +1,177 @@
+"""MIMAMO Net: two-stream CNN per frame, BiGRU over time, per-frame (or per-video) head."""
+
+import dataclasses
+import math
+
+import keras
+from keras import layers, ops
+
+from mimamo_tf.models.per_frame import PerFrame
+from mimamo_tf.models.spatial_stream import build_backbone, build_spatial_mlp
+from mimamo_tf.models.temporal_stream import build_temporal_stream
+from mimamo_tf.phase import PhaseSnippets
+from mimamo_tf.spatial_backbone import FEATURE_DIM
+
+STREAMS = ("both", "spatial", "temporal")
+TEMPORAL_INPUTS = ("phase_difference", "phase", "optical_flow")
+SPATIAL_INPUTS = ("features", "images")
+LABEL_LEVELS = ("frame", "video")
+
+
+@dataclasses.dataclass
+class MimamoConfig:
+    """What to build. Defaults are the paper's configuration on stored spatial features.
+
+    Attributes:
+        streams: ``"both"``, ``"spatial"`` or ``"temporal"`` (single-stream variants).
+        temporal_input: ``"phase_difference"`` (Delta Phase, computed in-graph from 48x48 gray
+            frames), ``"phase"`` (mean-centred phase) or ``"optical_flow"`` (precomputed flow snippets).
+        snippet_length: differences per snippet (paper: 12).
+        spatial_input: ``"features"`` (stored 2048-d frozen-backbone features) or ``"images"``
+            (224x224 RGB through ``spatial_backbone``).
+        spatial_backbone: ``"resnet50"`` or ``"small"`` (images only).
+        backbone_weights: ResNet50 weights: None, ``"imagenet"`` or a file path.
+        recurrent: BiGRU over time; False gives a per-frame linear head on the stream features
+            (the single-stream pretraining of the paper's two-stage training).
+        gru_units, gru_layers, gru_dropout: the BiGRU (units per direction).
+        label_level: ``"frame"`` (Aff-Wild) or ``"video"`` (OMG: GRU features averaged over time).
+        num_outputs: predicted values per frame (arousal, valence).
+    """
+
+    streams: str = "both"
+    temporal_input: str = "phase_difference"
+    snippet_length: int = 12
+    spatial_input: str = "features"
+    spatial_backbone: str = "resnet50"
+    backbone_weights: str = None
+    recurrent: bool = True
+    gru_units: int = 128
+    gru_layers: int = 2
+    gru_dropout: float = 0.3
+    label_level: str = "frame"
+    num_outputs: int = 2
+
+    def __post_init__(self):
+        for field, choices in (
+            ("streams", STREAMS), ("temporal_input", TEMPORAL_INPUTS),
+            ("spatial_input", SPATIAL_INPUTS), ("label_level", LABEL_LEVELS),
+        ):
+            if getattr(self, field) not in choices:
+                raise ValueError(f"{field} must be one of {choices}, got {getattr(self, field)!r}")
+        if self.label_level == "video" and not self.recurrent:
+            raise ValueError("label_level='video' averages the GRU features: it needs recurrent=True")
+
+    @property
+    def uses_temporal(self):
+        return self.streams in ("both", "temporal")
+
+    @property
+    def uses_spatial(self):
+        return self.streams in ("both", "spatial")
+
+    @property
+    def context_frames(self):
+        """Extra gray frames needed at each end of a window for the first/last snippets."""
+        return self.snippet_length // 2 if self.temporal_input != "optical_flow" else 0
+
+
+def model_inputs(config):
+    """The ``keras.Input`` of each model input, by name (the input pipeline produces these keys).
+
+    * ``gray48`` ``(T + 2 * context, 48, 48)`` float in [0, 1] — phase inputs;
+    * ``flow48``, ``flow24`` ``(T, s, s, 2 L)`` — optical-flow snippets;
+    * ``spatial_features`` ``(T, 2048)`` or ``rgb224`` ``(T, 224, 224, 3)`` in [0, 255].
+    """
+    inputs = {}
+    if config.uses_temporal:
+        if config.temporal_input == "optical_flow":
+            channels = 2 * config.snippet_length
+            inputs["flow48"] = keras.Input((None, 48, 48, channels), name="flow48")
+            inputs["flow24"] = keras.Input((None, 24, 24, channels), name="flow24")
+        else:
+            inputs["gray48"] = keras.Input((None, 48, 48), name="gray48")
+    if config.uses_spatial:
+        if config.spatial_input == "features":
+            inputs["spatial_features"] = keras.Input((None, FEATURE_DIM), name="spatial_features")
+        else:
+            inputs["rgb224"] = keras.Input((None, 224, 224, 3), name="rgb224")
+    return inputs
+
+
+@keras.saving.register_keras_serializable(package="mimamo_tf")
+class TimeMean(layers.Layer):
+    """Mean over the time axis: ``(B, T, F) -> (B, F)`` (video-level labels)."""
+
+    def call(self, x):
+        return ops.mean(x, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+
+def build_mimamo_net(config=None, name="mimamo_net"):
+    """Builds MIMAMO Net (or a variant) as a functional ``keras.Model``.
+
+    Sub-models are named ``temporal_stream``, ``spatial_mlp`` and ``spatial_backbone`` so that
+    weights of single-stream runs can initialise a two-stream model (two-stage training).
+
+    Returns:
+        A model from the dict of ``model_inputs(config)`` to ``(B, T, num_outputs)`` per frame, or
+        ``(B, num_outputs)`` for ``label_level="video"``; outputs are (arousal, valence).
+    """
+    config = config or MimamoConfig()
+    inputs = model_inputs(config)
+    features = []
+    if config.uses_temporal:
+        channels = 2 * config.snippet_length
+        if config.temporal_input == "optical_flow":
+            snippets = [inputs["flow48"], inputs["flow24"]]
+        else:
+            mode = "difference" if config.temporal_input == "phase_difference" else "phase"
+            snippets = PhaseSnippets(
+                length=config.snippet_length, mode=mode, context_frames=config.context_frames,
+                name="phase_snippets",
+            )(inputs["gray48"])
+        stream = build_temporal_stream(channels=channels)
+        features.append(PerFrame(stream, name="temporal_per_frame")(snippets))
+    if config.uses_spatial:
+        if config.spatial_input == "features":
+            backbone_features = inputs["spatial_features"]
+            input_dim = FEATURE_DIM
+        else:
+            backbone = build_backbone(config.spatial_backbone, config.backbone_weights)
+            backbone_features = PerFrame(backbone, name="backbone_per_frame")(inputs["rgb224"])
+            input_dim = backbone.output.shape[-1]
+        mlp = build_spatial_mlp(input_dim)
+        features.append(PerFrame(mlp, name="spatial_per_frame")(backbone_features))
+    if len(features) == 2:
+        x = layers.Concatenate(name="fusion_concat")(features)
+        x = layers.Dense(256, name="fusion_fc")(x)
+        x = layers.ReLU(name="fusion_relu")(x)
+        x = layers.BatchNormalization(name="fusion_bn")(x)
+        x = layers.Dropout(0.5, name="fusion_dropout")(x)
+    else:
+        x = features[0]
+    if config.recurrent:
+        for i in range(config.gru_layers):
+            if i:
+                # Between stacked layers, like the authors' multi-layer GRU dropout.
+                x = layers.Dropout(config.gru_dropout, name=f"gru{i}_dropout")(x)
+            # Recurs over axis 1 (time) of (batch, time, features): each sequence on its own.
+            x = layers.Bidirectional(
+                layers.GRU(config.gru_units, return_sequences=True), name=f"bigru{i + 1}"
+            )(x)
+        if config.label_level == "video":
+            x = TimeMean(name="time_mean")(x)
+        x = layers.Dropout(0.5, name="head_dropout")(x)
+    outputs = layers.Dense(config.num_outputs, name="arousal_valence")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def count_trainable_parameters(model, exclude=("spatial_backbone",)):
+    """Trainable parameters, leaving out the named sub-models (the backbone by default)."""
+    excluded = set()
+    for layer in model._flatten_layers(include_self=False):
+        if layer.name in exclude:
+            excluded.update(id(w) for w in layer.trainable_weights)
+    return sum(math.prod(w.shape) for w in model.trainable_weights if id(w) not in excluded)

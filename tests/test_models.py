@@ -1,0 +1,91 @@
+"""MIMAMO Net: size of the paper configuration, shapes, recurrence over time, serialisation."""
+
+import numpy as np
+import pytest
+
+from mimamo_tf.models import MimamoConfig, build_mimamo_net, count_trainable_parameters
+
+T = 10
+
+
+def _paper_parameter_count():
+    """Trainable parameters of DESIGN.md section 4, counted by hand (backbone excluded)."""
+    conv = 9 * (24 * 64 + 64 * 64 + 88 * 128 + 128 * 128 + 128 * 256 + 256 * 256)  # no biases
+    conv_bn = 2 * (64 + 64 + 128 + 128 + 256 + 256)  # gamma + beta
+    temporal_fc = 2 * (256 * 256 + 256) + 2 * (2 * 256)
+    spatial = (2048 * 256 + 256) + (256 * 256 + 256) + 2 * (2 * 256)
+    fusion = 512 * 256 + 256 + 2 * 256
+    # Keras GRU (reset_after=True): 3 gates x (input kernel + recurrent kernel + 2 biases).
+    gru_direction = 3 * (256 * 128 + 128 * 128 + 2 * 128)
+    head = 256 * 2 + 2
+    return conv + conv_bn + temporal_fc + spatial + fusion + 2 * 2 * gru_direction + head
+
+
+@pytest.fixture(scope="module")
+def paper_model():
+    return build_mimamo_net(MimamoConfig())
+
+
+def _inputs(batch=3, steps=T, seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        "gray48": rng.random((batch, steps + 12, 48, 48)).astype(np.float32),
+        "spatial_features": rng.random((batch, steps, 2048)).astype(np.float32),
+    }
+
+
+def test_paper_configuration_size_and_shapes(paper_model):
+    assert count_trainable_parameters(paper_model) == _paper_parameter_count()
+    assert 2.5e6 < _paper_parameter_count() < 2.8e6  # "~2.6M trainable parameters"
+    out = paper_model(_inputs(), training=False)
+    assert tuple(out.shape) == (3, T, 2)
+    video = build_mimamo_net(MimamoConfig(label_level="video"))
+    assert tuple(video(_inputs(), training=False).shape) == (3, 2)
+
+
+def test_gru_recurs_over_time_not_over_the_batch(paper_model):
+    base = _inputs()
+    out = np.asarray(paper_model(base, training=False))
+    # Change only the last frame of sequence 0 (its spatial feature and its gray frame).
+    later = {k: v.copy() for k, v in base.items()}
+    later["spatial_features"][0, -1] += 1.0
+    later["gray48"][0, -7:] = np.random.default_rng(1).random((7, 48, 48))
+    changed = np.asarray(paper_model(later, training=False))
+    # The backward direction carries the change to the first frame ...
+    assert np.abs(changed[0, 0] - out[0, 0]).max() > 1e-4
+    # ... and other sequences of the batch are untouched (no recurrence over the batch axis).
+    np.testing.assert_array_equal(changed[1:], out[1:])
+    # The forward direction carries a change of the first frame to the last output.
+    earlier = {k: v.copy() for k, v in base.items()}
+    earlier["spatial_features"][2, 0] -= 1.0
+    changed = np.asarray(paper_model(earlier, training=False))
+    assert np.abs(changed[2, -1] - out[2, -1]).max() > 1e-4
+    np.testing.assert_array_equal(changed[:2], out[:2])
+
+
+def test_single_stream_and_ablation_variants_build_and_run():
+    rng = np.random.default_rng(0)
+    temporal = build_mimamo_net(MimamoConfig(streams="temporal", temporal_input="phase"))
+    assert list(temporal.input) == ["gray48"]
+    assert tuple(temporal({"gray48": rng.random((2, T + 12, 48, 48)).astype("float32")}).shape) == (2, T, 2)
+    flow = build_mimamo_net(MimamoConfig(streams="temporal", temporal_input="optical_flow"))
+    snippets = {"flow48": rng.random((2, T, 48, 48, 24)), "flow24": rng.random((2, T, 24, 24, 24))}
+    assert tuple(flow(snippets).shape) == (2, T, 2)
+    images = build_mimamo_net(MimamoConfig(streams="spatial", spatial_input="images", spatial_backbone="small", recurrent=False))
+    rgb = rng.integers(0, 255, (2, 3, 224, 224, 3)).astype("float32")
+    assert tuple(images({"rgb224": rgb}).shape) == (2, 3, 2)
+    with pytest.raises(ValueError, match="streams must be one of"):
+        MimamoConfig(streams="audio")
+    with pytest.raises(ValueError, match="needs recurrent=True"):
+        MimamoConfig(label_level="video", recurrent=False)
+
+
+def test_keras_file_round_trip(paper_model, tmp_path):
+    import keras
+
+    path = tmp_path / "mimamo.keras"
+    paper_model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(
+        np.asarray(loaded(_inputs(), training=False)), np.asarray(paper_model(_inputs(), training=False)), atol=1e-5
+    )
