@@ -78,7 +78,8 @@ class MimamoConfig:
 def model_inputs(config):
     """The ``keras.Input`` of each model input, by name (the input pipeline produces these keys).
 
-    * ``gray48`` ``(T + 2 * context, 48, 48)`` float in [0, 1] — phase inputs;
+    * ``gray48`` ``(T + 2 * context, 48, 48)`` float in [0, 1] — phase inputs (video level:
+      ``(N, 2 * context + 1, 48, 48)``, each sampled frame with its neighbours);
     * ``flow48``, ``flow24`` ``(T, s, s, 2 L)`` — optical-flow snippets;
     * ``spatial_features`` ``(T, 2048)`` or ``rgb224`` ``(T, 224, 224, 3)`` in [0, 255].
     """
@@ -88,6 +89,9 @@ def model_inputs(config):
             channels = 2 * config.snippet_length
             inputs["flow48"] = keras.Input((None, 48, 48, channels), name="flow48")
             inputs["flow24"] = keras.Input((None, 24, 24, channels), name="flow24")
+        elif config.label_level == "video":
+            window = 2 * config.context_frames + 1
+            inputs["gray48"] = keras.Input((None, window, 48, 48), name="gray48")
         else:
             inputs["gray48"] = keras.Input((None, 48, 48), name="gray48")
     if config.uses_spatial:
@@ -126,14 +130,26 @@ def build_mimamo_net(config=None, name="mimamo_net"):
         channels = 2 * config.snippet_length
         if config.temporal_input == "optical_flow":
             snippets = [inputs["flow48"], inputs["flow24"]]
+        mode = "difference" if config.temporal_input == "phase_difference" else "phase"
+        stream = build_temporal_stream(channels=channels)
+        if config.temporal_input == "optical_flow":
+            features.append(PerFrame(stream, name="temporal_per_frame")(snippets))
+        elif config.label_level == "video":
+            # Sampled frames are not contiguous: one snippet per sampled frame from its neighbours.
+            window = keras.Input((2 * config.context_frames + 1, 48, 48), name="neighbourhood")
+            levels = PhaseSnippets(
+                length=config.snippet_length, mode=mode, context_frames=config.context_frames,
+                name="phase_snippets",
+            )(window)
+            levels = [layers.Reshape(tuple(level.shape[2:]), name=f"level{i}")(level) for i, level in enumerate(levels)]
+            per_snippet = keras.Model(window, stream(levels), name="snippet_stream")
+            features.append(PerFrame(per_snippet, name="temporal_per_frame")(inputs["gray48"]))
         else:
-            mode = "difference" if config.temporal_input == "phase_difference" else "phase"
             snippets = PhaseSnippets(
                 length=config.snippet_length, mode=mode, context_frames=config.context_frames,
                 name="phase_snippets",
             )(inputs["gray48"])
-        stream = build_temporal_stream(channels=channels)
-        features.append(PerFrame(stream, name="temporal_per_frame")(snippets))
+            features.append(PerFrame(stream, name="temporal_per_frame")(snippets))
     if config.uses_spatial:
         if config.spatial_input == "features":
             backbone_features = inputs["spatial_features"]

@@ -40,9 +40,15 @@ class PerFrame(keras.layers.Layer):
         many = isinstance(inputs, (list, tuple))
         tensors = list(inputs) if many else [inputs]
         shape = ops.shape(tensors[0])
-        folded = [ops.reshape(t, (-1,) + tuple(t.shape[2:])) for t in tensors]
+        folded = [ops.reshape(t, (-1,) + self._frame_shape(t)) for t in tensors]
         out = self.inner(folded if many else folded[0], training=training)
         return ops.reshape(out, (shape[0], shape[1]) + tuple(out.shape[1:]))
+
+    @staticmethod
+    def _frame_shape(tensor):
+        """Per-frame shape; dynamic where the static shape is unknown."""
+        dynamic = ops.shape(tensor)
+        return tuple(d if d is not None else dynamic[i + 2] for i, d in enumerate(tensor.shape[2:]))
 
     def compute_output_shape(self, input_shape):
         many = _is_shape_list(input_shape)

@@ -1,0 +1,317 @@
+"""tf.data input pipelines: TFRecord shards -> windows of frames -> model inputs and masked labels.
+
+Every element is a dict. Model inputs use the names of ``mimamo_tf.models.model_inputs``:
+``gray48`` (window + 2 * context frames, 48, 48) float in [0, 1], ``spatial_features`` (window, D)
+or ``rgb224`` (window, 224, 224, 3), ``flow48``/``flow24`` snippets for the optical-flow ablation.
+Targets: ``labels`` (window, 3) = (arousal, valence, weight) where the weight is 1 for frames with a
+face and a valid label and 0 for the rest (including padding past the video's end) — the layout
+``MaskedCCCLoss`` and ``ConcordanceCorrelation`` expect. Bookkeeping for evaluation: ``video_id``,
+``start`` (index of the window's first frame) and ``num_frames``.
+
+Frame-level datasets are cut into windows of ``window`` frames: with ``stride`` for training (the
+paper: 64 frames, stride 32), tiling every frame exactly once for evaluation. Each window brings
+``context`` extra gray frames per side, clamped at the video's ends, so snippets at window borders
+see the real neighbouring frames. Video-level datasets (OMG) give one element per utterance with up
+to ``window`` frames sampled evenly and the utterance label.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from mimamo_tf.data import schema, shards
+
+OUTPUT_KEYS = ("labels", "video_id", "start", "num_frames")
+
+
+class DataError(ValueError):
+    """The data directory cannot feed this configuration (no shards, wrong schema, ...)."""
+
+
+@dataclasses.dataclass
+class PipelineConfig:
+    """How to turn shards into batches.
+
+    Attributes:
+        window: frames per window (and per sampled utterance at video level).
+        stride: training window stride.
+        batch_size: windows per batch (global batch under a distribution strategy).
+        context: extra gray frames per side (``snippet_length // 2``; 0 without a phase stream).
+        temporal_input: ``"phase_difference"``, ``"phase"``, ``"optical_flow"`` or None.
+        snippet_length: snippet length for optical-flow snippets.
+        spatial_input: ``"features"``, ``"images"`` or None.
+        label_level: ``"frame"`` or ``"video"``.
+        crop_fraction: side of the random crop relative to the frame (training augmentation).
+        shuffle_buffer: windows in the training shuffle buffer.
+        seed: shuffling/augmentation seed.
+        spatial_dim: width of the stored spatial features.
+    """
+
+    window: int = 64
+    stride: int = 32
+    batch_size: int = 8
+    context: int = 6
+    temporal_input: str = "phase_difference"
+    snippet_length: int = 12
+    spatial_input: str = "features"
+    label_level: str = "frame"
+    crop_fraction: float = 0.85
+    shuffle_buffer: int = 256
+    seed: int = 0
+    spatial_dim: int = 2048
+
+
+def split_shards(data_dir, split):
+    """The complete shards of ``split`` in ``data_dir``; ``DataError`` naming what is missing."""
+    if not os.path.isdir(data_dir):
+        raise DataError(f"data directory {data_dir!r} does not exist (flag --data_dir)")
+    files = shards.list_shards(data_dir, split)
+    if not files:
+        raise DataError(
+            f"no '{split}-NNNNN-of-NNNNN.tfrecord' shards in {data_dir!r}; prepare the data with "
+            "python -m data_prep.prepare"
+        )
+    return files
+
+
+def check_shards(files, config):
+    """Reads the first example of every shard; ``DataError`` names a shard that cannot feed us."""
+    for path in files:
+        try:
+            first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
+        except tf.errors.OpError as error:
+            raise DataError(f"shard {path} cannot be read: {error.message}") from error
+        if first is None:
+            continue
+        try:
+            example = schema.parse_sequence_example(first.numpy(), decode_images=False)
+        except schema.SchemaError as error:
+            raise DataError(f"shard {path} does not follow schema version {schema.SCHEMA_VERSION}: {error}") from error
+        if config.spatial_input == "features" and example["spatial_features"] is None:
+            raise DataError(
+                f"shard {path} has no spatial_features; prepare with --spatial_features=WEIGHTS or "
+                "train with --spatial_input=images"
+            )
+        if config.label_level != example["label_level"] and example["label_level"] != "none":
+            raise DataError(
+                f"shard {path} has {example['label_level']}-level labels but the configuration "
+                f"expects {config.label_level}-level (flag --label_level)"
+            )
+
+
+def _parse(serialized, config):
+    context, sequence = tf.io.parse_single_sequence_example(
+        serialized,
+        context_features=schema.context_feature_spec(),
+        sequence_features=schema.sequence_feature_spec(config.spatial_input == "features"),
+    )
+    tf.debugging.assert_equal(
+        context["schema_version"], tf.constant(schema.SCHEMA_VERSION, tf.int64),
+        message=f"shard of another schema version (this code reads version {schema.SCHEMA_VERSION})",
+    )
+    return schema.decode_parsed(context, sequence, decode_rgb=config.spatial_input == "images")
+
+
+def _frame_weights(video):
+    return tf.cast(video["label_valid"] * video["face_found"], tf.float32)
+
+
+def _window(video, start, config):
+    """One window of ``config.window`` frames starting at ``start`` (padded past the end)."""
+    length = tf.shape(video["gray48"])[0]
+    frames = tf.range(start, start + config.window)
+    inside = frames < length
+    frames = tf.minimum(frames, length - 1)
+    weights = tf.where(inside, tf.gather(_frame_weights(video), frames), 0.0)
+    element = {
+        "labels": tf.stack([tf.gather(video["arousal"], frames), tf.gather(video["valence"], frames), weights], -1),
+        "video_id": video["video_id"],
+        "start": start,
+        "num_frames": length,
+    }
+    if config.temporal_input:
+        # Context frames at both ends, clamped: repeated frames give the clamped snippets.
+        with_context = tf.clip_by_value(tf.range(start - config.context, start + config.window + config.context), 0, length - 1)
+        element["gray48"] = tf.gather(video["gray48"], with_context)
+    if config.spatial_input == "features":
+        element["spatial_features"] = tf.gather(video["spatial_features"], frames)
+    elif config.spatial_input == "images":
+        element["rgb224"] = tf.gather(video["rgb224"], frames)
+    return _static_shapes(element, config, config.window)
+
+
+def _static_shapes(element, config, steps):
+    """Fixes the shapes a window always has (decoded bytes lose them)."""
+    shapes = {
+        "labels": [steps, 3] if config.label_level == "frame" else [3],
+        "spatial_features": [steps, config.spatial_dim],
+        "rgb224": [steps, 224, 224, 3],
+        "gray48": ([steps + 2 * config.context, 48, 48] if config.label_level == "frame"
+                   else [steps, 2 * config.context + 1, 48, 48]),
+    }
+    for key, shape in shapes.items():
+        if key in element:
+            element[key] = tf.ensure_shape(element[key], shape)
+    return element
+
+
+def _video_element(video, config):
+    """Utterance-level element: up to ``window`` frames sampled evenly, the utterance label."""
+    length = tf.shape(video["gray48"])[0]
+    frames = tf.cast(tf.round(tf.linspace(0.0, tf.cast(length - 1, tf.float32), config.window)), tf.int32)
+    label = tf.stack([video["video_arousal"], video["video_valence"], 1.0])
+    element = {"labels": label, "video_id": video["video_id"], "start": 0, "num_frames": length}
+    if config.temporal_input:
+        # Snippets of the sampled frames need their neighbours: gather each sampled frame's window.
+        offsets = tf.range(-config.context, config.context + 1)
+        around = tf.clip_by_value(frames[:, None] + offsets[None], 0, length - 1)
+        element["gray48"] = tf.gather(video["gray48"], around)  # (window, 2 context + 1, 48, 48)
+    if config.spatial_input == "features":
+        element["spatial_features"] = tf.gather(video["spatial_features"], frames)
+    elif config.spatial_input == "images":
+        element["rgb224"] = tf.gather(video["rgb224"], frames)
+    return _static_shapes(element, config, config.window)
+
+
+def _augment(element, config, seed):
+    """Random crop (``crop_fraction``) + horizontal flip, the same for every frame of the window."""
+    flip = tf.random.stateless_uniform([], seed, dtype=tf.float32) < 0.5
+    offsets = tf.random.stateless_uniform([2], seed + 1, dtype=tf.float32)
+    for key, size in (("gray48", 48), ("rgb224", 224)):
+        if key not in element:
+            continue
+        frames = element[key]
+        squeeze = key == "gray48"
+        images = tf.cast(frames[..., None] if squeeze else frames, tf.float32)
+        shape = tf.shape(images)
+        images = tf.reshape(images, tf.concat([[-1], shape[-3:]], 0))  # any leading axes -> one
+        crop = int(round(config.crop_fraction * size))
+        top = tf.cast(offsets[0] * (size - crop), tf.int32)
+        left = tf.cast(offsets[1] * (size - crop), tf.int32)
+        images = tf.image.resize(images[:, top : top + crop, left : left + crop], (size, size), antialias=True)
+        images = tf.cond(flip, lambda: tf.reverse(images, axis=[2]), lambda: images)
+        images = tf.reshape(images, shape)
+        images = images[..., 0] if squeeze else images
+        element[key] = tf.cast(tf.clip_by_value(tf.round(images), 0, 255), frames.dtype)
+    return element
+
+
+def _flow_snippets(element, config):
+    """Optical-flow snippets of the window's frames (OpenCV, outside the graph)."""
+    from mimamo_tf.phase.optical_flow import optical_flow_pairs
+    from mimamo_tf.phase.snippets import snippet_source_indices
+
+    def compute(gray):
+        maps = optical_flow_pairs(gray, "farneback", sizes=(48, 24))
+        index = snippet_source_indices(len(gray), config.snippet_length, "pairs")
+        out = []
+        for scale in maps:
+            padded = np.concatenate([scale, np.zeros((1,) + scale.shape[1:], np.float32)])
+            snippets = padded[index][config.context : len(gray) - config.context]  # (T, L, 2, s, s)
+            t, length, channels, s, _ = snippets.shape
+            out.append(snippets.transpose(0, 3, 4, 2, 1).reshape(t, s, s, channels * length))
+        return out
+
+    flow48, flow24 = tf.numpy_function(compute, [element.pop("gray48")], [tf.float32, tf.float32])
+    channels = 2 * config.snippet_length
+    element["flow48"] = tf.ensure_shape(flow48, [config.window, 48, 48, channels])
+    element["flow24"] = tf.ensure_shape(flow24, [config.window, 24, 24, channels])
+    return element
+
+
+def _finalise(element):
+    """uint8 -> float model inputs."""
+    if "gray48" in element:
+        element["gray48"] = tf.cast(element["gray48"], tf.float32) / 255.0
+    if "rgb224" in element:
+        element["rgb224"] = tf.cast(element["rgb224"], tf.float32)
+    return element
+
+
+def make_dataset(files, config, training, video_ids=None, repeat=False):
+    """Builds the dataset of batched element dicts.
+
+    Args:
+        files: shard paths (``split_shards``).
+        config: ``PipelineConfig``.
+        training: shuffle, stride windows, augment, drop the last partial batch.
+        video_ids: optional collection of video ids to keep (cross-validation folds).
+        repeat: repeat forever (training with ``steps_per_epoch``).
+
+    Returns:
+        A ``tf.data.Dataset`` of dicts (see the module docstring).
+    """
+    files = list(files)
+    if config.label_level == "video" and config.temporal_input == "optical_flow":
+        raise DataError("optical-flow input is only supported with frame-level labels")
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    if training:
+        dataset = dataset.shuffle(len(files), seed=config.seed, reshuffle_each_iteration=True)
+    dataset = dataset.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(len(files), 8),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=not training,
+    )
+    dataset = dataset.map(lambda s: _parse(s, config), num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
+    if video_ids is not None:
+        keep = tf.constant(sorted(str(v) for v in video_ids) or [""])
+        dataset = dataset.filter(lambda video: tf.reduce_any(tf.equal(keep, video["video_id"])))
+    if config.label_level == "video":
+        dataset = dataset.map(lambda v: _video_element(v, config), num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        stride = config.stride if training else config.window
+
+        def windows(video):
+            length = tf.shape(video["gray48"])[0]
+            last = tf.maximum(length - config.window, 0) if training else length - 1
+            starts = tf.range(0, last + 1, stride)
+            return tf.data.Dataset.from_tensor_slices(starts).map(lambda s: _window(video, s, config))
+
+        dataset = dataset.flat_map(windows)
+    if training:
+        dataset = dataset.shuffle(config.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=True)
+        if repeat:
+            dataset = dataset.repeat()
+        counter = tf.data.Dataset.counter(start=config.seed * 1_000_003)
+        dataset = tf.data.Dataset.zip(dataset, counter).map(
+            lambda element, i: _augment(element, config, tf.stack([i, 1])),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    if config.temporal_input == "optical_flow":
+        dataset = dataset.map(lambda e: _flow_snippets(e, config), num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(_finalise, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.batch(config.batch_size, drop_remainder=training)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def model_input_keys(config):
+    """Keys of an element that are model inputs."""
+    keys = []
+    if config.temporal_input == "optical_flow":
+        keys += ["flow48", "flow24"]
+    elif config.temporal_input:
+        keys.append("gray48")
+    if config.spatial_input == "features":
+        keys.append("spatial_features")
+    elif config.spatial_input == "images":
+        keys.append("rgb224")
+    return keys
+
+
+def to_keras(dataset, config):
+    """``(inputs, labels)`` pairs for ``model.fit`` / ``model.evaluate``."""
+    keys = model_input_keys(config)
+    return dataset.map(lambda e: ({k: e[k] for k in keys}, e["labels"]), num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def list_video_ids(files):
+    """Every video id in the shards, in file order (for cross-validation folds)."""
+    ids = []
+    spec = {"video_id": tf.io.FixedLenFeature([], tf.string)}
+    for record in tf.data.TFRecordDataset(list(files)):
+        context, _ = tf.io.parse_single_sequence_example(record, context_features=spec)
+        ids.append(context["video_id"].numpy().decode("utf-8"))
+    return ids

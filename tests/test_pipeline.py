@@ -1,0 +1,114 @@
+"""tf.data pipeline over real TFRecord shards: windows, context, masks, augmentation, bad data."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tiny_shards import tiny_video, write_dataset, write_shards
+
+from mimamo_tf.data import pipeline
+from mimamo_tf.data.pipeline import DataError, PipelineConfig
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("shards")
+    videos = write_dataset(directory)
+    return directory, {v["video_id"]: v for v in videos}
+
+
+def _elements(dataset):
+    for batch in dataset:
+        batch = {k: v.numpy() for k, v in batch.items()}
+        for i in range(len(batch["labels"])):
+            yield {k: v[i] for k, v in batch.items()}
+
+
+def test_evaluation_windows_cover_every_frame_once_with_clamped_context(dataset_dir):
+    directory, videos = dataset_dir
+    config = PipelineConfig(window=8, batch_size=3, context=6)
+    files = pipeline.split_shards(directory, "train")
+    covered = {}
+    for e in _elements(pipeline.make_dataset(files, config, training=False)):
+        video = videos[e["video_id"].decode()]
+        length = len(video["gray48"])
+        assert e["num_frames"] == length
+        frames = np.arange(e["start"], e["start"] + 8)
+        inside = frames < length
+        clamped = np.minimum(frames, length - 1)
+        expected_weight = np.where(inside, video["label_valid"][clamped] * video["face_found"][clamped], 0)
+        np.testing.assert_array_equal(e["labels"][:, 2], expected_weight)
+        np.testing.assert_allclose(e["labels"][inside, 0], video["arousal"][frames[inside]])
+        np.testing.assert_allclose(e["labels"][inside, 1], video["valence"][frames[inside]])
+        context = np.clip(np.arange(e["start"] - 6, e["start"] + 14), 0, length - 1)
+        np.testing.assert_allclose(e["gray48"], video["gray48"][context] / 255.0, atol=1e-6)
+        np.testing.assert_allclose(e["spatial_features"][inside], video["spatial_features"][frames[inside]].astype(np.float16), rtol=1e-3)
+        for f in frames[inside]:
+            covered[(e["video_id"].decode(), f)] = covered.get((e["video_id"].decode(), f), 0) + 1
+    expected = {(v, f) for v in ("v0", "v1", "v2", "v3") for f in range(len(videos[v]["gray48"]))}
+    assert set(covered) == expected and set(covered.values()) == {1}
+
+
+def test_training_windows_stride_and_sequence_consistent_flip(dataset_dir):
+    directory, videos = dataset_dir
+    config = PipelineConfig(window=8, stride=4, batch_size=2, context=6, crop_fraction=1.0, seed=3)
+    files = pipeline.split_shards(directory, "train")
+    flips = []
+    starts = set()
+    for e in _elements(pipeline.make_dataset(files, config, training=True)):
+        video = videos[e["video_id"].decode()]
+        length = len(video["gray48"])
+        starts.add((e["video_id"].decode(), int(e["start"])))
+        context = np.clip(np.arange(e["start"] - 6, e["start"] + 14), 0, length - 1)
+        original = video["gray48"][context] / 255.0
+        same = np.allclose(e["gray48"], original, atol=1e-6)
+        mirrored = np.allclose(e["gray48"], original[:, :, ::-1], atol=1e-6)
+        assert same != mirrored  # every frame flipped, or none
+        flips.append(mirrored)
+    assert 0 < np.mean(flips) < 1  # both happen
+    expected = {(v, s) for v in ("v0", "v1", "v2", "v3") for s in range(0, max(len(videos[v]["gray48"]) - 8, 0) + 1, 4)}
+    # drop_remainder may drop one partial batch of windows
+    assert len(expected - starts) <= 1 and starts <= expected
+
+
+def test_random_crop_is_identical_across_the_window(dataset_dir):
+    directory, _ = dataset_dir
+    config = PipelineConfig(window=8, stride=8, batch_size=1, context=0, spatial_input=None, crop_fraction=0.85, seed=1)
+    still = tiny_video("still", 12, 0)
+    still["gray48"] = np.repeat(still["gray48"][:1], 12, axis=0)  # the same frame throughout
+    files = write_shards(directory / "still", "train", [still])
+    for e in _elements(pipeline.make_dataset(files, config, training=True)):
+        # The same crop of the same frame gives the same image in every frame of the window.
+        np.testing.assert_array_equal(e["gray48"], np.repeat(e["gray48"][:1], 8, axis=0))
+        assert not np.allclose(e["gray48"][0], still["gray48"][0] / 255.0, atol=1e-3)  # it was cropped
+
+
+def test_video_level_elements(tmp_path):
+    videos = [tiny_video(f"u{i}", 15 + 5 * i, i, label_level="video") for i in range(3)]
+    files = write_shards(tmp_path, "train", videos)
+    config = PipelineConfig(window=4, batch_size=3, context=6, label_level="video")
+    batch = next(iter(pipeline.make_dataset(files, config, training=False)))
+    assert batch["gray48"].shape == (3, 4, 13, 48, 48)
+    np.testing.assert_allclose(batch["labels"].numpy()[:, :2], [[v["video_arousal"], v["video_valence"]] for v in videos], atol=1e-6)
+    np.testing.assert_array_equal(batch["labels"].numpy()[:, 2], 1.0)
+
+
+def test_bad_data_directories_raise_clear_errors(tmp_path, dataset_dir):
+    directory, _ = dataset_dir
+    with pytest.raises(DataError, match="does not exist"):
+        pipeline.split_shards(tmp_path / "missing", "train")
+    with pytest.raises(DataError, match="no 'test-NNNNN-of-NNNNN.tfrecord' shards"):
+        pipeline.split_shards(directory, "test")
+    # A shard written by another schema version is named.
+    old = tmp_path / "old"
+    old.mkdir()
+    example = tf.train.SequenceExample()
+    example.context.feature["schema_version"].int64_list.value.append(99)
+    path = old / "train-00000-of-00001.tfrecord"
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        writer.write(example.SerializeToString())
+    with pytest.raises(DataError, match=r"train-00000-of-00001.tfrecord does not follow schema version"):
+        pipeline.check_shards([str(path)], PipelineConfig())
+    # Stored features requested but absent.
+    bare = write_shards(tmp_path / "bare", "train", [tiny_video("b", 5, 0, spatial_dim=0)])
+    with pytest.raises(DataError, match="no spatial_features"):
+        pipeline.check_shards(bare, PipelineConfig(spatial_input="features"))
