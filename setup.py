@@ -18,6 +18,8 @@ INSTALL_REQUIRES = [
     "ai-edge-litert>=2.0,<3",
     # Face detector whose weights ship inside the wheel.
     "mtcnn>=1.0,<2",
+    # The public-domain `astronaut` face photo the synthetic default dataset is rendered from.
+    "scikit-image>=0.24",
 ]
 
 EXTRAS_REQUIRE = {
@@ -26,7 +28,6 @@ EXTRAS_REQUIRE = {
     "test": [
         "pytest>=8",
         "pyrtools==1.1.*",
-        "scikit-image>=0.24",
         "scipy>=1.11",
     ],
 }
@@ -44,6 +45,10 @@ setup(
         "console_scripts": [
             "mimamo-bench=mimamo_tf.bench:run",
             "mimamo-phase-demo=mimamo_tf.phase_demo:run",
+            "mimamo-train=mimamo_tf.train:run",
+            "mimamo-prepare=data_prep.prepare:cli",
+            "mimamo-inspect=data_prep.inspect:cli",
+            "mimamo-synthetic=data_prep.synthetic:cli",
         ],
     },
 )

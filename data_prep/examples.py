@@ -1,0 +1,190 @@
+"""Turns one `VideoItem` into one serialized SequenceExample (the per-item work of prepare).
+
+Order of checks is cheapest first, so a bad item costs little: labels are parsed, the video's
+frames are counted and reconciled with the labels, and only then are faces detected and aligned.
+"""
+
+import dataclasses
+import os
+from typing import Dict, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from data_prep.readers.base import DatasetReader, InputError, VideoItem, reconcile
+from mimamo_tf import faces
+from mimamo_tf import video as video_io
+from mimamo_tf.data import schema
+
+ALIGNED_BACKEND = "cropped_aligned"
+
+
+@dataclasses.dataclass(frozen=True)
+class ExampleOptions:
+    """Options of the per-item work (all recorded in the manifest).
+
+    Attributes:
+        face_backend: detector name for raw videos (see `mimamo_tf.faces.available_detectors`).
+        detect_every: detector runs on every k-th frame, tracking in between.
+        smoothing_sigma: alignment smoothing width in frames.
+        detector_max_side: detection runs on frames reduced to this longer side.
+        max_label_surplus: tolerated extra label lines beyond the decoded frames.
+        spatial_features: "" (off), "imagenet", "none" (random, tests) or a weights file path.
+        default_fps: fps stored when no video is available (cropped_aligned without the video).
+    """
+
+    face_backend: str = "mtcnn"
+    detect_every: int = 3
+    smoothing_sigma: float = 2.0
+    detector_max_side: int = 320
+    max_label_surplus: int = 2
+    spatial_features: str = ""
+    default_fps: float = 30.0
+
+
+def label_statistics(arousal, valence, valid) -> Dict[str, Dict[str, float]]:
+    """Mergeable sums of the valid labels: n, sum, sum of squares, min, max per dimension."""
+    mask = np.asarray(valid).astype(bool)
+    stats = {}
+    for name, values in (("arousal", arousal), ("valence", valence)):
+        chosen = np.asarray(values, np.float64)[mask]
+        stats[name] = {
+            "n": int(chosen.size),
+            "sum": float(chosen.sum()),
+            "sum_sq": float(np.square(chosen).sum()),
+            "min": float(chosen.min()) if chosen.size else None,
+            "max": float(chosen.max()) if chosen.size else None,
+        }
+    return stats
+
+
+class ExampleBuilder:
+    """Builds examples for one reader; holds the (expensive) detector and backbone of a process."""
+
+    def __init__(self, reader: DatasetReader, options: ExampleOptions = ExampleOptions()):
+        self.reader = reader
+        self.options = options
+        self._detector = None
+        self._extractor = None
+        self._pipeline = {}
+
+    @property
+    def detector(self):
+        if self._detector is None:
+            kwargs = {}
+            if self.options.face_backend == "mtcnn":
+                kwargs["max_side"] = self.options.detector_max_side
+            self._detector = faces.make_detector(self.options.face_backend, **kwargs)
+        return self._detector
+
+    @property
+    def extractor(self):
+        if self._extractor is None and self.options.spatial_features:
+            from mimamo_tf.spatial_backbone import SpatialFeatureExtractor  # pylint: disable=import-outside-toplevel
+            self._extractor = SpatialFeatureExtractor(self.options.spatial_features)
+        return self._extractor
+
+    def _config(self, preference: str) -> faces.FacePipelineConfig:
+        return faces.FacePipelineConfig(detect_every=self.options.detect_every,
+                                        smoothing_sigma=self.options.smoothing_sigma,
+                                        prefer=preference)
+
+    def _faces_from_video(self, item: VideoItem, num_frames: int):
+        config = self._config(item.face_preference)
+        track = faces.locate_faces(video_io.iter_frames(item.video_path), self.detector, config)
+        if track.num_frames != num_frames:
+            raise InputError(f"{item.video_path}: decoded {track.num_frames} frames, "
+                             f"{num_frames} when counted (unstable decoding)")
+        return faces.iter_aligned_faces(video_io.iter_frames(item.video_path), track, config)
+
+    def _faces_from_aligned_dir(self, item: VideoItem, num_frames: int):
+        directory = item.aligned_dir
+        indices = []
+        for name in os.listdir(directory):
+            stem, extension = os.path.splitext(name)
+            if extension.lower() == ".jpg" and stem.isdigit():
+                indices.append(int(stem))
+        if indices and min(indices) < 1:
+            raise InputError(f"{directory}: frame file numbers start at 1, found {min(indices):05d}.jpg")
+        if indices and max(indices) > num_frames + self.options.max_label_surplus:
+            raise InputError(f"{directory}: {max(indices):05d}.jpg is beyond the video's "
+                             f"{num_frames} frames")
+        present = set(indices)
+        for index in range(1, num_frames + 1):
+            if index not in present:
+                yield (np.zeros((faces.RGB_SIZE, faces.RGB_SIZE, 3), np.uint8),
+                       np.zeros((faces.GRAY_SIZE, faces.GRAY_SIZE), np.uint8), 0)
+                continue
+            path = os.path.join(directory, f"{index:05d}.jpg")
+            image = cv2.imread(path, cv2.IMREAD_COLOR)
+            if image is None:
+                raise InputError(f"{path}: unreadable image")
+            rgb, gray = faces.standardize_aligned_face(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+            yield rgb, gray, 1
+
+    def build(self, item: VideoItem) -> Tuple[bytes, Dict[str, object]]:
+        """Prepares one item.
+
+        Args:
+            item: from the reader's `list_items`.
+
+        Returns:
+            (serialized SequenceExample, statistics dict with frames, frames_with_face,
+            valid_label_frames and mergeable label sums).
+
+        Raises:
+            InputError: bad labels, labels/frames mismatch, bad aligned frames.
+            video.VideoReadError: unreadable or truncated video.
+        """
+        if item.listing_error:
+            raise InputError(item.listing_error)
+        labels = self.reader.load_labels(item)
+        fps = self.options.default_fps
+        if item.video_path is not None:
+            if not os.path.isfile(item.video_path):
+                raise InputError(f"{item.video_path}: video file is missing")
+            num_frames = video_io.count_frames(item.video_path)
+            fps = video_io.probe(item.video_path).fps or fps
+        elif item.aligned_dir is not None and labels.level == "frame":
+            # Without the video, the label file defines the sequence.
+            num_frames = len(labels.arousal)
+        else:
+            raise InputError(f"{item.source}: neither a video nor aligned frames with labels")
+        arousal, valence, valid = reconcile(labels, num_frames, self.options.max_label_surplus)
+
+        if item.aligned_dir is not None:
+            frames = self._faces_from_aligned_dir(item, num_frames)
+            backend = ALIGNED_BACKEND
+        else:
+            frames = self._faces_from_video(item, num_frames)
+            backend = self.options.face_backend
+        gray, jpegs, found, features = [], [], [], []
+        rgb_batch = []
+        extractor = self.extractor
+        for rgb, face_gray, face_found in frames:
+            gray.append(face_gray)
+            jpegs.append(schema.encode_jpeg(rgb))
+            found.append(face_found)
+            if extractor is not None:
+                rgb_batch.append(rgb)
+                if len(rgb_batch) == extractor.batch_size:
+                    features.append(extractor(np.stack(rgb_batch)))
+                    rgb_batch = []
+        if extractor is not None and rgb_batch:
+            features.append(extractor(np.stack(rgb_batch)))
+        if len(gray) != num_frames:
+            raise InputError(f"{item.source}: produced {len(gray)} frames, expected {num_frames}")
+        spatial: Optional[np.ndarray] = np.concatenate(features) if extractor is not None else None
+        example = schema.make_sequence_example(
+            video_id=item.video_id, dataset=item.dataset, split=item.split, fps=fps,
+            gray48=np.stack(gray), rgb224_jpeg=jpegs, face_found=np.asarray(found, np.uint8),
+            arousal=arousal, valence=valence, label_valid=valid, label_level=labels.level,
+            source=item.source, face_backend=backend, video_arousal=labels.video_arousal,
+            video_valence=labels.video_valence, spatial_features=spatial)
+        stats = {
+            "frames": num_frames,
+            "frames_with_face": int(np.sum(found)),
+            "valid_label_frames": int(np.sum(valid)),
+            "labels": label_statistics(arousal, valence, valid),
+        }
+        return schema.serialize(example), stats

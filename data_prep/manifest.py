@@ -1,0 +1,61 @@
+"""``manifest.json``: per-split totals of a prepared folder, aggregated from the shard sidecars."""
+
+import json
+import math
+import os
+from typing import Dict
+
+from data_prep.shard_writer import merge_label_stats, write_json_atomic
+from mimamo_tf.data import schema, shards
+
+MANIFEST_NAME = "manifest.json"
+
+
+def _finalize_labels(sums: Dict[str, Dict]) -> Dict[str, Dict]:
+    result = {}
+    for name, s in sums.items():
+        n = s["n"]
+        mean = s["sum"] / n if n else None
+        variance = max(s["sum_sq"] / n - mean * mean, 0.0) if n else None
+        result[name] = {"valid_frames": n, "mean": mean,
+                        "std": math.sqrt(variance) if variance is not None else None,
+                        "min": s["min"], "max": s["max"]}
+    return result
+
+
+def build_manifest(output_dir: str) -> dict:
+    """Aggregates every complete shard's sidecar in `output_dir`.
+
+    Returns:
+        {"schema_version", "splits": {split: {totals, label statistics, shards, failed}}}.
+    """
+    splits: Dict[str, dict] = {}
+    for path in shards.list_shards(output_dir):
+        name = os.path.basename(path)
+        with open(os.path.join(output_dir, shards.sidecar_name(name)), encoding="utf-8") as handle:
+            sidecar = json.load(handle)
+        split = splits.setdefault(sidecar["split"], {
+            "dataset": sidecar["settings"].get("dataset"),
+            "num_output_shards": sidecar["num_output_shards"], "complete_shards": 0,
+            "examples": 0, "frames": 0, "frames_with_face": 0, "valid_label_frames": 0,
+            "label_sums": {}, "shards": [], "failed": [], "settings": sidecar["settings"],
+        })
+        split["complete_shards"] += 1
+        for key in ("examples", "frames", "frames_with_face", "valid_label_frames"):
+            split[key] += sidecar[key]
+        split["label_sums"] = merge_label_stats(split["label_sums"], sidecar["labels"])
+        split["shards"].append({"file": name, "examples": sidecar["examples"],
+                                "frames": sidecar["frames"], "failed": len(sidecar["failed"])})
+        split["failed"].extend(dict(f, shard=name) for f in sidecar["failed"])
+    for split in splits.values():
+        split["complete"] = split["complete_shards"] == split["num_output_shards"]
+        sums = split.pop("label_sums")
+        split["labels"] = _finalize_labels(sums) if sums else {}
+    return {"schema_version": schema.SCHEMA_VERSION, "splits": splits}
+
+
+def write_manifest(output_dir: str) -> dict:
+    """Builds and atomically writes ``manifest.json``; returns it."""
+    manifest = build_manifest(output_dir)
+    write_json_atomic(os.path.join(output_dir, MANIFEST_NAME), manifest)
+    return manifest

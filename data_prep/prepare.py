@@ -1,0 +1,227 @@
+"""``python -m data_prep.prepare``: videos + labels -> sharded TFRecord SequenceExamples.
+
+Example::
+
+    python -m data_prep.prepare --dataset=affwild2 --data_root=data/synthetic \\
+        --output_dir=data/synthetic_tfrecords --split=train --num_workers=2
+
+Work is split in three levels:
+
+* output shards: the sorted item list is cut into shards of ``--videos_per_shard`` items; a shard
+  is the unit of crash safety (written to a temporary name, renamed when complete; reruns skip
+  complete shards);
+* machines: ``--num_shards=M --shard_index=m`` makes this machine write only output shards
+  ``i`` with ``i % M == m`` (all machines write into the same ``--output_dir``);
+* processes: ``--num_workers`` worker processes each write whole shards.
+
+Bad input never stops the run: each failed item is printed on stderr with its file name and
+recorded in the shard's sidecar and in ``manifest.json``.
+"""
+
+import dataclasses
+import multiprocessing
+import os
+import sys
+from typing import List, Optional
+
+from absl import app, flags
+
+from data_prep import manifest as manifest_lib
+from data_prep import progress as progress_lib
+from data_prep import shard_writer
+from data_prep.examples import ExampleBuilder, ExampleOptions
+from data_prep.readers import READERS, ConfigurationError, make_reader
+from mimamo_tf.data import shards
+
+FLAGS = flags.FLAGS
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Everything a worker process needs to rebuild the reader and example builder."""
+
+    dataset: str
+    data_root: str
+    split: str
+    output_dir: str
+    reader_options: dict
+    example_options: ExampleOptions
+    settings: dict
+    fingerprint: str
+    num_output_shards: int
+    single_thread: bool
+
+
+# Per-process state of worker processes (spawned: nothing is inherited).
+_WORKER = {}
+
+
+def _worker_init(config: RunConfig, queue) -> None:
+    if config.single_thread:
+        # Two processes on two cores: one compute thread each avoids oversubscription.
+        import cv2  # pylint: disable=import-outside-toplevel
+        import tensorflow as tf  # pylint: disable=import-outside-toplevel
+        cv2.setNumThreads(1)
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    reader = make_reader(config.dataset, config.data_root, config.split, **config.reader_options)
+    _WORKER.update(config=config, queue=queue, builder=ExampleBuilder(reader, config.example_options))
+
+
+def _worker_write(task) -> dict:
+    index, items = task
+    config, queue = _WORKER["config"], _WORKER["queue"]
+    return shard_writer.write_shard(
+        config.output_dir, config.split, index, config.num_output_shards, items,
+        _WORKER["builder"].build, config.fingerprint, config.settings,
+        lambda frames, failed, message: queue.put((frames, failed, message)))
+
+
+def run(config: RunConfig, tasks, num_workers: int, progress: progress_lib.ProgressBar) -> List[dict]:
+    """Writes the shards of `tasks` ((index, items) pairs); returns their sidecars."""
+
+    def report(frames, failed, message):
+        if message:
+            if progress._in_place:  # pylint: disable=protected-access
+                sys.stderr.write("\n")
+            shard_writer.log(message)
+        progress.update(frames, failed)
+
+    if num_workers <= 1 or len(tasks) <= 1:
+        reader = make_reader(config.dataset, config.data_root, config.split, **config.reader_options)
+        builder = ExampleBuilder(reader, config.example_options)
+        return [shard_writer.write_shard(config.output_dir, config.split, index,
+                                         config.num_output_shards, items, builder.build,
+                                         config.fingerprint, config.settings, report)
+                for index, items in tasks]
+    # spawn, not fork: the parent may already have TensorFlow threads.
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    sidecars = []
+    with context.Pool(min(num_workers, len(tasks)), initializer=_worker_init,
+                      initargs=(config, queue)) as pool:
+        pending = pool.map_async(_worker_write, tasks, chunksize=1)
+        while True:
+            while not queue.empty():
+                report(*queue.get())
+            if pending.ready():
+                break
+            pending.wait(0.2)
+        while not queue.empty():
+            report(*queue.get())
+        sidecars = pending.get()
+    return sidecars
+
+
+def prepare(dataset: str, data_root: str, output_dir: str, split: str = "train",
+            num_workers: int = 1, num_shards: int = 1, shard_index: int = 0,
+            videos_per_shard: int = 8, example_options: ExampleOptions = ExampleOptions(),
+            reader_options: Optional[dict] = None) -> dict:
+    """Prepares (this machine's part of) one split; the library form of the CLI.
+
+    Returns:
+        The manifest written to ``output_dir/manifest.json``.
+
+    Raises:
+        ConfigurationError: bad flags or dataset layout.
+        RuntimeError: the output folder holds shards of a different listing/options.
+    """
+    if not 0 <= shard_index < num_shards:
+        raise ConfigurationError(f"--shard_index={shard_index} must be in [0, --num_shards={num_shards})")
+    if not shards.SHARD_PATTERN.match(shards.shard_name(split, 0, 1)):
+        raise ConfigurationError(f"--split={split!r}: use letters, digits and underscores")
+    reader_options = dict(reader_options or {})
+    reader = make_reader(dataset, data_root, split, **reader_options)
+    items = reader.list_items()
+    if not items:
+        raise ConfigurationError(f"{dataset}: no items found for split {split} under {data_root}")
+    os.makedirs(output_dir, exist_ok=True)
+    settings = {"dataset": dataset, "split": split, "videos_per_shard": videos_per_shard,
+                **dataclasses.asdict(example_options), **reader.settings()}
+    run_fingerprint = shard_writer.fingerprint(items, settings)
+    planned = shard_writer.plan_shards(items, videos_per_shard)
+    count = len(planned)
+    mine = [i for i in range(count) if i % num_shards == shard_index]
+    names = [shards.shard_name(split, i, count) for i in mine]
+    for removed in shard_writer.remove_stale_temporaries(output_dir, names):
+        shard_writer.log(f"removed leftover of an interrupted run: {removed}")
+    tasks = [(i, planned[i]) for i, name in zip(mine, names)
+             if not shard_writer.shard_status(output_dir, name, run_fingerprint)]
+    skipped = len(mine) - len(tasks)
+    shard_writer.log(f"{dataset}/{split}: {len(items)} items in {count} shards; this machine: "
+                     f"{len(mine)} shards, {skipped} already complete, {len(tasks)} to write")
+    config = RunConfig(dataset=dataset, data_root=data_root, split=split, output_dir=output_dir,
+                       reader_options=reader_options, example_options=example_options,
+                       settings=settings, fingerprint=run_fingerprint, num_output_shards=count,
+                       single_thread=num_workers > 1)
+    progress = progress_lib.ProgressBar(sum(len(items) for _, items in tasks))
+    try:
+        run(config, tasks, num_workers, progress)
+    finally:
+        progress.close()
+    manifest = manifest_lib.write_manifest(output_dir)
+    summary = manifest["splits"].get(split, {})
+    shard_writer.log(
+        f"{split}: {summary.get('complete_shards', 0)}/{count} shards complete, "
+        f"{summary.get('examples', 0)} examples, {summary.get('frames', 0)} frames, "
+        f"{len(summary.get('failed', []))} failed inputs (see {output_dir}/manifest.json)")
+    return manifest
+
+
+def main(argv):
+    del argv
+    for name in ("dataset", "data_root", "output_dir"):
+        if not getattr(FLAGS, name):
+            raise app.UsageError(f"--{name} is required")
+    options = ExampleOptions(
+        face_backend=FLAGS.face_backend, detect_every=FLAGS.detect_every,
+        smoothing_sigma=FLAGS.smoothing_sigma, detector_max_side=FLAGS.detector_max_side,
+        max_label_surplus=FLAGS.max_label_surplus, spatial_features=FLAGS.spatial_features,
+        default_fps=FLAGS.default_fps)
+    reader_options = {"affwild2_source": FLAGS.affwild2_source, "omg_csv": FLAGS.omg_csv,
+                      "omg_clips_dir": FLAGS.omg_clips_dir}
+    try:
+        prepare(FLAGS.dataset, FLAGS.data_root, FLAGS.output_dir, split=FLAGS.split,
+                num_workers=FLAGS.num_workers, num_shards=FLAGS.num_shards,
+                shard_index=FLAGS.shard_index, videos_per_shard=FLAGS.videos_per_shard,
+                example_options=options, reader_options=reader_options)
+    except (ConfigurationError, RuntimeError) as error:
+        shard_writer.log(f"error: {error}")
+        return 2
+    return 0
+
+
+def define_flags():
+    """Registers the CLI flags (only when run as a program, so importing this module as a
+    library never collides with other tools' flags)."""
+    flags.DEFINE_enum("dataset", None, sorted(READERS), "Dataset format to read.")
+    flags.DEFINE_string("data_root", None, "Folder of the dataset.")
+    flags.DEFINE_string("output_dir", None, "Folder for the TFRecord shards and manifest.json.")
+    flags.DEFINE_string("split", "train", "Split to prepare (affwild: train/test; affwild2 and omg: "
+                        "train/validation/test; folder: any name, used as the file prefix).")
+    flags.DEFINE_integer("num_workers", 1, "Worker processes (each writes whole shards).")
+    flags.DEFINE_integer("num_shards", 1, "Number of machines sharing the work.")
+    flags.DEFINE_integer("shard_index", 0, "This machine's index in [0, num_shards).")
+    flags.DEFINE_integer("videos_per_shard", 8, "Items per output TFRecord shard.")
+    flags.DEFINE_string("face_backend", "mtcnn", "Face detector for raw videos.")
+    flags.DEFINE_integer("detect_every", 3, "Run the detector every k-th frame, track in between.")
+    flags.DEFINE_float("smoothing_sigma", 2.0, "Alignment smoothing width in frames (0: off).")
+    flags.DEFINE_integer("detector_max_side", 320, "Detection runs on frames reduced to this size.")
+    flags.DEFINE_string("spatial_features", "", "Also store frozen ResNet50 features (float16): "
+                        "'imagenet', a weights file path, or 'none' (random weights, tests only).")
+    flags.DEFINE_integer("max_label_surplus", 2, "Tolerated label lines beyond the decoded frames.")
+    flags.DEFINE_enum("affwild2_source", "video", ["video", "cropped_aligned"],
+                      "Aff-Wild2: detect faces in the raw videos, or use the provided aligned frames.")
+    flags.DEFINE_string("omg_csv", "", "OMG: CSV file (default: the split's standard name).")
+    flags.DEFINE_string("omg_clips_dir", "", "OMG: folder of <video>/<utterance>.mp4 (default: data_root).")
+    flags.DEFINE_float("default_fps", 30.0, "fps stored when no video is available.")
+
+
+def cli():
+    """Console-script entry point."""
+    define_flags()
+    app.run(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,164 @@
+"""Deterministic assignment of items to shards, and crash-safe writing of one shard.
+
+A shard is written to a temporary name in the output folder; its sidecar JSON is renamed into
+place first and the ``.tfrecord`` last, so "the .tfrecord exists" means "the shard is complete".
+A killed run leaves at most temporary files of the shards in progress, which the next run deletes
+and redoes. Every sidecar carries a fingerprint of the input listing and options; a rerun into a
+folder holding shards with another fingerprint stops instead of mixing two different outputs.
+"""
+
+import hashlib
+import json
+import math
+import os
+import sys
+import traceback
+from typing import Callable, Dict, List, Sequence
+
+from data_prep.readers.base import VideoItem
+from mimamo_tf.data import shards
+
+TMP_MARKER = ".tmp-"
+
+
+def plan_shards(items: Sequence[VideoItem], videos_per_shard: int) -> List[List[VideoItem]]:
+    """Splits the (sorted) items into consecutive groups of `videos_per_shard`."""
+    if videos_per_shard < 1:
+        raise ValueError(f"--videos_per_shard must be >= 1, got {videos_per_shard}")
+    count = max(1, math.ceil(len(items) / videos_per_shard))
+    return [list(items[i * videos_per_shard:(i + 1) * videos_per_shard]) for i in range(count)]
+
+
+def fingerprint(items: Sequence[VideoItem], settings: Dict[str, object]) -> str:
+    """Hash of everything that determines the output bytes: item list and options."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(settings, sort_keys=True, default=str).encode("utf-8"))
+    for item in items:
+        digest.update(json.dumps([item.video_id, item.source, item.label_level,
+                                  item.listing_error], default=str).encode("utf-8"))
+    return digest.hexdigest()[:16]
+
+
+def write_json_atomic(path: str, payload: dict) -> None:
+    """Writes JSON to a temporary file, flushes it to disk and renames it over `path`."""
+    tmp_path = f"{path}{TMP_MARKER}{os.getpid()}"
+    with open(tmp_path, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp_path, path)
+
+
+def shard_status(output_dir: str, name: str, expected_fingerprint: str) -> bool:
+    """True when shard `name` is complete; raises if it belongs to a different run setup."""
+    path = os.path.join(output_dir, name)
+    if not os.path.isfile(path):
+        return False
+    sidecar = os.path.join(output_dir, shards.sidecar_name(name))
+    try:
+        with open(sidecar, encoding="utf-8") as handle:
+            found = json.load(handle).get("fingerprint")
+    except (OSError, ValueError) as error:
+        raise RuntimeError(f"{sidecar}: unreadable sidecar of complete shard {name}: {error}") from error
+    if found != expected_fingerprint:
+        raise RuntimeError(
+            f"{path} was written from a different input listing or options (fingerprint {found}, "
+            f"this run {expected_fingerprint}); use a new --output_dir or delete the old shards")
+    return True
+
+
+def remove_stale_temporaries(output_dir: str, names: Sequence[str]) -> List[str]:
+    """Deletes leftovers of killed runs for the given shard names; returns what was removed."""
+    removed = []
+    prefixes = tuple(f".{name}{TMP_MARKER}" for name in names)
+    sidecar_prefixes = tuple(f"{shards.sidecar_name(n)}{TMP_MARKER}" for n in names)
+    for entry in os.listdir(output_dir):
+        if entry.startswith(prefixes) or entry.startswith(sidecar_prefixes):
+            os.remove(os.path.join(output_dir, entry))
+            removed.append(entry)
+    return removed
+
+
+def merge_label_stats(total: Dict[str, Dict], part: Dict[str, Dict]) -> Dict[str, Dict]:
+    """Adds mergeable label sums (see `examples.label_statistics`)."""
+    merged = {}
+    for name in ("arousal", "valence"):
+        a = total.get(name) or {"n": 0, "sum": 0.0, "sum_sq": 0.0, "min": None, "max": None}
+        b = part.get(name) or {"n": 0, "sum": 0.0, "sum_sq": 0.0, "min": None, "max": None}
+        mins = [v for v in (a["min"], b["min"]) if v is not None]
+        maxs = [v for v in (a["max"], b["max"]) if v is not None]
+        merged[name] = {"n": a["n"] + b["n"], "sum": a["sum"] + b["sum"],
+                        "sum_sq": a["sum_sq"] + b["sum_sq"],
+                        "min": min(mins) if mins else None, "max": max(maxs) if maxs else None}
+    return merged
+
+
+def write_shard(output_dir: str, split: str, index: int, count: int, items: Sequence[VideoItem],
+                build: Callable[[VideoItem], tuple], run_fingerprint: str, settings: dict,
+                report: Callable[[int, bool, str], None]) -> dict:
+    """Builds and writes one shard; bad items are recorded and skipped.
+
+    Args:
+        output_dir: destination folder.
+        split: split name (file name prefix).
+        index: shard index.
+        count: total number of shards of the split.
+        items: the shard's items, in order.
+        build: item -> (serialized example, stats); raises on bad input.
+        run_fingerprint: see `fingerprint`.
+        settings: options recorded in the sidecar.
+        report: called after every item with (frames, failed, message).
+
+    Returns:
+        The sidecar dict.
+    """
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    name = shards.shard_name(split, index, count)
+    final_path = os.path.join(output_dir, name)
+    tmp_path = os.path.join(output_dir, f".{name}{TMP_MARKER}{os.getpid()}")
+    sidecar = {
+        "file": name, "split": split, "shard_index": index, "num_output_shards": count,
+        "fingerprint": run_fingerprint, "settings": settings, "examples": 0, "frames": 0,
+        "frames_with_face": 0, "valid_label_frames": 0, "labels": {}, "videos": [], "failed": [],
+    }
+    try:
+        with tf.io.TFRecordWriter(tmp_path) as writer:
+            for item in items:
+                try:
+                    serialized, stats = build(item)
+                except Exception as error:  # pylint: disable=broad-except
+                    # Bad input must never stop the run: record the reason and go on. Errors
+                    # that are not input errors keep their type and a traceback tail.
+                    reason = f"{type(error).__name__}: {error}"
+                    if not isinstance(error, (ValueError, IOError)):
+                        reason += " | " + traceback.format_exc(limit=3).replace("\n", " ")
+                    sidecar["failed"].append({"video_id": item.video_id, "source": item.source,
+                                              "reason": reason})
+                    report(0, True, f"FAILED {item.source} ({item.video_id}): {reason}")
+                    continue
+                writer.write(serialized)
+                sidecar["examples"] += 1
+                for key in ("frames", "frames_with_face", "valid_label_frames"):
+                    sidecar[key] += stats[key]
+                sidecar["labels"] = merge_label_stats(sidecar["labels"], stats["labels"])
+                sidecar["videos"].append({"video_id": item.video_id, "frames": stats["frames"],
+                                          "frames_with_face": stats["frames_with_face"],
+                                          "valid_label_frames": stats["valid_label_frames"]})
+                report(stats["frames"], False, "")
+            writer.flush()
+        with open(tmp_path, "rb") as handle:
+            os.fsync(handle.fileno())
+        write_json_atomic(os.path.join(output_dir, shards.sidecar_name(name)), sidecar)
+        os.replace(tmp_path, final_path)
+    finally:
+        if os.path.exists(tmp_path):
+            os.remove(tmp_path)
+    return sidecar
+
+
+def log(message: str) -> None:
+    """One line on stderr."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()

