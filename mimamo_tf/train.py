@@ -67,8 +67,59 @@ class ConfigError(ValueError):
 
 def _strategy():
     if os.environ.get("TF_CONFIG"):
+        _allow_keras_fit_under_multi_worker_strategy()
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.MirroredStrategy()
+
+
+def _allow_keras_fit_under_multi_worker_strategy():
+    """Works around keras-team/keras#20585: Keras 3 ``fit`` fails under MultiWorkerMirroredStrategy.
+
+    Two places in Keras' TensorFlow trainer (checked on Keras 3.15) assume the single-worker
+    strategy: (1) before training it builds metrics and optimizer from one batch, obtained by
+    all-reducing the whole nested batch, which the collective strategy rejects — only shapes matter
+    there, so we take each input's first local replica value; (2) it averages the per-step logs with
+    ``reduce("MEAN", v, axis=0)``, which fails for scalar logs (every loss and metric) — scalars are
+    averaged over replicas with ``axis=None``. Nothing else in ``fit`` changes.
+    """
+    from keras.src import tree
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    original = tf_trainer.TensorFlowTrainer._maybe_symbolic_build
+    if getattr(original, "_mimamo_patched", False):
+        return
+
+    def symbolic_build_from_local_batch(self, iterator=None, data_batch=None):
+        if self._distribute_strategy is None or iterator is None:
+            return original(self, iterator=iterator, data_batch=data_batch)
+        for _, _, it in iterator:
+            batch = next(it)
+            data_batch = tree.map_structure(
+                lambda v: self.distribute_strategy.experimental_local_results(v)[0]
+                if isinstance(v, tf.distribute.DistributedValues) else v,
+                batch,
+            )
+            break
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    original_reduce = tf_trainer.reduce_per_replica
+
+    def reduce_scalars_over_replicas(values, strategy, reduction):
+        if reduction not in ("auto", "mean") or not tf_trainer._collective_all_reduce_multi_worker(strategy):
+            return original_reduce(values, strategy, reduction)
+
+        def reduce(value):
+            local = strategy.experimental_local_results(value)[0] if isinstance(value, tf.distribute.DistributedValues) else value
+            if local.shape.rank == 0:
+                return strategy.reduce("MEAN", value, axis=None)
+            return original_reduce(value, strategy, reduction)
+
+        return tree.map_structure(reduce, values)
+
+    symbolic_build_from_local_batch._mimamo_patched = True
+    tf_trainer.TensorFlowTrainer._maybe_symbolic_build = symbolic_build_from_local_batch
+    tf_trainer.reduce_per_replica = reduce_scalars_over_replicas
 
 
 def _is_chief(strategy):
@@ -79,14 +130,21 @@ def _is_chief(strategy):
     return task_type == "chief" or (task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict())
 
 
+def worker_output_dir(model_dir, task_type, task_id):
+    """Private output directory of a non-chief worker; stable across restarts of that worker so it
+    finds its own backup (``hash()`` would differ per process)."""
+    import zlib
+
+    tag = f"{zlib.crc32(os.path.abspath(model_dir).encode()):08x}_{task_type}{task_id}"
+    return os.path.join(tempfile.gettempdir(), f"mimamo_tf_worker_{tag}")
+
+
 def _writable_dir(strategy, model_dir):
-    """The chief writes to ``model_dir``; other workers to a private directory that a restart of
-    the same worker finds again (its backups)."""
+    """The chief writes to ``model_dir``; other workers to their private directory."""
     if _is_chief(strategy):
         return model_dir
     resolver = strategy.cluster_resolver
-    tag = f"{abs(hash(os.path.abspath(model_dir))) % 10**8}_{resolver.task_type}{resolver.task_id}"
-    return os.path.join(tempfile.gettempdir(), f"mimamo_tf_worker_{tag}")
+    return worker_output_dir(model_dir, resolver.task_type, resolver.task_id)
 
 
 def model_config_from_flags():
@@ -271,8 +329,6 @@ def train():
         )
     history = EpochHistory(os.path.join(out_dir, "history.json"))
     callbacks = [
-        # First, so a resumed run restores weights, optimizer state and the epoch before anything else.
-        keras.callbacks.BackupAndRestore(os.path.join(out_dir, "backup"), save_freq="epoch", delete_checkpoint=False),
         keras.callbacks.LearningRateScheduler(step_schedule(decay_epochs)),
         keras.callbacks.ModelCheckpoint(
             os.path.join(out_dir, CHECKPOINTS, "best.keras"), monitor="val_ccc_mean", mode="max", save_best_only=True
@@ -285,6 +341,11 @@ def train():
         callbacks.append(
             keras.callbacks.EarlyStopping(monitor="val_ccc_mean", mode="max", patience=FLAGS.patience)
         )
+    # Last: an epoch counts as done for a restart only once its checkpoints and history are written.
+    # A run killed mid-epoch restarts from the last backup and loses at most that epoch.
+    callbacks.append(
+        keras.callbacks.BackupAndRestore(os.path.join(out_dir, "backup"), save_freq="epoch", delete_checkpoint=False)
+    )
     model.fit(
         train_data,
         validation_data=eval_data,

@@ -253,9 +253,11 @@ def make_dataset(files, config, training, video_ids=None, repeat=False):
         tf.data.TFRecordDataset,
         cycle_length=min(len(files), 8),
         num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=not training,
+        # Deterministic order: under multi-worker training every worker must see the same stream
+        # to take its share of the batches, and runs are reproducible from --seed.
+        deterministic=True,
     )
-    dataset = dataset.map(lambda s: _parse(s, config), num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
+    dataset = dataset.map(lambda s: _parse(s, config), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if video_ids is not None:
         keep = tf.constant(sorted(str(v) for v in video_ids) or [""])
         dataset = dataset.filter(lambda video: tf.reduce_any(tf.equal(keep, video["video_id"])))
