@@ -47,6 +47,9 @@ class PipelineConfig:
         shuffle_buffer: windows in the training shuffle buffer.
         seed: shuffling/augmentation seed.
         spatial_dim: width of the stored spatial features.
+        gamma_beta: the paper's illumination corruption: every frame ``u`` (in [0, 1]) becomes
+            ``u ** g``, ``g ~ U[1 - beta, 1 + beta]`` drawn per video frame (0: off). Applies to the
+            images the pipeline feeds (gray frames, RGB faces), not to stored spatial features.
     """
 
     window: int = 64
@@ -61,6 +64,7 @@ class PipelineConfig:
     shuffle_buffer: int = 256
     seed: int = 0
     spatial_dim: int = 2048
+    gamma_beta: float = 0.0
 
 
 def split_shards(data_dir, split):
@@ -118,6 +122,19 @@ def _frame_weights(video):
     return tf.cast(video["label_valid"] * video["face_found"], tf.float32)
 
 
+def _gamma_corrupt(frames, video_id, frame_index, beta):
+    """``u ** g`` per frame with ``g ~ U[1 - beta, 1 + beta]``, the same for a given video frame in
+    every window that contains it (stateless, seeded by video id and frame index)."""
+    video_seed = tf.strings.to_hash_bucket_fast(video_id, 2**31 - 1)
+    gammas = tf.map_fn(
+        lambda i: tf.random.stateless_uniform([], tf.stack([video_seed, tf.cast(i, tf.int64)]), 1 - beta, 1 + beta),
+        tf.cast(frame_index, tf.int64), fn_output_signature=tf.float32,
+    )
+    gammas = tf.reshape(gammas, [-1] + [1] * (len(frames.shape) - 1))
+    corrupted = tf.pow(tf.cast(frames, tf.float32) / 255.0, gammas)
+    return tf.cast(tf.round(corrupted * 255.0), tf.uint8)
+
+
 def _window(video, start, config):
     """One window of ``config.window`` frames starting at ``start`` (padded past the end)."""
     length = tf.shape(video["gray48"])[0]
@@ -135,10 +152,14 @@ def _window(video, start, config):
         # Context frames at both ends, clamped: repeated frames give the clamped snippets.
         with_context = tf.clip_by_value(tf.range(start - config.context, start + config.window + config.context), 0, length - 1)
         element["gray48"] = tf.gather(video["gray48"], with_context)
+        if config.gamma_beta:
+            element["gray48"] = _gamma_corrupt(element["gray48"], video["video_id"], with_context, config.gamma_beta)
     if config.spatial_input == "features":
         element["spatial_features"] = tf.gather(video["spatial_features"], frames)
     elif config.spatial_input == "images":
         element["rgb224"] = tf.gather(video["rgb224"], frames)
+        if config.gamma_beta:
+            element["rgb224"] = _gamma_corrupt(element["rgb224"], video["video_id"], frames, config.gamma_beta)
     return _static_shapes(element, config, config.window)
 
 

@@ -1,0 +1,172 @@
+"""``python -m mimamo_tf.evaluate --flagfile=<model_dir>/flags.cfg [--split=validation]``.
+
+Evaluates a trained model with the benchmarks' protocols. It takes the training flags (the run's
+``flags.cfg`` gives the model and data settings) plus the flags below, and writes to
+``--output_dir`` (default ``<model_dir>/eval_<split>``):
+
+* ``metrics.json``: ``ccc_arousal``, ``ccc_valence``, ``ccc_mean`` — one CCC over all valid frames of
+  all videos concatenated (Aff-Wild / ABAW) or over all utterances (OMG) — ``frames`` (valid frames,
+  or utterances), ``videos``, and ``per_video`` CCCs.
+* Frame level: ``predictions/<video_id>.txt`` per video in the ABAW VA layout: a ``valence,arousal``
+  header, then one line per frame of the video. Video level: ``predictions.csv`` with
+  ``video,utterance,arousal,valence`` (the OMG layout).
+
+``--gamma_beta`` applies the paper's illumination corruption to every frame (``u ** g``,
+``g ~ U[1 - beta, 1 + beta]``).
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+from absl import app, flags
+
+from mimamo_tf import train  # noqa: F401  (defines the model and data flags)
+from mimamo_tf.ccc import ccc_numpy
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("split", "validation", "Split to evaluate.")
+flags.DEFINE_string("checkpoint", "best", "'best', 'last' or a path to a .keras model.")
+flags.DEFINE_float("gamma_beta", 0.0, "Per-frame gamma corruption strength beta (0: off).")
+flags.DEFINE_string("output_dir", None, "Where metrics.json and predictions go (default <model_dir>/eval_<split>).")
+flags.DEFINE_integer("eval_batch_size", 8, "Windows per evaluation batch.")
+
+
+def _checkpoint_path():
+    if FLAGS.checkpoint in ("best", "last"):
+        return os.path.join(FLAGS.model_dir, train.CHECKPOINTS, f"{FLAGS.checkpoint}.keras")
+    return FLAGS.checkpoint
+
+
+def _ccc_pair(predictions, labels):
+    """(arousal, valence) CCC; NaN where fewer than two values or no variance."""
+    if len(labels) < 2:
+        return float("nan"), float("nan")
+    return tuple(float(ccc_numpy(predictions[:, i], labels[:, i])) for i in range(2))
+
+
+def collect_predictions(model, dataset, keys, label_level):
+    """Runs the model over the evaluation windows and reassembles whole videos.
+
+    Returns:
+        dict video_id -> dict(pred (T, 2), labels (T, 2), weight (T,)) at frame level, or
+        (1, 2) rows at video level.
+    """
+    videos = {}
+    for batch in dataset:
+        outputs = np.asarray(model({k: batch[k] for k in keys}, training=False))
+        labels = batch["labels"].numpy()
+        for i, video_id in enumerate(batch["video_id"].numpy()):
+            video_id = video_id.decode("utf-8")
+            if label_level == "video":
+                videos[video_id] = dict(pred=outputs[i][None], labels=labels[i][None, :2], weight=labels[i][None, 2])
+                continue
+            length, start = int(batch["num_frames"][i]), int(batch["start"][i])
+            entry = videos.setdefault(video_id, dict(
+                pred=np.full((length, 2), np.nan, np.float32), labels=np.zeros((length, 2), np.float32),
+                weight=np.zeros(length, np.float32)))
+            count = min(len(outputs[i]), length - start)
+            entry["pred"][start : start + count] = outputs[i][:count]
+            entry["labels"][start : start + count] = labels[i][:count, :2]
+            entry["weight"][start : start + count] = labels[i][:count, 2]
+    for video_id, entry in videos.items():
+        if np.isnan(entry["pred"]).any():
+            raise RuntimeError(f"evaluation windows did not cover every frame of {video_id}")
+    return videos
+
+
+def summarise(videos):
+    """Benchmark CCCs over everything concatenated, plus per-video CCCs."""
+    keep = [v["weight"] > 0 for v in videos.values()]
+    pred = np.concatenate([v["pred"][k] for v, k in zip(videos.values(), keep)])
+    labels = np.concatenate([v["labels"][k] for v, k in zip(videos.values(), keep)])
+    if len(labels) < 2:
+        raise RuntimeError("fewer than two valid frames to evaluate")
+    arousal, valence = _ccc_pair(pred, labels)
+    per_video = {}
+    for (video_id, v), k in zip(videos.items(), keep):
+        a, b = _ccc_pair(v["pred"][k], v["labels"][k])
+        per_video[video_id] = {"ccc_arousal": a, "ccc_valence": b, "frames": int(k.sum())}
+    return {
+        "ccc_arousal": arousal,
+        "ccc_valence": valence,
+        "ccc_mean": (arousal + valence) / 2,
+        "frames": int(len(labels)),
+        "videos": len(videos),
+        "per_video": per_video,
+    }
+
+
+def _write_atomic(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".partial", "w") as handle:
+        handle.write(text)
+    os.replace(path + ".partial", path)
+
+
+def write_predictions(videos, output_dir, label_level):
+    if label_level == "video":
+        rows = ["video,utterance,arousal,valence"]
+        for video_id, v in sorted(videos.items()):
+            video, _, utterance = video_id.partition("/")
+            rows.append(f"{video},{utterance},{v['pred'][0, 0]:.6f},{v['pred'][0, 1]:.6f}")
+        _write_atomic(os.path.join(output_dir, "predictions.csv"), "\n".join(rows) + "\n")
+        return
+    for video_id, v in videos.items():
+        lines = ["valence,arousal"] + [f"{valence:.6f},{arousal:.6f}" for arousal, valence in v["pred"]]
+        _write_atomic(os.path.join(output_dir, "predictions", f"{video_id}.txt"), "\n".join(lines) + "\n")
+
+
+def evaluate():
+    import keras
+
+    import mimamo_tf.models  # noqa: F401  (registers custom layers)
+    import mimamo_tf.phase  # noqa: F401
+    from mimamo_tf.data import pipeline
+
+    if not FLAGS.data_dir or not FLAGS.model_dir:
+        raise train.ConfigError("--data_dir and --model_dir are required (use --flagfile=<model_dir>/flags.cfg)")
+    path = _checkpoint_path()
+    if not os.path.isfile(path):
+        raise train.ConfigError(f"--checkpoint: model file {path!r} does not exist")
+    model_config = train.model_config_from_flags()
+    config = train.pipeline_config_from_flags(model_config)
+    config.batch_size = FLAGS.eval_batch_size
+    config.gamma_beta = FLAGS.gamma_beta
+    files = pipeline.split_shards(FLAGS.data_dir, FLAGS.split)
+    pipeline.check_shards(files, config)
+    model = keras.saving.load_model(path, compile=False)
+    dataset = pipeline.make_dataset(files, config, training=False)
+    videos = collect_predictions(model, dataset, pipeline.model_input_keys(config), FLAGS.label_level)
+    metrics = summarise(videos)
+    metrics.update(split=FLAGS.split, checkpoint=path, gamma_beta=FLAGS.gamma_beta, label_level=FLAGS.label_level)
+    output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, f"eval_{FLAGS.split}")
+    write_predictions(videos, output_dir, FLAGS.label_level)
+    _write_atomic(os.path.join(output_dir, "metrics.json"), json.dumps(metrics, indent=1) + "\n")
+    return metrics, output_dir
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments {argv[1:]}; every option is a --flag")
+    from mimamo_tf.data.pipeline import DataError
+
+    try:
+        metrics, output_dir = evaluate()
+    except (train.ConfigError, DataError) as error:
+        print(f"mimamo_tf.evaluate: {error}", file=sys.stderr)
+        return 2
+    unit = "utterances" if FLAGS.label_level == "video" else "frames"
+    print(f"{FLAGS.split}: CCC arousal {metrics['ccc_arousal']:.4f}  valence {metrics['ccc_valence']:.4f}  "
+          f"mean {metrics['ccc_mean']:.4f}  over {metrics['frames']} {unit} of {metrics['videos']} videos"
+          + (f"  (gamma beta {FLAGS.gamma_beta})" if FLAGS.gamma_beta else "") + f" -> {output_dir}")
+    return 0
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,110 @@
+"""python -m mimamo_tf.evaluate on a model trained by the smoke config: metrics recomputed
+independently from the written predictions and the shards' labels."""
+
+import csv
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tiny_shards import tiny_video, write_dataset, write_shards
+
+from mimamo_tf.ccc import ccc_numpy
+from mimamo_tf.data import schema, shards
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SMOKE = f"--flagfile={REPO / 'configs' / 'smoke.cfg'}"
+
+
+def _run(module, *flags):
+    return subprocess.run([sys.executable, "-m", module, *flags], cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def _trained(data_dir, model_dir, *extra):
+    run = _run("mimamo_tf.train", SMOKE, f"--data_dir={data_dir}", f"--model_dir={model_dir}", *extra)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return model_dir
+
+
+@pytest.fixture(scope="module")
+def frame_run(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("eval_data")
+    write_dataset(data_dir)
+    return data_dir, _trained(data_dir, tmp_path_factory.mktemp("eval_model"), "--epochs=1")
+
+
+def _evaluate(model_dir, *flags):
+    return _run("mimamo_tf.evaluate", f"--flagfile={model_dir / 'flags.cfg'}", *flags)
+
+
+def _shard_labels(data_dir, split):
+    videos = {}
+    for path in shards.list_shards(data_dir, split):
+        for record in tf.data.TFRecordDataset(path):
+            example = schema.parse_sequence_example(record.numpy(), decode_images=False)
+            videos[example["video_id"]] = example
+    return videos
+
+
+def test_metrics_equal_numpy_ccc_of_written_predictions(frame_run, tmp_path):
+    data_dir, model_dir = frame_run
+    run = _evaluate(model_dir, "--split=validation", f"--output_dir={tmp_path}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    labels = _shard_labels(data_dir, "validation")
+    predictions, targets = [], []
+    for video_id, example in labels.items():
+        lines = (tmp_path / "predictions" / f"{video_id}.txt").read_text().splitlines()
+        assert lines[0] == "valence,arousal" and len(lines) == example["num_frames"] + 1  # every frame
+        values = np.array([[float(x) for x in line.split(",")] for line in lines[1:]])  # valence, arousal
+        keep = (example["label_valid"] * example["face_found"]) > 0
+        predictions.append(values[keep][:, ::-1])
+        targets.append(np.stack([example["arousal"], example["valence"]], 1)[keep])
+        assert metrics["per_video"][video_id]["frames"] == int(keep.sum())
+    predictions, targets = np.concatenate(predictions), np.concatenate(targets)
+    assert metrics["frames"] == len(targets) and metrics["videos"] == len(labels)
+    assert metrics["ccc_arousal"] == pytest.approx(ccc_numpy(predictions[:, 0], targets[:, 0]), abs=1e-4)
+    assert metrics["ccc_valence"] == pytest.approx(ccc_numpy(predictions[:, 1], targets[:, 1]), abs=1e-4)
+    assert metrics["ccc_mean"] == pytest.approx((metrics["ccc_arousal"] + metrics["ccc_valence"]) / 2)
+
+
+def test_gamma_corruption_changes_inputs_deterministically(frame_run, tmp_path):
+    _, model_dir = frame_run
+    outputs = []
+    for name, beta in (("clean", "0"), ("a", "0.5"), ("b", "0.5")):
+        run = _evaluate(model_dir, "--split=validation", f"--gamma_beta={beta}", f"--output_dir={tmp_path / name}")
+        assert run.returncode == 0, run.stderr[-3000:]
+        outputs.append((tmp_path / name / "predictions" / "v4.txt").read_text())
+    assert outputs[1] == outputs[2]  # same corruption of the same frames
+    assert outputs[0] != outputs[1]
+    assert json.loads((tmp_path / "a" / "metrics.json").read_text())["gamma_beta"] == 0.5
+
+
+def test_missing_checkpoint_is_a_clear_error(frame_run, tmp_path):
+    _, model_dir = frame_run
+    run = _evaluate(model_dir, "--checkpoint=/nowhere/model.keras")
+    assert run.returncode == 2 and "model file '/nowhere/model.keras' does not exist" in run.stderr
+
+
+def test_utterance_level_predictions_and_ccc(tmp_path):
+    data_dir = tmp_path / "omg"
+    for split, count in (("train", 6), ("validation", 5)):
+        videos = [tiny_video(f"clip{i}/utt{i}", 12 + 3 * i, i + 10 * (split == "validation"), label_level="video")
+                  for i in range(count)]
+        write_shards(data_dir, split, videos)
+    model_dir = _trained(data_dir, tmp_path / "model", "--label_level=video", "--window=4", "--epochs=1",
+                         "--steps_per_epoch=2")
+    run = _evaluate(model_dir, f"--output_dir={tmp_path / 'eval'}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = list(csv.DictReader(open(tmp_path / "eval" / "predictions.csv")))
+    assert [r["video"] for r in rows] == [f"clip{i}" for i in range(5)] and rows[0]["utterance"] == "utt0"
+    labels = _shard_labels(data_dir, "validation")
+    pred = np.array([[float(r["arousal"]), float(r["valence"])] for r in rows])
+    target = np.array([[labels[f"{r['video']}/{r['utterance']}"]["video_arousal"],
+                        labels[f"{r['video']}/{r['utterance']}"]["video_valence"]] for r in rows])
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["frames"] == 5  # utterances
+    assert metrics["ccc_arousal"] == pytest.approx(ccc_numpy(pred[:, 0], target[:, 0]), abs=1e-4)
