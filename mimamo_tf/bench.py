@@ -12,6 +12,7 @@ import sys
 BENCHMARKS = {
     "phase": "mimamo_tf.benchmarks.phase",
     "faces": "mimamo_tf.benchmarks.faces",
+    "input": "mimamo_tf.benchmarks.input",
 }
 
 

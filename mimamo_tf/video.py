@@ -53,6 +53,17 @@ def _open(path) -> cv2.VideoCapture:
     return capture
 
 
+def _check_decoded(path, header_count: int, decoded: int, max_missing_frames: int) -> None:
+    """Raises ``VideoReadError`` for a video that decoded no frame or stopped well before its end."""
+    if decoded == 0:
+        raise VideoReadError(f"{os.fspath(path)}: no frame could be decoded")
+    if _is_truncated(path, header_count, decoded, max_missing_frames):
+        raise VideoReadError(
+            f"{os.fspath(path)}: truncated video: header says {header_count} frames, "
+            f"only {decoded} decode"
+        )
+
+
 def _is_truncated(path, header_count: int, decoded: int, max_missing_frames: int) -> bool:
     """Whether decoding stopped well before the end the header announces.
 
@@ -121,13 +132,7 @@ def iter_frames(path, max_missing_frames: int = 2) -> Iterator[np.ndarray]:
             yield cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
     finally:
         capture.release()
-    if decoded == 0:
-        raise VideoReadError(f"{os.fspath(path)}: no frame could be decoded")
-    if _is_truncated(path, header_count, decoded, max_missing_frames):
-        raise VideoReadError(
-            f"{os.fspath(path)}: truncated video: header says {header_count} frames, "
-            f"only {decoded} decode"
-        )
+    _check_decoded(path, header_count, decoded, max_missing_frames)
 
 
 def read_frames(path, max_missing_frames: int = 2) -> np.ndarray:
@@ -165,13 +170,7 @@ def count_frames(path, max_missing_frames: int = 2) -> int:
             decoded += 1
     finally:
         capture.release()
-    if decoded == 0:
-        raise VideoReadError(f"{os.fspath(path)}: no frame could be decoded")
-    if _is_truncated(path, header_count, decoded, max_missing_frames):
-        raise VideoReadError(
-            f"{os.fspath(path)}: truncated video: header says {header_count} frames, "
-            f"only {decoded} decode"
-        )
+    _check_decoded(path, header_count, decoded, max_missing_frames)
     return decoded
 
 

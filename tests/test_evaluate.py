@@ -108,3 +108,12 @@ def test_utterance_level_predictions_and_ccc(tmp_path):
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["frames"] == 5  # utterances
     assert metrics["ccc_arousal"] == pytest.approx(ccc_numpy(pred[:, 0], target[:, 0]), abs=1e-4)
+
+
+def test_report_prints_one_row_per_run(tmp_path):
+    from mimamo_tf.report import table
+
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps({"ccc_arousal": 0.51234, "ccc_valence": -0.25, "ccc_mean": 0.13117, "frames": 900}))
+    lines = table([("two-stream", str(path))]).splitlines()
+    assert lines[0].startswith("| model | CCC arousal") and lines[2] == "| two-stream | 0.512 | -0.250 | 0.131 | 900 |"

@@ -26,12 +26,7 @@ def read_value_file(path: str, low: float = -1.0, high: float = 1.0) -> np.ndarr
     Raises:
         InputError: missing file, a non-number, or a value out of range (naming file and line).
     """
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: label file is missing")
-    with open(path, encoding="utf-8") as handle:
-        lines = handle.read().splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()
+    lines = files.read_label_lines(path)
     values = np.empty(len(lines), np.float32)
     for number, line in enumerate(lines, start=1):
         value = parse_float(line, path, number)

@@ -59,12 +59,7 @@ def read_va_file(path: str) -> Labels:
         InputError: missing file, wrong header, malformed line, value outside [-1, 1] that is not
             the -5 marker.
     """
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: label file is missing")
-    with open(path, encoding="utf-8") as handle:
-        lines = handle.read().splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()
+    lines = files.read_label_lines(path)
     if not lines:
         raise InputError(f"{path}: label file is empty")
     header = [column.strip().lower() for column in lines[0].split(",")]

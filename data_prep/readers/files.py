@@ -3,6 +3,7 @@
 import os
 from typing import Dict, Iterable, List
 
+from data_prep.readers.base import InputError
 from mimamo_tf.video import VIDEO_EXTENSIONS
 
 
@@ -25,3 +26,18 @@ def index_by_stem(paths: Iterable[str]) -> Dict[str, List[str]]:
         stem = os.path.splitext(os.path.basename(path))[0]
         index.setdefault(stem, []).append(path)
     return index
+
+
+def read_label_lines(path: str) -> List[str]:
+    """Lines of a label text file without trailing blank lines.
+
+    Raises:
+        InputError: the file is missing.
+    """
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: label file is missing")
+    with open(path, encoding="utf-8") as handle:
+        lines = handle.read().splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return lines

@@ -1,0 +1,89 @@
+"""``python -m mimamo_tf.bench input``: does the input pipeline keep up with training?
+
+Writes temporary shards of random videos with stored 2048-d spatial features (the paper
+configuration: 48x48 gray frames for the in-graph phase front end + frozen-backbone features), then
+measures in one run (1) frames/s the tf.data training pipeline delivers (parse, 64-frame windows with
+context, augmentation, batching) and (2) frames/s one training step of the paper configuration
+consumes (MIMAMO Net, SGD, masked CCC loss) on a fixed batch. The pipeline must deliver more.
+"""
+
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+from absl import flags
+
+FLAGS = flags.FlagValues()
+flags.DEFINE_integer("videos", 8, "Temporary videos to write.", flag_values=FLAGS)
+flags.DEFINE_integer("frames", 300, "Frames per video.", flag_values=FLAGS)
+flags.DEFINE_integer("batches", 20, "Pipeline batches timed.", flag_values=FLAGS)
+flags.DEFINE_integer("steps", 4, "Training steps timed.", flag_values=FLAGS)
+flags.DEFINE_integer("window", 64, "Frames per window.", flag_values=FLAGS)
+flags.DEFINE_integer("batch_size", 8, "Windows per batch.", flag_values=FLAGS)
+
+
+def write_random_shards(directory, videos, frames):
+    import tensorflow as tf
+
+    from mimamo_tf.data import schema, shards
+
+    rng = np.random.default_rng(0)
+    jpeg = schema.encode_jpeg(np.zeros((224, 224, 3), np.uint8))
+    path = os.path.join(directory, shards.shard_name("train", 0, 1))
+    with tf.io.TFRecordWriter(path) as writer:
+        for v in range(videos):
+            example = schema.make_sequence_example(
+                video_id=f"bench{v}", dataset="bench", split="train", fps=30.0,
+                gray48=rng.integers(0, 255, (frames, 48, 48), dtype=np.uint8),
+                face_found=np.ones(frames, np.int64), arousal=rng.uniform(-1, 1, frames),
+                valence=rng.uniform(-1, 1, frames), label_valid=np.ones(frames, np.int64),
+                label_level="frame", rgb224_jpeg=[jpeg] * frames,
+                spatial_features=rng.normal(size=(frames, 2048)).astype(np.float16),
+            )
+            writer.write(schema.serialize(example))
+    return [path]
+
+
+def main(argv):
+    FLAGS(argv)
+    import keras
+
+    from mimamo_tf.data.pipeline import PipelineConfig, make_dataset, to_keras
+    from mimamo_tf.losses import MaskedCCCLoss
+    from mimamo_tf.models import MimamoConfig, build_mimamo_net
+
+    frames_per_batch = FLAGS.batch_size * FLAGS.window
+    with tempfile.TemporaryDirectory() as directory:
+        files = write_random_shards(directory, FLAGS.videos, FLAGS.frames)
+        config = PipelineConfig(window=FLAGS.window, stride=32, batch_size=FLAGS.batch_size)
+        dataset = to_keras(make_dataset(files, config, training=True, repeat=True), config)
+        iterator = iter(dataset)
+        batch = next(iterator)  # warm-up: builds the pipeline
+        start = time.perf_counter()
+        for _ in range(FLAGS.batches):
+            next(iterator)
+        pipeline_rate = FLAGS.batches * frames_per_batch / (time.perf_counter() - start)
+
+    model = build_mimamo_net(MimamoConfig())
+    model.compile(optimizer=keras.optimizers.SGD(1e-3, momentum=0.9, weight_decay=5e-4), loss=MaskedCCCLoss())
+    inputs, labels = batch
+    model.train_on_batch(inputs, labels)  # warm-up: traces the step
+    start = time.perf_counter()
+    for _ in range(FLAGS.steps):
+        model.train_on_batch(inputs, labels)
+    train_rate = FLAGS.steps * frames_per_batch / (time.perf_counter() - start)
+
+    print(f"\nInput pipeline vs training step — {os.cpu_count()} CPU cores, batches of "
+          f"{FLAGS.batch_size} x {FLAGS.window} frames, paper configuration on stored spatial features")
+    print(f"{'stage':<58} {'frames/s':>10}")
+    print(f"{'tf.data pipeline (parse, windows + context, augment, batch)':<58} {pipeline_rate:>10.0f}")
+    print(f"{'training step (phase front end + two streams + BiGRU, SGD)':<58} {train_rate:>10.1f}")
+    print(f"pipeline / training = {pipeline_rate / train_rate:.1f}x: "
+          f"{'the pipeline keeps up' if pipeline_rate > train_rate else 'the PIPELINE IS THE BOTTLENECK'}")
+    return 0 if pipeline_rate > train_rate else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
