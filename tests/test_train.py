@@ -168,3 +168,44 @@ def test_two_workers_on_loopback_agree_with_a_single_process(data_dir, tmp_path)
     assert len(multi) == len(reference) == 2
     for a, b in zip(multi, reference):
         assert a["val_ccc_mean"] == pytest.approx(b["val_ccc_mean"], abs=0.1), (a, b)
+
+
+def test_fold_split_is_a_partition_by_recording():
+    from mimamo_tf.train import fold_video_ids
+
+    ids = [f"video{i}" for i in range(10)] + ["video20_left", "video20_right"]
+    held_out = []
+    for fold in range(5):
+        train_ids, validation_ids = fold_video_ids(ids, 5, fold)
+        assert sorted(train_ids + validation_ids) == sorted(ids) and not set(train_ids) & set(validation_ids)
+        # Both persons of one recording are on the same side.
+        assert ("video20_left" in validation_ids) == ("video20_right" in validation_ids)
+        held_out += validation_ids
+    assert sorted(held_out) == sorted(ids)  # every video validates exactly once
+    assert fold_video_ids(ids, 5, 2) == fold_video_ids(list(ids), 5, 2)  # deterministic
+
+
+def test_two_stage_initialisation_copies_the_single_stream_weights(tmp_path):
+    import keras
+    import numpy as np
+
+    from mimamo_tf.models import MimamoConfig, build_mimamo_net
+    from mimamo_tf.train import ConfigError, initialise_streams
+
+    temporal = build_mimamo_net(MimamoConfig(streams="temporal", recurrent=False))
+    spatial = build_mimamo_net(MimamoConfig(streams="spatial", recurrent=False))
+    temporal.save(tmp_path / "temporal.keras")
+    spatial.save(tmp_path / "spatial.keras")
+    both = build_mimamo_net(MimamoConfig())
+
+    def weights(model, name):  # the streams are nested inside PerFrame layers
+        return [w.numpy() for layer in model._flatten_layers() if layer.name == name for w in layer.weights]
+
+    before = weights(both, "temporal_stream")
+    initialise_streams(both, spatial_from=tmp_path / "spatial.keras", temporal_from=tmp_path / "temporal.keras")
+    for name, source in (("temporal_stream", temporal), ("spatial_mlp", spatial)):
+        for got, expected in zip(weights(both, name), weights(source, name)):
+            np.testing.assert_array_equal(got, expected)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, weights(both, "temporal_stream")))
+    with pytest.raises(ConfigError, match="has none of the sub-models"):
+        initialise_streams(both, temporal_from=tmp_path / "spatial.keras")
