@@ -6,6 +6,8 @@ import math
 import keras
 from keras import layers, ops
 
+from mimamo_tf.models.normalization import batch_norm
+
 from mimamo_tf.models.per_frame import PerFrame
 from mimamo_tf.models.spatial_stream import build_backbone, build_spatial_mlp
 from mimamo_tf.models.temporal_stream import build_temporal_stream
@@ -164,7 +166,7 @@ def build_mimamo_net(config=None, name="mimamo_net"):
         x = layers.Concatenate(name="fusion_concat")(features)
         x = layers.Dense(256, name="fusion_fc")(x)
         x = layers.ReLU(name="fusion_relu")(x)
-        x = layers.BatchNormalization(name="fusion_bn")(x)
+        x = batch_norm("fusion_bn")(x)
         x = layers.Dropout(0.5, name="fusion_dropout")(x)
     else:
         x = features[0]

@@ -5,6 +5,8 @@ import os
 import keras
 from keras import layers, ops
 
+from mimamo_tf.models.normalization import batch_norm
+
 from mimamo_tf.spatial_backbone import FEATURE_DIM, VGGFACE2_RGB_MEAN
 
 BACKBONES = ("resnet50", "small")
@@ -19,7 +21,7 @@ def build_spatial_mlp(input_dim=FEATURE_DIM, feature_dim=256, name="spatial_mlp"
     for i in (1, 2):
         x = layers.Dropout(0.3, name=f"fc{i}_dropout")(x)
         x = layers.Dense(feature_dim, name=f"fc{i}")(x)
-        x = layers.BatchNormalization(name=f"fc{i}_bn")(x)
+        x = batch_norm(f"fc{i}_bn")(x)
         x = layers.ReLU(name=f"fc{i}_relu")(x)
     return keras.Model(features, x, name=name)
 
@@ -84,7 +86,7 @@ def build_backbone(kind="resnet50", weights=None, trainable=None, name="spatial_
     x = layers.Resizing(112, 112, name="resize")(x)
     for i, filters in enumerate((32, 64, 128, 256)):
         x = layers.Conv2D(filters, 3, strides=2, padding="same", use_bias=False, name=f"small{i}_conv")(x)
-        x = layers.BatchNormalization(name=f"small{i}_bn")(x)
+        x = batch_norm(f"small{i}_bn")(x)
         x = layers.ReLU(name=f"small{i}_relu")(x)
     x = layers.GlobalAveragePooling2D(name="small_pool")(x)
     model = keras.Model(rgb, x, name=name)

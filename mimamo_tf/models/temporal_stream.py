@@ -3,12 +3,14 @@
 import keras
 from keras import layers
 
+from mimamo_tf.models.normalization import batch_norm
+
 
 def _conv_bn_relu(x, filters, strides, name):
     # Keras "same" padding with stride 2 pads bottom/right only; the authors' PyTorch convs pad 1 on
     # every side. Output sizes are equal; the sampling grid is offset by half a pixel.
     x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = batch_norm(f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
@@ -42,6 +44,6 @@ def build_temporal_stream(channels=24, feature_dim=256, sizes=(48, 24), name="te
     for i in (1, 2):
         x = layers.Dense(feature_dim, name=f"fc{i}")(x)
         x = layers.ReLU(name=f"fc{i}_relu")(x)
-        x = layers.BatchNormalization(name=f"fc{i}_bn")(x)
+        x = batch_norm(f"fc{i}_bn")(x)
         x = layers.Dropout(0.3, name=f"fc{i}_dropout")(x)
     return keras.Model([level0, level1], x, name=name)
