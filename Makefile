@@ -20,12 +20,13 @@ venv: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
-# The embedded default data: synthetic Aff-Wild2-format videos -> face pipeline -> TFRecord shards.
+# The embedded default data: synthetic Aff-Wild2-format videos -> face pipeline -> TFRecord shards
+# with stored features of a frozen (randomly initialised: nothing can be downloaded) ResNet50.
 # Re-running skips finished shards.
 demo-data: $(STAMP)
 	$(BIN)/python -m data_prep.synthetic --size=demo --output_dir=$(DATA)/synthetic
-	$(BIN)/python -m data_prep.prepare --dataset=affwild2 --data_root=$(DATA)/synthetic --output_dir=$(DATA)/tfrecords --split=train --num_workers=2
-	$(BIN)/python -m data_prep.prepare --dataset=affwild2 --data_root=$(DATA)/synthetic --output_dir=$(DATA)/tfrecords --split=validation --num_workers=2
+	$(BIN)/python -m data_prep.prepare --dataset=affwild2 --data_root=$(DATA)/synthetic --output_dir=$(DATA)/tfrecords --split=train --num_workers=2 --spatial_features=none
+	$(BIN)/python -m data_prep.prepare --dataset=affwild2 --data_root=$(DATA)/synthetic --output_dir=$(DATA)/tfrecords --split=validation --num_workers=2 --spatial_features=none
 
 # End to end: data -> train (configs/demo.cfg, ~10 min on 2 cores) -> evaluate -> CCC table.
 demo: demo-data

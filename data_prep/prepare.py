@@ -208,7 +208,7 @@ def define_flags():
     flags.DEFINE_float("smoothing_sigma", 2.0, "Alignment smoothing width in frames (0: off).")
     flags.DEFINE_integer("detector_max_side", 320, "Detection runs on frames reduced to this size.")
     flags.DEFINE_string("spatial_features", "", "Also store frozen ResNet50 features (float16): "
-                        "'imagenet', a weights file path, or 'none' (random weights, tests only).")
+                        "'imagenet', a weights file path, or 'none' (frozen random weights: offline demo/tests).")
     flags.DEFINE_integer("max_label_surplus", 2, "Tolerated label lines beyond the decoded frames.")
     flags.DEFINE_enum("affwild2_source", "video", ["video", "cropped_aligned"],
                       "Aff-Wild2: detect faces in the raw videos, or use the provided aligned frames.")

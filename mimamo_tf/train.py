@@ -82,10 +82,17 @@ def _allow_keras_fit_under_multi_worker_strategy():
     ``reduce("MEAN", v, axis=0)``, which fails for scalar logs (every loss and metric) — scalars are
     averaged over replicas with ``axis=None``. Nothing else in ``fit`` changes.
     """
-    from keras.src import tree
-    from keras.src.backend.tensorflow import trainer as tf_trainer
+    try:
+        from keras.src import tree
+        from keras.src.backend.tensorflow import trainer as tf_trainer
 
-    original = tf_trainer.TensorFlowTrainer._maybe_symbolic_build
+        original = tf_trainer.TensorFlowTrainer._maybe_symbolic_build
+        tf_trainer.reduce_per_replica, tf_trainer._collective_all_reduce_multi_worker  # noqa: B018
+    except (ImportError, AttributeError) as error:
+        raise ConfigError(
+            f"multi-worker training (TF_CONFIG) needs a workaround written for Keras 3.15's trainer, "
+            f"which this Keras ({keras.__version__}) does not have: {error}"
+        ) from error
     if getattr(original, "_mimamo_patched", False):
         return
 

@@ -13,7 +13,7 @@ def _paper_parameter_count():
     conv = 9 * (24 * 64 + 64 * 64 + 88 * 128 + 128 * 128 + 128 * 256 + 256 * 256)  # no biases
     conv_bn = 2 * (64 + 64 + 128 + 128 + 256 + 256)  # gamma + beta
     temporal_fc = 2 * (256 * 256 + 256) + 2 * (2 * 256)
-    spatial = (2048 * 256 + 256) + (256 * 256 + 256) + 2 * (2 * 256)
+    spatial = 2 * 2048 + (2048 * 256 + 256) + (256 * 256 + 256) + 2 * (2 * 256)  # input BN first
     fusion = 512 * 256 + 256 + 2 * 256
     # Keras GRU (reset_after=True): 3 gates x (input kernel + recurrent kernel + 2 biases).
     gru_direction = 3 * (256 * 128 + 128 * 128 + 2 * 128)
@@ -99,5 +99,5 @@ def test_batch_norm_statistics_follow_the_data_quickly(paper_model):
     import keras
 
     norms = [layer for layer in paper_model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
-    assert len(norms) == 11  # temporal: 6 conv + 2 fc; spatial MLP: 2; fusion: 1
+    assert len(norms) == 12  # temporal: 6 conv + 2 fc; spatial MLP: input + 2; fusion: 1
     assert {layer.momentum for layer in norms} == {0.9}

@@ -15,9 +15,13 @@ IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
 
 
 def build_spatial_mlp(input_dim=FEATURE_DIM, feature_dim=256, name="spatial_mlp"):
-    """(Dropout 0.3 -> Dense 256 -> BN -> ReLU) x 2 on a backbone feature (DESIGN.md section 4)."""
+    """BN, then (Dropout 0.3 -> Dense 256 -> BN -> ReLU) x 2 on a backbone feature (DESIGN.md
+    section 4, plus the input standardisation)."""
     features = keras.Input((input_dim,), name="backbone_features")
-    x = features
+    # Standardise each backbone feature first: frozen-backbone features can be a large constant with
+    # a small informative variation (random frozen ResNet50: mean ~1.1, std ~0.09 per channel),
+    # which leaves SGD on the first Dense layer badly conditioned.
+    x = batch_norm("input_bn")(features)
     for i in (1, 2):
         x = layers.Dropout(0.3, name=f"fc{i}_dropout")(x)
         x = layers.Dense(feature_dim, name=f"fc{i}")(x)
