@@ -42,6 +42,14 @@ flags.DEFINE_string("backbone_weights", None, "ResNet50 weights: 'imagenet' or a
 flags.DEFINE_bool("recurrent", True, "BiGRU over time (False: per-frame linear head, stream pretraining).")
 flags.DEFINE_integer("gru_layers", 2, "Stacked BiGRU layers.")
 flags.DEFINE_integer("gru_units", 128, "GRU units per direction.")
+flags.DEFINE_bool(
+    "dropout", True,
+    "Dropout layers active in training. False turns every one off, e.g. to check that a distributed "
+    "run reproduces a one-device run (dropout masks are drawn per replica).")
+flags.DEFINE_bool(
+    "sync_batch_norm", True,
+    "With several replicas, BatchNormalization normalises with the statistics of the global batch, "
+    "as one device would; False uses each replica's own share (one small all-reduce less per layer).")
 flags.DEFINE_string("init_spatial_from", None, "A .keras checkpoint whose spatial stream initialises ours.")
 flags.DEFINE_string("init_temporal_from", None, "A .keras checkpoint whose temporal stream initialises ours.")
 # Optimisation.
@@ -66,21 +74,28 @@ class ConfigError(ValueError):
 
 
 def _strategy():
+    _patch_keras_fit_for_tf_distribute()
     if os.environ.get("TF_CONFIG"):
-        _allow_keras_fit_under_multi_worker_strategy()
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.MirroredStrategy()
 
 
-def _allow_keras_fit_under_multi_worker_strategy():
-    """Works around keras-team/keras#20585: Keras 3 ``fit`` fails under MultiWorkerMirroredStrategy.
+def _patch_keras_fit_for_tf_distribute():
+    """Two fixes to Keras 3's TensorFlow trainer (checked on Keras 3.15) for training under a strategy.
 
-    Two places in Keras' TensorFlow trainer (checked on Keras 3.15) assume the single-worker
-    strategy: (1) before training it builds metrics and optimizer from one batch, obtained by
-    all-reducing the whole nested batch, which the collective strategy rejects — only shapes matter
-    there, so we take each input's first local replica value; (2) it averages the per-step logs with
-    ``reduce("MEAN", v, axis=0)``, which fails for scalar logs (every loss and metric) — scalars are
-    averaged over replicas with ``axis=None``. Nothing else in ``fit`` changes.
+    1. Before training under a strategy, ``fit`` builds metrics and optimizer from one batch pulled
+       from a throwaway iterator over the training data. That iterator keeps prefetching in the
+       background and shares the shuffle's seed generator with the real one, so the order of the
+       training windows depended on thread timing; under MultiWorkerMirroredStrategy the workers
+       then no longer split one common stream (some windows were seen twice, others not at all).
+       Only shapes and dtypes matter for that build, so we build from the dataset's element spec
+       and no extra iterator is created. (Pulling the batch also fails outright under the
+       collective strategy, keras-team/keras#20585.)
+    2. Under MultiWorkerMirroredStrategy it averages the per-step logs with
+       ``reduce("MEAN", v, axis=0)``, which fails for scalar logs (every loss and metric,
+       keras-team/keras#20585): scalars are averaged over replicas with ``axis=None``.
+
+    Nothing else in ``fit`` changes.
     """
     try:
         from keras.src import tree
@@ -90,25 +105,20 @@ def _allow_keras_fit_under_multi_worker_strategy():
         tf_trainer.reduce_per_replica, tf_trainer._collective_all_reduce_multi_worker  # noqa: B018
     except (ImportError, AttributeError) as error:
         raise ConfigError(
-            f"multi-worker training (TF_CONFIG) needs a workaround written for Keras 3.15's trainer, "
+            f"training under tf.distribute needs two fixes written for Keras 3.15's trainer, "
             f"which this Keras ({keras.__version__}) does not have: {error}"
         ) from error
     if getattr(original, "_mimamo_patched", False):
         return
 
-    def symbolic_build_from_local_batch(self, iterator=None, data_batch=None):
-        if self._distribute_strategy is None or iterator is None:
+    def symbolic_build_from_element_spec(self, iterator=None, data_batch=None):
+        dataset = getattr(getattr(iterator, "data_adapter", None), "get_tf_dataset", None)
+        if self._distribute_strategy is None or dataset is None:
             return original(self, iterator=iterator, data_batch=data_batch)
-        for _, _, it in iterator:
-            batch = next(it)
-            data_batch = tree.map_structure(
-                lambda v: self.distribute_strategy.experimental_local_results(v)[0]
-                if isinstance(v, tf.distribute.DistributedValues) else v,
-                batch,
-            )
-            break
+        # The build turns every element into a symbolic tensor of its shape and dtype: a
+        # TensorSpec has both.
         with self.distribute_strategy.scope():
-            self._symbolic_build(data_batch=data_batch)
+            self._symbolic_build(data_batch=dataset().element_spec)
 
     original_reduce = tf_trainer.reduce_per_replica
 
@@ -124,8 +134,8 @@ def _allow_keras_fit_under_multi_worker_strategy():
 
         return tree.map_structure(reduce, values)
 
-    symbolic_build_from_local_batch._mimamo_patched = True
-    tf_trainer.TensorFlowTrainer._maybe_symbolic_build = symbolic_build_from_local_batch
+    symbolic_build_from_element_spec._mimamo_patched = True
+    tf_trainer.TensorFlowTrainer._maybe_symbolic_build = symbolic_build_from_element_spec
     tf_trainer.reduce_per_replica = reduce_scalars_over_replicas
 
 
@@ -251,6 +261,32 @@ def initialise_streams(model, spatial_from=None, temporal_from=None):
         logging.info("initialised %s from %s", ", ".join(copied), path)
 
 
+def synchronize_batch_norm(model):
+    """Makes every ``BatchNormalization`` of ``model`` use global-batch statistics across replicas.
+
+    Without it each replica normalises with the statistics of its own share of the batch, so a
+    run on N replicas computes a different function from the same run on one device (and with small
+    per-replica batches, noisier statistics). Keras reads ``synchronized`` at call time, so setting
+    it before the first training step is enough; checkpoints record it.
+    """
+    count = 0
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = True
+            count += 1
+    return count
+
+
+def disable_dropout(model):
+    """Sets the rate of every dropout layer of ``model`` to 0 (``--nodropout``)."""
+    count = 0
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.Dropout):  # SpatialDropout2D is one too
+            layer.rate = 0.0
+            count += 1
+    return count
+
+
 def _datasets(pipeline_config):
     from mimamo_tf.data import pipeline
 
@@ -327,6 +363,10 @@ def train():
     with strategy.scope():
         model = build_mimamo_net(model_config)
         initialise_streams(model, FLAGS.init_spatial_from, FLAGS.init_temporal_from)
+        if FLAGS.sync_batch_norm and strategy.num_replicas_in_sync > 1:
+            synchronize_batch_norm(model)
+        if not FLAGS.dropout:
+            disable_dropout(model)
         model.compile(
             optimizer=keras.optimizers.SGD(
                 learning_rate=FLAGS.learning_rate, momentum=FLAGS.momentum, weight_decay=FLAGS.weight_decay

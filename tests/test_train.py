@@ -132,7 +132,10 @@ def test_two_workers_on_loopback_agree_with_a_single_process(data_dir, tmp_path)
     import mimamo_tf.models  # noqa: F401  (registers the custom layers for loading)
     from mimamo_tf.train import worker_output_dir
 
-    common = (f"--data_dir={data_dir}", "--epochs=2", "--learning_rate=0.05")
+    # Dropout masks are drawn per replica, so only without dropout can two workers compute exactly
+    # what one process computes. Everything else is on: the workers split every global batch, the
+    # CCC loss and BatchNormalization use all-reduced global-batch statistics, gradients are summed.
+    common = (f"--data_dir={data_dir}", "--epochs=2", "--learning_rate=0.005", "--nodropout")
     single = _train(*common, f"--model_dir={tmp_path / 'single'}")
     assert single.returncode == 0, single.stderr[-3000:]
     ports = _free_ports(2)
@@ -151,23 +154,31 @@ def test_two_workers_on_loopback_agree_with_a_single_process(data_dir, tmp_path)
     # Only the chief (worker 0) wrote to the model directory; worker 1 wrote to its private one.
     worker_dir = pathlib.Path(worker_output_dir(str(multi_dir), "worker", 1))
     assert (multi_dir / "checkpoints" / "last.keras").is_file() and not (multi_dir / "backup_worker1").exists()
-    chief_model = keras.saving.load_model(multi_dir / "checkpoints" / "last.keras", compile=False)
-    worker_model = keras.saving.load_model(worker_dir / "checkpoints" / "last.keras", compile=False)
-    single_model = keras.saving.load_model(tmp_path / "single" / "checkpoints" / "last.keras", compile=False)
-    # Gradients were all-reduced: both workers hold the same trained weights (BatchNorm's moving
-    # statistics are per replica, as in Keras' default unsynchronised BatchNormalization) ...
-    chief_weights = [v.numpy() for v in chief_model.trainable_variables]
-    for a, b in zip(chief_weights, [v.numpy() for v in worker_model.trainable_variables]):
-        np.testing.assert_allclose(a, b, atol=1e-6)
-    # ... and they trained: they differ from the single-process run's, which saw other batches.
-    moved = max(np.abs(a - b.numpy()).max() for a, b in zip(chief_weights, single_model.trainable_variables))
-    assert moved > 1e-4
-    # Validation metrics are exact all-reduced sums over the same windows: close to single-process.
+
+    def flat_weights(path, trainable=False):
+        model = keras.saving.load_model(path, compile=False)
+        weights = model.trainable_variables if trainable else model.weights  # BatchNorm statistics too
+        return np.concatenate([v.numpy().ravel() for v in weights])
+
+    chief = flat_weights(multi_dir / "checkpoints" / "last.keras")
+    np.testing.assert_allclose(flat_weights(worker_dir / "checkpoints" / "last.keras"), chief, atol=1e-6)
+    # The two workers trained the one-process model: what is left is float summation order.
+    # Measured: 0.0009 apart (norm) after moving 2.9 from the initial weights; with per-replica
+    # BatchNorm statistics they ended 3.9 apart.
+    initial = _train(*common, f"--model_dir={tmp_path / 'initial'}", "--learning_rate=0", "--epochs=1")
+    assert initial.returncode == 0, initial.stderr[-3000:]
+    single_weights = flat_weights(tmp_path / "single" / "checkpoints" / "last.keras", trainable=True)
+    moved = np.linalg.norm(single_weights - flat_weights(tmp_path / "initial" / "checkpoints" / "last.keras", trainable=True))
+    assert moved > 0.5
+    assert np.linalg.norm(flat_weights(multi_dir / "checkpoints" / "last.keras", trainable=True) - single_weights) < 0.01 * moved
+    # Same for every logged loss and CCC (measured: within 1e-4; per-replica BatchNorm statistics
+    # put them 0.08-0.17 apart).
     multi = json.loads((multi_dir / "history.json").read_text())
     reference = json.loads((tmp_path / "single" / "history.json").read_text())
     assert len(multi) == len(reference) == 2
     for a, b in zip(multi, reference):
-        assert a["val_ccc_mean"] == pytest.approx(b["val_ccc_mean"], abs=0.1), (a, b)
+        for key in ("loss", "val_loss", "val_ccc_mean"):
+            assert a[key] == pytest.approx(b[key], abs=0.01), (key, a, b)
 
 
 def test_fold_split_is_a_partition_by_recording():
