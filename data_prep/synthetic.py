@@ -53,7 +53,10 @@ SIZES = {
     # name: (train videos, validation videos, frames per video, two-person train videos)
     "tiny": (2, 1, 30, 0),
     "small": (4, 2, 90, 1),
-    "demo": (8, 3, 300, 1),
+    # Many short videos rather than a few long ones: with 10 videos of 300 frames the spatial
+    # stream memorised each video's colour/scale/flip and did not generalise (validation valence
+    # CCC 0.14); with 28 of 120 frames it reaches 0.64 in the same training time.
+    "demo": (24, 8, 120, 2),
 }
 
 
@@ -391,7 +394,7 @@ def define_flags():
     """Registers the CLI flags (only when run as a program, so importing this module as a
     library never collides with other tools' flags)."""
     flags.DEFINE_string("output_dir", "data/synthetic", "Where to write the dataset.")
-    flags.DEFINE_enum("size", "small", sorted(SIZES), "Preset: tiny (tests), small, demo (~3.6k frames).")
+    flags.DEFINE_enum("size", "small", sorted(SIZES), "Preset: tiny (tests), small, demo (28 train + 8 validation faces, ~4.3k frames).")
     flags.DEFINE_integer("train_videos", None, "Override the preset's single-person train videos.")
     flags.DEFINE_integer("validation_videos", None, "Override the preset's validation videos.")
     flags.DEFINE_integer("two_person_videos", None, "Override the preset's two-person train videos.")
