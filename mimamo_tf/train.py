@@ -112,13 +112,13 @@ def _patch_keras_fit_for_tf_distribute():
         return
 
     def symbolic_build_from_element_spec(self, iterator=None, data_batch=None):
-        dataset = getattr(getattr(iterator, "data_adapter", None), "get_tf_dataset", None)
-        if self._distribute_strategy is None or dataset is None:
+        get_tf_dataset = getattr(getattr(iterator, "data_adapter", None), "get_tf_dataset", None)
+        if self._distribute_strategy is None or get_tf_dataset is None:
             return original(self, iterator=iterator, data_batch=data_batch)
         # The build turns every element into a symbolic tensor of its shape and dtype: a
         # TensorSpec has both.
         with self.distribute_strategy.scope():
-            self._symbolic_build(data_batch=dataset().element_spec)
+            self._symbolic_build(data_batch=get_tf_dataset().element_spec)
 
     original_reduce = tf_trainer.reduce_per_replica
 
@@ -269,22 +269,16 @@ def synchronize_batch_norm(model):
     per-replica batches, noisier statistics). Keras reads ``synchronized`` at call time, so setting
     it before the first training step is enough; checkpoints record it.
     """
-    count = 0
     for layer in model._flatten_layers(include_self=False):
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.synchronized = True
-            count += 1
-    return count
 
 
 def disable_dropout(model):
     """Sets the rate of every dropout layer of ``model`` to 0 (``--nodropout``)."""
-    count = 0
     for layer in model._flatten_layers(include_self=False):
         if isinstance(layer, keras.layers.Dropout):  # SpatialDropout2D is one too
             layer.rate = 0.0
-            count += 1
-    return count
 
 
 def _datasets(pipeline_config):
