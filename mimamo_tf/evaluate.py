@@ -15,17 +15,23 @@ Evaluates a trained model with the benchmarks' protocols. It takes the training 
 ``g ~ U[1 - beta, 1 + beta]``).
 """
 
-import json
-import os
-import sys
+from mimamo_tf.cli_startup import quiet_tensorflow_startup
 
-import numpy as np
-from absl import app, flags
+quiet_tensorflow_startup()
 
-from mimamo_tf import train  # noqa: F401  (defines the model and data flags)
-from mimamo_tf.ccc import ccc_numpy
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+
+import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from mimamo_tf import config as config_lib  # noqa: E402
+from mimamo_tf.ccc import ccc_numpy  # noqa: E402
 
 FLAGS = flags.FLAGS
+# The run's own settings (model, data): the same flags as training, read from its flags.cfg.
+config_lib.define_flags()
 flags.DEFINE_string("split", "validation", "Split to evaluate.")
 flags.DEFINE_string("checkpoint", "best", "'best', 'last' or a path to a .keras model.")
 flags.DEFINE_float("gamma_beta", 0.0, "Per-frame gamma corruption strength beta (0: off).")
@@ -33,10 +39,11 @@ flags.DEFINE_string("output_dir", None, "Where metrics.json and predictions go (
 flags.DEFINE_integer("eval_batch_size", 8, "Windows per evaluation batch.")
 
 
-def _checkpoint_path():
-    if FLAGS.checkpoint in ("best", "last"):
-        return os.path.join(FLAGS.model_dir, train.CHECKPOINTS, f"{FLAGS.checkpoint}.keras")
-    return FLAGS.checkpoint
+def checkpoint_path(model_dir, checkpoint):
+    """``best``/``last`` name the run's checkpoints; anything else is a path to a ``.keras`` file."""
+    if checkpoint in ("best", "last"):
+        return os.path.join(model_dir, "checkpoints", f"{checkpoint}.keras")
+    return checkpoint
 
 
 def _ccc_pair(predictions, labels):
@@ -118,31 +125,33 @@ def write_predictions(videos, output_dir, label_level):
         _write_atomic(os.path.join(output_dir, "predictions", f"{video_id}.txt"), "\n".join(lines) + "\n")
 
 
-def evaluate():
+def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, output_dir=None, batch_size=8):
+    """Evaluates a trained run of ``config`` (an ``ExperimentConfig``) on ``split``.
+
+    Returns:
+        ``(metrics, output_dir)``; ``metrics`` is what ``metrics.json`` holds.
+    """
     import keras
 
     import mimamo_tf.models  # noqa: F401  (registers custom layers)
     import mimamo_tf.phase  # noqa: F401
     from mimamo_tf.data import pipeline
 
-    if not FLAGS.data_dir or not FLAGS.model_dir:
-        raise train.ConfigError("--data_dir and --model_dir are required (use --flagfile=<model_dir>/flags.cfg)")
-    path = _checkpoint_path()
+    config_lib.validate(config)
+    path = checkpoint_path(config.runtime.model_dir, checkpoint)
     if not os.path.isfile(path):
-        raise train.ConfigError(f"--checkpoint: model file {path!r} does not exist")
-    model_config = train.model_config_from_flags()
-    config = train.pipeline_config_from_flags(model_config)
-    config.batch_size = FLAGS.eval_batch_size
-    config.gamma_beta = FLAGS.gamma_beta
-    files = pipeline.split_shards(FLAGS.data_dir, FLAGS.split)
-    pipeline.check_shards(files, config)
+        raise config_lib.ConfigError(f"--checkpoint: model file {path!r} does not exist")
+    pipeline_config = pipeline.pipeline_config(config, batch_size=batch_size, gamma_beta=gamma_beta)
+    files = pipeline.split_shards(config.data.data_dir, split)
+    pipeline.check_shards(files, pipeline_config)
     model = keras.saving.load_model(path, compile=False)
-    dataset = pipeline.make_dataset(files, config, training=False)
-    videos = collect_predictions(model, dataset, pipeline.model_input_keys(config), FLAGS.label_level)
+    dataset = pipeline.make_dataset(files, pipeline_config, training=False)
+    label_level = config.model.label_level
+    videos = collect_predictions(model, dataset, pipeline.model_input_keys(pipeline_config), label_level)
     metrics = summarise(videos)
-    metrics.update(split=FLAGS.split, checkpoint=path, gamma_beta=FLAGS.gamma_beta, label_level=FLAGS.label_level)
-    output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, f"eval_{FLAGS.split}")
-    write_predictions(videos, output_dir, FLAGS.label_level)
+    metrics.update(split=split, checkpoint=path, gamma_beta=gamma_beta, label_level=label_level)
+    output_dir = output_dir or os.path.join(config.runtime.model_dir, f"eval_{split}")
+    write_predictions(videos, output_dir, label_level)
     _write_atomic(os.path.join(output_dir, "metrics.json"), json.dumps(metrics, indent=1) + "\n")
     return metrics, output_dir
 
@@ -153,8 +162,12 @@ def main(argv):
     from mimamo_tf.data.pipeline import DataError
 
     try:
-        metrics, output_dir = evaluate()
-    except (train.ConfigError, DataError) as error:
+        config = config_lib.from_flags(FLAGS)
+        if not config.data.data_dir or not config.runtime.model_dir:
+            raise config_lib.ConfigError("--data_dir and --model_dir are required (use --flagfile=<model_dir>/flags.cfg)")
+        metrics, output_dir = evaluate(config, FLAGS.split, FLAGS.checkpoint, FLAGS.gamma_beta, FLAGS.output_dir,
+                                       FLAGS.eval_batch_size)
+    except (config_lib.ConfigError, DataError) as error:
         print(f"mimamo_tf.evaluate: {error}", file=sys.stderr)
         return 2
     unit = "utterances" if FLAGS.label_level == "video" else "frames"

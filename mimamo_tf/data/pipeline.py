@@ -21,6 +21,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from mimamo_tf.config import DataConfig, ModelConfig, RuntimeConfig
 from mimamo_tf.data import schema, shards
 
 OUTPUT_KEYS = ("labels", "video_id", "start", "num_frames")
@@ -52,19 +53,41 @@ class PipelineConfig:
             images the pipeline feeds (gray frames, RGB faces), not to stored spatial features.
     """
 
-    window: int = 64
-    stride: int = 32
-    batch_size: int = 8
-    context: int = 6
-    temporal_input: str = "phase_difference"
-    snippet_length: int = 12
-    spatial_input: str = "features"
-    label_level: str = "frame"
-    crop_fraction: float = 0.85
-    shuffle_buffer: int = 256
-    seed: int = 0
+    # Defaults are the experiment config's (``mimamo_tf.config``, their one owner); a run builds
+    # this view with ``pipeline_config``.
+    window: int = DataConfig.window
+    stride: int = DataConfig.stride
+    batch_size: int = DataConfig.batch_size
+    context: int = ModelConfig.snippet_length // 2
+    temporal_input: str = ModelConfig.temporal_input
+    snippet_length: int = ModelConfig.snippet_length
+    spatial_input: str = ModelConfig.spatial_input
+    label_level: str = ModelConfig.label_level
+    crop_fraction: float = DataConfig.crop_fraction
+    shuffle_buffer: int = DataConfig.shuffle_buffer
+    seed: int = RuntimeConfig.seed
     spatial_dim: int = 2048
     gamma_beta: float = 0.0
+
+
+def pipeline_config(config, **overrides):
+    """The pipeline's view of an ``ExperimentConfig`` (plus ``overrides`` of ``PipelineConfig`` fields).
+
+    Context frames: the snippets of a window's first and last frames need ``snippet_length // 2``
+    gray frames beyond each end, for phase input and for optical flow (computed from those frames).
+    """
+    model, data = config.model, config.data
+    values = dict(
+        window=data.window, stride=data.stride, batch_size=data.batch_size,
+        context=model.snippet_length // 2 if model.uses_temporal else 0,
+        temporal_input=model.temporal_input if model.uses_temporal else None,
+        snippet_length=model.snippet_length,
+        spatial_input=model.spatial_input if model.uses_spatial else None,
+        label_level=model.label_level, crop_fraction=data.crop_fraction,
+        shuffle_buffer=data.shuffle_buffer, seed=config.runtime.seed,
+    )
+    values.update(overrides)
+    return PipelineConfig(**values)
 
 
 def split_shards(data_dir, split):
@@ -251,7 +274,7 @@ def _finalise(element):
     return element
 
 
-def make_dataset(files, config, training, video_ids=None, repeat=False):
+def make_dataset(files, config, training, video_ids=None, repeat=False, record_limits=None):
     """Builds the dataset of batched element dicts.
 
     Args:
@@ -260,6 +283,8 @@ def make_dataset(files, config, training, video_ids=None, repeat=False):
         training: shuffle, stride windows, augment, drop the last partial batch.
         video_ids: optional collection of video ids to keep (cross-validation folds).
         repeat: repeat forever (training with ``steps_per_epoch``).
+        record_limits: optional ``{shard path: n}``: read only the first ``n`` records of those
+            shards (the readable part of a damaged shard, see ``readable_records``).
 
     Returns:
         A ``tf.data.Dataset`` of dicts (see the module docstring).
@@ -267,11 +292,12 @@ def make_dataset(files, config, training, video_ids=None, repeat=False):
     files = list(files)
     if config.label_level == "video" and config.temporal_input == "optical_flow":
         raise DataError("optical-flow input is only supported with frame-level labels")
-    dataset = tf.data.Dataset.from_tensor_slices(files)
+    limits = [int((record_limits or {}).get(f, -1)) for f in files]
+    dataset = tf.data.Dataset.from_tensor_slices((files, tf.constant(limits, tf.int64)))
     if training:
         dataset = dataset.shuffle(len(files), seed=config.seed, reshuffle_each_iteration=True)
     dataset = dataset.interleave(
-        tf.data.TFRecordDataset,
+        lambda path, limit: tf.data.TFRecordDataset(path).take(limit),
         cycle_length=min(len(files), 8),
         num_parallel_calls=tf.data.AUTOTUNE,
         # Deterministic order: under multi-worker training every worker must see the same stream
@@ -330,11 +356,33 @@ def to_keras(dataset, config):
     return dataset.map(lambda e: ({k: e[k] for k in keys}, e["labels"]), num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def list_video_ids(files):
+def list_video_ids(files, record_limits=None):
     """Every video id in the shards, in file order (for cross-validation folds)."""
     ids = []
     spec = {"video_id": tf.io.FixedLenFeature([], tf.string)}
-    for record in tf.data.TFRecordDataset(list(files)):
-        context, _ = tf.io.parse_single_sequence_example(record, context_features=spec)
-        ids.append(context["video_id"].numpy().decode("utf-8"))
+    for path in files:
+        for record in tf.data.TFRecordDataset(path).take(int((record_limits or {}).get(path, -1))):
+            context, _ = tf.io.parse_single_sequence_example(record, context_features=spec)
+            ids.append(context["video_id"].numpy().decode("utf-8"))
     return ids
+
+
+def readable_records(path):
+    """``(records read, error message or None)``: how far a shard reads before it is damaged."""
+    count = 0
+    try:
+        for _ in tf.data.TFRecordDataset(path):
+            count += 1
+    except tf.errors.OpError as error:
+        return count, error.message
+    return count, None
+
+
+def find_damaged_shards(files):
+    """``{path: (readable records, error)}`` of the shards that cannot be read to the end."""
+    damaged = {}
+    for path in files:
+        count, error = readable_records(path)
+        if error is not None:
+            damaged[path] = (count, error)
+    return damaged

@@ -1,11 +1,11 @@
 """MIMAMO Net: two-stream CNN per frame, BiGRU over time, per-frame (or per-video) head."""
 
-import dataclasses
 import math
 
 import keras
 from keras import layers, ops
 
+from mimamo_tf.config import ModelConfig
 from mimamo_tf.models.normalization import batch_norm
 
 from mimamo_tf.models.per_frame import PerFrame
@@ -14,67 +14,8 @@ from mimamo_tf.models.temporal_stream import build_temporal_stream
 from mimamo_tf.phase import PhaseSnippets
 from mimamo_tf.spatial_backbone import FEATURE_DIM
 
-STREAMS = ("both", "spatial", "temporal")
-TEMPORAL_INPUTS = ("phase_difference", "phase", "optical_flow")
-SPATIAL_INPUTS = ("features", "images")
-LABEL_LEVELS = ("frame", "video")
-
-
-@dataclasses.dataclass
-class MimamoConfig:
-    """What to build. Defaults are the paper's configuration on stored spatial features.
-
-    Attributes:
-        streams: ``"both"``, ``"spatial"`` or ``"temporal"`` (single-stream variants).
-        temporal_input: ``"phase_difference"`` (Delta Phase, computed in-graph from 48x48 gray
-            frames), ``"phase"`` (mean-centred phase) or ``"optical_flow"`` (precomputed flow snippets).
-        snippet_length: differences per snippet (paper: 12).
-        spatial_input: ``"features"`` (stored 2048-d frozen-backbone features) or ``"images"``
-            (224x224 RGB through ``spatial_backbone``).
-        spatial_backbone: ``"resnet50"`` or ``"small"`` (images only).
-        backbone_weights: ResNet50 weights: None, ``"imagenet"`` or a file path.
-        recurrent: BiGRU over time; False gives a per-frame linear head on the stream features
-            (the single-stream pretraining of the paper's two-stage training).
-        gru_units, gru_layers, gru_dropout: the BiGRU (units per direction).
-        label_level: ``"frame"`` (Aff-Wild) or ``"video"`` (OMG: GRU features averaged over time).
-        num_outputs: predicted values per frame (arousal, valence).
-    """
-
-    streams: str = "both"
-    temporal_input: str = "phase_difference"
-    snippet_length: int = 12
-    spatial_input: str = "features"
-    spatial_backbone: str = "resnet50"
-    backbone_weights: str = None
-    recurrent: bool = True
-    gru_units: int = 128
-    gru_layers: int = 2
-    gru_dropout: float = 0.3
-    label_level: str = "frame"
-    num_outputs: int = 2
-
-    def __post_init__(self):
-        for field, choices in (
-            ("streams", STREAMS), ("temporal_input", TEMPORAL_INPUTS),
-            ("spatial_input", SPATIAL_INPUTS), ("label_level", LABEL_LEVELS),
-        ):
-            if getattr(self, field) not in choices:
-                raise ValueError(f"{field} must be one of {choices}, got {getattr(self, field)!r}")
-        if self.label_level == "video" and not self.recurrent:
-            raise ValueError("label_level='video' averages the GRU features: it needs recurrent=True")
-
-    @property
-    def uses_temporal(self):
-        return self.streams in ("both", "temporal")
-
-    @property
-    def uses_spatial(self):
-        return self.streams in ("both", "spatial")
-
-    @property
-    def context_frames(self):
-        """Extra gray frames needed at each end of a window for the first/last snippets."""
-        return self.snippet_length // 2 if self.temporal_input != "optical_flow" else 0
+# The model's settings live in the experiment config (one owner for every default).
+MimamoConfig = ModelConfig
 
 
 def model_inputs(config):

@@ -1,0 +1,59 @@
+"""Quiet command-line start-up: TensorFlow's C++ start-up lines are hidden unless asked for.
+
+Importing TensorFlow 2.21 and initialising its devices prints lines from C++ straight to the
+process's stderr — the oneDNN notice, CUDA probes ("Could not find cuda drivers", "failed call to
+cuInit", cuDNN/cuFFT/cuBLAS factory registration), ``cpu_feature_guard`` and absl's "All log messages
+before absl::InitializeLog() is called are written to STDERR". Since TF 2.19 ``TF_CPP_MIN_LOG_LEVEL``
+no longer hides them (tensorflow/tensorflow#100442), so the CLIs import TensorFlow and list its
+devices with file descriptor 2 pointed at a temporary file. If that fails, the captured text is
+printed with the error. ``--verbosity=1`` (absl's flag; or ``-v 1``) shows everything as usual.
+"""
+
+import os
+import sys
+import tempfile
+
+
+def _verbosity(argv):
+    for index, arg in enumerate(argv):
+        for prefix in ("--verbosity=", "-v="):
+            if arg.startswith(prefix):
+                value = arg[len(prefix):]
+                break
+        else:
+            value = argv[index + 1] if arg in ("--verbosity", "-v") and index + 1 < len(argv) else None
+        if value is not None:
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
+
+
+def quiet_tensorflow_startup(argv=None):
+    """Imports TensorFlow and initialises its devices without their start-up lines on stderr.
+
+    Call it first in a CLI module, before anything imports TensorFlow or Keras. Does nothing when
+    the command line asks for ``--verbosity`` >= 1 or when TensorFlow is already imported.
+    """
+    argv = sys.argv if argv is None else argv
+    if _verbosity(argv) >= 1 or "tensorflow" in sys.modules:
+        return
+    # Python-level messages at import go through Python's own logging; C++ ones through fd 2.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)

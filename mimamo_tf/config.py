@@ -1,0 +1,446 @@
+"""The experiment configuration: one place for every default, its flags and its flagfile form.
+
+An ``ExperimentConfig`` is four dataclasses — ``model`` (what network), ``data`` (which shards and
+how they are cut into batches), ``optimization`` (how it learns) and ``runtime`` (where it writes,
+seeds, distribution and speed options). Library code (trainer, evaluation, tuner, export) takes an
+``ExperimentConfig``; only the CLIs touch absl flags, through ``define_flags`` / ``from_flags``.
+
+Fields used by both the model and the input pipeline (snippet length, temporal input, label level,
+the context frames a window needs) live once, in ``ModelConfig``; the pipeline derives its view
+from it (``mimamo_tf.data.pipeline.pipeline_config``).
+
+This module is pure Python (no TensorFlow import), so a config can be built, validated, compared and
+written anywhere.
+
+Example:
+    >>> config = ExperimentConfig()
+    >>> config.model.snippet_length, config.data.window, config.optimization.learning_rate
+    (12, 64, 0.001)
+    >>> config = replace(config, data={"window": 32})
+"""
+
+import dataclasses
+import os
+from typing import Optional, Tuple
+
+STREAMS = ("both", "spatial", "temporal")
+TEMPORAL_INPUTS = ("phase_difference", "phase", "optical_flow")
+SPATIAL_INPUTS = ("features", "images")
+SPATIAL_BACKBONES = ("resnet50", "small")
+LABEL_LEVELS = ("frame", "video")
+MIXED_PRECISION = ("float32", "bfloat16", "float16")
+
+
+class ConfigError(ValueError):
+    """The configuration cannot describe a valid run; the message names the flag(s)."""
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """What to build. Defaults are the paper's configuration on stored spatial features.
+
+    Attributes:
+        streams: ``"both"``, ``"spatial"`` or ``"temporal"`` (single-stream variants).
+        temporal_input: ``"phase_difference"`` (computed in-graph from 48x48 gray frames),
+            ``"phase"`` (mean-centred phase) or ``"optical_flow"`` (precomputed flow snippets).
+        snippet_length: differences per snippet (paper: 12).
+        spatial_input: ``"features"`` (stored frozen-backbone features) or ``"images"``
+            (224x224 RGB through ``spatial_backbone``).
+        spatial_backbone: ``"resnet50"`` or ``"small"`` (images only).
+        backbone_weights: ResNet50 weights for image input: None, ``"imagenet"`` or a file path.
+        recurrent: BiGRU over time; False gives a per-frame linear head on the stream features
+            (the single-stream pretraining of the paper's two-stage training).
+        gru_units, gru_layers, gru_dropout: the BiGRU (units per direction).
+        label_level: ``"frame"`` (Aff-Wild) or ``"video"`` (OMG: GRU features averaged over time).
+        num_outputs: predicted values per frame (arousal, valence).
+        dropout: dropout layers active in training; False sets every rate to 0 (dropout masks
+            are drawn per replica, so only without them does a distributed run compute exactly
+            what one device computes).
+        init_spatial_from, init_temporal_from: ``.keras`` checkpoints of single-stream runs whose
+            stream weights initialise this model (two-stage training).
+    """
+
+    streams: str = "both"
+    temporal_input: str = "phase_difference"
+    snippet_length: int = 12
+    spatial_input: str = "features"
+    spatial_backbone: str = "resnet50"
+    backbone_weights: Optional[str] = None
+    recurrent: bool = True
+    gru_units: int = 128
+    gru_layers: int = 2
+    gru_dropout: float = 0.3
+    label_level: str = "frame"
+    num_outputs: int = 2
+    dropout: bool = True
+    init_spatial_from: Optional[str] = None
+    init_temporal_from: Optional[str] = None
+
+    def __post_init__(self):
+        for field, choices in (
+            ("streams", STREAMS), ("temporal_input", TEMPORAL_INPUTS), ("spatial_input", SPATIAL_INPUTS),
+            ("spatial_backbone", SPATIAL_BACKBONES), ("label_level", LABEL_LEVELS),
+        ):
+            if getattr(self, field) not in choices:
+                raise ConfigError(f"--{field} must be one of {', '.join(choices)}; got {getattr(self, field)!r}")
+        if self.label_level == "video" and not self.recurrent:
+            raise ConfigError("--label_level=video averages the GRU features over time: it needs --recurrent")
+        if self.snippet_length < 1:
+            raise ConfigError(f"--snippet_length must be positive; got {self.snippet_length}")
+
+    @property
+    def uses_temporal(self):
+        return self.streams in ("both", "temporal")
+
+    @property
+    def uses_spatial(self):
+        return self.streams in ("both", "spatial")
+
+    @property
+    def context_frames(self):
+        """Extra gray frames a window needs at each end for its first/last phase snippets."""
+        if not self.uses_temporal or self.temporal_input == "optical_flow":
+            return 0
+        return self.snippet_length // 2
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """Which shards, and how they become batches.
+
+    Attributes:
+        data_dir: directory of TFRecord shards written by ``data_prep.prepare``.
+        train_split, eval_split: shard splits for training and validation.
+        num_folds, fold: K-fold cross-validation by video over ``train_split`` (0: off); ``fold``
+            validates.
+        window: frames per training/evaluation window (utterance samples at video level).
+        stride: stride of training windows.
+        batch_size: global batch size in windows (split over replicas and workers).
+        crop_fraction: side of the random training crop relative to the frame.
+        shuffle_buffer: windows in the training shuffle buffer.
+        skip_corrupt_records: go on past unreadable records of damaged shards (counted and
+            reported) instead of stopping.
+    """
+
+    data_dir: Optional[str] = None
+    train_split: str = "train"
+    eval_split: str = "validation"
+    num_folds: int = 0
+    fold: int = 0
+    window: int = 64
+    stride: int = 32
+    batch_size: int = 8
+    crop_fraction: float = 0.85
+    shuffle_buffer: int = 256
+    skip_corrupt_records: bool = False
+
+
+@dataclasses.dataclass
+class OptimizationConfig:
+    """How the network learns (the paper's SGD schedule by default).
+
+    Attributes:
+        epochs: maximum epochs.
+        steps_per_epoch: batches per epoch (0: one pass over the training windows).
+        validation_steps: validation batches (0: all).
+        learning_rate, momentum: SGD.
+        weight_decay: Keras' decoupled weight decay.
+        lr_decay_epochs, lr_decay: the learning rate is multiplied by ``lr_decay`` at each of these
+            epochs (0-based).
+        patience: early stopping patience in epochs on validation mean CCC (0: off).
+    """
+
+    epochs: int = 25
+    steps_per_epoch: int = 0
+    validation_steps: int = 0
+    learning_rate: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    lr_decay_epochs: Tuple[int, ...] = (10, 20)
+    lr_decay: float = 0.1
+    patience: int = 5
+
+    def learning_rate_at(self, epoch):
+        """The step schedule: the rate used throughout ``epoch`` (0-based)."""
+        return self.learning_rate * self.lr_decay ** sum(epoch >= e for e in self.lr_decay_epochs)
+
+
+@dataclasses.dataclass
+class RuntimeConfig:
+    """Where the run writes, and how it executes.
+
+    Attributes:
+        model_dir: where checkpoints, logs, history and the resolved flags go.
+        seed: seed of initialisation, shuffling, augmentation and dropout.
+        sync_batch_norm: with several replicas, BatchNormalization uses global-batch statistics.
+        checkpoint_every_steps: steps between fault-tolerance checkpoints (also written at every
+            epoch end; 0: epoch ends only).
+        jit_compile: compile the training and evaluation steps with XLA.
+        mixed_precision: ``"float32"``, ``"bfloat16"`` (CPUs with AVX512_BF16/AMX, TPUs, recent
+            GPUs) or ``"float16"`` (GPUs; with loss scaling). The phase front end, the loss and the
+            CCC statistics stay float32/float64.
+    """
+
+    model_dir: Optional[str] = None
+    seed: int = 0
+    sync_batch_norm: bool = True
+    checkpoint_every_steps: int = 100
+    jit_compile: bool = False
+    mixed_precision: str = "float32"
+
+
+@dataclasses.dataclass
+class ExperimentConfig:
+    """Everything a training run needs. See the module docstring."""
+
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    optimization: OptimizationConfig = dataclasses.field(default_factory=OptimizationConfig)
+    runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
+
+
+def replace(config, **sections):
+    """A copy of ``config`` with fields of some sections changed, e.g. ``replace(c, data={"window": 32})``."""
+    changed = {}
+    for section, values in sections.items():
+        changed[section] = dataclasses.replace(getattr(config, section), **values)
+    return dataclasses.replace(config, **changed)
+
+
+# --- Flags -------------------------------------------------------------------------------------
+# (flag, section, field, help). Defaults and types come from the dataclasses; choices from the
+# tuples above. Flag names are a public contract (configs/*.cfg, every run's flags.cfg).
+_FLAGS = (
+    ("data_dir", "data", "data_dir", "Directory of TFRecord shards written by data_prep.prepare."),
+    ("train_split", "data", "train_split", "Split whose shards train the model."),
+    ("eval_split", "data", "eval_split", "Split for validation; ignored with --num_folds."),
+    ("num_folds", "data", "num_folds", "K-fold cross-validation by video over --train_split (0: off)."),
+    ("fold", "data", "fold", "Which fold validates when --num_folds > 0 (0-based)."),
+    ("label_level", "model", "label_level", "Frame labels (Aff-Wild) or utterance labels (OMG)."),
+    ("window", "data", "window", "Frames per training/evaluation window (utterance samples at video level)."),
+    ("stride", "data", "stride", "Stride of training windows."),
+    ("batch_size", "data", "batch_size", "Global batch size in windows."),
+    ("skip_corrupt_records", "data", "skip_corrupt_records",
+     "Go on past unreadable records of damaged shards (counted, with a warning) instead of stopping."),
+    ("streams", "model", "streams", "Which streams."),
+    ("temporal_input", "model", "temporal_input", "Temporal stream input."),
+    ("snippet_length", "model", "snippet_length", "Phase differences per snippet."),
+    ("spatial_input", "model", "spatial_input", "Stored backbone features or face images."),
+    ("spatial_backbone", "model", "spatial_backbone", "Backbone for --spatial_input=images."),
+    ("backbone_weights", "model", "backbone_weights", "ResNet50 weights: 'imagenet' or a weights file path."),
+    ("recurrent", "model", "recurrent", "BiGRU over time (False: per-frame linear head, stream pretraining)."),
+    ("gru_layers", "model", "gru_layers", "Stacked BiGRU layers."),
+    ("gru_units", "model", "gru_units", "GRU units per direction."),
+    ("dropout", "model", "dropout",
+     "Dropout layers active in training. False turns every one off, e.g. to check that a distributed "
+     "run reproduces a one-device run (dropout masks are drawn per replica)."),
+    ("init_spatial_from", "model", "init_spatial_from", "A .keras checkpoint whose spatial stream initialises ours."),
+    ("init_temporal_from", "model", "init_temporal_from", "A .keras checkpoint whose temporal stream initialises ours."),
+    ("epochs", "optimization", "epochs", "Maximum epochs."),
+    ("steps_per_epoch", "optimization", "steps_per_epoch", "Batches per epoch (0: one pass over the training windows)."),
+    ("validation_steps", "optimization", "validation_steps", "Validation batches (0: all)."),
+    ("learning_rate", "optimization", "learning_rate", "Initial SGD learning rate."),
+    ("momentum", "optimization", "momentum", "SGD momentum."),
+    ("weight_decay", "optimization", "weight_decay", "Weight decay (Keras' decoupled form)."),
+    ("lr_decay_epochs", "optimization", "lr_decay_epochs", "Epochs at which the learning rate is multiplied by --lr_decay."),
+    ("lr_decay", "optimization", "lr_decay", "Step-schedule factor."),
+    ("patience", "optimization", "patience", "Early stopping patience in epochs on validation mean CCC (0: off)."),
+    ("seed", "runtime", "seed", "Random seed."),
+    ("model_dir", "runtime", "model_dir", "Where checkpoints, logs and flags are written."),
+    ("sync_batch_norm", "runtime", "sync_batch_norm",
+     "With several replicas, BatchNormalization normalises with the statistics of the global batch, "
+     "as one device would; False uses each replica's own share (one small all-reduce less per layer)."),
+    ("checkpoint_every_steps", "runtime", "checkpoint_every_steps",
+     "Steps between fault-tolerance checkpoints in <model_dir>/checkpoints/state (0: only at epoch ends)."),
+    ("jit_compile", "runtime", "jit_compile", "Compile the training and evaluation steps with XLA."),
+    ("mixed_precision", "runtime", "mixed_precision",
+     "Compute dtype of the streams and BiGRU: float32, bfloat16 (CPUs with AVX512_BF16, TPUs, GPUs) or "
+     "float16 (GPUs, with loss scaling)."),
+)
+_CHOICES = {
+    "streams": STREAMS, "temporal_input": TEMPORAL_INPUTS, "spatial_input": SPATIAL_INPUTS,
+    "spatial_backbone": SPATIAL_BACKBONES, "label_level": LABEL_LEVELS, "mixed_precision": MIXED_PRECISION,
+}
+# Settings that may change when a run is continued in its model dir (more epochs; how often to
+# checkpoint). Every other difference would make the continued run a different experiment.
+RESUMABLE_CHANGES = ("epochs", "checkpoint_every_steps")
+_PATH_FLAGS = ("data_dir", "model_dir", "init_spatial_from", "init_temporal_from")
+FLAG_NAMES = tuple(name for name, *_ in _FLAGS)
+
+
+def _default(section, field):
+    for f in dataclasses.fields(_SECTIONS[section]):
+        if f.name == field:
+            return f.default
+    raise KeyError(field)
+
+
+_SECTIONS = {"model": ModelConfig, "data": DataConfig, "optimization": OptimizationConfig, "runtime": RuntimeConfig}
+
+
+def define_flags(flag_values=None):
+    """Defines the experiment's flags (``--window``, ``--streams``, ...) on ``flag_values``.
+
+    Args:
+        flag_values: an ``absl.flags.FlagValues``; default the global ``absl.flags.FLAGS``.
+            Defining twice on the same object is a no-op.
+    """
+    from absl import flags
+
+    flag_values = flags.FLAGS if flag_values is None else flag_values
+    for name, section, field, help_text in _FLAGS:
+        if name in flag_values:
+            continue
+        default = _default(section, field)
+        if name in _CHOICES:
+            flags.DEFINE_enum(name, default, list(_CHOICES[name]), help_text, flag_values=flag_values)
+        elif isinstance(default, bool):
+            flags.DEFINE_bool(name, default, help_text, flag_values=flag_values)
+        elif isinstance(default, int):
+            flags.DEFINE_integer(name, default, help_text, flag_values=flag_values)
+        elif isinstance(default, float):
+            flags.DEFINE_float(name, default, help_text, flag_values=flag_values)
+        elif isinstance(default, tuple):
+            flags.DEFINE_list(name, [str(v) for v in default], help_text, flag_values=flag_values)
+        else:
+            flags.DEFINE_string(name, default, help_text, flag_values=flag_values)
+
+
+def from_flags(flag_values=None):
+    """The ``ExperimentConfig`` the parsed flags describe, validated (``ConfigError`` if invalid)."""
+    from absl import flags
+
+    flag_values = flags.FLAGS if flag_values is None else flag_values
+    values = {section: {} for section in _SECTIONS}
+    for name, section, field, _ in _FLAGS:
+        value = flag_values[name].value
+        if name == "lr_decay_epochs":
+            try:
+                value = tuple(int(v) for v in value)
+            except ValueError as error:
+                raise ConfigError(f"--lr_decay_epochs must be integers, got {','.join(value)}") from error
+        values[section][field] = value
+    config = ExperimentConfig(**{section: cls(**values[section]) for section, cls in _SECTIONS.items()})
+    return config
+
+
+def flag_values_of(config):
+    """``{flag name: value}`` of ``config`` (the inverse of ``from_flags``)."""
+    return {name: getattr(getattr(config, section), field) for name, section, field, _ in _FLAGS}
+
+
+def _flag_line(name, value):
+    if isinstance(value, bool):
+        return f"--{name}" if value else f"--no{name}"
+    if isinstance(value, tuple):
+        return f"--{name}={','.join(str(v) for v in value)}"
+    return f"--{name}={value}"
+
+
+def to_flagfile(config, path, header=None):
+    """Writes ``config`` as an absl flagfile (atomically): ``--flagfile=path`` reproduces it.
+
+    Args:
+        config: the ``ExperimentConfig``.
+        path: file to write.
+        header: optional comment lines (without ``#``) put first.
+    """
+    lines = [f"# {line}" for line in (header or "").splitlines()]
+    for name, value in flag_values_of(config).items():
+        if value is not None:
+            lines.append(_flag_line(name, value))
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    with open(path + ".partial", "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    os.replace(path + ".partial", path)
+    return path
+
+
+def from_flagfile(path, overrides=()):
+    """The config an absl flagfile describes (plus ``overrides`` such as ``["--window=32"]``).
+
+    Flags of other programs in the file (e.g. evaluation's) are ignored, so a run's ``flags.cfg``
+    and the repository's ``configs/*.cfg`` both work.
+    """
+    from absl import flags
+
+    if not os.path.isfile(path):
+        raise ConfigError(f"--flagfile: {path!r} does not exist")
+    flag_values = flags.FlagValues()
+    define_flags(flag_values)
+    known = [line.strip() for line in open(path) if _flag_name(line) in FLAG_NAMES]
+    try:
+        flag_values(["config", *known, *overrides])
+    except flags.Error as error:
+        raise ConfigError(f"{path}: {error}") from error
+    return from_flags(flag_values)
+
+
+def _flag_name(line):
+    line = line.strip()
+    if not line.startswith("--"):
+        return None
+    name = line[2:].split("=", 1)[0]
+    if name.startswith("no") and name[2:] in FLAG_NAMES and "=" not in line:
+        return name[2:]
+    return name
+
+
+def differing_flags(a, b, ignore=()):
+    """Names of the flags whose values differ between two configs (paths compared absolutely)."""
+    values_a, values_b = flag_values_of(a), flag_values_of(b)
+    names = []
+    for name in FLAG_NAMES:
+        if name in ignore:
+            continue
+        x, y = values_a[name], values_b[name]
+        if name in _PATH_FLAGS and x and y:
+            x, y = os.path.abspath(x), os.path.abspath(y)
+        if x != y:
+            names.append(name)
+    return names
+
+
+def validate(config, require_data=True, require_model_dir=True):
+    """Fails fast on settings that cannot work: ``ConfigError`` naming the flags.
+
+    Checks what can be known without reading data: required directories, value ranges,
+    incompatible combinations and checkpoint files that do not exist.
+    """
+    model, data, opt, runtime = config.model, config.data, config.optimization, config.runtime
+    if require_data and not data.data_dir:
+        raise ConfigError("--data_dir is required")
+    if require_model_dir and not runtime.model_dir:
+        raise ConfigError("--model_dir is required")
+    if data.num_folds < 0 or (data.num_folds and not 0 <= data.fold < data.num_folds):
+        raise ConfigError(f"--fold must be in [0, --num_folds={data.num_folds}), got {data.fold}")
+    if data.num_folds == 1:
+        raise ConfigError("--num_folds=1 leaves no training data; use 0 (off) or >= 2")
+    if model.init_spatial_from and not model.uses_spatial:
+        raise ConfigError("--init_spatial_from needs a spatial stream (--streams=both or spatial)")
+    if model.init_temporal_from and not model.uses_temporal:
+        raise ConfigError("--init_temporal_from needs a temporal stream (--streams=both or temporal)")
+    for flag in ("init_spatial_from", "init_temporal_from"):
+        path = getattr(model, flag)
+        if path and not os.path.isfile(path):
+            raise ConfigError(f"--{flag}: checkpoint {path!r} does not exist")
+    if model.spatial_input == "features" and model.backbone_weights:
+        raise ConfigError(
+            "--backbone_weights applies to --spatial_input=images; stored features were computed at prepare time")
+    for name, value in (("batch_size", data.batch_size), ("window", data.window), ("stride", data.stride),
+                        ("epochs", opt.epochs), ("gru_units", model.gru_units)):
+        if value < 1:
+            raise ConfigError(f"--{name} must be positive, got {value}")
+    for name, value in (("steps_per_epoch", opt.steps_per_epoch), ("validation_steps", opt.validation_steps),
+                        ("patience", opt.patience), ("checkpoint_every_steps", runtime.checkpoint_every_steps),
+                        ("gru_layers", model.gru_layers)):
+        if value < 0:
+            raise ConfigError(f"--{name} must be >= 0, got {value}")
+    if opt.learning_rate < 0 or not 0 <= opt.momentum < 1:
+        raise ConfigError(f"--learning_rate must be >= 0 and --momentum in [0, 1); got {opt.learning_rate}, {opt.momentum}")
+    if any(e < 0 for e in opt.lr_decay_epochs):
+        raise ConfigError(f"--lr_decay_epochs must be epochs >= 0, got {opt.lr_decay_epochs}")
+    if model.temporal_input == "optical_flow" and model.label_level == "video" and model.uses_temporal:
+        raise ConfigError("--temporal_input=optical_flow is only supported with --label_level=frame")
+    return config

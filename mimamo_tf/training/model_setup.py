@@ -1,0 +1,109 @@
+"""The network and optimizer of a training run, as the experiment config says.
+
+Everything here runs inside the distribution strategy's scope, so variables are mirrored.
+"""
+
+import contextlib
+
+import keras
+
+from mimamo_tf.config import ConfigError
+from mimamo_tf.models import build_mimamo_net
+from mimamo_tf.models.per_frame import PerFrame
+
+# Keras' names for the compute policies ``--mixed_precision`` offers.
+_DTYPE_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+# Sub-models a single-stream checkpoint can hand over to a two-stream model (two-stage training).
+_STREAM_SUBMODELS = {"spatial": ("spatial_mlp", "spatial_backbone"), "temporal": ("temporal_stream",)}
+
+
+def iter_layers(layer):
+    """Every layer inside ``layer``, depth first, including models nested in ``PerFrame``."""
+    children = list(getattr(layer, "layers", []))
+    if isinstance(layer, PerFrame):
+        children.append(layer.inner)
+    for child in children:
+        yield child
+        yield from iter_layers(child)
+
+
+@contextlib.contextmanager
+def dtype_policy(name):
+    """Layers built inside compute in ``name``'s dtype (``--mixed_precision``); restored after."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(_DTYPE_POLICIES[name])
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def initialise_streams(model, spatial_from=None, temporal_from=None):
+    """Copies the stream weights of single-stream ``.keras`` checkpoints into ``model``.
+
+    Raises:
+        ConfigError: a checkpoint holds none of the sub-models it should provide.
+    """
+    import mimamo_tf.models  # noqa: F401  (registers the custom layers for loading)
+    import mimamo_tf.phase  # noqa: F401
+
+    targets = {layer.name: layer for layer in iter_layers(model)}
+    for path, names in ((spatial_from, _STREAM_SUBMODELS["spatial"]), (temporal_from, _STREAM_SUBMODELS["temporal"])):
+        if not path:
+            continue
+        source = keras.saving.load_model(path, compile=False)
+        sources = {layer.name: layer for layer in iter_layers(source)}
+        copied = [n for n in names if n in sources and n in targets]
+        if not copied:
+            raise ConfigError(f"checkpoint {path} has none of the sub-models {names} to initialise from")
+        for name in copied:
+            targets[name].set_weights(sources[name].get_weights())
+
+
+def synchronize_batch_norm(model):
+    """Every ``BatchNormalization`` normalises with global-batch statistics across replicas.
+
+    Without it each replica normalises with its own share of the batch, so N replicas compute a
+    different function from one device. ``synchronized`` is the layer's public constructor
+    argument; it is read at call time, so setting it before the first step is enough.
+    """
+    for layer in iter_layers(model):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = True
+
+
+def disable_dropout(model):
+    """Sets the rate of every dropout layer (SpatialDropout2D included) to 0 (``--nodropout``)."""
+    for layer in iter_layers(model):
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = 0.0
+
+
+def build_model(config, num_replicas=1):
+    """The network of ``config`` (call inside the strategy's scope), initialised and adapted.
+
+    Args:
+        config: ``ExperimentConfig``.
+        num_replicas: replicas in sync; with more than one, BatchNorm is synchronised when
+            ``config.runtime.sync_batch_norm``.
+    """
+    with dtype_policy(config.runtime.mixed_precision):
+        model = build_mimamo_net(config.model)
+    initialise_streams(model, config.model.init_spatial_from, config.model.init_temporal_from)
+    if config.runtime.sync_batch_norm and num_replicas > 1:
+        synchronize_batch_norm(model)
+    if not config.model.dropout:
+        disable_dropout(model)
+    return model
+
+
+def build_optimizer(config, model):
+    """SGD with momentum and decoupled weight decay; loss scaling for float16. Slots are created
+    now, so that a checkpoint restores into them."""
+    opt = config.optimization
+    optimizer = keras.optimizers.SGD(
+        learning_rate=opt.learning_rate_at(0), momentum=opt.momentum, weight_decay=opt.weight_decay)
+    if config.runtime.mixed_precision == "float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    optimizer.build(model.trainable_variables)
+    return optimizer
