@@ -4,9 +4,12 @@ Evaluates a trained model with the benchmarks' protocols. It takes the training 
 ``flags.cfg`` gives the model and data settings) plus the flags below, and writes to
 ``--output_dir`` (default ``<model_dir>/eval_<split>``):
 
-* ``metrics.json``: ``ccc_arousal``, ``ccc_valence``, ``ccc_mean`` — one CCC over all valid frames of
-  all videos concatenated (Aff-Wild / ABAW) or over all utterances (OMG) — ``frames`` (valid frames,
-  or utterances), ``videos``, and ``per_video`` CCCs.
+* ``metrics.json``: ``ccc_arousal``, ``ccc_valence``, ``ccc_mean`` — the official protocol: one CCC
+  over every frame with a valid label of all videos concatenated, with or without a face (Aff-Wild /
+  ABAW scorers know nothing of faces; a frame without a face is predicted from the inputs of its
+  nearest face frame), or over all utterances (OMG) — ``ccc_*_face_only`` (the frames with a face,
+  what training optimises), ``frames`` (valid-label frames, or utterances), ``frames_with_face``,
+  ``videos``, ``per_video`` CCCs, and ``corrupted_streams`` (which streams ``--gamma_beta`` reached).
 * Frame level: ``predictions/<video_id>.txt`` per video in the ABAW VA layout: a ``valence,arousal``
   header, then one line per frame of the video. Video level: ``predictions.csv`` with
   ``video,utterance,arousal,valence`` (the OMG layout).
@@ -57,8 +60,8 @@ def collect_predictions(model, dataset, keys, label_level):
     """Runs the model over the evaluation windows and reassembles whole videos.
 
     Returns:
-        dict video_id -> dict(pred (T, 2), labels (T, 2), weight (T,)) at frame level, or
-        (1, 2) rows at video level.
+        dict video_id -> dict(pred (T, 2), labels (T, 2), label_valid (T,), face_found (T,)) at
+        frame level, or (1, 2) rows at video level.
     """
     videos = {}
     for batch in dataset:
@@ -67,39 +70,65 @@ def collect_predictions(model, dataset, keys, label_level):
         for i, video_id in enumerate(batch["video_id"].numpy()):
             video_id = video_id.decode("utf-8")
             if label_level == "video":
-                videos[video_id] = dict(pred=outputs[i][None], labels=labels[i][None, :2], weight=labels[i][None, 2])
+                videos[video_id] = dict(pred=outputs[i][None], labels=labels[i][None, :2],
+                                        label_valid=np.ones(1, bool), face_found=batch["face_found"].numpy()[i][None] > 0)
                 continue
             length, start = int(batch["num_frames"][i]), int(batch["start"][i])
             entry = videos.setdefault(video_id, dict(
                 pred=np.full((length, 2), np.nan, np.float32), labels=np.zeros((length, 2), np.float32),
-                weight=np.zeros(length, np.float32)))
+                label_valid=np.zeros(length, bool), face_found=np.zeros(length, bool)))
             count = min(len(outputs[i]), length - start)
             entry["pred"][start : start + count] = outputs[i][:count]
             entry["labels"][start : start + count] = labels[i][:count, :2]
-            entry["weight"][start : start + count] = labels[i][:count, 2]
+            entry["label_valid"][start : start + count] = batch["label_valid"].numpy()[i][:count] > 0
+            entry["face_found"][start : start + count] = batch["face_found"].numpy()[i][:count] > 0
     for video_id, entry in videos.items():
         if np.isnan(entry["pred"]).any():
             raise RuntimeError(f"evaluation windows did not cover every frame of {video_id}")
     return videos
 
 
+def predict_faceless_videos(videos):
+    """A video in which no face was ever found has no real input; its frames get the mean
+    prediction of every frame with a face in the evaluated set (a constant), never the network's
+    output for black frames. Returns the ids of such videos."""
+    faceless = [video_id for video_id, v in videos.items() if not v["face_found"].any()]
+    with_face = [v["pred"][v["face_found"]] for v in videos.values() if v["face_found"].any()]
+    if faceless and with_face:
+        mean = np.concatenate(with_face).mean(axis=0)
+        for video_id in faceless:
+            videos[video_id]["pred"][:] = mean
+    return faceless
+
+
+def _pooled_ccc(videos, selects):
+    pred = np.concatenate([v["pred"][k] for v, k in zip(videos.values(), selects)])
+    labels = np.concatenate([v["labels"][k] for v, k in zip(videos.values(), selects)])
+    return _ccc_pair(pred, labels), len(labels)
+
+
 def summarise(videos):
-    """Benchmark CCCs over everything concatenated, plus per-video CCCs."""
-    keep = [v["weight"] > 0 for v in videos.values()]
-    pred = np.concatenate([v["pred"][k] for v, k in zip(videos.values(), keep)])
-    labels = np.concatenate([v["labels"][k] for v, k in zip(videos.values(), keep)])
-    if len(labels) < 2:
+    """Benchmark CCCs over everything concatenated (official, and face frames only), plus per video."""
+    official = [v["label_valid"] for v in videos.values()]
+    face_only = [v["label_valid"] & v["face_found"] for v in videos.values()]
+    (arousal, valence), frames = _pooled_ccc(videos, official)
+    if frames < 2:
         raise RuntimeError("fewer than two valid frames to evaluate")
-    arousal, valence = _ccc_pair(pred, labels)
+    (face_arousal, face_valence), frames_with_face = _pooled_ccc(videos, face_only)
     per_video = {}
-    for (video_id, v), k in zip(videos.items(), keep):
+    for (video_id, v), k in zip(videos.items(), official):
         a, b = _ccc_pair(v["pred"][k], v["labels"][k])
-        per_video[video_id] = {"ccc_arousal": a, "ccc_valence": b, "frames": int(k.sum())}
+        per_video[video_id] = {"ccc_arousal": a, "ccc_valence": b, "frames": int(k.sum()),
+                               "frames_with_face": int((k & v["face_found"]).sum())}
     return {
         "ccc_arousal": arousal,
         "ccc_valence": valence,
         "ccc_mean": (arousal + valence) / 2,
-        "frames": int(len(labels)),
+        "ccc_arousal_face_only": face_arousal,
+        "ccc_valence_face_only": face_valence,
+        "ccc_mean_face_only": (face_arousal + face_valence) / 2,
+        "frames": int(frames),
+        "frames_with_face": int(frames_with_face),
         "videos": len(videos),
         "per_video": per_video,
     }
@@ -148,8 +177,12 @@ def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, outp
     dataset = pipeline.make_dataset(files, pipeline_config, training=False)
     label_level = config.model.label_level
     videos = collect_predictions(model, dataset, pipeline.model_input_keys(pipeline_config), label_level)
+    faceless = predict_faceless_videos(videos)
     metrics = summarise(videos)
-    metrics.update(split=split, checkpoint=path, gamma_beta=gamma_beta, label_level=label_level)
+    corrupted = [stream for stream, images in (("temporal", config.model.uses_temporal),
+                                               ("spatial", pipeline_config.spatial_input == "images")) if images]
+    metrics.update(split=split, checkpoint=path, gamma_beta=gamma_beta, label_level=label_level,
+                   corrupted_streams=corrupted if gamma_beta else [], videos_without_face=faceless)
     output_dir = output_dir or os.path.join(config.runtime.model_dir, f"eval_{split}")
     write_predictions(videos, output_dir, label_level)
     _write_atomic(os.path.join(output_dir, "metrics.json"), json.dumps(metrics, indent=1) + "\n")

@@ -32,8 +32,10 @@ def _trained(data_dir, model_dir, *extra):
 @pytest.fixture(scope="module")
 def frame_run(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("eval_data")
-    write_dataset(data_dir)
-    return data_dir, _trained(data_dir, tmp_path_factory.mktemp("eval_model"), "--epochs=1")
+    videos = write_dataset(data_dir)
+    model_dir = _trained(data_dir, tmp_path_factory.mktemp("eval_model"), "--epochs=2", "--validation_steps=0",
+                         "--learning_rate=0.01")
+    return data_dir, model_dir, {v["video_id"]: v for v in videos}
 
 
 def _evaluate(model_dir, *flags):
@@ -50,29 +52,77 @@ def _shard_labels(data_dir, split):
 
 
 def test_metrics_equal_numpy_ccc_of_written_predictions(frame_run, tmp_path):
-    data_dir, model_dir = frame_run
+    data_dir, model_dir, _ = frame_run
     run = _evaluate(model_dir, "--split=validation", f"--output_dir={tmp_path}")
     assert run.returncode == 0, run.stderr[-3000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     labels = _shard_labels(data_dir, "validation")
-    predictions, targets = [], []
-    for video_id, example in labels.items():
-        lines = (tmp_path / "predictions" / f"{video_id}.txt").read_text().splitlines()
-        assert lines[0] == "valence,arousal" and len(lines) == example["num_frames"] + 1  # every frame
-        values = np.array([[float(x) for x in line.split(",")] for line in lines[1:]])  # valence, arousal
-        keep = (example["label_valid"] * example["face_found"]) > 0
-        predictions.append(values[keep][:, ::-1])
-        targets.append(np.stack([example["arousal"], example["valence"]], 1)[keep])
-        assert metrics["per_video"][video_id]["frames"] == int(keep.sum())
-    predictions, targets = np.concatenate(predictions), np.concatenate(targets)
-    assert metrics["frames"] == len(targets) and metrics["videos"] == len(labels)
-    assert metrics["ccc_arousal"] == pytest.approx(ccc_numpy(predictions[:, 0], targets[:, 0]), abs=1e-4)
-    assert metrics["ccc_valence"] == pytest.approx(ccc_numpy(predictions[:, 1], targets[:, 1]), abs=1e-4)
-    assert metrics["ccc_mean"] == pytest.approx((metrics["ccc_arousal"] + metrics["ccc_valence"]) / 2)
+    for suffix, counted in (("", lambda e: e["label_valid"] > 0),  # the official scorers: every valid label
+                            ("_face_only", lambda e: (e["label_valid"] * e["face_found"]) > 0)):
+        predictions, targets = [], []
+        for video_id, example in labels.items():
+            lines = (tmp_path / "predictions" / f"{video_id}.txt").read_text().splitlines()
+            assert lines[0] == "valence,arousal" and len(lines) == example["num_frames"] + 1  # every frame
+            values = np.array([[float(x) for x in line.split(",")] for line in lines[1:]])  # valence, arousal
+            keep = counted(example)
+            predictions.append(values[keep][:, ::-1])
+            targets.append(np.stack([example["arousal"], example["valence"]], 1)[keep])
+            if not suffix:
+                assert metrics["per_video"][video_id]["frames"] == int(keep.sum())
+        predictions, targets = np.concatenate(predictions), np.concatenate(targets)
+        assert metrics["frames" if not suffix else "frames_with_face"] == len(targets)
+        assert metrics[f"ccc_arousal{suffix}"] == pytest.approx(ccc_numpy(predictions[:, 0], targets[:, 0]), abs=1e-4)
+        assert metrics[f"ccc_valence{suffix}"] == pytest.approx(ccc_numpy(predictions[:, 1], targets[:, 1]), abs=1e-4)
+        assert metrics[f"ccc_mean{suffix}"] == pytest.approx((metrics[f"ccc_arousal{suffix}"] + metrics[f"ccc_valence{suffix}"]) / 2)
+    assert metrics["frames"] > metrics["frames_with_face"] and metrics["videos"] == len(labels)
+
+
+def test_every_prediction_line_is_the_model_output_of_an_independently_rebuilt_window(frame_run, tmp_path):
+    """Oracle: the evaluation windows rebuilt in NumPy from the videos' arrays (tiling every frame
+    once, 6 clamped context frames per side, no-face frames given their nearest face frame's
+    inputs), run through the checkpoint one window at a time."""
+    import keras
+
+    import mimamo_tf.models  # noqa: F401
+
+    data_dir, model_dir, videos = frame_run
+    run = _evaluate(model_dir, "--split=validation", f"--output_dir={tmp_path}", "--eval_batch_size=3")
+    assert run.returncode == 0, run.stderr[-3000:]
+    model = keras.saving.load_model(model_dir / "checkpoints" / "best.keras", compile=False)
+    window, context = 8, 6  # smoke.cfg; snippet length 12
+    for video_id in _shard_labels(data_dir, "validation"):
+        video = videos[video_id]
+        length = len(video["gray48"])
+        with_face = np.flatnonzero(video["face_found"])
+        source = np.array([with_face[np.argmin(np.abs(with_face - t))] for t in range(length)])
+        features = video["spatial_features"].astype(np.float16).astype(np.float32)
+        expected = []
+        for start in range(0, length, window):
+            frames = np.minimum(np.arange(start, start + window), length - 1)
+            around = np.clip(np.arange(start - context, start + window + context), 0, length - 1)
+            output = model({"gray48": video["gray48"][source[around]][None] / 255.0,
+                            "spatial_features": features[source[frames]][None]}, training=False)
+            expected.append(np.asarray(output)[0][: length - start])
+        expected = np.concatenate(expected)
+        lines = (tmp_path / "predictions" / f"{video_id}.txt").read_text().splitlines()[1:]
+        written = np.array([[float(x) for x in line.split(",")] for line in lines])[:, ::-1]
+        np.testing.assert_allclose(written, expected, atol=2e-5)
+
+
+def test_best_checkpoint_is_the_epoch_with_the_highest_validation_ccc(frame_run, tmp_path):
+    _, model_dir, _ = frame_run
+    history = json.loads((model_dir / "history.json").read_text())
+    assert len(history) == 2
+    for checkpoint, expected in (("best", max(e["val_ccc_mean"] for e in history)), ("last", history[-1]["val_ccc_mean"])):
+        run = _evaluate(model_dir, f"--checkpoint={checkpoint}", f"--output_dir={tmp_path / checkpoint}")
+        assert run.returncode == 0, run.stderr[-3000:]
+        # Training validates on the frames with a face, as the loss counts them.
+        metrics = json.loads((tmp_path / checkpoint / "metrics.json").read_text())
+        assert metrics["ccc_mean_face_only"] == pytest.approx(expected, abs=1e-4)
 
 
 def test_gamma_corruption_changes_inputs_deterministically(frame_run, tmp_path):
-    _, model_dir = frame_run
+    _, model_dir, _ = frame_run
     outputs = []
     for name, beta in (("clean", "0"), ("a", "0.5"), ("b", "0.5")):
         run = _evaluate(model_dir, "--split=validation", f"--gamma_beta={beta}", f"--output_dir={tmp_path / name}")
@@ -84,7 +134,7 @@ def test_gamma_corruption_changes_inputs_deterministically(frame_run, tmp_path):
 
 
 def test_missing_checkpoint_is_a_clear_error(frame_run, tmp_path):
-    _, model_dir = frame_run
+    _, model_dir, _ = frame_run
     run = _evaluate(model_dir, "--checkpoint=/nowhere/model.keras")
     assert run.returncode == 2 and "model file '/nowhere/model.keras' does not exist" in run.stderr
 

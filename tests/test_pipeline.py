@@ -37,11 +37,16 @@ def test_evaluation_windows_cover_every_frame_once_with_clamped_context(dataset_
         clamped = np.minimum(frames, length - 1)
         expected_weight = np.where(inside, video["label_valid"][clamped] * video["face_found"][clamped], 0)
         np.testing.assert_array_equal(e["labels"][:, 2], expected_weight)
+        np.testing.assert_array_equal(e["face_found"], np.where(inside, video["face_found"][clamped], 0))
+        np.testing.assert_array_equal(e["label_valid"], np.where(inside, video["label_valid"][clamped], 0))
         np.testing.assert_allclose(e["labels"][inside, 0], video["arousal"][frames[inside]])
         np.testing.assert_allclose(e["labels"][inside, 1], video["valence"][frames[inside]])
+        # Inputs of frames without a face come from the nearest frame with one.
+        source = pipeline.nearest_face_frames_numpy(video["face_found"])
         context = np.clip(np.arange(e["start"] - 6, e["start"] + 14), 0, length - 1)
-        np.testing.assert_allclose(e["gray48"], video["gray48"][context] / 255.0, atol=1e-6)
-        np.testing.assert_allclose(e["spatial_features"][inside], video["spatial_features"][frames[inside]].astype(np.float16), rtol=1e-3)
+        np.testing.assert_allclose(e["gray48"], video["gray48"][source[context]] / 255.0, atol=1e-6)
+        np.testing.assert_allclose(e["spatial_features"][inside],
+                                   video["spatial_features"][source[frames[inside]]].astype(np.float16), rtol=1e-3)
         for f in frames[inside]:
             covered[(e["video_id"].decode(), f)] = covered.get((e["video_id"].decode(), f), 0) + 1
     expected = {(v, f) for v in ("v0", "v1", "v2", "v3") for f in range(len(videos[v]["gray48"]))}
@@ -59,13 +64,18 @@ def test_training_windows_stride_and_sequence_consistent_flip(dataset_dir):
         length = len(video["gray48"])
         starts.add((e["video_id"].decode(), int(e["start"])))
         context = np.clip(np.arange(e["start"] - 6, e["start"] + 14), 0, length - 1)
-        original = video["gray48"][context] / 255.0
+        original = video["gray48"][pipeline.nearest_face_frames_numpy(video["face_found"])[context]] / 255.0
         same = np.allclose(e["gray48"], original, atol=1e-6)
         mirrored = np.allclose(e["gray48"], original[:, :, ::-1], atol=1e-6)
         assert same != mirrored  # every frame flipped, or none
         flips.append(mirrored)
     assert 0 < np.mean(flips) < 1  # both happen
-    expected = {(v, s) for v in ("v0", "v1", "v2", "v3") for s in range(0, max(len(videos[v]["gray48"]) - 8, 0) + 1, 4)}
+    expected = set()
+    for v in ("v0", "v1", "v2", "v3"):
+        last = max(len(videos[v]["gray48"]) - 8, 0)
+        # Every 4th frame, plus the window ending at the video's last frame (the tail).
+        expected |= {(v, s) for s in sorted(set(range(0, last + 1, 4)) | {last})
+                     if videos[v]["face_found"][s:s + 8].any()}
     # drop_remainder may drop one partial batch of windows
     assert len(expected - starts) <= 1 and starts <= expected
 
@@ -112,3 +122,48 @@ def test_bad_data_directories_raise_clear_errors(tmp_path, dataset_dir):
     bare = write_shards(tmp_path / "bare", "train", [tiny_video("b", 5, 0, spatial_dim=0)])
     with pytest.raises(DataError, match="no spatial_features"):
         pipeline.check_shards(bare, PipelineConfig(spatial_input="features"))
+
+
+@pytest.mark.parametrize("mask", [
+    [0, 0, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 1, 0], [1, 0, 0, 0, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 0], [1, 1, 1],
+    list(np.random.default_rng(4).integers(0, 2, 200)),
+])
+def test_nearest_face_frame_equals_its_numpy_definition(mask):
+    got = pipeline.nearest_face_frames(tf.constant(mask, tf.int64)).numpy()
+    np.testing.assert_array_equal(got, pipeline.nearest_face_frames_numpy(mask))
+
+
+@pytest.mark.parametrize("length, expected", [(150, [0, 32, 64, 86]), (128, [0, 32, 64]), (20, [0]), (64, [0])])
+def test_training_windows_reach_the_last_frame(length, expected):
+    # A 150-frame video used to train only on frames 0-127: the tail window now ends at frame 149.
+    starts = pipeline.training_window_starts(tf.constant(length), 64, 32).numpy()
+    assert starts.tolist() == expected
+
+
+def test_predictions_do_not_depend_on_what_a_faceless_gap_contains(tmp_path):
+    from mimamo_tf.models import MimamoConfig, build_mimamo_net
+
+    rng = np.random.default_rng(0)
+    video = tiny_video("gap", 30, 1)
+    video["face_found"][:] = 1
+    gap = slice(12, 17)  # 5 frames without a face
+    video["face_found"][gap] = 0
+    black, noisy = dict(video), dict(video)
+    for key in ("gray48", "rgb224", "spatial_features"):
+        black[key], noisy[key] = video[key].copy(), video[key].copy()
+        black[key][gap] = 0
+        noisy[key][gap] = rng.uniform(0, 255, noisy[key][gap].shape).astype(video[key].dtype)
+    model = build_mimamo_net(MimamoConfig())
+    config = PipelineConfig(window=8, batch_size=4, context=6)
+    outputs = []
+    for name, content in (("black", black), ("noisy", noisy)):
+        files = write_shards(tmp_path / name, "validation", [content])
+        batches = list(pipeline.make_dataset(files, config, training=False))
+        outputs.append(np.concatenate([
+            model({k: b[k] for k in pipeline.model_input_keys(config)}, training=False).numpy() for b in batches]))
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    # ...and the inputs of the gap are real faces: the nearest ones.
+    batch = next(iter(pipeline.make_dataset(write_shards(tmp_path / "check", "validation", [noisy]), config, training=False)))
+    window = batch["gray48"].numpy()[1]  # frames 8-15 with 6 context frames: index i is frame i + 2
+    np.testing.assert_allclose(window[12 - 2], video["gray48"][11] / 255.0, atol=1e-6)
+    np.testing.assert_allclose(window[16 - 2], video["gray48"][17] / 255.0, atol=1e-6)

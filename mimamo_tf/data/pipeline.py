@@ -24,7 +24,9 @@ import tensorflow as tf
 from mimamo_tf.config import DataConfig, ModelConfig, RuntimeConfig
 from mimamo_tf.data import schema, shards
 
-OUTPUT_KEYS = ("labels", "video_id", "start", "num_frames")
+OUTPUT_KEYS = ("labels", "video_id", "start", "num_frames", "face_found", "label_valid")
+# Per-frame image inputs that a frame without a face takes from its nearest frame with a face.
+_FILLED_KEYS = ("gray48", "rgb224", "spatial_features")
 
 
 class DataError(ValueError):
@@ -138,22 +140,76 @@ def _parse(serialized, config):
         context["schema_version"], tf.constant(schema.SCHEMA_VERSION, tf.int64),
         message=f"shard of another schema version (this code reads version {schema.SCHEMA_VERSION})",
     )
-    return schema.decode_parsed(context, sequence, decode_rgb=config.spatial_input == "images")
+    video = schema.decode_parsed(context, sequence, decode_rgb=config.spatial_input == "images")
+    return fill_faceless_frames(video)
+
+
+def nearest_face_frames(face_found):
+    """For every frame, the index of the nearest frame with a face (itself if it has one; the earlier
+    one on a tie). A video without any face maps every frame to itself.
+
+    NumPy twin: ``mimamo_tf.data.pipeline.nearest_face_frames_numpy``.
+    """
+    length = tf.shape(face_found, out_type=tf.int64)[0]
+    frames = tf.range(length)
+    with_face = tf.where(face_found > 0)[:, 0]
+    count = tf.shape(with_face, out_type=tf.int64)[0]
+
+    def nearest():
+        after = tf.minimum(tf.searchsorted(with_face, frames, side="left", out_type=tf.int64), count - 1)
+        before = tf.maximum(after - 1, 0)
+        next_face, previous_face = tf.gather(with_face, after), tf.gather(with_face, before)
+        use_previous = tf.abs(frames - previous_face) <= tf.abs(next_face - frames)
+        return tf.where(use_previous, previous_face, next_face)
+
+    return tf.cond(count > 0, nearest, lambda: frames)
+
+
+def nearest_face_frames_numpy(face_found):
+    """Reference for ``nearest_face_frames``, straight from the definition."""
+    face_found = np.asarray(face_found)
+    with_face = np.flatnonzero(face_found > 0)
+    if not len(with_face):
+        return np.arange(len(face_found))
+    return np.array([with_face[np.argmin(np.abs(with_face - t))] for t in range(len(face_found))])
+
+
+def fill_faceless_frames(video):
+    """Gives every frame without a face the image inputs of its nearest frame with a face.
+
+    A no-face frame is stored black. Fed as it is, it would pass through the spatial MLP, BatchNorm
+    and the BiGRU and shift the predictions of its neighbours, and its phase differences would be a
+    flash. Filled, a gap is a still face: zero phase differences within it, and a real prediction
+    for every frame, as the benchmarks' scorers require. Labels and masks are not touched
+    (``face_found`` stays 0, so the loss still ignores the frame). ``source_frame`` records where
+    each frame's inputs came from.
+    """
+    source = nearest_face_frames(video["face_found"])
+    video = dict(video)
+    video["source_frame"] = source
+    for key in _FILLED_KEYS:
+        if key in video:
+            video[key] = tf.gather(video[key], source)
+    return video
 
 
 def _frame_weights(video):
     return tf.cast(video["label_valid"] * video["face_found"], tf.float32)
 
 
-def _gamma_corrupt(frames, video_id, frame_index, beta):
+def _gamma_corrupt(frames, video, frame_index, beta):
     """``u ** g`` per frame with ``g ~ U[1 - beta, 1 + beta]``, the same for a given video frame in
-    every window that contains it (stateless, seeded by video id and frame index)."""
-    video_seed = tf.strings.to_hash_bucket_fast(video_id, 2**31 - 1)
+    every window that contains it (stateless, seeded by video id and frame index). A frame filled
+    from its nearest face frame gets that frame's gamma: the corruption belongs to the recorded
+    image, and a gap stays a still face."""
+    frame_index = tf.gather(video["source_frame"], frame_index)  # any shape: (T,) or (N, 2c + 1)
+    video_seed = tf.strings.to_hash_bucket_fast(video["video_id"], 2**31 - 1)
     gammas = tf.map_fn(
-        lambda i: tf.random.stateless_uniform([], tf.stack([video_seed, tf.cast(i, tf.int64)]), 1 - beta, 1 + beta),
-        tf.cast(frame_index, tf.int64), fn_output_signature=tf.float32,
+        lambda i: tf.random.stateless_uniform([], tf.stack([video_seed, i]), 1 - beta, 1 + beta),
+        tf.reshape(tf.cast(frame_index, tf.int64), [-1]), fn_output_signature=tf.float32,
     )
-    gammas = tf.reshape(gammas, [-1] + [1] * (len(frames.shape) - 1))
+    image_rank = len(frames.shape) - len(frame_index.shape)
+    gammas = tf.reshape(gammas, tf.concat([tf.shape(frame_index), tf.ones([image_rank], tf.int32)], 0))
     corrupted = tf.pow(tf.cast(frames, tf.float32) / 255.0, gammas)
     return tf.cast(tf.round(corrupted * 255.0), tf.uint8)
 
@@ -170,19 +226,23 @@ def _window(video, start, config):
         "video_id": video["video_id"],
         "start": start,
         "num_frames": length,
+        # Kept apart (the loss weight above is their product): the official scorers count every
+        # frame with a valid label, with or without a face.
+        "face_found": tf.where(inside, tf.gather(video["face_found"], frames), 0),
+        "label_valid": tf.where(inside, tf.gather(video["label_valid"], frames), 0),
     }
     if config.temporal_input:
         # Context frames at both ends, clamped: repeated frames give the clamped snippets.
         with_context = tf.clip_by_value(tf.range(start - config.context, start + config.window + config.context), 0, length - 1)
         element["gray48"] = tf.gather(video["gray48"], with_context)
         if config.gamma_beta:
-            element["gray48"] = _gamma_corrupt(element["gray48"], video["video_id"], with_context, config.gamma_beta)
+            element["gray48"] = _gamma_corrupt(element["gray48"], video, with_context, config.gamma_beta)
     if config.spatial_input == "features":
         element["spatial_features"] = tf.gather(video["spatial_features"], frames)
     elif config.spatial_input == "images":
         element["rgb224"] = tf.gather(video["rgb224"], frames)
         if config.gamma_beta:
-            element["rgb224"] = _gamma_corrupt(element["rgb224"], video["video_id"], frames, config.gamma_beta)
+            element["rgb224"] = _gamma_corrupt(element["rgb224"], video, frames, config.gamma_beta)
     return _static_shapes(element, config, config.window)
 
 
@@ -206,16 +266,22 @@ def _video_element(video, config):
     length = tf.shape(video["gray48"])[0]
     frames = tf.cast(tf.round(tf.linspace(0.0, tf.cast(length - 1, tf.float32), config.window)), tf.int32)
     label = tf.stack([video["video_arousal"], video["video_valence"], 1.0])
-    element = {"labels": label, "video_id": video["video_id"], "start": 0, "num_frames": length}
+    element = {"labels": label, "video_id": video["video_id"], "start": 0, "num_frames": length,
+               "face_found": tf.cast(tf.reduce_any(video["face_found"] > 0), tf.int64),
+               "label_valid": tf.constant(1, tf.int64)}
     if config.temporal_input:
         # Snippets of the sampled frames need their neighbours: gather each sampled frame's window.
         offsets = tf.range(-config.context, config.context + 1)
         around = tf.clip_by_value(frames[:, None] + offsets[None], 0, length - 1)
         element["gray48"] = tf.gather(video["gray48"], around)  # (window, 2 context + 1, 48, 48)
+        if config.gamma_beta:
+            element["gray48"] = _gamma_corrupt(element["gray48"], video, around, config.gamma_beta)
     if config.spatial_input == "features":
         element["spatial_features"] = tf.gather(video["spatial_features"], frames)
     elif config.spatial_input == "images":
         element["rgb224"] = tf.gather(video["rgb224"], frames)
+        if config.gamma_beta:
+            element["rgb224"] = _gamma_corrupt(element["rgb224"], video, frames, config.gamma_beta)
     return _static_shapes(element, config, config.window)
 
 
@@ -315,11 +381,16 @@ def make_dataset(files, config, training, video_ids=None, repeat=False, record_l
 
         def windows(video):
             length = tf.shape(video["gray48"])[0]
-            last = tf.maximum(length - config.window, 0) if training else length - 1
-            starts = tf.range(0, last + 1, stride)
+            if training:
+                starts = training_window_starts(length, config.window, stride)
+            else:
+                starts = tf.range(0, length, stride)
             return tf.data.Dataset.from_tensor_slices(starts).map(lambda s: _window(video, s, config))
 
         dataset = dataset.flat_map(windows)
+        if training:
+            # A window without any face has no frame the loss counts: it would only cost a step.
+            dataset = dataset.filter(lambda element: tf.reduce_any(element["face_found"] > 0))
     if training:
         dataset = dataset.shuffle(config.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=True)
         if repeat:
@@ -334,6 +405,18 @@ def make_dataset(files, config, training, video_ids=None, repeat=False, record_l
     dataset = dataset.map(_finalise, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(config.batch_size, drop_remainder=training)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def training_window_starts(length, window, stride):
+    """First frames of the training windows of a video of ``length`` frames.
+
+    Every ``stride`` frames, plus a last window ending at the video's last frame when the stride
+    does not land there (otherwise the tail would never be trained on); one window (padded and
+    masked past the end) for a video shorter than ``window``.
+    """
+    last = tf.maximum(length - window, 0)
+    starts = tf.range(0, last + 1, stride)
+    return tf.cond(last % stride > 0, lambda: tf.concat([starts, [last]], 0), lambda: starts)
 
 
 def model_input_keys(config):

@@ -95,15 +95,3 @@ def build_model(config, num_replicas=1):
     if not config.model.dropout:
         disable_dropout(model)
     return model
-
-
-def build_optimizer(config, model):
-    """SGD with momentum and decoupled weight decay; loss scaling for float16. Slots are created
-    now, so that a checkpoint restores into them."""
-    opt = config.optimization
-    optimizer = keras.optimizers.SGD(
-        learning_rate=opt.learning_rate_at(0), momentum=opt.momentum, weight_decay=opt.weight_decay)
-    if config.runtime.mixed_precision == "float16":
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    optimizer.build(model.trainable_variables)
-    return optimizer

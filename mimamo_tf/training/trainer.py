@@ -34,6 +34,7 @@ from mimamo_tf.data import pipeline
 from mimamo_tf.data.folds import fold_video_ids
 from mimamo_tf.metrics import OUTPUT_NAMES
 from mimamo_tf.training import distribution, inputs, model_setup
+from mimamo_tf.training.optimizer import build_optimizer
 from mimamo_tf.training.state import Checkpointer, TrainingState, has_checkpoint
 from mimamo_tf.training.steps import StepFunctions
 
@@ -187,7 +188,7 @@ class Trainer:
             f"Resolved flags of this run: python -m mimamo_tf.train --flagfile={os.path.join(self.model_dir, FLAGS_FILE)}"))
         with self.strategy.scope():
             self.model = model_setup.build_model(config, self.strategy.num_replicas_in_sync)
-            self.optimizer = model_setup.build_optimizer(config, self.model)
+            self.optimizer = build_optimizer(config, self.model)
         self.steps = StepFunctions(self.model, self.optimizer, self.strategy, runtime.jit_compile,
                                    config.model.num_outputs)
         self.state = TrainingState(config.model.num_outputs)
