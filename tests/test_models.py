@@ -78,7 +78,7 @@ def test_single_stream_and_ablation_variants_build_and_run():
     assert tuple(images({"rgb224": rgb}).shape) == (2, 3, 2)
     with pytest.raises(ValueError, match="streams must be one of"):
         MimamoConfig(streams="audio")
-    with pytest.raises(ValueError, match="needs recurrent=True"):
+    with pytest.raises(ValueError, match="needs --recurrent"):
         MimamoConfig(label_level="video", recurrent=False)
 
 
@@ -101,3 +101,17 @@ def test_batch_norm_statistics_follow_the_data_quickly(paper_model):
     norms = [layer for layer in paper_model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
     assert len(norms) == 12  # temporal: 6 conv + 2 fc; spatial MLP: input + 2; fusion: 1
     assert {layer.momentum for layer in norms} == {0.9}
+
+
+def test_video_level_output_is_the_head_on_the_time_mean_of_the_bigru_features():
+    import keras
+
+    model = build_mimamo_net(MimamoConfig(label_level="video"))
+    rng = np.random.default_rng(3)
+    inputs = {"gray48": rng.random((2, 5, 13, 48, 48)).astype(np.float32),
+              "spatial_features": rng.random((2, 5, 2048)).astype(np.float32)}
+    gru = keras.Model(model.inputs, model.get_layer("bigru2").output)
+    features = np.asarray(gru(inputs, training=False))  # (2, 5, 256)
+    kernel, bias = model.get_layer("arousal_valence").get_weights()
+    expected = features.mean(axis=1) @ kernel + bias  # head dropout is the identity at inference
+    np.testing.assert_allclose(np.asarray(model(inputs, training=False)), expected, rtol=1e-5, atol=1e-6)

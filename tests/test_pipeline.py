@@ -167,3 +167,74 @@ def test_predictions_do_not_depend_on_what_a_faceless_gap_contains(tmp_path):
     window = batch["gray48"].numpy()[1]  # frames 8-15 with 6 context frames: index i is frame i + 2
     np.testing.assert_allclose(window[12 - 2], video["gray48"][11] / 255.0, atol=1e-6)
     np.testing.assert_allclose(window[16 - 2], video["gray48"][17] / 255.0, atol=1e-6)
+
+
+def test_video_level_neighbourhoods_are_the_frames_around_each_sampled_frame(tmp_path):
+    videos = [tiny_video(f"n{i}", 17 + 9 * i, i, label_level="video") for i in range(2)]
+    files = write_shards(tmp_path, "train", videos)
+    config = PipelineConfig(window=5, batch_size=2, context=6, label_level="video")
+    batch = next(iter(pipeline.make_dataset(files, config, training=False)))
+    for got, video in zip(batch["gray48"].numpy(), videos):
+        length = len(video["gray48"])
+        # Oracle: 5 frames spread evenly from first to last, each with 6 neighbours per side clamped
+        # to the video, faceless frames replaced by their nearest face frame.
+        sampled = [round(i * (length - 1) / 4) for i in range(5)]
+        around = np.clip(np.array(sampled)[:, None] + np.arange(-6, 7)[None], 0, length - 1)
+        source = pipeline.nearest_face_frames_numpy(video["face_found"])
+        np.testing.assert_allclose(got, video["gray48"][source[around]] / 255.0, atol=1e-6)
+
+
+def test_crop_and_flip_are_the_same_for_rgb_and_gray_frames(tmp_path):
+    import cv2
+
+    video = tiny_video("marker", 12, 0)
+    video["face_found"][:] = 1
+    # An asymmetric bright square on black, drawn at the same relative place in both images.
+    gray = np.zeros((12, 48, 48), np.uint8)
+    gray[:, 8:16, 6:14] = 255
+    video["gray48"] = gray
+    video["rgb224"] = np.stack([np.repeat(cv2.resize(g, (224, 224), interpolation=cv2.INTER_NEAREST)[..., None], 3, -1)
+                                for g in gray])
+    files = write_shards(tmp_path, "train", [video] * 8)
+    config = PipelineConfig(window=4, stride=4, batch_size=1, context=6, spatial_input="images", seed=5)
+
+    def centre(image):  # centroid in coordinates relative to the image side
+        rows, cols = np.indices(image.shape)
+        return np.array([np.sum((rows + 0.5) * image), np.sum((cols + 0.5) * image)]) / image.sum() / len(image)
+
+    flipped = []
+    for e in _elements(pipeline.make_dataset(files, config, training=True)):
+        for t in range(4):
+            gray_centre = centre(e["gray48"][t + 6])
+            rgb_centre = centre(e["rgb224"][t, ..., 0])
+            # The crop offsets round to whole pixels of each size: at most ~1 gray pixel apart.
+            np.testing.assert_allclose(gray_centre, rgb_centre, atol=1.5 / 48)
+        flipped.append(gray_centre[1] > 0.5)
+    assert 0 < np.mean(flipped) < 1  # both flips happened, identically for both images
+
+
+def test_windowed_optical_flow_snippets_equal_those_of_the_whole_video(tmp_path):
+    from mimamo_tf.phase.optical_flow import optical_flow_pairs
+
+    video = tiny_video("flow", 23, 2)
+    files = write_shards(tmp_path, "validation", [video])
+    config = PipelineConfig(window=8, batch_size=4, context=6, temporal_input="optical_flow", spatial_input=None)
+    windows = [e for e in _elements(pipeline.make_dataset(files, config, training=False))]
+    gray = video["gray48"][pipeline.nearest_face_frames_numpy(video["face_found"])]
+    whole = optical_flow_pairs(gray, "farneback", sizes=(48, 24))  # (T - 1, 2, s, s) per scale
+    length = len(gray)
+    for e in windows:
+        for i in range(8):
+            t = int(e["start"]) + i
+            if t >= length:
+                continue
+            for key, flow in (("flow48", whole[0]), ("flow24", whole[1])):
+                # Oracle: slot k of frame t is the flow of pair (t - 6 + k, t - 5 + k), both clamped;
+                # zero where the clamped frames coincide; channel = (x, y) * 12 + k.
+                expected = np.zeros(flow.shape[2:] + (24,), np.float32)
+                for k in range(12):
+                    a, b = np.clip([t - 6 + k, t - 5 + k], 0, length - 1)
+                    if b > a:
+                        expected[..., k] = flow[a, 0]
+                        expected[..., 12 + k] = flow[a, 1]
+                np.testing.assert_allclose(e[key][i], expected, atol=1e-5)

@@ -235,6 +235,8 @@ def _window(video, start, config):
         # Context frames at both ends, clamped: repeated frames give the clamped snippets.
         with_context = tf.clip_by_value(tf.range(start - config.context, start + config.window + config.context), 0, length - 1)
         element["gray48"] = tf.gather(video["gray48"], with_context)
+        if config.temporal_input == "optical_flow":
+            element["gray48_frames"] = with_context  # which pairs are a frame with itself
         if config.gamma_beta:
             element["gray48"] = _gamma_corrupt(element["gray48"], video, with_context, config.gamma_beta)
     if config.spatial_input == "features":
@@ -313,18 +315,23 @@ def _flow_snippets(element, config):
     from mimamo_tf.phase.optical_flow import optical_flow_pairs
     from mimamo_tf.phase.snippets import snippet_source_indices
 
-    def compute(gray):
+    def compute(gray, frames):
         maps = optical_flow_pairs(gray, "farneback", sizes=(48, 24))
+        # A pair of a clamped frame with itself (context beyond the video's ends) has no motion:
+        # exactly zero, as in the whole video's snippets (Farneback returns ~1e-5 noise for it).
+        same = frames[1:] == frames[:-1]
         index = snippet_source_indices(len(gray), config.snippet_length, "pairs")
         out = []
         for scale in maps:
+            scale[same] = 0.0
             padded = np.concatenate([scale, np.zeros((1,) + scale.shape[1:], np.float32)])
             snippets = padded[index][config.context : len(gray) - config.context]  # (T, L, 2, s, s)
             t, length, channels, s, _ = snippets.shape
             out.append(snippets.transpose(0, 3, 4, 2, 1).reshape(t, s, s, channels * length))
         return out
 
-    flow48, flow24 = tf.numpy_function(compute, [element.pop("gray48")], [tf.float32, tf.float32])
+    flow48, flow24 = tf.numpy_function(compute, [element.pop("gray48"), element.pop("gray48_frames")],
+                                       [tf.float32, tf.float32])
     channels = 2 * config.snippet_length
     element["flow48"] = tf.ensure_shape(flow48, [config.window, 48, 48, channels])
     element["flow24"] = tf.ensure_shape(flow24, [config.window, 24, 24, channels])
