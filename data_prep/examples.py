@@ -89,15 +89,32 @@ class ExampleBuilder:
                                         smoothing_sigma=self.options.smoothing_sigma,
                                         prefer=preference)
 
-    def _faces_from_video(self, item: VideoItem, num_frames: int):
+    def _faces_from_video(self, item: VideoItem, num_frames: int, unreadable: list):
         config = self._config(item.face_preference)
-        track = faces.locate_faces(video_io.iter_frames(item.video_path), self.detector, config)
+        info = video_io.probe(item.video_path)
+        blank = np.zeros((info.height, info.width, 3), np.uint8)
+
+        def frames(record):
+            # An undecodable frame is a frame without a face: the detector and tracker see a
+            # blank image (no face, the track ends) and its output is forced to "no face" below.
+            for index, frame in enumerate(video_io.iter_frames(item.video_path, mark_undecodable=True)):
+                if frame is None:
+                    if record:
+                        unreadable.append(f"{item.video_path}: frame {index} cannot be decoded")
+                    frame = blank
+                yield frame
+
+        track = faces.locate_faces(frames(record=True), self.detector, config)
         if track.num_frames != num_frames:
             raise InputError(f"{item.video_path}: decoded {track.num_frames} frames, "
                              f"{num_frames} when counted (unstable decoding)")
-        return faces.iter_aligned_faces(video_io.iter_frames(item.video_path), track, config)
+        bad = {int(message.rsplit("frame ", 1)[1].split()[0]) for message in unreadable}
+        for index, (rgb, gray, found) in enumerate(faces.iter_aligned_faces(frames(record=False), track, config)):
+            if index in bad:
+                rgb, gray, found = np.zeros_like(rgb), np.zeros_like(gray), 0
+            yield rgb, gray, found
 
-    def _faces_from_aligned_dir(self, item: VideoItem, num_frames: int):
+    def _faces_from_aligned_dir(self, item: VideoItem, num_frames: int, unreadable: list):
         directory = item.aligned_dir
         indices = []
         for name in os.listdir(directory):
@@ -118,7 +135,11 @@ class ExampleBuilder:
             path = os.path.join(directory, f"{index:05d}.jpg")
             image = cv2.imread(path, cv2.IMREAD_COLOR)
             if image is None:
-                raise InputError(f"{path}: unreadable image")
+                # One bad file costs its frame, not the video and all its labels.
+                unreadable.append(f"{path}: unreadable image")
+                yield (np.zeros((faces.RGB_SIZE, faces.RGB_SIZE, 3), np.uint8),
+                       np.zeros((faces.GRAY_SIZE, faces.GRAY_SIZE), np.uint8), 0)
+                continue
             rgb, gray = faces.standardize_aligned_face(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
             yield rgb, gray, 1
 
@@ -130,7 +151,8 @@ class ExampleBuilder:
 
         Returns:
             (serialized SequenceExample, statistics dict with frames, frames_with_face,
-            valid_label_frames and mergeable label sums).
+            valid_label_frames, unreadable_frames (frames that could not be decoded, recorded as
+            without a face), the first such message, and mergeable label sums).
 
         Raises:
             InputError: bad labels, labels/frames mismatch, bad aligned frames.
@@ -143,7 +165,7 @@ class ExampleBuilder:
         if item.video_path is not None:
             if not os.path.isfile(item.video_path):
                 raise InputError(f"{item.video_path}: video file is missing")
-            num_frames = video_io.count_frames(item.video_path)
+            num_frames = video_io.count_frames(item.video_path, mark_undecodable=True)
             fps = video_io.probe(item.video_path).fps or fps
         elif item.aligned_dir is not None and labels.level == "frame":
             # Without the video, the label file defines the sequence.
@@ -152,11 +174,12 @@ class ExampleBuilder:
             raise InputError(f"{item.source}: neither a video nor aligned frames with labels")
         arousal, valence, valid = reconcile(labels, num_frames, self.options.max_label_surplus)
 
+        unreadable = []
         if item.aligned_dir is not None:
-            frames = self._faces_from_aligned_dir(item, num_frames)
+            frames = self._faces_from_aligned_dir(item, num_frames, unreadable)
             backend = ALIGNED_BACKEND
         else:
-            frames = self._faces_from_video(item, num_frames)
+            frames = self._faces_from_video(item, num_frames, unreadable)
             backend = self.options.face_backend
         gray, jpegs, found, features = [], [], [], []
         rgb_batch = []
@@ -185,6 +208,8 @@ class ExampleBuilder:
             "frames": num_frames,
             "frames_with_face": int(np.sum(found)),
             "valid_label_frames": int(np.sum(valid)),
+            "unreadable_frames": len(unreadable),
+            "unreadable_first": unreadable[0] if unreadable else None,
             "labels": label_statistics(arousal, valence, valid),
         }
         return schema.serialize(example), stats

@@ -38,11 +38,16 @@ def build_manifest(output_dir: str) -> dict:
             "dataset": sidecar["settings"].get("dataset"),
             "num_output_shards": sidecar["num_output_shards"], "complete_shards": 0,
             "examples": 0, "frames": 0, "frames_with_face": 0, "valid_label_frames": 0,
-            "label_sums": {}, "shards": [], "failed": [], "settings": sidecar["settings"],
+            "unreadable_frames": 0, "label_sums": {}, "shards": [], "failed": [],
+            "videos_with_unreadable_frames": [], "settings": sidecar["settings"],
         })
         split["complete_shards"] += 1
-        for key in ("examples", "frames", "frames_with_face", "valid_label_frames"):
-            split[key] += sidecar[key]
+        for key in ("examples", "frames", "frames_with_face", "valid_label_frames", "unreadable_frames"):
+            split[key] += sidecar.get(key, 0)
+        # Frames that could not be decoded were written as frames without a face; say where.
+        split["videos_with_unreadable_frames"].extend(
+            {"video_id": v["video_id"], "unreadable_frames": v["unreadable_frames"], "shard": name}
+            for v in sidecar["videos"] if v.get("unreadable_frames"))
         split["label_sums"] = merge_label_stats(split["label_sums"], sidecar["labels"])
         split["shards"].append({"file": name, "examples": sidecar["examples"],
                                 "frames": sidecar["frames"], "failed": len(sidecar["failed"])})

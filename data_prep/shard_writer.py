@@ -121,7 +121,8 @@ def write_shard(output_dir: str, split: str, index: int, count: int, items: Sequ
     sidecar = {
         "file": name, "split": split, "shard_index": index, "num_output_shards": count,
         "fingerprint": run_fingerprint, "settings": settings, "examples": 0, "frames": 0,
-        "frames_with_face": 0, "valid_label_frames": 0, "labels": {}, "videos": [], "failed": [],
+        "frames_with_face": 0, "valid_label_frames": 0, "unreadable_frames": 0, "labels": {}, "videos": [],
+        "failed": [],
     }
     try:
         with tf.io.TFRecordWriter(tmp_path) as writer:
@@ -140,13 +141,17 @@ def write_shard(output_dir: str, split: str, index: int, count: int, items: Sequ
                     continue
                 writer.write(serialized)
                 sidecar["examples"] += 1
-                for key in ("frames", "frames_with_face", "valid_label_frames"):
-                    sidecar[key] += stats[key]
+                for key in ("frames", "frames_with_face", "valid_label_frames", "unreadable_frames"):
+                    sidecar[key] += stats.get(key, 0)
                 sidecar["labels"] = merge_label_stats(sidecar["labels"], stats["labels"])
                 sidecar["videos"].append({"video_id": item.video_id, "frames": stats["frames"],
                                           "frames_with_face": stats["frames_with_face"],
-                                          "valid_label_frames": stats["valid_label_frames"]})
-                report(stats["frames"], False, "")
+                                          "valid_label_frames": stats["valid_label_frames"],
+                                          "unreadable_frames": stats.get("unreadable_frames", 0)})
+                unreadable = stats.get("unreadable_frames", 0)
+                report(stats["frames"], False, (
+                    f"WARNING {item.source} ({item.video_id}): {unreadable} unreadable frame(s) recorded as "
+                    f"without a face, first: {stats['unreadable_first']}") if unreadable else "")
             writer.flush()
         with open(tmp_path, "rb") as handle:
             os.fsync(handle.fileno())

@@ -101,7 +101,32 @@ def probe(path) -> VideoInfo:
         capture.release()
 
 
-def iter_frames(path, max_missing_frames: int = 2) -> Iterator[np.ndarray]:
+# Reads tried after a failed one before the video counts as ended: a corrupt frame in the middle
+# fails once and decoding resumes with the next frame; at the real end every read fails.
+_READS_PAST_A_FAILURE = 8
+
+
+def _decoded_frames(capture, mark_undecodable: bool, decode=True):
+    """Frames of an open capture (RGB, or True when ``decode`` is False), with None for a frame
+    that failed to decode between decodable ones when ``mark_undecodable``."""
+    pending = 0
+    while True:
+        ok = capture.grab()
+        if ok and decode:
+            ok, frame_bgr = capture.retrieve()
+        if ok:
+            # The failures just before this frame were frames of the video, not its end.
+            for _ in range(pending):
+                yield None
+            pending = 0
+            yield cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB) if decode else True
+            continue
+        if not mark_undecodable or pending >= _READS_PAST_A_FAILURE:
+            return
+        pending += 1
+
+
+def iter_frames(path, max_missing_frames: int = 2, mark_undecodable: bool = False) -> Iterator[np.ndarray]:
     """Yields the frames of a video as RGB uint8 arrays (H, W, 3), in order.
 
     Args:
@@ -110,9 +135,12 @@ def iter_frames(path, max_missing_frames: int = 2) -> Iterator[np.ndarray]:
             than the header may decode (and at most 5% of it) before the video counts as truncated.
             Aff-Wild2 label files routinely have 1-2 more lines than decodable frames, which is the
             same phenomenon.
+        mark_undecodable: a frame that fails to decode in the middle of the video (decoding
+            resumes after it) yields None instead of ending the video there, so frame indices stay
+            aligned with labels. Off: decoding stops at the first failure.
 
     Yields:
-        RGB frames.
+        RGB frames (None for an undecodable frame, with ``mark_undecodable``).
 
     Raises:
         VideoReadError: the video cannot be opened, has no decodable frame, or stops decoding more
@@ -124,12 +152,9 @@ def iter_frames(path, max_missing_frames: int = 2) -> Iterator[np.ndarray]:
     try:
         header_count = max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)
         decoded = 0
-        while True:
-            ok, frame_bgr = capture.read()
-            if not ok:
-                break
+        for frame in _decoded_frames(capture, mark_undecodable):
             decoded += 1
-            yield cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+            yield frame
     finally:
         capture.release()
     _check_decoded(path, header_count, decoded, max_missing_frames)
@@ -151,23 +176,21 @@ def read_frames(path, max_missing_frames: int = 2) -> np.ndarray:
     return np.stack(list(iter_frames(path, max_missing_frames=max_missing_frames)))
 
 
-def count_frames(path, max_missing_frames: int = 2) -> int:
+def count_frames(path, max_missing_frames: int = 2, mark_undecodable: bool = False) -> int:
     """Number of decodable frames (decodes the video; header counts are not trusted).
 
     Args:
         path: video file.
-        max_missing_frames: see `iter_frames`.
+        max_missing_frames, mark_undecodable: see `iter_frames`.
 
     Returns:
-        The number of frames `iter_frames` yields.
+        The number of frames `iter_frames` yields (undecodable ones included when marked).
     """
     capture = _open(path)
     try:
         header_count = max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)
-        decoded = 0
         # grab() decodes without the colour conversion and copy of read().
-        while capture.grab():
-            decoded += 1
+        decoded = sum(1 for _ in _decoded_frames(capture, mark_undecodable, decode=False))
     finally:
         capture.release()
     _check_decoded(path, header_count, decoded, max_missing_frames)

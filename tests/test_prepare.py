@@ -178,6 +178,37 @@ def test_resume_after_kill_skips_finished_shards_and_gives_identical_bytes(synth
                 example_options=ExampleOptions(detect_every=1))
 
 
+def write_mjpg_with_a_corrupt_frame(frames_rgb, path, corrupt_index):
+    """An MJPG AVI whose frame ``corrupt_index`` has its JPEG data wrecked (it cannot be decoded;
+    the frames after it can)."""
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 30.0, frames_rgb.shape[2:0:-1])
+    for frame in frames_rgb:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    data = bytearray(open(path, "rb").read())
+    starts = [i for i in range(len(data) - 1) if data[i] == 0xFF and data[i + 1] == 0xD8]  # JPEG SOI
+    assert len(starts) == len(frames_rgb)
+    # Everything after that frame's start-of-image marker, up to the container's chunk header of
+    # the next frame (the last 16 bytes before it), becomes zeros.
+    start, end = starts[corrupt_index] + 2, starts[corrupt_index + 1] - 16
+    data[start:end] = bytes(end - start)
+    open(path, "wb").write(bytes(data))
+
+
+def test_an_undecodable_frame_in_the_middle_is_marked_not_the_end_of_the_video(tmp_path):
+    from mimamo_tf import video as video_io
+
+    frames = np.stack([np.full((64, 80, 3), 10 * i, np.uint8) for i in range(12)])
+    path = str(tmp_path / "one_bad_frame.avi")
+    write_mjpg_with_a_corrupt_frame(frames, path, 5)
+    marked = list(video_io.iter_frames(path, mark_undecodable=True))
+    assert [f is None for f in marked] == [i == 5 for i in range(12)]
+    assert abs(float(marked[6].mean()) - 60) < 3  # the frames after it are the right ones
+    assert video_io.count_frames(path, mark_undecodable=True) == 12
+    with pytest.raises(video_io.VideoReadError, match="truncated video"):  # without marking: stops at 5
+        video_io.count_frames(path)
+
+
 @pytest.fixture(scope="module")
 def bad_root(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("bad_affwild2"))
@@ -195,6 +226,12 @@ def bad_root(tmp_path_factory):
     open(os.path.join(labels, "synth003.txt"), "w", encoding="utf-8").write("\n".join(lines[:9]) + "\n")
     shutil.copy(os.path.join(labels, "synth004.txt"), os.path.join(labels, "ghost.txt"))  # no video
     os.remove(os.path.join(root, "cropped_aligned", "synth004", "00003.jpg"))  # a frame without face
+    with open(os.path.join(root, "cropped_aligned", "synth005", "00008.jpg"), "wb") as handle:
+        handle.write(b"not a jpeg")                                     # an unreadable aligned frame
+    video = os.path.join(root, "videos", "synth005.mp4")                # an undecodable video frame
+    from mimamo_tf import video as video_io
+    write_mjpg_with_a_corrupt_frame(video_io.read_frames(video), os.path.join(root, "videos", "synth005.avi"), 6)
+    os.remove(video)
     return root
 
 
@@ -216,11 +253,19 @@ def test_bad_inputs_are_reported_by_name_and_the_rest_is_written(bad_root, tmp_p
         assert inspect_path(target, stream=io.StringIO()) == 0
         examples = _examples(target)
         assert sorted(examples) == ["synth004", "synth005"]
+        # One unreadable frame costs that frame (recorded without a face), not the video.
+        bad_frame = 7 if source == "cropped_aligned" else 6
+        assert examples["synth005"]["face_found"][bad_frame] == 0
+        assert examples["synth005"]["label_valid"].sum() == 12
+        assert summary["unreadable_frames"] == 1
+        assert [(v["video_id"], v["unreadable_frames"]) for v in summary["videos_with_unreadable_frames"]] == [
+            ("synth005", 1)]
         if source == "cropped_aligned":
             assert examples["synth004"]["face_found"].tolist() == [1, 1, 0] + [1] * 9
     errors = capfd.readouterr().err
     for name in ("synth000.mp4", "synth001.txt", "synth002.txt", "synth003.txt", "ghost.txt"):
         assert name in errors
+    assert "00008.jpg: unreadable image" in errors and "synth005.avi: frame 6 cannot be decoded" in errors
 
 
 def test_inspect_names_a_corrupt_shard(aligned_mode_dir, tmp_path):
