@@ -6,8 +6,9 @@ from setuptools import find_packages, setup
 # ("Dependencies") for why tensorflow-addons and tensorflow-io are deliberately absent.
 INSTALL_REQUIRES = [
     "tensorflow==2.21.*",
-    "keras>=3.15,<4",
-    "keras-tuner>=1.4.7,<2",
+    # Tested with Keras 3.15.1 and keras-tuner 1.4.8; the trainer uses only public Keras APIs.
+    "keras==3.15.*",
+    "keras-tuner==1.4.*",
     # TF 2.21 no longer depends on tensorboard; keras-tuner and the TensorBoard callback need it.
     "tensorboard==2.21.*",
     "absl-py>=2.1,<3",
@@ -20,6 +21,10 @@ INSTALL_REQUIRES = [
     "mtcnn>=1.0,<2",
     # The public-domain `astronaut` face photo the synthetic default dataset is rendered from.
     "scikit-image>=0.24",
+    # Progress bars of data preparation and training.
+    "tqdm>=4.66,<5",
+    # Plots of training curves and results.
+    "matplotlib>=3.8,<4",
 ]
 
 EXTRAS_REQUIRE = {

@@ -80,7 +80,7 @@ class ExampleBuilder:
     @property
     def extractor(self):
         if self._extractor is None and self.options.spatial_features:
-            from mimamo_tf.spatial_backbone import SpatialFeatureExtractor  # pylint: disable=import-outside-toplevel
+            from mimamo_tf.models.backbone import SpatialFeatureExtractor  # pylint: disable=import-outside-toplevel
             self._extractor = SpatialFeatureExtractor(self.options.spatial_features)
         return self._extractor
 

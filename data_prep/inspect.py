@@ -6,14 +6,18 @@ not parse (truncated or corrupt file, wrong schema) is reported by name and the 
 When the folder has a ``manifest.json`` (or sidecars), the counts are checked against it.
 """
 
-import json
-import os
-import sys
-from typing import Dict, List
+from mimamo_tf.cli_startup import quiet_tensorflow_startup
 
-from absl import app, flags
+quiet_tensorflow_startup()
 
-from mimamo_tf.data import schema, shards
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+from typing import Dict, List  # noqa: E402
+
+from absl import app, flags  # noqa: E402
+
+from mimamo_tf.data import schema, shards  # noqa: E402
 
 FLAGS = flags.FLAGS
 

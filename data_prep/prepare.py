@@ -18,20 +18,26 @@ Bad input never stops the run: each failed item is printed on stderr with its fi
 recorded in the shard's sidecar and in ``manifest.json``.
 """
 
-import dataclasses
-import multiprocessing
-import os
-import sys
-from typing import List, Optional
+# Before anything imports TensorFlow (spawned workers re-import this module and run it too).
+from mimamo_tf.cli_startup import quiet_tensorflow_startup
 
-from absl import app, flags
+quiet_tensorflow_startup()
 
-from data_prep import manifest as manifest_lib
-from data_prep import progress as progress_lib
-from data_prep import shard_writer
-from data_prep.examples import ExampleBuilder, ExampleOptions
-from data_prep.readers import READERS, ConfigurationError, make_reader
-from mimamo_tf.data import shards
+import dataclasses  # noqa: E402
+import multiprocessing  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from typing import List, Optional  # noqa: E402
+
+from absl import app, flags  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from data_prep import manifest as manifest_lib  # noqa: E402
+from data_prep import shard_writer  # noqa: E402
+from data_prep.examples import ExampleBuilder, ExampleOptions  # noqa: E402
+from data_prep.readers import READERS, ConfigurationError, make_reader  # noqa: E402
+from mimamo_tf.data import shards  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -77,15 +83,25 @@ def _worker_write(task) -> dict:
         lambda frames, failed, message: queue.put((frames, failed, message)))
 
 
-def run(config: RunConfig, tasks, num_workers: int, progress: progress_lib.ProgressBar) -> List[dict]:
-    """Writes the shards of `tasks` ((index, items) pairs); returns their sidecars."""
+def run(config: RunConfig, tasks, num_workers: int, progress: tqdm) -> List[dict]:
+    """Writes the shards of `tasks` ((index, items) pairs); returns their sidecars.
+
+    `progress` counts finished items; its postfix shows frames, frames/s (the rate that matters:
+    videos differ in length) and failed items.
+    """
+    start = time.monotonic()
+    totals = {"frames": 0, "failed": 0}
 
     def report(frames, failed, message):
         if message:
-            if progress._in_place:  # pylint: disable=protected-access
-                sys.stderr.write("\n")
-            shard_writer.log(message)
-        progress.update(frames, failed)
+            # tqdm.write clears the bar, prints the line and redraws the bar below it.
+            progress.write(message, file=sys.stderr)
+        totals["frames"] += int(frames)
+        totals["failed"] += int(bool(failed))
+        rate = totals["frames"] / max(time.monotonic() - start, 1e-9)
+        progress.set_postfix_str(f"{totals['frames']} frames, {rate:.1f} frames/s, "
+                                 f"{totals['failed']} failed", refresh=False)
+        progress.update(1)
 
     if num_workers <= 1 or len(tasks) <= 1:
         reader = make_reader(config.dataset, config.data_root, config.split, **config.reader_options)
@@ -154,11 +170,10 @@ def prepare(dataset: str, data_root: str, output_dir: str, split: str = "train",
                        reader_options=reader_options, example_options=example_options,
                        settings=settings, fingerprint=run_fingerprint, num_output_shards=count,
                        single_thread=num_workers > 1)
-    progress = progress_lib.ProgressBar(sum(len(items) for _, items in tasks))
-    try:
+    # Nothing to write (every shard complete): no bar at all, as before.
+    total = sum(len(items) for _, items in tasks)
+    with tqdm(total=total, unit="video", file=sys.stderr, mininterval=0.5, disable=not total) as progress:
         run(config, tasks, num_workers, progress)
-    finally:
-        progress.close()
     manifest = manifest_lib.write_manifest(output_dir)
     summary = manifest["splits"].get(split, {})
     shard_writer.log(

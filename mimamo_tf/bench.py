@@ -5,14 +5,20 @@ ratios, so the numbers are comparable on whatever machine runs it. Speed targets
 never by timed unit tests.
 """
 
-import importlib
-import sys
+# Every benchmark runs TensorFlow.
+from mimamo_tf.cli_startup import quiet_tensorflow_startup
+
+quiet_tensorflow_startup()
+
+import importlib  # noqa: E402
+import sys  # noqa: E402
 
 # Subcommand -> module with a ``main(argv)`` that parses its own absl flags.
 BENCHMARKS = {
     "phase": "mimamo_tf.benchmarks.phase",
     "faces": "mimamo_tf.benchmarks.faces",
     "input": "mimamo_tf.benchmarks.input",
+    "train": "mimamo_tf.benchmarks.train",
 }
 
 

@@ -6,7 +6,8 @@ cuInit", cuDNN/cuFFT/cuBLAS factory registration), ``cpu_feature_guard`` and abs
 before absl::InitializeLog() is called are written to STDERR". Since TF 2.19 ``TF_CPP_MIN_LOG_LEVEL``
 no longer hides them (tensorflow/tensorflow#100442), so the CLIs import TensorFlow and list its
 devices with file descriptor 2 pointed at a temporary file. If that fails, the captured text is
-printed with the error. ``--verbosity=1`` (absl's flag; or ``-v 1``) shows everything as usual.
+printed with the error. ``--verbosity=1`` (absl's flag; or ``-v 1``) shows everything as usual, and
+so does an explicit ``TF_CPP_MIN_LOG_LEVEL=0`` (whoever sets it wants TensorFlow's C++ log).
 """
 
 import os
@@ -14,30 +15,45 @@ import sys
 import tempfile
 
 
+# absl accepts a flag with one or two dashes, by its name or its short name.
+_VERBOSITY_NAMES = ("--verbosity", "-verbosity", "--v", "-v")
+
+
 def _verbosity(argv):
-    for index, arg in enumerate(argv):
-        for prefix in ("--verbosity=", "-v="):
-            if arg.startswith(prefix):
-                value = arg[len(prefix):]
-                break
-        else:
-            value = argv[index + 1] if arg in ("--verbosity", "-v") and index + 1 < len(argv) else None
-        if value is not None:
-            try:
-                return int(value)
-            except ValueError:
-                return 0
-    return 0
+    """The value of absl's ``--verbosity`` flag on the command line ``argv``, 0 when absent."""
+    value = None
+    arguments = list(argv[1:])
+    for index, arg in enumerate(arguments):
+        if arg == "--":  # absl stops parsing flags here
+            break
+        name, has_value, text = arg.partition("=")
+        if name not in _VERBOSITY_NAMES:
+            continue
+        if not has_value:
+            text = arguments[index + 1] if index + 1 < len(arguments) else ""
+        # Like absl, the last occurrence wins; an unparsable value is absl's error to report.
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+    return 0 if value is None else value
 
 
 def quiet_tensorflow_startup(argv=None):
     """Imports TensorFlow and initialises its devices without their start-up lines on stderr.
 
     Call it first in a CLI module, before anything imports TensorFlow or Keras. Does nothing when
-    the command line asks for ``--verbosity`` >= 1 or when TensorFlow is already imported.
+    the command line asks for ``--verbosity`` >= 1, when ``TF_CPP_MIN_LOG_LEVEL`` is explicitly 0,
+    or when TensorFlow is already imported. A ``TF_CPP_MIN_LOG_LEVEL`` set by the user is kept;
+    otherwise it becomes 2, which hides TensorFlow's later INFO and WARNING lines.
+
+    Args:
+        argv: the command line (default ``sys.argv``), only read for ``--verbosity``.
     """
     argv = sys.argv if argv is None else argv
     if _verbosity(argv) >= 1 or "tensorflow" in sys.modules:
+        return
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "").strip() == "0":
         return
     # Python-level messages at import go through Python's own logging; C++ ones through fd 2.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

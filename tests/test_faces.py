@@ -6,7 +6,7 @@ import pytest
 
 from mimamo_tf import faces, video
 from mimamo_tf.faces import alignment, pipeline, smoothing
-from mimamo_tf.sample_clips import SampleClipUnavailable, pyfeat_clip
+from mimamo_tf.testing.sample_clips import SampleClipUnavailable, pyfeat_clip
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ from mimamo_tf.phase import (
     PhaseDifference,
     PhaseSnippets,
     SnippetBuilder,
-    reference,
     snippet_source_indices,
 )
 from mimamo_tf.phase.optical_flow import optical_flow_pairs
+from mimamo_tf.testing import phase_reference as reference
 
 # Peak radian frequency of the scale-0 bands (wavelength 4 px); scale 1 peaks at 8 px of the
 # 48x48 frame, i.e. 4 px of its own 24x24 grid.

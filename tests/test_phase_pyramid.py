@@ -6,7 +6,7 @@ from face_frames import astronaut_gray, random_images
 from skimage import transform
 
 from mimamo_tf.phase import SteerablePyramid, steerable_pyramid_numpy
-from mimamo_tf.phase import reference
+from mimamo_tf.testing import phase_reference as reference
 
 
 def _face_crops():

@@ -21,7 +21,7 @@ from data_prep.inspect import inspect_path
 from data_prep.prepare import prepare
 from mimamo_tf import faces
 from mimamo_tf.data import schema
-from mimamo_tf.sample_clips import SampleClipUnavailable, pyfeat_clip
+from mimamo_tf.testing.sample_clips import SampleClipUnavailable, pyfeat_clip
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FRAMES = 24
@@ -286,7 +286,7 @@ def test_inspect_names_a_corrupt_shard(aligned_mode_dir, tmp_path):
 
 
 def test_spatial_features_are_the_frozen_backbone_of_the_stored_faces(synthetic_root, tmp_path):
-    from mimamo_tf.spatial_backbone import SpatialFeatureExtractor
+    from mimamo_tf.models.backbone import SpatialFeatureExtractor
     output = str(tmp_path / "features")
     prepare("affwild2", synthetic_root, output, split="validation",
             example_options=ExampleOptions(spatial_features="none"),

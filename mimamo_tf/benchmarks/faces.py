@@ -32,7 +32,7 @@ flags.DEFINE_integer("max_frames", 0, "Use at most this many frames (0: all).", 
 def _clip_path(clip: str) -> str:
     if os.path.isfile(clip):
         return clip
-    from mimamo_tf.sample_clips import pyfeat_clip  # pylint: disable=import-outside-toplevel
+    from mimamo_tf.testing.sample_clips import pyfeat_clip  # pylint: disable=import-outside-toplevel
     return str(pyfeat_clip(clip))
 
 

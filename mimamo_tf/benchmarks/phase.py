@@ -6,7 +6,7 @@ against a per-snippet NumPy/pyrtools baseline, measured side by side in one run.
   as prediction on a long video does; frames/s of finished snippets.
 * OpenCV Farneback and DIS flow per frame pair at 224x224 (the paper's comparison setting) and 48x48.
 * baseline: the authors' way, per snippet 13 pyrtools pyramids and 12 NumPy phase differences
-  (``mimamo_tf.phase.reference``).
+  (``mimamo_tf.testing.phase_reference``).
 
 Targets on a 2-core CPU: ours >= 50x Farneback at 224x224 and >= 20x the per-snippet baseline.
 Needs the test extra (pyrtools, scipy, scikit-image): ``pip install -e '.[test]'``.
@@ -96,10 +96,10 @@ def measure_flow(frames, method, preset, pairs, repeats):
 
 
 def measure_baseline(frames48, count):
-    from mimamo_tf.phase import reference
+    from mimamo_tf.testing import phase_reference
 
     video = frames48.astype(np.float64) / 255.0
-    return _best_rate(count, lambda: [reference.snippet(video, t) for t in range(6, 6 + count)], 1)
+    return _best_rate(count, lambda: [phase_reference.snippet(video, t) for t in range(6, 6 + count)], 1)
 
 
 def main(argv):

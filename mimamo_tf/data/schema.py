@@ -47,10 +47,12 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
+# The frame sizes belong to face alignment, which makes the frames; the schema only stores them.
+# (Not the other way round: the face pipeline must stay importable without TensorFlow.)
+from mimamo_tf.faces.alignment import GRAY_SIZE, RGB_SIZE
+
 SCHEMA_VERSION = 1
 
-GRAY_SIZE = 48
-RGB_SIZE = 224
 JPEG_QUALITY = 95
 
 LABEL_LEVELS = ("frame", "video", "none")

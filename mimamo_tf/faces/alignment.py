@@ -10,6 +10,8 @@ import math
 import cv2
 import numpy as np
 
+# The sizes of the two network inputs. Owned here, where the frames are made; the TFRecord schema
+# (`mimamo_tf.data.schema`) and everything downstream import them from this module.
 RGB_SIZE = 224
 GRAY_SIZE = 48
 

@@ -1,5 +1,6 @@
 """MIMAMO Net and its parts: temporal stream (PhaseNet), spatial stream, the two-stream + BiGRU model."""
 
+from mimamo_tf.models.backbone import build_backbone
 from mimamo_tf.models.mimamo_net import (
     MimamoConfig,
     build_mimamo_net,
@@ -7,7 +8,7 @@ from mimamo_tf.models.mimamo_net import (
     model_inputs,
 )
 from mimamo_tf.models.per_frame import PerFrame
-from mimamo_tf.models.spatial_stream import build_backbone, build_spatial_mlp
+from mimamo_tf.models.spatial_stream import build_spatial_mlp
 from mimamo_tf.models.temporal_stream import build_temporal_stream
 
 __all__ = [

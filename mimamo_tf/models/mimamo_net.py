@@ -6,13 +6,12 @@ import keras
 from keras import layers, ops
 
 from mimamo_tf.config import ModelConfig
+from mimamo_tf.models.backbone import FEATURE_DIM, build_backbone
 from mimamo_tf.models.normalization import batch_norm
-
 from mimamo_tf.models.per_frame import PerFrame
-from mimamo_tf.models.spatial_stream import build_backbone, build_spatial_mlp
+from mimamo_tf.models.spatial_stream import build_spatial_mlp
 from mimamo_tf.models.temporal_stream import build_temporal_stream
 from mimamo_tf.phase import PhaseSnippets
-from mimamo_tf.spatial_backbone import FEATURE_DIM
 
 # The model's settings live in the experiment config (one owner for every default).
 MimamoConfig = ModelConfig
