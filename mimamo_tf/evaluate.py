@@ -192,7 +192,10 @@ def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, outp
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}; every option is a --flag")
+    from mimamo_tf.cli_startup import quiet_python_logging
     from mimamo_tf.data.pipeline import DataError
+
+    quiet_python_logging()
 
     try:
         config = config_lib.from_flags(FLAGS)

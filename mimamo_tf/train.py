@@ -23,7 +23,10 @@ config_lib.define_flags()
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}; every option is a --flag")
+    from mimamo_tf.cli_startup import quiet_python_logging
     from mimamo_tf.data.pipeline import DataError
+
+    quiet_python_logging()
     from mimamo_tf.training import train
 
     try:

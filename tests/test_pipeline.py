@@ -238,3 +238,22 @@ def test_windowed_optical_flow_snippets_equal_those_of_the_whole_video(tmp_path)
                         expected[..., k] = flow[a, 0]
                         expected[..., 12 + k] = flow[a, 1]
                 np.testing.assert_allclose(e[key][i], expected, atol=1e-5)
+
+
+def test_shards_of_different_backbones_are_refused_naming_both(tmp_path):
+    import json
+
+    from mimamo_tf.data import shards
+
+    videos = [tiny_video(f"b{i}", 10, i, spatial_dim=16) for i in range(2)]
+    files = write_shards(tmp_path, "train", videos, num_shards=2)
+    for path, spec, digest in zip(files, ("fer_mini_xception", "resnet50:none"), ("ab" * 32, "cd" * 32)):
+        sidecar = tmp_path / shards.sidecar_name(path.rsplit("/", 1)[1])
+        sidecar.write_text(json.dumps({"settings": {"spatial_backbone": {"spec": spec, "weights_sha256": digest}}}))
+    with pytest.raises(DataError, match=r"different spatial backbones: .*train-00000-of-00002.tfrecord has features of "
+                                        r"fer_mini_xception .*train-00001-of-00002.tfrecord of resnet50:none"):
+        pipeline.check_shards(files, PipelineConfig(spatial_input="features"))
+    info = pipeline.check_shards(files[:1], PipelineConfig(spatial_input="features"))
+    assert info["spatial_feature_dim"] == 16 and info["spatial_backbone"].startswith("fer_mini_xception")
+    with pytest.raises(DataError, match="spatial features are 16-d, the configuration expects 2048"):
+        pipeline.check_shards(files[:1], PipelineConfig(spatial_input="features", spatial_dim=2048))

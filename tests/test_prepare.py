@@ -285,24 +285,56 @@ def test_inspect_names_a_corrupt_shard(aligned_mode_dir, tmp_path):
     assert any(l.startswith("train-00000-of-00004.tfrecord") and l.endswith("ok") for l in lines)
 
 
-def test_spatial_features_are_the_frozen_backbone_of_the_stored_faces(synthetic_root, tmp_path):
-    from mimamo_tf.models.backbone import SpatialFeatureExtractor
+def test_stored_features_are_recomputed_from_the_stored_faces_with_the_saved_backbone(synthetic_root, tmp_path):
+    import keras
+
+    import mimamo_tf.models  # noqa: F401  (registers the backbone's layers)
+    from mimamo_tf.models.backbone import resolve_backbone, weights_sha256
+
     output = str(tmp_path / "features")
-    prepare("affwild2", synthetic_root, output, split="validation",
-            example_options=ExampleOptions(spatial_features="none"),
-            reader_options={"affwild2_source": "cropped_aligned"})
-    example = _examples(output)["synthval000"]
-    assert example["spatial_features"].shape == (FRAMES, 2048)
-    folder = os.path.join(synthetic_root, "cropped_aligned", "synthval000")
-    rgb = []
-    for index in range(FRAMES):
-        path = os.path.join(folder, f"{index + 1:05d}.jpg")
-        image = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB) if os.path.exists(path) else None
-        rgb.append(faces.standardize_aligned_face(image)[0] if image is not None
-                   else np.zeros((224, 224, 3), np.uint8))
-    expected = SpatialFeatureExtractor("none")(np.stack(rgb))
+    manifest = prepare("affwild2", synthetic_root, output, split="validation",
+                       example_options=ExampleOptions(spatial_features="resnet50:none"),
+                       reader_options={"affwild2_source": "cropped_aligned"})
+    recorded = manifest["splits"]["validation"]["settings"]["spatial_backbone"]
+    assert (recorded["spec"], recorded["input_size"], recorded["feature_dim"]) == ("resnet50:none", 224, 2048)
+    assert "VGGFace2 RGB mean" in recorded["preprocessing"] and recorded["file"] == "spatial_backbone.keras"
+    # The backbone that travels with the data is the one the spec names (built afresh here) ...
+    saved = keras.models.load_model(os.path.join(output, "spatial_backbone.keras"), compile=False)
+    assert weights_sha256(saved) == recorded["weights_sha256"] == resolve_backbone("resnet50:none")[1].weights_sha256
+    # ... and recomputes the stored features from the stored faces (JPEG-decoded) to float16 precision.
+    record = next(iter(tf.data.TFRecordDataset(glob.glob(os.path.join(output, "*.tfrecord"))[0])))
+    example = schema.parse_sequence_example(record.numpy(), decode_images=True)
     stored = example["spatial_features"].astype(np.float32)
-    assert np.abs(stored - expected).max() <= 2e-3 * np.abs(expected).max() + 1e-3
+    assert stored.shape == (FRAMES, 2048)
+    recomputed = np.asarray(saved(example["rgb224"].astype(np.float32), training=False))
+    np.testing.assert_allclose(stored, recomputed, rtol=2e-3, atol=2e-3 * np.abs(recomputed).max())
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("resnet_50", "unknown backbone 'resnet_50'"),
+    ("/nowhere/weights.h5", "unknown backbone '/nowhere/weights.h5'"),
+    ("vggface2_resnet50:/nowhere/w.h5", "weights file '/nowhere/w.h5' does not exist"),
+    ("keras:/nowhere/model.keras:pool", "expected keras:PATH[:LAYER] with PATH an existing"),
+])
+def test_a_bad_backbone_fails_before_any_video_is_read(synthetic_root, tmp_path, spec, message):
+    output = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "data_prep.prepare", "--dataset=affwild2", f"--data_root={synthetic_root}",
+                          f"--output_dir={output}", "--split=validation", f"--spatial_features={spec}"],
+                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert f"--spatial_features={spec}" in run.stderr and message in run.stderr, run.stderr[-2000:]
+    assert not output.exists() or not os.listdir(output)  # nothing written
+
+
+def test_prepare_exits_non_zero_when_every_input_failed(tmp_path):
+    root = tmp_path / "videos"
+    root.mkdir()
+    (root / "broken.mp4").write_bytes(b"not a video")
+    run = subprocess.run([sys.executable, "-m", "data_prep.prepare", "--dataset=folder", f"--data_root={root}",
+                          f"--output_dir={tmp_path / 'out'}", "--split=all"], cwd=REPO, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 1, run.stderr[-2000:]
+    assert "no example was written for split all: all 1 inputs failed" in run.stderr
 
 
 def test_folder_dataset_on_a_real_face_clip(tmp_path):

@@ -147,6 +147,7 @@ def test_smoke_run_writes_checkpoints_logs_flags_and_history(data_dir, smoke_run
     assert {"epoch_loss", "epoch_ccc_mean", "epoch_learning_rate", "epoch_frames_per_second"} <= tags
     # The start-up is quiet: no TensorFlow C++ lines, one line per epoch.
     assert "oneDNN" not in run.stderr and "cuda" not in run.stderr.lower(), run.stderr[:2000]
+    assert "Sharding callback" not in run.stderr, run.stderr[:2000]  # TensorFlow INFO lines stay hidden
     assert [line.split(":")[0] for line in run.stdout.splitlines() if line.startswith("Epoch")] == ["Epoch 1/2", "Epoch 2/2"]
 
 
@@ -289,6 +290,16 @@ def test_two_workers_on_loopback_agree_with_a_single_process(two_worker_runs):
     for a, b in zip(multi, reference):
         for key in ("loss", "val_loss", "ccc_mean", "val_ccc_mean"):
             assert a[key] == pytest.approx(b[key], abs=0.01), (key, a, b)
+
+
+def test_the_width_of_stored_features_is_read_from_the_shards(tmp_path):
+    # e.g. fer_mini_xception's 128-d features instead of ResNet50's 2048
+    write_dataset(tmp_path / "data", spatial_dim=128)
+    run = _train(f"--data_dir={tmp_path / 'data'}", f"--model_dir={tmp_path / 'run'}", "--epochs=1")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "--spatial_feature_dim=128" in (tmp_path / "run" / "flags.cfg").read_text()
+    run = _train(f"--data_dir={tmp_path / 'data'}", f"--model_dir={tmp_path / 'other'}", "--spatial_feature_dim=2048")
+    assert run.returncode == 2 and "spatial features are 128-d, the configuration expects 2048" in run.stderr
 
 
 def test_fold_split_is_a_partition_by_recording():

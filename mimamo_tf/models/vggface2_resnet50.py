@@ -1,0 +1,147 @@
+"""The VGGFace2 ResNet50 (the paper's spatial pretraining) and a converter of its published weights.
+
+keras-vggface publishes VGGFace2 ResNet50 weights as a Keras 2 ``.h5`` file
+(``rcmalli_vggface_tf_resnet50.h5`` / ``..._notop_resnet50.h5``). The network those weights were
+trained in is the Caffe ResNet50, not ``keras.applications.ResNet50``:
+
+* stem: 7x7 convolution, stride 2, ``same`` padding, no bias; BatchNorm; ReLU; 3x3 max-pool with
+  stride 2 and **no padding** — 55x55 maps after it where Keras' ResNet50 has 56x56;
+* bottleneck blocks whose stride sits on the first 1x1 convolution (Keras' ResNet50 v1 as well),
+  no convolution biases, BatchNorm epsilon 1e-3; 3, 4, 6, 3 blocks of 256, 512, 1024, 2048 channels;
+* a 7x7 average pool (``avg_pool``) to 2048 features, then the 8631-way identity classifier;
+* input: BGR, minus the VGGFace2 BGR mean (91.4953, 103.8827, 131.0912) ("version 2"
+  preprocessing), no scaling.
+
+Its layer names are Caffe's (``conv1/7x7_s2``, ``conv2_1_1x1_reduce``, ``conv2_1_1x1_reduce/bn``,
+``conv2_1_1x1_proj``, ...). Keras 3 does not allow ``/`` in layer names, so ours replace it with
+``__`` (``keras_layer_name``); the converter maps one onto the other.
+"""
+
+import h5py
+import keras
+import numpy as np
+from keras import layers
+
+VGGFACE2_BGR_MEAN = (91.4953, 103.8827, 131.0912)
+FEATURE_DIM = 2048
+# (stage, blocks, bottleneck width, output channels)
+STAGES = ((2, 3, 64, 256), (3, 4, 128, 512), (4, 6, 256, 1024), (5, 3, 512, 2048))
+_BN_EPSILON = 1e-3
+
+
+class VGGFaceWeightsError(ValueError):
+    """A weights file is not keras-vggface's VGGFace2 ResNet50 layout; the message says why."""
+
+
+def keras_layer_name(published):
+    """Our layer name for a published one (``/`` is not allowed in Keras 3 names)."""
+    return published.replace("/", "__")
+
+
+def _conv_bn(x, filters, kernel, name, strides=1, padding="valid", relu=True):
+    x = layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False,
+                      name=keras_layer_name(name))(x)
+    x = layers.BatchNormalization(epsilon=_BN_EPSILON, name=keras_layer_name(name + "/bn"))(x)
+    return layers.ReLU()(x) if relu else x
+
+
+def _bottleneck(x, stage, block, width, channels, strides):
+    prefix = f"conv{stage}_{block}"
+    y = _conv_bn(x, width, 1, f"{prefix}_1x1_reduce", strides=strides)
+    y = _conv_bn(y, width, 3, f"{prefix}_3x3", padding="same")
+    y = _conv_bn(y, channels, 1, f"{prefix}_1x1_increase", relu=False)
+    if block == 1:
+        x = _conv_bn(x, channels, 1, f"{prefix}_1x1_proj", strides=strides, relu=False)
+    return layers.ReLU()(layers.Add()([y, x]))
+
+
+def build_vggface2_resnet50_trunk(name="vggface2_resnet50"):
+    """The Caffe ResNet50 of the VGGFace2 weights: preprocessed BGR ``(N, 224, 224, 3)`` -> 2048.
+
+    Returns:
+        A ``keras.Model`` whose input is already mean-subtracted BGR (see the module docstring)
+        and whose output is the ``avg_pool`` feature.
+    """
+    image = keras.Input((224, 224, 3), name="bgr_minus_mean")
+    x = _conv_bn(image, 64, 7, "conv1/7x7_s2", strides=2, padding="same")
+    x = layers.MaxPooling2D(3, strides=2, name="pool1_3x3_s2")(x)  # 112 -> 55: no padding
+    for stage, blocks, width, channels in STAGES:
+        for block in range(1, blocks + 1):
+            strides = 2 if block == 1 and stage > 2 else 1
+            x = _bottleneck(x, stage, block, width, channels, strides)
+    x = layers.AveragePooling2D(7, name="avg_pool")(x)
+    x = layers.Flatten(name="features")(x)
+    return keras.Model(image, x, name=name)
+
+
+def published_weight_layers():
+    """``{published layer name: number of arrays}`` of the trunk, in the published naming."""
+    names = {}
+    model = build_vggface2_resnet50_trunk()
+    for layer in model.layers:
+        if layer.weights:
+            names[layer.name.replace("__", "/")] = len(layer.weights)
+    return names
+
+
+def read_keras2_weights(path):
+    """``{layer name: [arrays]}`` of a Keras 2 ``save_weights``/``save`` ``.h5`` file.
+
+    Keras 2 writes the layer names as the root attribute ``layer_names`` (under ``model_weights``
+    for a whole-model file) and, per layer, ``weight_names`` pointing at its datasets.
+
+    Raises:
+        VGGFaceWeightsError: the file is not an HDF5 file of that layout.
+    """
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as error:
+        raise VGGFaceWeightsError(f"{path}: not an HDF5 weights file ({error})") from error
+    with handle:
+        root = handle["model_weights"] if "model_weights" in handle else handle
+        if "layer_names" not in root.attrs:
+            raise VGGFaceWeightsError(f"{path}: no 'layer_names' attribute: not a Keras 2 weights file")
+        weights = {}
+        for raw in root.attrs["layer_names"]:
+            name = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+            if name not in root:  # listed but absent: reported as missing by the caller
+                continue
+            group = root[name]
+            arrays = []
+            for raw_weight in group.attrs.get("weight_names", []):
+                weight = raw_weight.decode("utf-8") if isinstance(raw_weight, bytes) else str(raw_weight)
+                arrays.append(np.asarray(group[weight]))
+            if arrays:
+                weights[name] = arrays
+        return weights
+
+
+def load_published_weights(model, path):
+    """Sets the trunk's weights from keras-vggface's VGGFace2 ResNet50 ``.h5`` file (top or no top).
+
+    Raises:
+        VGGFaceWeightsError: a layer is missing or has arrays of other shapes (names them).
+    """
+    published = read_keras2_weights(path)
+    missing, wrong = [], []
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        source = layer.name.replace("__", "/")
+        arrays = published.get(source)
+        if arrays is None:
+            missing.append(source)
+            continue
+        expected = [tuple(w.shape) for w in layer.weights]
+        if [a.shape for a in arrays] != expected:
+            wrong.append(f"{source}: {[a.shape for a in arrays]} (expected {expected})")
+            continue
+        layer.set_weights(arrays)
+    if missing or wrong:
+        detail = "; ".join(filter(None, [
+            f"{len(missing)} layers missing (first: {', '.join(missing[:3])})" if missing else "",
+            f"shape mismatch: {'; '.join(wrong[:3])}" if wrong else ""]))
+        raise VGGFaceWeightsError(
+            f"{path} is not keras-vggface's VGGFace2 ResNet50 layout (layer names like conv1/7x7_s2, "
+            f"conv2_1_1x1_reduce/bn): {detail}")
+    return model
