@@ -9,7 +9,7 @@ T = 10
 
 
 def _paper_parameter_count():
-    """Trainable parameters of DESIGN.md section 4, counted by hand (backbone excluded)."""
+    """Trainable parameters of docs/design.md section 4, counted by hand (backbone excluded)."""
     conv = 9 * (24 * 64 + 64 * 64 + 88 * 128 + 128 * 128 + 128 * 256 + 256 * 256)  # no biases
     conv_bn = 2 * (64 + 64 + 128 + 128 + 256 + 256)  # gamma + beta
     temporal_fc = 2 * (256 * 256 + 256) + 2 * (2 * 256)

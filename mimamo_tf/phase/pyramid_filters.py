@@ -22,7 +22,7 @@ layer evaluates each band ``b`` of scale ``s`` as
   plane, so this halves the work.
 
 This form converts to LiteRT with builtin ops only (FFT ops do not) and is faster on CPU than
-``tf.signal.fft2d`` at these sizes (DESIGN.md section 3).
+``tf.signal.fft2d`` at these sizes (docs/design.md section 3).
 """
 
 import dataclasses
