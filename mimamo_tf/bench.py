@@ -19,7 +19,6 @@ BENCHMARKS = {
     "faces": "mimamo_tf.benchmarks.faces",
     "input": "mimamo_tf.benchmarks.input",
     "train": "mimamo_tf.benchmarks.train",
-    "backbones": "mimamo_tf.benchmarks.backbones",
 }
 
 

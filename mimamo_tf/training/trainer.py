@@ -185,12 +185,15 @@ class Trainer:
     """
 
     def __init__(self, config, verbose=True):
-        config = resolve_data_dependent(config_lib.validate(config))
+        config_lib.validate(config)
+        keras.utils.set_random_seed(config.runtime.seed)
+        # First TensorFlow work of the run: MultiWorkerMirroredStrategy must configure collective
+        # ops before anything (reading shards included) starts the runtime.
+        self.strategy = distribution.make_strategy()
+        config = resolve_data_dependent(config)
         self.config = config
         self.verbose = verbose
         runtime = config.runtime
-        keras.utils.set_random_seed(runtime.seed)
-        self.strategy = distribution.make_strategy()
         self.model_dir = runtime.model_dir
         self.out_dir = distribution.writable_dir(self.strategy, self.model_dir)
         _check_model_dir(config, self.model_dir)

@@ -1,4 +1,6 @@
-"""``python -m mimamo_tf.bench backbones``: what each offline spatial backbone costs, side by side.
+"""``python -m data_prep.bench_backbones``: what each offline spatial backbone costs, side by side.
+
+(It times ``data_prep.prepare``, so it lives in ``data_prep``: ``mimamo_tf`` never imports it.)
 
 For every backbone of the registry that works without a download of its own — ``resnet50:none``
 (ResNet50 with frozen seeded-random weights, 2048-d) and ``fer_mini_xception`` (the FER2013 CNN of
@@ -22,14 +24,18 @@ round (so the load of a shared host falls on all rows alike); the median round i
 no speed target: the exit status is 1 only when no backbone could be measured.
 """
 
-import os
-import shutil
-import sys
-import tempfile
-import time
+from mimamo_tf.cli_startup import quiet_tensorflow_startup
 
-import numpy as np
-from absl import flags
+quiet_tensorflow_startup()
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+from absl import flags  # noqa: E402
 
 FLAGS = flags.FlagValues()
 flags.DEFINE_list("backbones", ["resnet50:none", "fer_mini_xception"],
@@ -223,5 +229,10 @@ def main(argv):
     return 0 if measured else 1
 
 
-if __name__ == "__main__":
+def cli():
+    """Console-script entry point."""
     sys.exit(main(sys.argv))
+
+
+if __name__ == "__main__":
+    cli()
