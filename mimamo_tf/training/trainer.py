@@ -60,7 +60,7 @@ class TrainingData:
         self.train_files = pipeline.split_shards(data.data_dir, data.train_split)
         self.eval_files = self.train_files if data.num_folds else pipeline.split_shards(data.data_dir, data.eval_split)
         self.all_files = sorted(set(self.train_files) | set(self.eval_files))
-        self.shard_info = pipeline.check_shards(self.all_files, self.pipeline_config)
+        pipeline.check_shards(self.all_files, self.pipeline_config)
         self.record_limits = None
         if data.skip_corrupt_records:
             self.record_limits = self._limit_damaged_shards()
