@@ -1,0 +1,72 @@
+"""In-graph twins of what data preparation does to an aligned face, for graphs that take faces.
+
+A served or shipped model receives aligned 224x224 RGB faces; the phase stream needs the 48x48 gray
+face that prepare stores (``mimamo_tf.faces.alignment.gray_from_rgb``: OpenCV's ITU-R 601 luma, then
+an area resize). ``GrayFromRGB`` computes the same thing with Keras ops, so one trained model sees
+identical inputs whether they were prepared offline or computed inside the exported graph.
+"""
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from mimamo_tf.faces.alignment import GRAY_SIZE, RGB_SIZE
+
+# OpenCV 4's 8-bit RGB -> gray: 15-bit fixed-point ITU-R 601 weights, rounded (R, G, B order);
+# found by matching cv2.cvtColor on every value tried (the 14- and 16-bit variants differ on ~0.2%).
+_LUMA_FIXED = (9798.0, 19235.0, 3735.0)
+_LUMA_SHIFT = 32768.0
+
+
+def area_resize_matrix(source, target):
+    """``(target, source)`` weights of an area (box) resize along one axis: each output pixel is
+    the mean of the source interval it covers, partial pixels weighted by their overlap."""
+    scale = source / target
+    weights = np.zeros((target, source), np.float64)
+    for i in range(target):
+        start, end = i * scale, (i + 1) * scale
+        for j in range(int(np.floor(start)), int(np.ceil(end))):
+            weights[i, j] = min(end, j + 1) - max(start, j)
+    return weights / scale
+
+
+@keras.saving.register_keras_serializable(package="mimamo_tf")
+class GrayFromRGB(layers.Layer):
+    """Aligned RGB faces -> the gray faces prepare stores, in [0, 1] (the phase stream's input).
+
+    Luma exactly as OpenCV computes it for 8-bit images, rounded to integers, then an area resize
+    to ``size`` as two constant matrix products (which also convert to LiteRT builtins), rounded
+    to integers like OpenCV's 8-bit output.
+
+    Args:
+        size: output side (48).
+        source_size: input side (224).
+        **kwargs: standard ``keras.layers.Layer`` arguments.
+
+    Call arguments:
+        rgb: ``(..., source_size, source_size, 3)`` in [0, 255] (uint8 or float of integers).
+
+    Returns:
+        ``(..., size, size)`` float32 in [0, 1].
+    """
+
+    def __init__(self, size=GRAY_SIZE, source_size=RGB_SIZE, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.size = int(size)
+        self.source_size = int(source_size)
+        self._resize = area_resize_matrix(self.source_size, self.size).astype(np.float32)
+
+    def call(self, rgb):
+        rgb = ops.cast(rgb, "float32")
+        luma = ops.floor((ops.sum(rgb * ops.convert_to_tensor(_LUMA_FIXED), axis=-1) + _LUMA_SHIFT / 2) / _LUMA_SHIFT)
+        resize = ops.convert_to_tensor(self._resize)
+        rows = ops.einsum("ij,...jk->...ik", resize, luma)
+        gray = ops.einsum("...ik,lk->...il", rows, resize)
+        return ops.round(gray) / 255.0
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-3], self.size, self.size)
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size, "source_size": self.source_size}
