@@ -52,6 +52,7 @@ setup(
             "mimamo-phase-demo=mimamo_tf.phase_demo:run",
             "mimamo-train=mimamo_tf.train:run",
             "mimamo-convert-weights=mimamo_tf.convert_weights:run",
+            "mimamo-export=mimamo_tf.export:run",
             "mimamo-prepare=data_prep.prepare:cli",
             "mimamo-inspect=data_prep.inspect:cli",
             "mimamo-synthetic=data_prep.synthetic:cli",

@@ -1,11 +1,26 @@
-"""Exporting models: SavedModel for TF Serving and LiteRT (``.tflite``) with builtin ops only.
+"""``python -m mimamo_tf.export --model_dir=RUN --export_dir=saved_models/NAME [--checkpoint=best|last]``
 
-The command-line entry point (``python -m mimamo_tf.export``) is added with the trained model; the
-functions here are what it and the tests use.
+Exports a trained run as a model that takes **aligned face crops only**: a SavedModel whose
+``serving_default`` signature maps ``faces`` — uint8 ``(batch, window + 2 * context, 224, 224, 3)``
+RGB aligned faces, ``context`` extra frames on each side of the window (``snippet_length // 2``;
+repeat the first/last face at a video's ends) — to ``arousal`` and ``valence``, ``(batch, window)``
+float32. The frozen backbone the run's data was prepared with (``spatial_backbone.keras`` beside
+the shards), the gray 48x48 conversion prepare does (``models.face_inputs.GrayFromRGB``), the
+pyramid and phase differences, both streams and the BiGRU all run inside the graph. The export
+directory also holds ``model_card.json`` (the input contract, outputs, backbone, training data,
+validation metrics, package version).
+
+Also the helpers the tests use: ``export_saved_model``, ``saved_model_to_litert``, ``litert_op_names``.
 """
 
-import os
-import tempfile
+from mimamo_tf.cli_startup import quiet_tensorflow_startup
+
+quiet_tensorflow_startup()
+
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
 
 
 def export_saved_model(model, directory):
@@ -47,3 +62,179 @@ def litert_op_names(tflite_path):
 
     interpreter = Interpreter(model_path=str(tflite_path))
     return sorted({op["op_name"] for op in interpreter._get_ops_details()})
+
+
+class ExportError(ValueError):
+    """The run cannot be exported as asked; the message names the flag or file."""
+
+
+def build_face_model(model, config, backbone=None):
+    """The trained ``model`` behind a face-crop input: ``{"faces"} -> {"arousal", "valence"}``.
+
+    Args:
+        model: the trained MIMAMO Net (``best.keras``).
+        config: the run's ``ExperimentConfig``.
+        backbone: the frozen backbone of the run's stored features (needed with
+            ``--spatial_input=features``).
+
+    Raises:
+        ExportError: a configuration whose inputs cannot be computed in-graph (optical flow) or
+            that the face-window signature does not cover (video-level labels).
+    """
+    import keras
+
+    from mimamo_tf.models.face_inputs import CentralFrames, GrayFromRGB
+    from mimamo_tf.models.per_frame import PerFrame
+
+    cfg = config.model
+    if cfg.uses_temporal and cfg.temporal_input == "optical_flow":
+        raise ExportError("--temporal_input=optical_flow is computed with OpenCV outside the graph: not exportable")
+    if cfg.label_level != "frame":
+        raise ExportError("only frame-level models (--label_level=frame) export to the face-window signature")
+    context = cfg.context_frames
+    faces = keras.Input((None, 224, 224, 3), dtype="uint8", name="faces")
+    inputs = {}
+    if cfg.uses_temporal:
+        inputs["gray48"] = GrayFromRGB(name="gray48")(faces)
+    if cfg.uses_spatial:
+        window = CentralFrames(context, name="window_frames")(faces)
+        if cfg.spatial_input == "features":
+            if backbone is None:
+                raise ExportError("the run trained on stored features: the backbone they came from is needed")
+            inputs["spatial_features"] = PerFrame(backbone, name="backbone_per_frame")(window)
+        else:
+            inputs["rgb224"] = keras.layers.Identity(name="rgb224")(keras.ops.cast(window, "float32"))
+    outputs = model(inputs, training=False)
+    named = {name: keras.layers.Identity(name=name)(outputs[..., i]) for i, name in enumerate(("arousal", "valence"))}
+    return keras.Model(faces, named, name="mimamo_net_faces")
+
+
+def load_run(model_dir, checkpoint="best"):
+    """``(config, model, backbone, backbone_record)`` of a trained run (``backbone`` None without
+    stored features)."""
+    import keras
+
+    import mimamo_tf.models  # noqa: F401  (registers the custom layers)
+    import mimamo_tf.phase  # noqa: F401
+    from mimamo_tf import config as config_lib
+
+    flags_file = os.path.join(model_dir, "flags.cfg")
+    if not os.path.isfile(flags_file):
+        raise ExportError(f"--model_dir={model_dir}: no flags.cfg: not a training run directory")
+    config = config_lib.from_flagfile(flags_file)
+    path = os.path.join(model_dir, "checkpoints", f"{checkpoint}.keras") if checkpoint in ("best", "last") else checkpoint
+    if not os.path.isfile(path):
+        raise ExportError(f"--checkpoint: model file {path!r} does not exist")
+    model = keras.saving.load_model(path, compile=False)
+    backbone, record = None, None
+    if config.model.uses_spatial and config.model.spatial_input == "features":
+        backbone_file = os.path.join(config.data.data_dir, "spatial_backbone.keras")
+        if not os.path.isfile(backbone_file):
+            raise ExportError(
+                f"{backbone_file} does not exist: the run's data ({config.data.data_dir}) does not carry the backbone "
+                "its features came from (prepared before backbones travelled with the data: prepare it again)")
+        backbone = keras.saving.load_model(backbone_file, compile=False)
+        record = _backbone_record(config.data.data_dir)
+    return config, model, backbone, record
+
+
+def _backbone_record(data_dir):
+    try:
+        with open(os.path.join(data_dir, "manifest.json"), encoding="utf-8") as handle:
+            splits = json.load(handle)["splits"]
+    except (OSError, ValueError, KeyError):
+        return None
+    for split in splits.values():
+        record = split.get("settings", {}).get("spatial_backbone")
+        if record:
+            return record
+    return None
+
+
+def model_card(config, backbone_record, model_dir, checkpoint):
+    """What a user of the export needs to know, as a dict (``model_card.json``)."""
+    from mimamo_tf import __version__
+
+    metrics = None
+    history_path = os.path.join(model_dir, "history.json")
+    if os.path.isfile(history_path):
+        history = json.load(open(history_path))
+        if history:
+            best = max(history, key=lambda e: e.get("val_ccc_mean", float("-inf")))
+            metrics = {k: best[k] for k in ("epoch", "val_ccc_arousal", "val_ccc_valence", "val_ccc_mean") if k in best}
+    context = config.model.context_frames
+    return {
+        "name": "MIMAMO Net (Deng et al., AAAI 2020), mimamo_tf",
+        "package_version": __version__,
+        "signature": "serving_default",
+        "inputs": {"faces": {
+            "dtype": "uint8", "shape": ["batch", f"window + {2 * context}", 224, 224, 3],
+            "value_range": [0, 255], "channels": "RGB",
+            "description": (f"aligned face crops (mimamo_tf.faces alignment: 5-landmark similarity transform to "
+                            f"the canonical template, 224x224), {context} context frames before and after the "
+                            "window (repeat the first/last face at a video's ends); frames without a face take "
+                            "the nearest face frame's crop"),
+            "window": {"trained_with": config.data.window, "any_length": True},
+            "context_frames": context,
+            "frame_rate_assumption": "the training videos' frame rate (Aff-Wild2: 30 fps); phase differences "
+                                     "are per frame pair",
+        }},
+        "outputs": {"arousal": {"shape": ["batch", "window"], "dtype": "float32"},
+                    "valence": {"shape": ["batch", "window"], "dtype": "float32"}},
+        "model": {"streams": config.model.streams, "temporal_input": config.model.temporal_input,
+                  "snippet_length": config.model.snippet_length, "spatial_input": config.model.spatial_input},
+        "spatial_backbone": backbone_record,
+        "training_data": {"data_dir": config.data.data_dir, "train_split": config.data.train_split,
+                          "eval_split": config.data.eval_split, "num_folds": config.data.num_folds,
+                          "fold": config.data.fold},
+        "checkpoint": checkpoint,
+        "validation_metrics": metrics,
+    }
+
+
+def export_run(model_dir, export_dir, checkpoint="best"):
+    """Writes the face-input SavedModel and ``model_card.json`` of a run into ``export_dir``."""
+    config, model, backbone, record = load_run(model_dir, checkpoint)
+    face_model = build_face_model(model, config, backbone)
+    os.makedirs(export_dir, exist_ok=True)
+    export_saved_model(face_model, export_dir)
+    card = model_card(config, record, model_dir, checkpoint)
+    with open(os.path.join(export_dir, "model_card.json.partial"), "w") as handle:
+        json.dump(card, handle, indent=1)
+    os.replace(os.path.join(export_dir, "model_card.json.partial"), os.path.join(export_dir, "model_card.json"))
+    return export_dir
+
+
+def main(argv):
+    from absl import app, flags
+
+    from mimamo_tf.cli_startup import quiet_python_logging
+
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments {argv[1:]}")
+    quiet_python_logging()
+    FLAGS = flags.FLAGS
+    if not FLAGS.model_dir or not FLAGS.export_dir:
+        print("mimamo_tf.export: --model_dir and --export_dir are required", file=sys.stderr)
+        return 2
+    try:
+        directory = export_run(FLAGS.model_dir, FLAGS.export_dir, FLAGS.checkpoint)
+    except ExportError as error:
+        print(f"mimamo_tf.export: {error}", file=sys.stderr)
+        return 2
+    print(f"mimamo_tf.export: SavedModel (signature serving_default: faces -> arousal, valence) and "
+          f"model_card.json in {directory}")
+    return 0
+
+
+def run():
+    from absl import app, flags
+
+    flags.DEFINE_string("model_dir", None, "The training run to export.")
+    flags.DEFINE_string("export_dir", None, "Where the SavedModel and model_card.json go (e.g. saved_models/NAME).")
+    flags.DEFINE_string("checkpoint", "best", "'best', 'last' or a path to a .keras model.")
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
