@@ -34,6 +34,9 @@ EXTRAS_REQUIRE = {
         "pytest>=8",
         "pyrtools==1.1.*",
         "scipy>=1.11",
+        # Builds real TF Serving gRPC PredictRequests in the export tests (the server binary is not
+        # installable here).
+        "tensorflow-serving-api==2.21.*",
     ],
 }
 

@@ -119,3 +119,31 @@ def test_runs_that_cannot_be_exported_say_why(tmp_path):
     result = subprocess.run([sys.executable, "-m", "mimamo_tf.export", f"--model_dir={tmp_path}",
                              f"--export_dir={tmp_path / 'out'}"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and "no flags.cfg: not a training run directory" in result.stderr
+
+
+def test_rest_body_and_grpc_request_feed_the_signature(run):
+    """The README's REST :predict body and the equivalent gRPC PredictRequest (tensorflow-serving-api)
+    carry tensors the serving_default signature takes, with the same results."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2
+
+    _, export_dir, video = run
+    faces = video["rgb224"][np.clip(np.arange(-6, 10), 0, len(video["rgb224"]) - 1)][None]  # 4 frames + context
+    signature = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+    direct = signature(faces=tf.constant(faces))
+    # REST: POST http://HOST:8501/v1/models/mimamo:predict with this body (columnar "inputs").
+    body = json.loads(json.dumps({"signature_name": "serving_default", "inputs": {"faces": faces.tolist()}}))
+    rest = signature(faces=tf.constant(np.asarray(body["inputs"]["faces"], np.uint8)))
+    # gRPC: PredictionService/Predict.
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "mimamo"
+    request.model_spec.signature_name = "serving_default"
+    request.inputs["faces"].CopyFrom(tf.make_tensor_proto(faces))
+    received = tf.make_ndarray(predict_pb2.PredictRequest.FromString(request.SerializeToString()).inputs["faces"])
+    spec = signature.structured_input_signature[1]["faces"]
+    assert received.dtype == spec.dtype.as_numpy_dtype and spec.shape.is_compatible_with(received.shape)
+    grpc = signature(faces=tf.constant(received))
+    for name in ("arousal", "valence"):
+        assert direct[name].shape == (1, 4)
+        np.testing.assert_array_equal(rest[name].numpy(), direct[name].numpy())
+        np.testing.assert_array_equal(grpc[name].numpy(), direct[name].numpy())

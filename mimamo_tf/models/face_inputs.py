@@ -70,3 +70,35 @@ class GrayFromRGB(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "size": self.size, "source_size": self.source_size}
+
+
+@keras.saving.register_keras_serializable(package="mimamo_tf")
+class CentralFrames(layers.Layer):
+    """The window of a sequence that carries ``context`` extra frames on each side.
+
+    Args:
+        context: frames dropped at each end.
+        **kwargs: standard ``keras.layers.Layer`` arguments.
+
+    Call arguments:
+        frames: ``(batch, window + 2 * context, ...)``.
+
+    Returns:
+        ``(batch, window, ...)``.
+    """
+
+    def __init__(self, context=0, **kwargs):
+        super().__init__(**kwargs)
+        self.context = int(context)
+
+    def call(self, frames):
+        if not self.context:
+            return frames
+        return frames[:, self.context: ops.shape(frames)[1] - self.context]
+
+    def compute_output_shape(self, input_shape):
+        steps = input_shape[1] - 2 * self.context if input_shape[1] is not None else None
+        return (input_shape[0], steps, *input_shape[2:])
+
+    def get_config(self):
+        return {**super().get_config(), "context": self.context}
