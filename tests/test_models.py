@@ -115,3 +115,58 @@ def test_video_level_output_is_the_head_on_the_time_mean_of_the_bigru_features()
     kernel, bias = model.get_layer("arousal_valence").get_weights()
     expected = features.mean(axis=1) @ kernel + bias  # head dropout is the identity at inference
     np.testing.assert_allclose(np.asarray(model(inputs, training=False)), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(4, 6, 5, 3), (7, 3), (3, 4, 3)])
+def test_fused_batch_norm_computes_what_keras_batch_norm_computes(shape):
+    # Outputs, gradients and moving statistics in training, outputs at inference. A batch this small
+    # would show the kernel's (n - 1) variance if it leaked into the moving statistics.
+    import keras
+    import tensorflow as tf
+
+    from mimamo_tf.models.normalization import FusedBatchNormalization
+
+    rng = np.random.default_rng(0)
+    x = tf.constant((rng.normal(size=shape) * 2 + 1.5).astype(np.float32))
+    weights = rng.normal(size=shape).astype(np.float32)
+    results = []
+    for cls in (keras.layers.BatchNormalization, FusedBatchNormalization):
+        norm = cls(momentum=0.9)
+        norm.build(shape)
+        norm.gamma.assign(np.linspace(0.5, 1.5, shape[-1]))
+        norm.beta.assign(np.linspace(-1.0, 1.0, shape[-1]))
+
+        @tf.function
+        def step(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = norm(x, training=True)
+                loss = tf.reduce_sum(y * weights)
+            return [y, *tape.gradient(loss, [x, norm.gamma, norm.beta])]
+
+        values = step(x)
+        results.append([np.asarray(v) for v in (*values, norm.moving_mean, norm.moving_variance, norm(x, training=False))])
+    for keras_value, fused_value in zip(*results):
+        np.testing.assert_allclose(fused_value, keras_value, rtol=1e-5, atol=2e-5)
+
+
+def test_mixed_bfloat16_keeps_phase_front_end_recurrence_and_head_in_float32():
+    import keras
+
+    from mimamo_tf.config import ExperimentConfig, replace
+    from mimamo_tf.training.model_setup import build_model, iter_layers
+
+    reference = build_model(replace(ExperimentConfig(), runtime={"mixed_precision": "float32"}))
+    mixed = build_model(replace(ExperimentConfig(), runtime={"mixed_precision": "bfloat16"}))
+    mixed.set_weights(reference.get_weights())
+    assert keras.config.dtype_policy().name == "float32"  # restored after the build
+    dtypes = {layer.name: layer.compute_dtype for layer in iter_layers(mixed)}
+    assert dtypes["block1a_conv"] == dtypes["fusion_fc"] == "bfloat16"
+    for name in ("phase_snippets", "bigru1", "bigru2", "head_dropout", "arousal_valence"):
+        assert dtypes[name] == "float32", name
+    inputs = _inputs(batch=2, steps=16)
+    expected = np.asarray(reference(inputs, training=False))
+    got = mixed(inputs, training=False)
+    assert got.dtype == "float32"
+    # bfloat16 keeps 8 mantissa bits: predictions agree to a small fraction of their spread.
+    assert np.abs(np.asarray(got) - expected).max() < 0.02 * max(np.abs(expected).max(), 0.1)
