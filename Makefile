@@ -36,7 +36,7 @@ demo-data: $(STAMP)
 		$(BIN)/python -m data_prep.prepare --dataset=affwild2 --data_root=$(DATA)/synthetic --output_dir=$(DATA)/tfrecords --split=$$split --num_workers=2 --spatial_features=$$backbone || exit 1; \
 	done
 
-# End to end: data -> train (configs/demo.cfg, ~10 min on 2 cores) -> evaluate -> CCC table.
+# End to end: data -> train (configs/demo.cfg, ~5 min on 2 cores) -> evaluate -> CCC table.
 demo: demo-data
 	$(BIN)/python -m mimamo_tf.train --flagfile=configs/demo.cfg --data_dir=$(DATA)/tfrecords --model_dir=$(RUNS)/demo
 	$(BIN)/python -m mimamo_tf.evaluate --flagfile=$(RUNS)/demo/flags.cfg
