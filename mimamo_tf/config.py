@@ -281,8 +281,9 @@ _FLAGS = (
      "Steps between fault-tolerance checkpoints in <model_dir>/checkpoints/state (0: only at epoch ends)."),
     ("jit_compile", "runtime", "jit_compile", "Compile the training and evaluation steps with XLA."),
     ("mixed_precision", "runtime", "mixed_precision",
-     "Compute dtype of the streams and BiGRU: float32, bfloat16 (CPUs with AVX512_BF16, TPUs, GPUs) or "
-     "float16 (GPUs, with loss scaling)."),
+     "Compute dtype of the convolutions and dense layers of both streams: float32, bfloat16 (CPUs with "
+     "AVX512_BF16, TPUs, GPUs) or float16 (GPUs, with loss scaling); the phase front end, BiGRU, head, "
+     "loss and CCC sums stay float32."),
 )
 _CHOICES = {
     "streams": STREAMS, "temporal_input": TEMPORAL_INPUTS, "spatial_input": SPATIAL_INPUTS,
