@@ -42,13 +42,6 @@ flags.DEFINE_string("output_dir", None, "Where metrics.json and predictions go (
 flags.DEFINE_integer("eval_batch_size", 8, "Windows per evaluation batch.")
 
 
-def checkpoint_path(model_dir, checkpoint):
-    """``best``/``last`` name the run's checkpoints; anything else is a path to a ``.keras`` file."""
-    if checkpoint in ("best", "last"):
-        return os.path.join(model_dir, "checkpoints", f"{checkpoint}.keras")
-    return checkpoint
-
-
 def _ccc_pair(predictions, labels):
     """(arousal, valence) CCC; NaN where fewer than two values or no variance."""
     if len(labels) < 2:
@@ -67,11 +60,12 @@ def collect_predictions(model, dataset, keys, label_level):
     for batch in dataset:
         outputs = np.asarray(model({k: batch[k] for k in keys}, training=False))
         labels = batch["labels"].numpy()
+        face_found, label_valid = batch["face_found"].numpy() > 0, batch["label_valid"].numpy() > 0
         for i, video_id in enumerate(batch["video_id"].numpy()):
             video_id = video_id.decode("utf-8")
             if label_level == "video":
                 videos[video_id] = dict(pred=outputs[i][None], labels=labels[i][None, :2],
-                                        label_valid=np.ones(1, bool), face_found=batch["face_found"].numpy()[i][None] > 0)
+                                        label_valid=np.ones(1, bool), face_found=face_found[i][None])
                 continue
             length, start = int(batch["num_frames"][i]), int(batch["start"][i])
             entry = videos.setdefault(video_id, dict(
@@ -80,8 +74,8 @@ def collect_predictions(model, dataset, keys, label_level):
             count = min(len(outputs[i]), length - start)
             entry["pred"][start : start + count] = outputs[i][:count]
             entry["labels"][start : start + count] = labels[i][:count, :2]
-            entry["label_valid"][start : start + count] = batch["label_valid"].numpy()[i][:count] > 0
-            entry["face_found"][start : start + count] = batch["face_found"].numpy()[i][:count] > 0
+            entry["label_valid"][start : start + count] = label_valid[i][:count]
+            entry["face_found"][start : start + count] = face_found[i][:count]
     for video_id, entry in videos.items():
         if np.isnan(entry["pred"]).any():
             raise RuntimeError(f"evaluation windows did not cover every frame of {video_id}")
@@ -165,6 +159,8 @@ def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, outp
     import mimamo_tf.models  # noqa: F401  (registers custom layers)
     import mimamo_tf.phase  # noqa: F401
     from mimamo_tf.data import pipeline
+
+    from mimamo_tf.training.trainer import checkpoint_path
 
     config_lib.validate(config)
     path = checkpoint_path(config.runtime.model_dir, checkpoint)

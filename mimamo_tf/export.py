@@ -122,7 +122,9 @@ def load_run(model_dir, checkpoint="best"):
     if not os.path.isfile(flags_file):
         raise ExportError(f"--model_dir={model_dir}: no flags.cfg: not a training run directory")
     config = config_lib.from_flagfile(flags_file)
-    path = os.path.join(model_dir, "checkpoints", f"{checkpoint}.keras") if checkpoint in ("best", "last") else checkpoint
+    from mimamo_tf.training.trainer import checkpoint_path
+
+    path = checkpoint_path(model_dir, checkpoint)
     if not os.path.isfile(path):
         raise ExportError(f"--checkpoint: model file {path!r} does not exist")
     model = keras.saving.load_model(path, compile=False)

@@ -170,3 +170,17 @@ def test_mixed_bfloat16_keeps_phase_front_end_recurrence_and_head_in_float32():
     assert got.dtype == "float32"
     # bfloat16 keeps 8 mantissa bits: predictions agree to a small fraction of their spread.
     assert np.abs(np.asarray(got) - expected).max() < 0.02 * max(np.abs(expected).max(), 0.1)
+
+
+def test_image_input_with_a_random_backbone_keeps_the_runs_seed():
+    # Building the frozen random ResNet50 inside the model must not reseed Keras: every layer built
+    # after it (spatial MLP, head) follows --seed, and the same seed gives the same model.
+    import keras
+
+    def head(seed):
+        keras.utils.set_random_seed(seed)
+        model = build_mimamo_net(MimamoConfig(streams="spatial", spatial_input="images"))
+        return model.get_layer("arousal_valence").get_weights()[0]
+
+    assert not np.array_equal(head(1), head(2))
+    np.testing.assert_array_equal(head(1), head(1))

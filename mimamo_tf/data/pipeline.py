@@ -16,7 +16,6 @@ to ``window`` frames sampled evenly and the utterance label.
 """
 
 import dataclasses
-import json
 import os
 
 import numpy as np
@@ -113,12 +112,7 @@ def shard_backbone(path):
     Prepare records ``spatial_backbone`` (spec and weights hash) in every shard's settings; shards of
     older versions only have the ``spatial_features`` option.
     """
-    sidecar = os.path.join(os.path.dirname(path), shards.sidecar_name(os.path.basename(path)))
-    try:
-        with open(sidecar, encoding="utf-8") as handle:
-            settings = json.load(handle).get("settings", {})
-    except (OSError, ValueError):
-        return None
+    settings = (shards.read_sidecar(path) or {}).get("settings", {})
     backbone = settings.get("spatial_backbone")
     if backbone:
         return f"{backbone['spec']} (weights sha256 {backbone['weights_sha256'][:12]})"

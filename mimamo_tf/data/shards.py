@@ -5,6 +5,7 @@ to each, ``<split>-00003-of-00012.json`` with that shard's counts. A shard is co
 its ``.tfrecord`` exists: writers create it last, by renaming a temporary file.
 """
 
+import json
 import os
 import re
 from typing import List
@@ -22,6 +23,16 @@ def shard_name(split: str, index: int, count: int) -> str:
 def sidecar_name(shard_file_name: str) -> str:
     """The metadata JSON next to a shard."""
     return shard_file_name[: -len(".tfrecord")] + ".json"
+
+
+def read_sidecar(shard_path):
+    """The sidecar dict of a shard, or None when it is missing or unreadable (hand-made shards)."""
+    sidecar = os.path.join(os.path.dirname(shard_path), sidecar_name(os.path.basename(shard_path)))
+    try:
+        with open(sidecar, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
 
 
 def list_shards(directory, split: str = None) -> List[str]:

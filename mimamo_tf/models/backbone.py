@@ -191,7 +191,8 @@ def _resnet50(rgb, weights, seed):
         x = SubtractMean(name="subtract_mean")(rgb)
         preprocessing = "RGB minus the VGGFace2 RGB mean (131.0912, 103.8827, 91.4953)"
     if weights == "none":
-        keras.utils.set_random_seed(seed)
+        if seed is not None:
+            keras.utils.set_random_seed(seed)
     elif weights != "imagenet":
         _require_file(weights, "resnet50")
     resnet = keras.applications.ResNet50(include_top=False, pooling="avg", input_shape=(224, 224, 3),
@@ -203,7 +204,8 @@ def _resnet50(rgb, weights, seed):
             raise BackboneError(
                 f"{weights} is not a weights file of keras.applications.ResNet50(include_top=False, "
                 f"pooling='avg'): {error}") from error
-    source = {"none": f"frozen random (seed {seed})", "imagenet": "ImageNet (Keras download)"}.get(weights, weights)
+    random = f"frozen random (seed {seed})" if seed is not None else "random (the run's seed)"
+    source = {"none": random, "imagenet": "ImageNet (Keras download)"}.get(weights, weights)
     return resnet(x, training=False), 224, 3, preprocessing, source
 
 
@@ -298,7 +300,9 @@ def resolve_backbone(spec, seed=0, name="spatial_backbone"):
 
     Args:
         spec: see the module docstring.
-        seed: initialisation seed of ``resnet50:none``.
+        seed: initialisation seed of ``resnet50:none`` (prepare: its stored features must be
+            reproducible); None draws from the current random state, as inside a model being
+            built, where reseeding would override the run's ``--seed`` for every later layer.
         name: the model's name (``spatial_backbone`` inside MIMAMO Net).
 
     Returns:
@@ -344,7 +348,7 @@ def build_backbone(kind="resnet50", weights=None, trainable=None, name="spatial_
     spec = kind if not weights else f"{kind}:{weights}"
     if kind == "resnet50" and not weights:
         spec = "resnet50:none"
-    model, _ = resolve_backbone(spec, name=name)
+    model, _ = resolve_backbone(spec, seed=None, name=name)
     if trainable is not None:
         model.trainable = bool(trainable)
     return model

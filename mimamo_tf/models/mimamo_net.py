@@ -8,7 +8,7 @@ from keras import layers, ops
 from mimamo_tf.config import ModelConfig
 from mimamo_tf.models.backbone import FEATURE_DIM, build_backbone
 from mimamo_tf.models.normalization import batch_norm
-from mimamo_tf.models.per_frame import PerFrame
+from mimamo_tf.models.per_frame import PerFrame, iter_layers
 from mimamo_tf.models.spatial_stream import build_spatial_mlp
 from mimamo_tf.models.temporal_stream import build_temporal_stream
 from mimamo_tf.phase import PhaseSnippets
@@ -146,7 +146,7 @@ def _full_precision():
 def count_trainable_parameters(model, exclude=("spatial_backbone",)):
     """Trainable parameters, leaving out the named sub-models (the backbone by default)."""
     excluded = set()
-    for layer in model._flatten_layers(include_self=False):
+    for layer in iter_layers(model):
         if layer.name in exclude:
             excluded.update(id(w) for w in layer.trainable_weights)
     return sum(math.prod(w.shape) for w in model.trainable_weights if id(w) not in excluded)

@@ -4,6 +4,17 @@ import keras
 from keras import ops
 
 
+def iter_layers(layer):
+    """Every layer inside ``layer``, depth first, including models nested in ``PerFrame`` (Keras'
+    own ``layers`` lists stop at a wrapper layer)."""
+    children = list(getattr(layer, "layers", []))
+    if isinstance(layer, PerFrame):
+        children.append(layer.inner)
+    for child in children:
+        yield child
+        yield from iter_layers(child)
+
+
 def _is_shape_list(shape):
     """True for a list of shapes; a single shape may itself be a list after a JSON round trip."""
     return isinstance(shape, (list, tuple)) and len(shape) > 0 and isinstance(shape[0], (list, tuple))

@@ -9,22 +9,12 @@ import keras
 
 from mimamo_tf.config import ConfigError
 from mimamo_tf.models import build_mimamo_net
-from mimamo_tf.models.per_frame import PerFrame
+from mimamo_tf.models.per_frame import iter_layers
 
 # Keras' names for the compute policies ``--mixed_precision`` offers.
 _DTYPE_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 # Sub-models a single-stream checkpoint can hand over to a two-stream model (two-stage training).
 _STREAM_SUBMODELS = {"spatial": ("spatial_mlp", "spatial_backbone"), "temporal": ("temporal_stream",)}
-
-
-def iter_layers(layer):
-    """Every layer inside ``layer``, depth first, including models nested in ``PerFrame``."""
-    children = list(getattr(layer, "layers", []))
-    if isinstance(layer, PerFrame):
-        children.append(layer.inner)
-    for child in children:
-        yield child
-        yield from iter_layers(child)
 
 
 @contextlib.contextmanager

@@ -30,7 +30,7 @@ from tqdm import tqdm
 from mimamo_tf import config as config_lib
 from mimamo_tf.ccc import ccc_from_sums
 from mimamo_tf.config import ConfigError
-from mimamo_tf.data import pipeline
+from mimamo_tf.data import pipeline, shards
 from mimamo_tf.data.folds import fold_video_ids
 from mimamo_tf.metrics import OUTPUT_NAMES
 from mimamo_tf.training import distribution, inputs, model_setup
@@ -39,6 +39,13 @@ from mimamo_tf.training.state import Checkpointer, TrainingState, has_checkpoint
 from mimamo_tf.training.steps import StepFunctions
 
 CHECKPOINTS = "checkpoints"
+
+
+def checkpoint_path(model_dir, checkpoint):
+    """``best``/``last`` name a run's ``.keras`` checkpoints; anything else is a path to one."""
+    if checkpoint in ("best", "last"):
+        return os.path.join(model_dir, CHECKPOINTS, f"{checkpoint}.keras")
+    return checkpoint
 FLAGS_FILE = "flags.cfg"
 HISTORY_FILE = "history.json"
 
@@ -101,13 +108,9 @@ class TrainingData:
 
 
 def _expected_examples(path):
-    from mimamo_tf.data import shards
-
-    sidecar = os.path.join(os.path.dirname(path), shards.sidecar_name(os.path.basename(path)))
     try:
-        with open(sidecar, encoding="utf-8") as handle:
-            return int(json.load(handle)["examples"])
-    except (OSError, KeyError, ValueError, TypeError):
+        return int(shards.read_sidecar(path)["examples"])
+    except (KeyError, TypeError, ValueError):
         return None
 
 
@@ -237,8 +240,8 @@ class Trainer:
             logs = self._epoch_logs(epoch, self._evaluate())
             improved = state.update_early_stopping(epoch, logs["val_ccc_mean"], opt.patience)
             if improved:
-                _save_model(self.model, os.path.join(self.out_dir, CHECKPOINTS, "best.keras"))
-            _save_model(self.model, os.path.join(self.out_dir, CHECKPOINTS, "last.keras"))
+                _save_model(self.model, checkpoint_path(self.out_dir, "best"))
+            _save_model(self.model, checkpoint_path(self.out_dir, "last"))
             self.history.append(logs)
             self._write_summaries(epoch, logs)
             state.finish_epoch()
