@@ -10,6 +10,7 @@ printed with the error. ``--verbosity=1`` (absl's flag; or ``-v 1``) shows every
 so does an explicit ``TF_CPP_MIN_LOG_LEVEL=0`` (whoever sets it wants TensorFlow's C++ log).
 """
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -57,14 +58,25 @@ def quiet_tensorflow_startup(argv=None):
         return
     # Python-level messages at import go through Python's own logging; C++ ones through fd 2.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with native_stderr_captured():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+
+
+@contextlib.contextmanager
+def native_stderr_captured(enabled=True):
+    """Points file descriptor 2 at a temporary file for the ``with`` block: C++ log lines (which
+    ``TF_CPP_MIN_LOG_LEVEL`` no longer hides) are dropped, or written out if the block raises."""
+    if not enabled:
+        yield
+        return
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()
+            yield
         except BaseException:
             os.dup2(saved, 2)
             captured.seek(0)

@@ -1,4 +1,4 @@
-"""``python -m mimamo_tf.export --model_dir=RUN --export_dir=saved_models/NAME [--checkpoint=best|last]``
+"""``python -m mimamo_tf.export --model_dir=RUN --export_dir=saved_models/NAME [--checkpoint=best|last] [--tflite] [--quantize=dynamic]``
 
 Exports a trained run as a model that takes **aligned face crops only**: a SavedModel whose
 ``serving_default`` signature maps ``faces`` — uint8 ``(batch, window + 2 * context, 224, 224, 3)``
@@ -9,6 +9,13 @@ the shards), the gray 48x48 conversion prepare does (``models.face_inputs.GrayFr
 pyramid and phase differences, both streams and the BiGRU all run inside the graph. The export
 directory also holds ``model_card.json`` (the input contract, outputs, backbone, training data,
 validation metrics, package version).
+
+``--tflite`` adds ``model.tflite`` (LiteRT, builtin ops only, float32) to the export directory: the
+network rebuilt from the run's config for one fixed window (``--tflite_window``, default the
+training window) with unrolled GRUs — LiteRT's builtins have no loop over a tensor list, which the
+Keras GRU's ``while`` needs — the trained weights copied in, batch 1. ``--quantize=dynamic`` also
+writes ``model_dynamic_range.tflite``: weights stored as int8, activations float (no calibration
+data needed). Both files take ``faces`` uint8 ``(1, window + 2 * context, 224, 224, 3)``.
 
 Also the helpers the tests use: ``export_saved_model``, ``saved_model_to_litert``, ``litert_op_names``.
 """
@@ -22,14 +29,28 @@ import os  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 
+# The LiteRT files an export directory can hold (``Predictor.load`` accepts either).
+LITERT_FILES = {"float32": "model.tflite", "dynamic_range": "model_dynamic_range.tflite"}
+MODEL_CARD = "model_card.json"
 
-def export_saved_model(model, directory):
-    """Writes ``model`` as a SavedModel with a ``serving_default`` signature (TF Serving layout)."""
-    model.export(directory, format="tf_saved_model", verbose=False)
+
+def export_saved_model(model, directory, static_batch=False):
+    """Writes ``model`` as a SavedModel with a ``serving_default`` signature (TF Serving layout).
+
+    Keras makes the batch dimension of the signature dynamic; ``static_batch`` keeps every input's
+    full static shape (a LiteRT file then has no dynamic dimension left).
+    """
+    import tensorflow as tf
+
+    signature = None
+    if static_batch:
+        signature = [tf.TensorSpec(tensor.shape, tensor.dtype, name=tensor.name.split(":")[0])
+                     for tensor in model.inputs]
+    model.export(directory, format="tf_saved_model", verbose=False, input_signature=signature)
     return directory
 
 
-def saved_model_to_litert(saved_model_dir, output_path, builtin_ops_only=True):
+def saved_model_to_litert(saved_model_dir, output_path, builtin_ops_only=True, quantize=None):
     """Converts a SavedModel to a LiteRT flatbuffer, atomically written to ``output_path``.
 
     Args:
@@ -37,21 +58,33 @@ def saved_model_to_litert(saved_model_dir, output_path, builtin_ops_only=True):
         output_path: the ``.tflite`` file to write.
         builtin_ops_only: refuse the conversion unless every op is a LiteRT builtin (no Flex/select
             TF ops, no custom ops), so the file runs on the plain LiteRT runtime.
+        quantize: None (float32) or ``"dynamic"`` (dynamic-range quantisation: int8 weights,
+            float activations).
 
     Returns:
         ``output_path``.
     """
     import tensorflow as tf
 
+    from mimamo_tf.cli_startup import native_stderr_captured
+
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
     if builtin_ops_only:
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         converter.allow_custom_ops = False
-    flatbuffer = converter.convert()
+    if quantize == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif quantize is not None:
+        raise ExportError(f"--quantize must be 'dynamic' (or unset); got {quantize!r}")
+    # The converter's C++ side logs every step (and a harmless "NodeDef mentions attribute Truncate"
+    # error line while loading the SavedModel); shown only if the conversion fails.
+    with native_stderr_captured(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2") != "0"):
+        flatbuffer = converter.convert()
     directory = os.path.dirname(os.path.abspath(output_path))
     os.makedirs(directory, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=directory, suffix=".partial", delete=False) as tmp:
         tmp.write(flatbuffer)
+    os.chmod(tmp.name, 0o644)
     os.replace(tmp.name, output_path)
     return output_path
 
@@ -68,7 +101,7 @@ class ExportError(ValueError):
     """The run cannot be exported as asked; the message names the flag or file."""
 
 
-def build_face_model(model, config, backbone=None):
+def build_face_model(model, config, backbone=None, window=None, batch_size=None):
     """The trained ``model`` behind a face-crop input: ``{"faces"} -> {"arousal", "valence"}``.
 
     Args:
@@ -76,6 +109,8 @@ def build_face_model(model, config, backbone=None):
         config: the run's ``ExperimentConfig``.
         backbone: the frozen backbone of the run's stored features (needed with
             ``--spatial_input=features``).
+        window, batch_size: fixed sizes of the ``faces`` input (None: any); ``window`` excludes
+            the context frames.
 
     Raises:
         ExportError: a configuration whose inputs cannot be computed in-graph (optical flow) or
@@ -92,7 +127,8 @@ def build_face_model(model, config, backbone=None):
     if cfg.label_level != "frame":
         raise ExportError("only frame-level models (--label_level=frame) export to the face-window signature")
     context = cfg.context_frames
-    faces = keras.Input((None, 224, 224, 3), dtype="uint8", name="faces")
+    steps = window + 2 * context if window else None
+    faces = keras.Input((steps, 224, 224, 3), batch_size=batch_size, dtype="uint8", name="faces")
     inputs = {}
     if cfg.uses_temporal:
         inputs["gray48"] = GrayFromRGB(name="gray48")(faces)
@@ -107,6 +143,53 @@ def build_face_model(model, config, backbone=None):
     outputs = model(inputs, training=False)
     named = {name: keras.layers.Identity(name=name)(outputs[..., i]) for i, name in enumerate(("arousal", "valence"))}
     return keras.Model(faces, named, name="mimamo_net_faces")
+
+
+def fixed_window_model(model, config, window):
+    """``model`` rebuilt for LiteRT: ``window`` frames, unrolled GRUs, float32, its weights copied.
+
+    The architecture comes from the run's config (the same builder that made ``model``), so the
+    variables pair up in order; shapes are checked before anything is copied.
+    """
+    import keras
+
+    from mimamo_tf import config as config_lib
+    from mimamo_tf.models import build_mimamo_net
+
+    model_config = config.model
+    if "spatial_features" in model.input:
+        model_config = config_lib.replace(
+            config, model={"spatial_feature_dim": int(model.input["spatial_features"].shape[-1])}).model
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        fixed = build_mimamo_net(model_config, name=model.name, window=window, unroll=True)
+    finally:
+        keras.config.set_dtype_policy(policy)
+    source, target = model.weights, fixed.weights
+    mismatched = [(a.path, tuple(a.shape), b.path, tuple(b.shape)) for a, b in zip(source, target)
+                  if tuple(a.shape) != tuple(b.shape)]
+    if len(source) != len(target) or mismatched:
+        raise ExportError(f"the checkpoint's network does not match its flags.cfg ({len(source)} vs {len(target)} "
+                          f"variables; first differences {mismatched[:3]})")
+    fixed.set_weights([keras.ops.convert_to_numpy(w) for w in source])
+    return fixed
+
+
+def export_litert(model, config, backbone, export_dir, window, quantize=None):
+    """Writes ``model.tflite`` (and ``model_dynamic_range.tflite`` with ``quantize="dynamic"``) of a
+    run into ``export_dir``; returns ``{kind: path}``."""
+    fixed = fixed_window_model(model, config, window)
+    face_model = build_face_model(fixed, config, backbone, window=window, batch_size=1)
+    written = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        export_saved_model(face_model, scratch, static_batch=True)
+        written["float32"] = saved_model_to_litert(scratch, os.path.join(export_dir, LITERT_FILES["float32"]))
+        if quantize:
+            written["dynamic_range"] = saved_model_to_litert(
+                scratch, os.path.join(export_dir, LITERT_FILES["dynamic_range"]), quantize=quantize)
+    return written
+
 
 
 def load_run(model_dir, checkpoint="best"):
@@ -153,8 +236,10 @@ def _backbone_record(data_dir):
     return None
 
 
-def model_card(config, backbone_record, model_dir, checkpoint):
-    """What a user of the export needs to know, as a dict (``model_card.json``)."""
+def model_card(config, backbone_record, model_dir, checkpoint, litert=None):
+    """What a user of the export needs to know, as a dict (``model_card.json``).
+
+    ``litert``: ``{"window": W, "files": {kind: file name}}`` when LiteRT files were written."""
     from mimamo_tf import __version__
 
     metrics = None
@@ -191,19 +276,37 @@ def model_card(config, backbone_record, model_dir, checkpoint):
                           "fold": config.data.fold},
         "checkpoint": checkpoint,
         "validation_metrics": metrics,
+        "litert": None if litert is None else {
+            "files": litert["files"], "signature": "serving_default",
+            "faces_shape": [1, litert["window"] + 2 * context, 224, 224, 3], "window": litert["window"],
+            "description": "fixed window, batch 1, builtin ops only; unrolled GRUs, float32 compute "
+                           "(dynamic_range: int8 weights)",
+        },
     }
 
 
-def export_run(model_dir, export_dir, checkpoint="best"):
-    """Writes the face-input SavedModel and ``model_card.json`` of a run into ``export_dir``."""
+def export_run(model_dir, export_dir, checkpoint="best", tflite=False, quantize=None, tflite_window=0):
+    """Writes the face-input SavedModel and ``model_card.json`` of a run into ``export_dir`` (and the
+    LiteRT files with ``tflite``; ``quantize="dynamic"`` implies it). Returns ``export_dir``."""
+    if quantize not in (None, "", "none", "dynamic"):
+        raise ExportError(f"--quantize must be 'dynamic' (or unset); got {quantize!r}")
+    quantize = quantize if quantize == "dynamic" else None
+    if tflite_window < 0:
+        raise ExportError(f"--tflite_window must be >= 1 frames (0: the training window); got {tflite_window}")
     config, model, backbone, record = load_run(model_dir, checkpoint)
     face_model = build_face_model(model, config, backbone)
     os.makedirs(export_dir, exist_ok=True)
     export_saved_model(face_model, export_dir)
-    card = model_card(config, record, model_dir, checkpoint)
-    with open(os.path.join(export_dir, "model_card.json.partial"), "w") as handle:
+    litert = None
+    if tflite or quantize:
+        window = tflite_window or config.data.window
+        written = export_litert(model, config, backbone, export_dir, window, quantize)
+        litert = {"window": window, "files": {kind: os.path.basename(path) for kind, path in written.items()}}
+    card = model_card(config, record, model_dir, checkpoint, litert)
+    partial = os.path.join(export_dir, MODEL_CARD + ".partial")
+    with open(partial, "w") as handle:
         json.dump(card, handle, indent=1)
-    os.replace(os.path.join(export_dir, "model_card.json.partial"), os.path.join(export_dir, "model_card.json"))
+    os.replace(partial, os.path.join(export_dir, MODEL_CARD))
     return export_dir
 
 
@@ -220,12 +323,19 @@ def main(argv):
         print("mimamo_tf.export: --model_dir and --export_dir are required", file=sys.stderr)
         return 2
     try:
-        directory = export_run(FLAGS.model_dir, FLAGS.export_dir, FLAGS.checkpoint)
+        directory = export_run(FLAGS.model_dir, FLAGS.export_dir, FLAGS.checkpoint, FLAGS.tflite,
+                               FLAGS.quantize, FLAGS.tflite_window)
     except ExportError as error:
         print(f"mimamo_tf.export: {error}", file=sys.stderr)
         return 2
     print(f"mimamo_tf.export: SavedModel (signature serving_default: faces -> arousal, valence) and "
           f"model_card.json in {directory}")
+    card = json.load(open(os.path.join(directory, MODEL_CARD)))
+    if card["litert"]:
+        for kind, name in card["litert"]["files"].items():
+            size = os.path.getsize(os.path.join(directory, name)) / 2**20
+            print(f"mimamo_tf.export: LiteRT {kind}: {os.path.join(directory, name)} ({size:.1f} MB; faces "
+                  f"{tuple(card['litert']['faces_shape'])})")
     return 0
 
 
@@ -235,6 +345,10 @@ def run():
     flags.DEFINE_string("model_dir", None, "The training run to export.")
     flags.DEFINE_string("export_dir", None, "Where the SavedModel and model_card.json go (e.g. saved_models/NAME).")
     flags.DEFINE_string("checkpoint", "best", "'best', 'last' or a path to a .keras model.")
+    flags.DEFINE_boolean("tflite", False, "Also write model.tflite (LiteRT, builtin ops, fixed window, batch 1).")
+    flags.DEFINE_enum("quantize", None, ["dynamic"],
+                      "Also write model_dynamic_range.tflite (int8 weights, float activations); implies --tflite.")
+    flags.DEFINE_integer("tflite_window", 0, "Frames per LiteRT window, context excluded (0: the training window).")
     app.run(main)
 
 

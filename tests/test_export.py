@@ -66,7 +66,8 @@ def run(tmp_path_factory):
     assert result.returncode == 0, result.stderr[-3000:]
     export_dir = root / "saved_models" / "demo"
     result = subprocess.run([sys.executable, "-m", "mimamo_tf.export", f"--model_dir={model_dir}",
-                             f"--export_dir={export_dir}"], capture_output=True, text=True, timeout=300)
+                             f"--export_dir={export_dir}", "--tflite", "--quantize=dynamic"],
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return model_dir, export_dir, videos[2]
 
@@ -113,6 +114,40 @@ def test_model_card_and_signature(run):
     assert shown.returncode == 0, shown.stderr[-2000:]
     assert "signature_def['serving_default']" in shown.stdout and "inputs['faces'] tensor_info" in shown.stdout
     assert "outputs['arousal']" in shown.stdout and "outputs['valence']" in shown.stdout
+
+
+def test_litert_files_run_in_a_fresh_process_and_match_keras(run, tmp_path):
+    """model.tflite (builtin ops only) matches the Keras model within 1e-4 in ai_edge_litert; the
+    dynamic-range file is smaller and close."""
+    from mimamo_tf.export import build_face_model, litert_op_names, load_run
+
+    model_dir, export_dir, video = run
+    card = json.loads((export_dir / "model_card.json").read_text())
+    assert card["litert"]["faces_shape"] == [1, 20, 224, 224, 3]  # smoke window 8 + 2 x 6 context
+    files = {kind: export_dir / name for kind, name in card["litert"]["files"].items()}
+    assert set(files) == {"float32", "dynamic_range"}
+    ops = litert_op_names(files["float32"])
+    assert ops and all(name.isupper() and not name.startswith("FLEX") for name in ops), ops
+    assert "WHILE" not in ops  # the GRUs are unrolled
+    faces = video["rgb224"][np.clip(np.arange(-6, 14), 0, len(video["rgb224"]) - 1)][None]
+    np.save(tmp_path / "faces.npy", faces)
+    code = f"""
+        import json, numpy as np
+        from ai_edge_litert.interpreter import Interpreter
+        for kind, path in {json.dumps({k: str(v) for k, v in files.items()})}.items():
+            runner = Interpreter(model_path=path).get_signature_runner("serving_default")
+            out = runner(faces=np.load("faces.npy"))
+            np.save(kind + ".npy", np.stack([out["arousal"], out["valence"]], -1))
+    """
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    config, model, backbone, _ = load_run(str(model_dir))
+    expected = np.stack([np.asarray(v) for v in build_face_model(model, config, backbone)(faces).values()], -1)
+    np.testing.assert_allclose(np.load(tmp_path / "float32.npy"), expected, atol=1e-4)
+    quantized = np.load(tmp_path / "dynamic_range.npy")
+    assert files["dynamic_range"].stat().st_size < 0.5 * files["float32"].stat().st_size
+    assert np.all(np.isfinite(quantized)) and np.abs(quantized - expected).max() < 0.1
 
 
 def test_runs_that_cannot_be_exported_say_why(tmp_path):

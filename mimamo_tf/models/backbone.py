@@ -44,6 +44,7 @@ import numpy as np
 from keras import layers, ops
 
 from mimamo_tf.config import SPATIAL_BACKBONES
+from mimamo_tf.models.face_inputs import antialiased_bilinear_matrix
 from mimamo_tf.models.normalization import batch_norm
 
 FEATURE_DIM = 2048  # ResNet50's; the width of stored features unless the backbone says otherwise
@@ -116,7 +117,12 @@ class FaceToNetworkInput(layers.Layer):
         if self.gray:
             x = ops.sum(x * ops.convert_to_tensor(_LUMA, self.compute_dtype), axis=-1, keepdims=True)
         if tuple(x.shape[1:3]) != self.size:
-            x = ops.image.resize(x, self.size, interpolation="bilinear", antialias=True)
+            # tf.image.resize(bilinear, antialias=True) as two constant matrix products: the same
+            # numbers (to float32 rounding), and LiteRT has no kernel for its ScaleAndTranslate op.
+            rows = ops.convert_to_tensor(antialiased_bilinear_matrix(x.shape[1], self.size[0]), self.compute_dtype)
+            columns = ops.convert_to_tensor(antialiased_bilinear_matrix(x.shape[2], self.size[1]), self.compute_dtype)
+            x = ops.einsum("ij,njkc->nikc", rows, x)
+            x = ops.einsum("nikc,lk->nilc", x, columns)
         return x * self.scale + self.offset
 
     def compute_output_shape(self, input_shape):

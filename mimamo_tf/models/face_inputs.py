@@ -30,6 +30,27 @@ def area_resize_matrix(source, target):
     return weights / scale
 
 
+def antialiased_bilinear_matrix(source, target):
+    """``(target, source)`` weights of TensorFlow's antialiased bilinear resize along one axis
+    (``tf.image.resize(..., "bilinear", antialias=True)``, i.e. ``ScaleAndTranslate`` with a
+    triangle kernel): output pixel ``i`` samples the input at ``(i + 0.5) * scale`` (pixel centres
+    at ``j + 0.5``) with a triangle as wide as ``max(scale, 1)`` pixels, weights normalised to 1.
+
+    As constant matrices the resize is two matrix products, which LiteRT runs with builtin ops
+    (``ScaleAndTranslate`` has no LiteRT kernel).
+    """
+    scale = source / target
+    width = max(scale, 1.0)
+    weights = np.zeros((target, source), np.float64)
+    for i in range(target):
+        centre = (i + 0.5) * scale
+        first, last = int(np.floor(centre - width)), int(np.ceil(centre + width))
+        for j in range(max(first, 0), min(last + 1, source)):
+            weights[i, j] = max(0.0, 1.0 - abs(j + 0.5 - centre) / width)
+        weights[i] /= weights[i].sum()
+    return weights
+
+
 @keras.saving.register_keras_serializable(package="mimamo_tf")
 class GrayFromRGB(layers.Layer):
     """Aligned RGB faces -> the gray faces prepare stores, in [0, 1] (the phase stream's input).

@@ -17,8 +17,10 @@ from mimamo_tf.phase import PhaseSnippets
 MimamoConfig = ModelConfig
 
 
-def model_inputs(config):
+def model_inputs(config, window=None):
     """The ``keras.Input`` of each model input, by name (the input pipeline produces these keys).
+
+    ``window`` fixes the number of frames (None: any); a fixed window is what LiteRT needs.
 
     * ``gray48`` ``(T + 2 * context, 48, 48)`` float in [0, 1] — phase inputs (video level:
       ``(N, 2 * context + 1, 48, 48)``, each sampled frame with its neighbours);
@@ -26,22 +28,23 @@ def model_inputs(config):
     * ``spatial_features`` ``(T, 2048)`` or ``rgb224`` ``(T, 224, 224, 3)`` in [0, 255].
     """
     inputs = {}
+    with_context = window + 2 * config.context_frames if window else None
     if config.uses_temporal:
         if config.temporal_input == "optical_flow":
             channels = 2 * config.snippet_length
-            inputs["flow48"] = keras.Input((None, 48, 48, channels), name="flow48")
-            inputs["flow24"] = keras.Input((None, 24, 24, channels), name="flow24")
+            inputs["flow48"] = keras.Input((window, 48, 48, channels), name="flow48")
+            inputs["flow24"] = keras.Input((window, 24, 24, channels), name="flow24")
         elif config.label_level == "video":
-            window = 2 * config.context_frames + 1
-            inputs["gray48"] = keras.Input((None, window, 48, 48), name="gray48")
+            neighbourhood = 2 * config.context_frames + 1
+            inputs["gray48"] = keras.Input((window, neighbourhood, 48, 48), name="gray48")
         else:
-            inputs["gray48"] = keras.Input((None, 48, 48), name="gray48")
+            inputs["gray48"] = keras.Input((with_context, 48, 48), name="gray48")
     if config.uses_spatial:
         if config.spatial_input == "features":
-            inputs["spatial_features"] = keras.Input((None, config.spatial_feature_dim or FEATURE_DIM),
+            inputs["spatial_features"] = keras.Input((window, config.spatial_feature_dim or FEATURE_DIM),
                                                      name="spatial_features")
         else:
-            inputs["rgb224"] = keras.Input((None, 224, 224, 3), name="rgb224")
+            inputs["rgb224"] = keras.Input((window, 224, 224, 3), name="rgb224")
     return inputs
 
 
@@ -56,18 +59,27 @@ class TimeMean(layers.Layer):
         return (input_shape[0], input_shape[2])
 
 
-def build_mimamo_net(config=None, name="mimamo_net"):
+def build_mimamo_net(config=None, name="mimamo_net", window=None, unroll=False):
     """Builds MIMAMO Net (or a variant) as a functional ``keras.Model``.
 
     Sub-models are named ``temporal_stream``, ``spatial_mlp`` and ``spatial_backbone`` so that
     weights of single-stream runs can initialise a two-stream model (two-stage training).
+
+    Args:
+        config: a ``ModelConfig``.
+        name: the model's name.
+        window: a fixed number of frames per sequence (None: any).
+        unroll: unroll the GRUs over the fixed ``window`` (LiteRT's builtin ops have no while
+            loop over a tensor list); the weights are the same as the looped model's.
 
     Returns:
         A model from the dict of ``model_inputs(config)`` to ``(B, T, num_outputs)`` per frame, or
         ``(B, num_outputs)`` for ``label_level="video"``; outputs are (arousal, valence).
     """
     config = config or MimamoConfig()
-    inputs = model_inputs(config)
+    if unroll and not window:
+        raise ValueError("unroll=True needs a fixed window")
+    inputs = model_inputs(config, window)
     features = []
     if config.uses_temporal:
         channels = 2 * config.snippet_length
@@ -121,7 +133,7 @@ def build_mimamo_net(config=None, name="mimamo_net"):
                 x = layers.Dropout(config.gru_dropout, name=f"gru{i}_dropout", dtype=full)(x)
             # Recurs over axis 1 (time) of (batch, time, features): each sequence on its own.
             x = layers.Bidirectional(
-                layers.GRU(config.gru_units, return_sequences=True, dtype=full), name=f"bigru{i + 1}", dtype=full
+                layers.GRU(config.gru_units, return_sequences=True, unroll=unroll, dtype=full), name=f"bigru{i + 1}", dtype=full
             )(x)
         if config.label_level == "video":
             x = TimeMean(name="time_mean", dtype=full)(x)
