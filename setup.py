@@ -56,6 +56,7 @@ setup(
             "mimamo-train=mimamo_tf.train:run",
             "mimamo-convert-weights=mimamo_tf.convert_weights:run",
             "mimamo-export=mimamo_tf.export:run",
+            "mimamo-predict=mimamo_tf.predict:run",
             "mimamo-prepare=data_prep.prepare:cli",
             "mimamo-inspect=data_prep.inspect:cli",
             "mimamo-synthetic=data_prep.synthetic:cli",

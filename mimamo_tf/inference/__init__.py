@@ -1,0 +1,10 @@
+"""Running an exported model on videos: ``Predictor.load(path).predict_video("clip.mp4")``.
+
+``predictor`` (videos -> per-frame results), ``runners`` (SavedModel / LiteRT behind one call),
+``windows`` (streaming windows of faces), ``outputs`` (CSV, plot, overlay video).
+"""
+
+from mimamo_tf.inference.predictor import COLUMNS, Predictor, VideoPrediction
+from mimamo_tf.inference.runners import PredictError, load_runner
+
+__all__ = ["COLUMNS", "PredictError", "Predictor", "VideoPrediction", "load_runner"]

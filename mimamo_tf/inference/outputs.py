@@ -1,0 +1,116 @@
+"""What ``predict`` writes for a video: the CSV, a plot of both curves, an overlay video.
+
+Every file is written under a temporary name and renamed, so a killed run never leaves a file that
+looks complete.
+"""
+
+import csv
+import os
+
+import numpy as np
+
+from mimamo_tf.inference.predictor import COLUMNS
+
+
+def _partial(path):
+    directory, name = os.path.split(os.fspath(path))
+    stem, extension = os.path.splitext(name)
+    return os.path.join(directory, f".{stem}.partial{extension}")
+
+
+def write_csv(result, path):
+    """One row per decoded frame with ``COLUMNS``; missing values are empty cells."""
+    tmp = _partial(path)
+    with open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        for row in result.rows():
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    os.replace(tmp, path)
+    return path
+
+
+def no_face_stretches(face_found):
+    """``[(first, last + 1), ...]`` frame ranges without a face."""
+    missing = np.concatenate([[0], (np.asarray(face_found) == 0).astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(missing))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+def plot(result, path, title=None):
+    """Arousal and valence over time, with the stretches without a face shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    time_s = result.time_s
+    figure, axis = plt.subplots(figsize=(10, 3.6), dpi=100)
+    axis.plot(time_s, result.arousal, color="tab:red", linewidth=1.4, label="arousal")
+    axis.plot(time_s, result.valence, color="tab:blue", linewidth=1.4, label="valence")
+    frame_s = 1.0 / result.fps
+    for index, (first, end) in enumerate(no_face_stretches(result.face_found)):
+        axis.axvspan(first * frame_s - frame_s / 2, (end - 1) * frame_s + frame_s / 2, color="0.85", zorder=0,
+                     label="no face" + (" (filled)" if result.filled else "") if index == 0 else None)
+    axis.axhline(0.0, color="0.5", linewidth=0.6)
+    values = np.concatenate([result.arousal, result.valence])
+    values = values[np.isfinite(values)]
+    low, high = (min(values.min(), -1.0), max(values.max(), 1.0)) if len(values) else (-1.0, 1.0)
+    axis.set_ylim(low - 0.05, high + 0.05)
+    axis.set_xlim(0, max(time_s[-1] if len(time_s) else 0, frame_s))
+    axis.set_xlabel("time (s)")
+    axis.set_ylabel("predicted value")
+    axis.set_title(title or os.path.basename(result.video))
+    axis.legend(loc="upper right", ncol=3, fontsize=8)
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    tmp = _partial(path)
+    figure.savefig(tmp, format="png")
+    plt.close(figure)
+    os.replace(tmp, path)
+    return path
+
+
+def _bar(frame, label, value, origin, colour):
+    """A labelled horizontal gauge of a value in [-1, 1] drawn on ``frame`` (RGB, in place)."""
+    import cv2
+
+    x, y = origin
+    width, height = 120, 10
+    cv2.putText(frame, f"{label} {value:+.2f}", (x, y - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
+                cv2.LINE_AA)
+    cv2.rectangle(frame, (x, y), (x + width, y + height), (255, 255, 255), 1)
+    middle = x + width // 2
+    end = middle + int(round(np.clip(value, -1, 1) * width / 2))
+    cv2.rectangle(frame, (min(middle, end), y + 1), (max(middle, end), y + height - 1), colour, -1)
+
+
+def overlay_frames(frames, result, blank):
+    """The video's frames with the face box and both values drawn on each (``blank`` stands in for
+    an undecodable frame)."""
+    import cv2
+
+    for t, frame in enumerate(frames):
+        frame = np.ascontiguousarray(frame) if frame is not None else blank.copy()
+        if t < result.num_frames:
+            if result.face_found[t]:
+                x, y, w, h = (int(round(v)) for v in result.face_box[t])
+                cv2.rectangle(frame, (x, y), (x + w, y + h), (0, 255, 0), 2)
+            cv2.rectangle(frame, (0, 0), (150, 62), (0, 0, 0), -1)
+            if np.isfinite(result.arousal[t]):
+                _bar(frame, "arousal", float(result.arousal[t]), (10, 22), (255, 80, 80))
+                _bar(frame, "valence", float(result.valence[t]), (10, 50), (80, 160, 255))
+            else:
+                cv2.putText(frame, "no face", (10, 36), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+        yield frame
+
+
+def write_overlay(result, path):
+    """``path`` (.mp4): the video again, frame by frame (streamed), with the overlay drawn."""
+    from mimamo_tf import video as video_io
+
+    info = video_io.probe(result.video)
+    frames = video_io.iter_frames(result.video, mark_undecodable=True)
+    blank = np.zeros((info.height, info.width, 3), np.uint8)
+    video_io.write_video(path, overlay_frames(frames, result, blank), result.fps)
+    return path

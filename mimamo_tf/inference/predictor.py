@@ -1,0 +1,230 @@
+"""``Predictor``: valence and arousal for every frame of a video, from an exported model.
+
+    from mimamo_tf.inference import Predictor
+
+    predictor = Predictor.load("saved_models/demo")          # or "saved_models/demo/model.tflite"
+    result = predictor.predict_video("clip.mp4")
+    result.arousal, result.valence                            # (frames,) float, NaN without a face
+    result.rows()                                             # the rows of `predict`'s CSV
+
+A video is read twice and never held in memory: pass 1 finds and follows the face
+(``mimamo_tf.faces.locate_faces``, the pipeline data preparation uses), pass 2 aligns every frame
+and feeds windows of faces to the model as soon as they are complete (``windows.WindowStream``).
+"""
+
+import dataclasses
+import os
+import time
+import warnings
+from typing import Dict
+
+import numpy as np
+
+from mimamo_tf import video as video_io
+from mimamo_tf.inference.runners import PredictError, load_runner
+from mimamo_tf.inference.windows import WindowStream
+
+COLUMNS = ("frame", "time_s", "face_found", "face_x", "face_y", "face_w", "face_h", "arousal", "valence")
+
+
+@dataclasses.dataclass
+class VideoPrediction:
+    """Per-frame results for one video.
+
+    Attributes:
+        video: the video file.
+        fps: its frame rate.
+        face_found: ``(T,)`` 1 where the face was found.
+        face_box: ``(T, 4)`` float ``x, y, w, h`` of the face in the frame's pixels (NaN without a face).
+        arousal, valence: ``(T,)`` float32 in about [-1, 1]; NaN for frames without a face unless
+            ``fill_missing`` (then the model's prediction with the nearest face's inputs, as the
+            official scorers and ``evaluate`` use it); NaN everywhere for a video without any face.
+        filled: whether ``fill_missing`` was on.
+        seconds: wall time per stage: ``decode``, ``faces``, ``model``, ``total``.
+    """
+
+    video: str
+    fps: float
+    face_found: np.ndarray
+    face_box: np.ndarray
+    arousal: np.ndarray
+    valence: np.ndarray
+    filled: bool = False
+    seconds: Dict[str, float] = dataclasses.field(default_factory=dict)
+
+    @property
+    def num_frames(self):
+        return len(self.face_found)
+
+    @property
+    def time_s(self):
+        return np.arange(self.num_frames) / self.fps
+
+    def rows(self):
+        """One dict per frame with the CSV's ``COLUMNS``; missing values are None."""
+        def value(x, digits):
+            return None if not np.isfinite(x) else round(float(x), digits)
+
+        rows = []
+        for t in range(self.num_frames):
+            x, y, w, h = self.face_box[t]
+            rows.append({
+                "frame": t, "time_s": round(t / self.fps, 4), "face_found": int(self.face_found[t]),
+                "face_x": value(x, 1), "face_y": value(y, 1), "face_w": value(w, 1), "face_h": value(h, 1),
+                "arousal": value(self.arousal[t], 6), "valence": value(self.valence[t], 6),
+            })
+        return rows
+
+
+class _Timed:
+    """Wraps an iterator and adds the time spent inside ``next`` to ``seconds[key]``."""
+
+    def __init__(self, iterator, seconds, key):
+        self.iterator, self.seconds, self.key = iter(iterator), seconds, key
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        start = time.perf_counter()
+        try:
+            return next(self.iterator)
+        finally:
+            self.seconds[self.key] += time.perf_counter() - start
+
+
+class Predictor:
+    """Runs an exported MIMAMO Net on videos: faces, windows, model, per-frame results.
+
+    Args:
+        runner: a ``runners.SavedModelRunner`` or ``runners.LiteRTRunner``.
+        face_config: ``mimamo_tf.faces.FacePipelineConfig`` (prepare's defaults).
+        detector: a ``mimamo_tf.faces.FaceDetector`` (default MTCNN, as prepare).
+
+    Example:
+        >>> Predictor.load("saved_models/demo").predict_video("clip.mp4").rows()[0]
+    """
+
+    def __init__(self, runner, face_config=None, detector=None):
+        from mimamo_tf import faces
+
+        self.runner = runner
+        self.face_config = face_config or faces.FacePipelineConfig()
+        self._detector = detector
+
+    @classmethod
+    def load(cls, path, num_threads=None, **kwargs):
+        """A predictor on an export directory (SavedModel) or one of its ``.tflite`` files."""
+        return cls(load_runner(path, num_threads), **kwargs)
+
+    @property
+    def detector(self):
+        if self._detector is None:
+            from mimamo_tf import faces
+
+            self._detector = faces.make_detector("mtcnn")
+        return self._detector
+
+    @property
+    def window(self):
+        return self.runner.window
+
+    @property
+    def context(self):
+        return self.runner.context
+
+    def predict_faces(self, faces_rgb, face_found):
+        """Predictions for aligned faces already in memory: ``(T, 224, 224, 3)`` uint8 and ``(T,)``
+        face flags -> ``(T, 2)`` (arousal, valence) for every frame (faceless frames filled)."""
+        stream = WindowStream(face_found, self.window, self.context)
+        predictions = np.zeros((len(face_found), 2), np.float32)
+        for t, face in enumerate(faces_rgb):
+            for start, window in stream.add(t, face):
+                self._store(predictions, start, window)
+        return predictions
+
+    def _store(self, predictions, start, window_faces):
+        out = self.runner(window_faces[None])[0]
+        end = min(start + self.window, len(predictions))
+        predictions[start:end] = out[: end - start]
+
+    def predict_video(self, path, fill_missing=False, progress=None):
+        """Per-frame valence and arousal of the face in video ``path``.
+
+        Args:
+            path: a video file OpenCV can decode.
+            fill_missing: give frames without a face the model's predictions on the nearest face's
+                inputs instead of NaN.
+            progress: a ``tqdm`` bar to advance (its total is set here), or None.
+
+        Returns:
+            A ``VideoPrediction``.
+
+        Raises:
+            PredictError: the video cannot be opened or decoded (the message names it).
+        """
+        from mimamo_tf import faces
+
+        path = os.fspath(path)
+        seconds = {"decode": 0.0, "faces": 0.0, "model": 0.0}
+        started = time.perf_counter()
+        try:
+            info = video_io.probe(path)
+        except video_io.VideoReadError as error:
+            raise PredictError(f"{path}: cannot be read as a video ({error})") from None
+        blank = np.zeros((info.height, info.width, 3), np.uint8)
+        undecodable = set()
+
+        def frames(stage):
+            # A frame that fails to decode between good ones is a frame without a face, as in prepare.
+            for index, frame in enumerate(_Timed(video_io.iter_frames(path, mark_undecodable=True), seconds, "decode")):
+                if frame is None:
+                    undecodable.add(index)
+                    frame = blank
+                if progress is not None:
+                    progress.update(1)
+                yield frame
+
+        if progress is not None:
+            progress.reset(total=info.header_frame_count or None)
+            progress.set_postfix_str("finding the face")
+        try:
+            pass_start = time.perf_counter()
+            decoded = seconds["decode"]
+            track = faces.locate_faces(frames("faces"), self.detector, self.face_config)
+            seconds["faces"] += time.perf_counter() - pass_start - (seconds["decode"] - decoded)
+            face_found = track.face_found.astype(np.int64)
+            face_found[sorted(undecodable)] = 0
+            num_frames = len(face_found)
+            predictions = np.full((num_frames, 2), np.nan, np.float32)
+            if face_found.any():
+                if progress is not None:
+                    progress.reset(total=num_frames)
+                    progress.set_postfix_str("predicting")
+                stream = WindowStream(face_found, self.window, self.context)
+                aligned = faces.iter_aligned_faces(frames("model"), track, self.face_config)
+                pass_start, decoded = time.perf_counter(), seconds["decode"]
+                for t, (rgb, _, _) in enumerate(aligned):
+                    ready = stream.add(t, rgb)
+                    if ready:
+                        model_start = time.perf_counter()
+                        for start, window in ready:
+                            self._store(predictions, start, window)
+                        seconds["model"] += time.perf_counter() - model_start
+                seconds["faces"] += (time.perf_counter() - pass_start - (seconds["decode"] - decoded)
+                                     - seconds["model"])
+            else:
+                warnings.warn(f"{path}: no face found in any of its {num_frames} frames: every row has face_found=0",
+                              stacklevel=2)
+        except (video_io.VideoReadError, ValueError) as error:
+            # ValueError: the second pass decoded a different number of frames than the first.
+            raise PredictError(f"{path}: cannot be decoded ({error})") from None
+        if not fill_missing:
+            predictions[face_found == 0] = np.nan
+        boxes = np.asarray(track.boxes, np.float64)
+        face_box = np.stack([boxes[:, 0], boxes[:, 1], boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], -1)
+        face_box[face_found == 0] = np.nan
+        seconds["total"] = time.perf_counter() - started
+        return VideoPrediction(video=path, fps=float(info.fps or 30.0), face_found=face_found, face_box=face_box,
+                               arousal=predictions[:, 0], valence=predictions[:, 1], filled=fill_missing,
+                               seconds=seconds)

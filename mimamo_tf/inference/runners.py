@@ -1,0 +1,128 @@
+"""Exported models (``python -m mimamo_tf.export``) as one callable: windows of faces -> predictions.
+
+``load_runner(path)`` takes an export directory (its SavedModel), or a ``.tflite`` file of one,
+and checks it is what ``export`` writes: a ``serving_default`` signature taking ``faces`` and
+returning ``arousal`` and ``valence``, and the ``model_card.json`` beside it (the context frames
+and the window the model was trained with come from there).
+"""
+
+import json
+import os
+
+import numpy as np
+
+from mimamo_tf.export import LITERT_FILES, MODEL_CARD
+
+SIGNATURE = "serving_default"
+OUTPUTS = ("arousal", "valence")
+
+
+class PredictError(ValueError):
+    """A model or video that cannot be used; the message names the file and what was expected."""
+
+
+def read_model_card(directory, model_path):
+    path = os.path.join(directory, MODEL_CARD)
+    if not os.path.isfile(path):
+        raise PredictError(f"--model={model_path}: no {MODEL_CARD} in {directory}: expected an export of "
+                           "`python -m mimamo_tf.export --model_dir=RUN --export_dir=DIR`")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            card = json.load(handle)
+        card["inputs"]["faces"]["context_frames"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise PredictError(f"{path}: not a model card written by mimamo_tf.export ({error!r})") from None
+    return card
+
+
+class SavedModelRunner:
+    """The SavedModel of an export: any number of frames per window, any batch.
+
+    Attributes:
+        context: faces before and after each window the model needs.
+        window: the frames per window to use (the training window; any works).
+        card: the model card.
+    """
+
+    kind = "SavedModel"
+
+    def __init__(self, directory):
+        import tensorflow as tf
+
+        self.card = read_model_card(directory, directory)
+        try:
+            loaded = tf.saved_model.load(directory)
+        except (OSError, ValueError, tf.errors.OpError) as error:
+            raise PredictError(f"--model={directory}: cannot load the SavedModel ({type(error).__name__})") from None
+        signature = loaded.signatures.get(SIGNATURE)
+        if signature is None:
+            raise PredictError(f"--model={directory}: the SavedModel has no {SIGNATURE!r} signature "
+                               f"(has {sorted(loaded.signatures)})")
+        inputs = signature.structured_input_signature[1]
+        outputs = signature.structured_outputs
+        if set(inputs) != {"faces"} or not set(OUTPUTS) <= set(outputs):
+            raise PredictError(f"--model={directory}: {SIGNATURE} takes {sorted(inputs)} and returns "
+                               f"{sorted(outputs)}; expected faces -> {', '.join(OUTPUTS)}")
+        self._loaded = loaded  # keeps the signature's variables alive
+        self._signature = signature
+        self._tf = tf
+        self.context = int(self.card["inputs"]["faces"]["context_frames"])
+        self.window = int(self.card["inputs"]["faces"]["window"]["trained_with"])
+        self.path = directory
+
+    def __call__(self, faces):
+        """``(n, window + 2 * context, 224, 224, 3)`` uint8 -> ``(n, window, 2)`` float32."""
+        out = self._signature(faces=self._tf.constant(faces, self._tf.uint8))
+        return np.stack([out[name].numpy() for name in OUTPUTS], -1)
+
+
+class LiteRTRunner:
+    """A ``.tflite`` file of an export (fixed window, batch 1), on the LiteRT interpreter."""
+
+    kind = "LiteRT"
+
+    def __init__(self, path, num_threads=None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        from mimamo_tf.cli_startup import native_stderr_captured
+
+        self.card = read_model_card(os.path.dirname(os.path.abspath(path)), path)
+        try:
+            # The runtime prints "INFO: Created TensorFlow Lite XNNPACK delegate" on fd 2.
+            with native_stderr_captured():
+                interpreter = Interpreter(model_path=path, num_threads=num_threads or os.cpu_count())
+                self._runner = interpreter.get_signature_runner(SIGNATURE)
+        except ValueError as error:
+            raise PredictError(f"--model={path}: not a LiteRT model with a {SIGNATURE!r} signature ({error})") from None
+        details = self._runner.get_input_details()
+        if set(details) != {"faces"} or not set(OUTPUTS) <= set(self._runner.get_output_details()):
+            raise PredictError(f"--model={path}: {SIGNATURE} takes {sorted(details)}; expected faces -> "
+                               f"{', '.join(OUTPUTS)}")
+        shape = [int(s) for s in details["faces"]["shape"]]
+        self.context = int(self.card["inputs"]["faces"]["context_frames"])
+        self.window = shape[1] - 2 * self.context
+        self._interpreter = interpreter
+        self.path = path
+
+    def __call__(self, faces):
+        results = []
+        for one in np.asarray(faces, np.uint8):
+            out = self._runner(faces=one[None])
+            results.append(np.stack([out[name][0] for name in OUTPUTS], -1))
+        return np.stack(results)
+
+
+def load_runner(path, num_threads=None):
+    """The runner of ``path``: an export directory (SavedModel) or a ``.tflite`` file in one."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+            litert = [name for name in LITERT_FILES.values() if os.path.isfile(os.path.join(path, name))]
+            hint = f" (it holds {litert[0]}: pass that file for LiteRT)" if litert else ""
+            raise PredictError(f"--model={path}: no saved_model.pb: not a SavedModel directory{hint}")
+        return SavedModelRunner(path)
+    if path.endswith(".tflite"):
+        if not os.path.isfile(path):
+            raise PredictError(f"--model={path}: no such file")
+        return LiteRTRunner(path, num_threads)
+    raise PredictError(f"--model={path}: expected an export directory (saved_models/NAME) or a .tflite file")

@@ -1,0 +1,73 @@
+"""Fixtures shared by several test modules."""
+
+import pathlib
+import subprocess
+import sys
+
+import cv2
+import keras
+import numpy as np
+import pytest
+from skimage import data
+from tiny_shards import tiny_video, write_shards
+
+from mimamo_tf.data import schema
+from mimamo_tf.faces.alignment import gray_from_rgb
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SMOKE = f"--flagfile={REPO / 'configs' / 'smoke.cfg'}"
+
+
+def _faces(frames, seed):
+    """Aligned-face-like RGB crops of a real face, drifting by a few pixels (stored as JPEG)."""
+    rng = np.random.default_rng(seed)
+    image = data.astronaut()
+    offsets = np.cumsum(rng.normal(0, 1.5, (frames, 2)), axis=0).astype(int)
+    crops = [cv2.resize(image[20 + dy:220 + dy, 150 + dx:350 + dx], (224, 224), interpolation=cv2.INTER_AREA)
+             for dy, dx in np.clip(offsets, -15, 15)]
+    return np.stack([schema.decode_jpeg(schema.encode_jpeg(c)) for c in crops])
+
+
+def _backbone(path):
+    """A small frozen backbone as prepare would have saved it (spatial_backbone.keras)."""
+    from mimamo_tf.models.backbone import resolve_backbone
+
+    image = keras.Input((64, 64, 3))
+    x = keras.layers.Conv2D(8, 5, strides=4, activation="relu", name="conv")(image)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    keras.Model(image, keras.layers.Dense(3)(keras.layers.Dense(16, name="feature")(x))).save(path.parent / "source.keras")
+    backbone, _ = resolve_backbone(f"keras:{path.parent / 'source.keras'}")
+    backbone.save(path)
+    return backbone
+
+
+@pytest.fixture(scope="session")
+def exported_run(tmp_path_factory):
+    """A smoke-sized run trained on aligned real-face crops with a small frozen backbone, exported
+    with its LiteRT files: ``(model_dir, export_dir, validation video arrays)``."""
+    root = tmp_path_factory.mktemp("export_run")
+    data_dir = root / "data"
+    data_dir.mkdir()
+    backbone = _backbone(data_dir / "spatial_backbone.keras")
+    videos = []
+    for i, frames in enumerate((20, 18, 16)):
+        video = tiny_video(f"e{i}", frames, i, spatial_dim=16)
+        rgb = _faces(frames, i)
+        video.update(rgb224=rgb, gray48=np.stack([gray_from_rgb(f) for f in rgb]),
+                     spatial_features=np.asarray(backbone(rgb.astype(np.float32))).astype(np.float16),
+                     face_found=np.ones(frames, np.int64))
+        videos.append(video)
+    write_shards(data_dir, "train", videos[:2])
+    write_shards(data_dir, "validation", videos[2:])
+    model_dir = root / "model"
+    result = subprocess.run([sys.executable, "-m", "mimamo_tf.train", SMOKE, f"--data_dir={data_dir}",
+                             f"--model_dir={model_dir}", "--epochs=1"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    export_dir = root / "saved_models" / "demo"
+    result = subprocess.run([sys.executable, "-m", "mimamo_tf.export", f"--model_dir={model_dir}",
+                             f"--export_dir={export_dir}", "--tflite", "--quantize=dynamic"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return model_dir, export_dir, videos[2]
+
+

@@ -1,0 +1,155 @@
+"""python -m mimamo_tf.predict and the Predictor API, against the exported model applied to faces
+found and aligned in memory (an independent assembly of evaluate-style windows)."""
+
+import csv
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+from skimage import data
+
+from mimamo_tf import faces, video
+from mimamo_tf.data.pipeline import nearest_face_frames_numpy
+from mimamo_tf.inference.windows import WindowStream, nearest_face_frames
+
+NO_FACE = slice(12, 18)
+
+
+def _face_video(path, frames=30):
+    """A real face drifting over a 320x240 frame, with frames 12-17 a plain wall (no face)."""
+    photo = cv2.resize(data.astronaut(), (320, 320), interpolation=cv2.INTER_AREA)
+    rng = np.random.default_rng(3)
+    shifts = np.cumsum(rng.normal(0, 1.0, (frames, 2)), axis=0)
+    out = []
+    for t, (dx, dy) in enumerate(shifts):
+        moved = cv2.warpAffine(photo, np.float32([[1, 0, dx], [0, 1, dy]]), (320, 320), borderMode=cv2.BORDER_REFLECT)
+        frame = moved[20:260]
+        if NO_FACE.start <= t < NO_FACE.stop:
+            frame = np.full_like(frame, 128)
+        out.append(frame)
+    video.write_video(path, out, fps=25.0)
+    return path
+
+
+def _rows(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_window_stream_gives_evaluate_windows_with_bounded_memory():
+    """Every window equals the clamped, face-filled window built from the whole video at once, in
+    order, each once, while at most window + 2 * context + 1 faces are held — also across a
+    no-face gap longer than several windows."""
+    rng = np.random.default_rng(0)
+    face_found = (rng.random(400) > 0.2).astype(int)
+    face_found[100:260] = 0  # a long gap: its second half waits for the face at 260
+    face_found[:3] = 0
+    np.testing.assert_array_equal(nearest_face_frames(face_found), nearest_face_frames_numpy(face_found))
+    np.testing.assert_array_equal(nearest_face_frames(np.zeros(5)), np.arange(5))
+    window, context = 16, 6
+    stream = WindowStream(face_found, window, context)
+    frames = np.arange(400)[:, None] * np.ones((1, 3))  # a "face" that says which frame it is
+    got = [item for t in range(400) for item in stream.add(t, frames[t])]
+    source = nearest_face_frames_numpy(face_found)
+    assert [start for start, _ in got] == list(range(0, 400, window))
+    for start, faces_in in got:
+        expected = source[np.clip(np.arange(start - context, start + window + context), 0, 399)]
+        np.testing.assert_array_equal(faces_in[:, 0], expected)
+    assert stream.peak <= window + 2 * context + 1
+
+
+@pytest.fixture(scope="module")
+def predicted(exported_run, tmp_path_factory):
+    _, export_dir, _ = exported_run
+    root = tmp_path_factory.mktemp("predict")
+    videos = root / "videos"
+    videos.mkdir()
+    _face_video(str(videos / "face.mp4"))
+    (videos / "broken.mp4").write_bytes(b"not a video at all" * 100)
+    out = root / "out"
+    result = subprocess.run([sys.executable, "-m", "mimamo_tf.predict", f"--model={export_dir}",
+                             f"--input={videos}", f"--output_dir={out}", "--overlay"],
+                            capture_output=True, text=True, timeout=300)
+    return export_dir, videos / "face.mp4", out, result
+
+
+def test_predict_csv_equals_the_model_on_faces_aligned_in_memory(predicted):
+    export_dir, clip, out, result = predicted
+    # The broken file is reported and skipped; the exit code says something failed.
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "1 of 2 video(s) done, 1 failed" in result.stdout and "broken.mp4" in result.stdout
+    rows = _rows(out / "face.csv")
+    assert list(rows[0]) == ["frame", "time_s", "face_found", "face_x", "face_y", "face_w", "face_h",
+                             "arousal", "valence"]
+    # The oracle: the whole video aligned in memory, windows cut like evaluate, the SavedModel.
+    aligned = faces.process_video(str(clip))
+    found = aligned.face_found.astype(int)
+    assert len(rows) == len(found) == 30 and found[NO_FACE].sum() == 0 and found.sum() >= 20
+    signature = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+    filled = aligned.rgb224[nearest_face_frames_numpy(found)]
+    window, context = 8, 6  # configs/smoke.cfg; context = snippet_length / 2
+    expected = np.zeros((len(found), 2), np.float32)
+    for start in range(0, len(found), window):
+        frames = np.clip(np.arange(start - context, start + window + context), 0, len(found) - 1)
+        out_ = signature(faces=tf.constant(filled[frames][None]))
+        end = min(start + window, len(found))
+        expected[start:end] = np.stack([out_["arousal"][0], out_["valence"][0]], -1)[: end - start]
+    boxes = aligned.track.boxes
+    for t, row in enumerate(rows):
+        assert int(row["frame"]) == t and float(row["time_s"]) == pytest.approx(t / 25.0, abs=1e-4)
+        assert int(row["face_found"]) == found[t]
+        if found[t]:
+            assert float(row["arousal"]) == pytest.approx(expected[t, 0], abs=2e-5)
+            assert float(row["valence"]) == pytest.approx(expected[t, 1], abs=2e-5)
+            x1, y1, x2, y2 = boxes[t]
+            np.testing.assert_allclose([float(row[k]) for k in ("face_x", "face_y", "face_w", "face_h")],
+                                       [x1, y1, x2 - x1, y2 - y1], atol=0.06)
+        else:
+            assert all(row[k] == "" for k in ("face_x", "face_y", "face_w", "face_h", "arousal", "valence"))
+    # The plot and the overlay video (same frame count and size as the clip).
+    assert (out / "face.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    overlay, original = video.read_frames(out / "face.mp4"), video.read_frames(clip)
+    assert overlay.shape == original.shape
+    assert np.abs(overlay.astype(int) - original.astype(int)).max() > 100  # something is drawn
+
+
+def test_python_api_fill_missing_and_litert(predicted, exported_run):
+    from mimamo_tf.inference import Predictor
+
+    export_dir, clip, out, _ = predicted
+    rows = _rows(out / "face.csv")
+    result = Predictor.load(str(export_dir)).predict_video(str(clip), fill_missing=True)
+    csv_arousal = np.array([float(r["arousal"]) if r["arousal"] else np.nan for r in rows])
+    has_face = result.face_found == 1
+    np.testing.assert_allclose(result.arousal[has_face], csv_arousal[has_face], atol=2e-6)
+    # Filled frames carry the model's predictions on the nearest face's inputs (not NaN).
+    assert np.all(np.isfinite(result.arousal)) and np.all(np.isfinite(result.valence))
+    assert [r["arousal"] for r in result.rows()][NO_FACE] != [None] * 6
+    # The LiteRT file (window 8, batch 1) predicts the same numbers as the SavedModel.
+    litert = Predictor.load(str(export_dir / "model.tflite")).predict_video(str(clip), fill_missing=True)
+    np.testing.assert_allclose(litert.arousal, result.arousal, atol=1e-4)
+    np.testing.assert_allclose(litert.valence, result.valence, atol=1e-4)
+
+
+def test_video_without_a_face_and_bad_models(exported_run, tmp_path):
+    _, export_dir, _ = exported_run
+    video.write_video(str(tmp_path / "wall.mp4"), [np.full((120, 160, 3), 90, np.uint8)] * 12, 25.0)
+    result = subprocess.run([sys.executable, "-m", "mimamo_tf.predict", f"--model={export_dir}",
+                             f"--input={tmp_path / 'wall.mp4'}", f"--output_dir={tmp_path / 'out'}"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "no face found in any of its 12 frames" in result.stdout
+    rows = _rows(tmp_path / "out" / "wall.csv")
+    assert len(rows) == 12 and all(r["face_found"] == "0" and r["arousal"] == "" for r in rows)
+    # A directory that is not an export, and an input that matches nothing: exit 2, named.
+    result = subprocess.run([sys.executable, "-m", "mimamo_tf.predict", f"--model={tmp_path}",
+                             f"--input={tmp_path / 'wall.mp4'}", f"--output_dir={tmp_path / 'o2'}"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and f"--model={tmp_path}: no saved_model.pb" in result.stderr
+    result = subprocess.run([sys.executable, "-m", "mimamo_tf.predict", f"--model={export_dir}",
+                             f"--input={tmp_path / '*.avi'}", f"--output_dir={tmp_path / 'o3'}"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "matches no file" in result.stderr
