@@ -19,6 +19,7 @@ BENCHMARKS = {
     "faces": "mimamo_tf.benchmarks.faces",
     "input": "mimamo_tf.benchmarks.input",
     "train": "mimamo_tf.benchmarks.train",
+    "predict": "mimamo_tf.benchmarks.predict",
 }
 
 

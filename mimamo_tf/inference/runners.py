@@ -88,7 +88,6 @@ class LiteRTRunner:
 
         self.card = read_model_card(os.path.dirname(os.path.abspath(path)), path)
         try:
-            # The runtime prints "INFO: Created TensorFlow Lite XNNPACK delegate" on fd 2.
             with native_stderr_captured():
                 interpreter = Interpreter(model_path=path, num_threads=num_threads or os.cpu_count())
                 self._runner = interpreter.get_signature_runner(SIGNATURE)
@@ -102,12 +101,18 @@ class LiteRTRunner:
         self.context = int(self.card["inputs"]["faces"]["context_frames"])
         self.window = shape[1] - 2 * self.context
         self._interpreter = interpreter
+        self._called = False
         self.path = path
 
     def __call__(self, faces):
+        from mimamo_tf.cli_startup import native_stderr_captured
+
         results = []
         for one in np.asarray(faces, np.uint8):
-            out = self._runner(faces=one[None])
+            # The first call prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU" on fd 2.
+            with native_stderr_captured(not self._called):
+                out = self._runner(faces=one[None])
+            self._called = True
             results.append(np.stack([out[name][0] for name in OUTPUTS], -1))
         return np.stack(results)
 

