@@ -20,6 +20,7 @@ BENCHMARKS = {
     "input": "mimamo_tf.benchmarks.input",
     "train": "mimamo_tf.benchmarks.train",
     "predict": "mimamo_tf.benchmarks.predict",
+    "export": "mimamo_tf.benchmarks.export",
 }
 
 
