@@ -73,7 +73,7 @@ def predict_videos(predictor, videos, output_dir, overlay=False, fill_missing=Fa
     ``(video, files)`` and ``(video, reason)``."""
     from tqdm import tqdm
 
-    from mimamo_tf.inference import PredictError, outputs
+    from mimamo_tf.inference import NoFaceWarning, PredictError, outputs
 
     os.makedirs(output_dir, exist_ok=True)
     done, failed = [], []
@@ -83,7 +83,7 @@ def predict_videos(predictor, videos, output_dir, overlay=False, fill_missing=Fa
                    dynamic_ncols=True, disable=None)
         try:
             with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
+                warnings.simplefilter("always", NoFaceWarning)
                 result = predictor.predict_video(video, fill_missing=fill_missing, progress=bar)
             bar.close()
             files = [outputs.write_csv(result, os.path.join(output_dir, f"{stem}.csv")),
@@ -96,7 +96,10 @@ def predict_videos(predictor, videos, output_dir, overlay=False, fill_missing=Fa
             failed.append((video, str(error)))
             continue
         for warning in caught:
-            say(f"mimamo_tf.predict: warning: {warning.message}")
+            if issubclass(warning.category, NoFaceWarning):
+                say(f"mimamo_tf.predict: warning: {warning.message}")
+            else:
+                warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
         faces = int(result.face_found.sum())
         speed = result.num_frames / max(result.seconds["total"], 1e-9)
         say(f"mimamo_tf.predict: {video}: {result.num_frames} frames ({faces} with a face), {speed:.1f} frames/s "

@@ -4,7 +4,7 @@
 ``windows`` (streaming windows of faces), ``outputs`` (CSV, plot, overlay video).
 """
 
-from mimamo_tf.inference.predictor import COLUMNS, Predictor, VideoPrediction
+from mimamo_tf.inference.predictor import COLUMNS, NoFaceWarning, Predictor, VideoPrediction
 from mimamo_tf.inference.runners import PredictError, load_runner
 
-__all__ = ["COLUMNS", "PredictError", "Predictor", "VideoPrediction", "load_runner"]
+__all__ = ["COLUMNS", "NoFaceWarning", "PredictError", "Predictor", "VideoPrediction", "load_runner"]

@@ -24,6 +24,10 @@ from mimamo_tf import video as video_io
 from mimamo_tf.inference.runners import PredictError, load_runner
 from mimamo_tf.inference.windows import WindowStream
 
+class NoFaceWarning(UserWarning):
+    """No face was found anywhere in a video: its rows all have ``face_found=0`` and no values."""
+
+
 COLUMNS = ("frame", "time_s", "face_found", "face_x", "face_y", "face_w", "face_h", "arousal", "valence")
 
 
@@ -215,7 +219,7 @@ class Predictor:
                                      - seconds["model"])
             else:
                 warnings.warn(f"{path}: no face found in any of its {num_frames} frames: every row has face_found=0",
-                              stacklevel=2)
+                              NoFaceWarning, stacklevel=2)
         except (video_io.VideoReadError, ValueError) as error:
             # ValueError: the second pass decoded a different number of frames than the first.
             raise PredictError(f"{path}: cannot be decoded ({error})") from None
