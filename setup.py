@@ -9,6 +9,8 @@ INSTALL_REQUIRES = [
     # Tested with Keras 3.15.1 and keras-tuner 1.4.8; the trainer uses only public Keras APIs.
     "keras==3.15.*",
     "keras-tuner==1.4.*",
+    # keras-tuner's Bayesian optimisation (python -m mimamo_tf.tune --tuner=bayesian).
+    "scikit-learn>=1.5,<2",
     # TF 2.21 no longer depends on tensorboard; keras-tuner and the TensorBoard callback need it.
     "tensorboard==2.21.*",
     "absl-py>=2.1,<3",
@@ -57,6 +59,7 @@ setup(
             "mimamo-convert-weights=mimamo_tf.convert_weights:run",
             "mimamo-export=mimamo_tf.export:run",
             "mimamo-predict=mimamo_tf.predict:run",
+            "mimamo-tune=mimamo_tf.tune:run",
             "mimamo-prepare=data_prep.prepare:cli",
             "mimamo-inspect=data_prep.inspect:cli",
             "mimamo-synthetic=data_prep.synthetic:cli",

@@ -1,0 +1,109 @@
+"""``python -m mimamo_tf.tune --flagfile=configs/affwild2.cfg --data_dir=DATA --tune_dir=runs/tune
+--tuner=hyperband|random|bayesian --max_trials=N``: hyperparameter search over the experiment config.
+
+Each trial trains the flagfile's configuration with the trial's hyperparameter values (the trainer
+of ``mimamo_tf.train``) into ``<tune_dir>/trials/<trial_id>``; the objective is the validation mean
+CCC of the trial's best epoch, maximised. At the end a table is printed and ``<tune_dir>`` holds
+``results.json`` and ``best.cfg`` (``python -m mimamo_tf.train --flagfile=<tune_dir>/best.cfg``
+trains the best configuration); ``tensorboard --logdir <tune_dir>`` shows the trials in its HParams
+dashboard. Re-running the same command continues the search: finished trials are not run again and
+a trial killed mid-way resumes from its checkpoint.
+
+The space (``--search_space`` narrows it, ``--hyperparameters`` picks entries): see
+``mimamo_tf.tuning.search_space``. Many machines: keras-tuner's distributed mode — the same command
+on every machine with ``KERASTUNER_TUNER_ID=chief`` (serves the oracle, writes the results) or
+``tuner0``, ``tuner1``, ... (run trials), ``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT``
+(the chief's address), and a ``--tune_dir`` every machine sees.
+
+Exit code 2: the configuration, the search space or the data cannot work (the message names the
+flag or the file).
+"""
+
+from mimamo_tf.cli_startup import quiet_tensorflow_startup
+
+quiet_tensorflow_startup()
+
+import sys  # noqa: E402
+
+from absl import app, flags  # noqa: E402
+
+from mimamo_tf import config as config_lib  # noqa: E402
+from mimamo_tf.tuning import search_space as space_lib  # noqa: E402
+
+config_lib.define_flags()
+flags.DEFINE_string("tune_dir", None, "Where the search writes: keras-tuner's state, trials/<id> (each trial's "
+                    "run; --model_dir is not used), results.json, best.cfg, TensorBoard HParams.")
+flags.DEFINE_enum("tuner", "random", ["hyperband", "random", "bayesian"],
+                  "keras-tuner oracle: random search, Bayesian optimisation (Gaussian process) or Hyperband "
+                  "(max_epochs = --epochs; later rounds continue a previous trial's run).")
+flags.DEFINE_integer("max_trials", 10, "Trials at most (a larger value on a re-run extends the search).")
+flags.DEFINE_multi_string(
+    "search_space", [],
+    "Narrows the space: NAME=a|b|c (these values), NAME=lo:hi (a continuous range; for a discrete entry its "
+    "declared values in [lo, hi]) or NAME=a (fixed); comma-separated or repeated. The declared space:\n"
+    + space_lib.space_help())
+flags.DEFINE_list("hyperparameters", [], "Which entries of the space to search (default: every one that has an "
+                  f"effect with the flagfile's configuration); the others keep the flagfile's values. "
+                  f"Names: {', '.join(space_lib.NAMES)}.")
+flags.DEFINE_integer("search_seed", 1, "Seed of the oracle (>= 1): the same command proposes the same trials.")
+flags.DEFINE_integer("hyperband_factor", 3, "Hyperband's reduction factor.")
+flags.DEFINE_integer("hyperband_iterations", 1, "Hyperband's sweeps over its brackets.")
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments {argv[1:]}; every option is a --flag")
+    from mimamo_tf.cli_startup import quiet_python_logging
+
+    quiet_python_logging()
+    import keras_tuner
+
+    from mimamo_tf.data.pipeline import DataError
+    from mimamo_tf.tuning import tuner as tuner_lib
+
+    try:
+        config = config_lib.from_flags(FLAGS)
+        if config.runtime.model_dir:
+            print(f"mimamo_tf.tune: --model_dir={config.runtime.model_dir} is not used: each trial trains into "
+                  "<tune_dir>/trials/<trial_id>", file=sys.stderr)
+        settings = tuner_lib.SearchSettings(
+            tune_dir=FLAGS.tune_dir, tuner=FLAGS.tuner, max_trials=FLAGS.max_trials, seed=FLAGS.search_seed,
+            hyperband_factor=FLAGS.hyperband_factor, hyperband_iterations=FLAGS.hyperband_iterations).validate()
+        space = space_lib.build_search_space(config, FLAGS.search_space, FLAGS.hyperparameters)
+        outcome = tuner_lib.search(config, space, settings)
+    except (config_lib.ConfigError, DataError) as error:
+        kind = "configuration error" if isinstance(error, config_lib.ConfigError) else "data error"
+        print(f"mimamo_tf.tune: {kind}: {error}", file=sys.stderr)
+        return 2
+    except keras_tuner.errors.FatalError as error:
+        print(f"mimamo_tf.tune: {error}", file=sys.stderr)
+        return 2
+    except RuntimeError as error:
+        # keras-tuner stops the search after --max_consecutive_failed_trials (3) failed trials.
+        print(f"mimamo_tf.tune: the search stopped: {error}", file=sys.stderr)
+        return 1
+    if outcome.role == "worker":
+        print(f"mimamo_tf.tune: worker done; it ran trial(s) {', '.join(outcome.ran) or 'none'}. The chief prints the "
+              f"table and writes {settings.tune_dir}/results.json.")
+        return 0
+    results = outcome.results
+    done = sum(t["status"] == "COMPLETED" for t in results["trials"])
+    print(f"\nHyperparameter search in {settings.tune_dir} ({settings.tuner}): {done} of {len(results['trials'])} "
+          f"trials completed; objective: validation mean CCC of the best epoch (max). Space: {space.describe()}")
+    print(tuner_lib.results_table(results))
+    print(f"Results: {settings.tune_dir}/{tuner_lib.RESULTS_FILE}")
+    if results["best_trial"] is not None:
+        print(f"Best: trial {results['best_trial']}; train it with: python -m mimamo_tf.train "
+              f"--flagfile={results['best_flagfile']}")
+    print(f"TensorBoard HParams: tensorboard --logdir {settings.tune_dir}")
+    return 0
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
