@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DATA := data
 RUNS := runs
 
-.PHONY: venv test demo demo-data demo-ablation bench clean
+.PHONY: venv test demo demo-data demo-ablation studies bench clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,13 @@ demo-ablation: demo
 	$(BIN)/python -m mimamo_tf.report "two-stream=$(RUNS)/demo/eval_validation/metrics.json" \
 		"temporal only (phase differences)=$(RUNS)/demo_temporal/eval_validation/metrics.json" \
 		"spatial only=$(RUNS)/demo_spatial/eval_validation/metrics.json"
+
+# The paper's Tables 3-5 and Figure 5 on the synthetic data (python -m mimamo_tf.study, ~35 min on 2 cores;
+# re-running skips finished cells).
+studies: demo-data
+	for study in speed illumination streams length; do \
+		$(BIN)/python -m mimamo_tf.study --study=$$study --preset=synthetic --data_dir=$(DATA)/tfrecords --output_dir=$(RUNS)/studies || exit 1; \
+	done
 
 bench: $(STAMP)
 	$(BIN)/python -m mimamo_tf.bench phase

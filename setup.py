@@ -60,6 +60,7 @@ setup(
             "mimamo-export=mimamo_tf.export:run",
             "mimamo-predict=mimamo_tf.predict:run",
             "mimamo-tune=mimamo_tf.tune:run",
+            "mimamo-study=mimamo_tf.study:run",
             "mimamo-prepare=data_prep.prepare:cli",
             "mimamo-inspect=data_prep.inspect:cli",
             "mimamo-synthetic=data_prep.synthetic:cli",

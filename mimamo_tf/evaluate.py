@@ -33,13 +33,18 @@ from mimamo_tf import config as config_lib  # noqa: E402
 from mimamo_tf.ccc import ccc_numpy  # noqa: E402
 
 FLAGS = flags.FLAGS
-# The run's own settings (model, data): the same flags as training, read from its flags.cfg.
-config_lib.define_flags()
-flags.DEFINE_string("split", "validation", "Split to evaluate.")
-flags.DEFINE_string("checkpoint", "best", "'best', 'last' or a path to a .keras model.")
-flags.DEFINE_float("gamma_beta", 0.0, "Per-frame gamma corruption strength beta (0: off).")
-flags.DEFINE_string("output_dir", None, "Where metrics.json and predictions go (default <model_dir>/eval_<split>).")
-flags.DEFINE_integer("eval_batch_size", 8, "Windows per evaluation batch.")
+
+
+def define_flags():
+    """The CLI's flags: the run's own settings (model, data — the training flags, read from its
+    flags.cfg) and the evaluation's. Defined only when run as a command, so that other CLIs can
+    import ``evaluate`` and define flags of the same names."""
+    config_lib.define_flags()
+    flags.DEFINE_string("split", "validation", "Split to evaluate.")
+    flags.DEFINE_string("checkpoint", "best", "'best', 'last' or a path to a .keras model.")
+    flags.DEFINE_float("gamma_beta", 0.0, "Per-frame gamma corruption strength beta (0: off).")
+    flags.DEFINE_string("output_dir", None, "Where metrics.json and predictions go (default <model_dir>/eval_<split>).")
+    flags.DEFINE_integer("eval_batch_size", 8, "Windows per evaluation batch.")
 
 
 def _ccc_pair(predictions, labels):
@@ -210,6 +215,7 @@ def main(argv):
 
 
 def run():
+    define_flags()
     app.run(main)
 
 

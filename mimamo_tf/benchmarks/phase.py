@@ -56,15 +56,19 @@ def _best_rate(count, run, repeats):
     return count / best
 
 
-def measure_front_end(frames48, chunk, repeats):
+def measure_front_end(frames, chunk, repeats, snippets=True):
+    """Frames/s of ``PhaseSnippets`` (``snippets``: 12-difference snippets, 6 context frames) or
+    ``PhaseDifference`` (the per-pair phase-difference maps only) at the size of ``frames``, in
+    chunks of ``chunk`` frames."""
     import tensorflow as tf
 
-    from mimamo_tf.phase import PhaseSnippets
+    from mimamo_tf.phase import PhaseDifference, PhaseSnippets
 
-    context = 6
-    layer = PhaseSnippets(context_frames=context)
+    context = 6 if snippets else 0
+    size = frames.shape[-1]
+    layer = PhaseSnippets(context_frames=context, image_size=size) if snippets else PhaseDifference(image_size=size)
     compute = tf.function(lambda x: layer(x))
-    video = frames48.astype(np.float32) / 255.0
+    video = frames.astype(np.float32) / 255.0
     # Repeat the first/last frame as context at the video's ends (identical to clamping).
     padded = np.concatenate([np.repeat(video[:1], context, 0), video, np.repeat(video[-1:], context, 0)])
     starts = range(0, len(video), chunk)

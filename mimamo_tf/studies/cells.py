@@ -1,0 +1,166 @@
+"""Cells: the unit of work of a study, cached on disk so a study can be stopped and re-run.
+
+A study is a list of named cells. A cell is finished when its result JSON exists; the JSON is
+written atomically (a temporary file and ``os.replace``), so a killed study never leaves a half
+result, and re-running the same command skips every finished cell. A training cell trains into
+``<output_dir>/runs/<cell>``; if it was killed mid-training, the trainer's own checkpoints resume it.
+
+Files of a training cell ``<output_dir>/runs/<cell>/``: the trainer's outputs (``flags.cfg``,
+``checkpoints/``, ``history.json``, ``logs/``), ``eval_<split>/metrics.json`` (``mimamo_tf.evaluate``)
+when the cell is evaluated on a split, and ``cell.json`` (its result; written last).
+"""
+
+import json
+import os
+import time
+
+from mimamo_tf import config as config_lib
+from mimamo_tf.config import ConfigError
+
+RUNS = "runs"
+CELL_FILE = "cell.json"
+
+
+def write_json(path, value):
+    """Writes ``value`` as JSON atomically (temporary file + ``os.replace``)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path + ".partial", "w") as handle:
+        json.dump(value, handle, indent=1)
+        handle.write("\n")
+    os.replace(path + ".partial", path)
+
+
+def read_json(path):
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def cached(path, compute, log=None, label=None):
+    """The result JSON at ``path``; computed by ``compute()`` (a dict) and written if absent.
+
+    Returns:
+        ``(result, computed)``: ``computed`` is False when the cell was already finished.
+    """
+    if os.path.isfile(path):
+        if log:
+            log(f"{label or path}: finished earlier, not recomputed ({path})")
+        return read_json(path), False
+    start = time.perf_counter()
+    result = compute()
+    result.setdefault("seconds", time.perf_counter() - start)
+    write_json(path, result)
+    if log:
+        log(f"{label or path}: done in {result['seconds']:.0f} s")
+    return result, True
+
+
+def run_dir(output_dir, cell):
+    return os.path.join(output_dir, RUNS, cell)
+
+
+def _check_same_settings(previous_flags, config, path):
+    """A finished cell is reused only for the same experiment; names the flags that differ."""
+    current = config_lib.flag_values_of(config)
+    differing = [name for name in config_lib.FLAG_NAMES
+                 if name in previous_flags and name not in ("model_dir", "data_dir", "spatial_feature_dim")
+                 and _normalise(previous_flags[name]) != _normalise(current[name])]
+    if previous_flags.get("data_dir") and config.data.data_dir and (
+            os.path.abspath(previous_flags["data_dir"]) != os.path.abspath(config.data.data_dir)):
+        differing.append("data_dir")
+    if differing:
+        changes = ", ".join(f"--{n}={previous_flags.get(n)!r} (now {current[n]!r})" for n in differing)
+        raise ConfigError(f"{path} is a finished cell with other settings: {changes}. "
+                          "Use another --output_dir for a study with other settings.")
+
+
+def _normalise(value):
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def train_cell(config, output_dir, cell, evaluate_split=None, checkpoint="best", eval_batch_size=8,
+               verbose=True, log=None):
+    """Trains ``config`` into ``<output_dir>/runs/<cell>`` (resuming a killed run) unless finished.
+
+    Args:
+        config: the cell's ``ExperimentConfig`` (its ``model_dir`` is set here).
+        output_dir: the study's output directory.
+        cell: the cell's name (a directory name).
+        evaluate_split: evaluate the ``checkpoint`` on this split with ``mimamo_tf.evaluate``
+            (its ``metrics.json`` goes to ``runs/<cell>/eval_<split>``); None: no evaluation (the
+            cell's CCC is the held-out validation CCC of the training history).
+        checkpoint, eval_batch_size: passed to ``evaluate``.
+        verbose: the trainer's per-epoch lines.
+        log: a function taking progress lines.
+
+    Returns:
+        ``(result, computed)``; ``result`` holds ``cell``, ``flags`` (the resolved training flags),
+        ``best_epoch`` (the history entry of the best validation mean CCC, i.e. ``best.keras``),
+        ``epochs``, ``train_seconds`` and, when evaluated, ``metrics`` (``ccc_arousal``,
+        ``ccc_valence``, ``ccc_mean``, ``frames``, ``videos``) and ``metrics_file``.
+    """
+    model_dir = run_dir(output_dir, cell)
+    config = config_lib.replace(config, runtime={"model_dir": model_dir})
+    path = os.path.join(model_dir, CELL_FILE)
+    if os.path.isfile(path):
+        _check_same_settings(read_json(path)["flags"], config, path)
+
+    def compute():
+        from mimamo_tf.training import train
+
+        if log:
+            log(f"{cell}: training into {model_dir}")
+        start = time.perf_counter()
+        history = train(config, verbose=verbose)
+        train_seconds = time.perf_counter() - start
+        if not history:
+            raise RuntimeError(f"{cell}: training produced no epochs")
+        best = max(history, key=lambda e: e["val_ccc_mean"])
+        resolved = config_lib.from_flagfile(os.path.join(model_dir, "flags.cfg"))
+        result = {"cell": cell, "flags": _jsonable(config_lib.flag_values_of(resolved)), "epochs": len(history),
+                  "best_epoch": best, "last_epoch": history[-1], "train_seconds": train_seconds}
+        if evaluate_split:
+            metrics, metrics_dir = evaluate_run(resolved, evaluate_split, checkpoint, 0.0,
+                                                os.path.join(model_dir, f"eval_{evaluate_split}"), eval_batch_size)
+            result["metrics"] = _summary(metrics)
+            result["metrics_file"] = os.path.join(metrics_dir, "metrics.json")
+        return result
+
+    return cached(path, compute, log, label=cell)
+
+
+def evaluate_cell(config, output_dir, cell, name, split="validation", checkpoint="best", gamma_beta=0.0,
+                  eval_batch_size=8, log=None):
+    """Evaluates the trained run of cell ``cell`` once (``runs/<cell>/<name>/``), cached.
+
+    Returns:
+        ``(result, computed)``; ``result`` holds the ``metrics`` summary, ``gamma_beta`` and
+        ``metrics_file``.
+    """
+    model_dir = run_dir(output_dir, cell)
+    config = config_lib.replace(config, runtime={"model_dir": model_dir})
+    out = os.path.join(model_dir, name)
+
+    def compute():
+        metrics, metrics_dir = evaluate_run(config, split, checkpoint, gamma_beta, out, eval_batch_size)
+        return {"cell": cell, "evaluation": name, "gamma_beta": gamma_beta, "split": split,
+                "metrics": _summary(metrics), "metrics_file": os.path.join(metrics_dir, "metrics.json")}
+
+    return cached(os.path.join(out, CELL_FILE), compute, log, label=f"{cell}/{name}")
+
+
+def evaluate_run(config, split, checkpoint, gamma_beta, output_dir, batch_size):
+    """``mimamo_tf.evaluate.evaluate`` (imported here: it imports TensorFlow)."""
+    from mimamo_tf.evaluate import evaluate
+
+    return evaluate(config, split=split, checkpoint=checkpoint, gamma_beta=gamma_beta, output_dir=output_dir,
+                    batch_size=batch_size)
+
+
+def _summary(metrics):
+    keys = ("ccc_arousal", "ccc_valence", "ccc_mean", "ccc_arousal_face_only", "ccc_valence_face_only",
+            "ccc_mean_face_only", "frames", "frames_with_face", "videos", "checkpoint", "split", "gamma_beta")
+    return {k: metrics[k] for k in keys if k in metrics}
+
+
+def _jsonable(values):
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}

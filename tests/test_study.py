@@ -1,0 +1,160 @@
+"""``mimamo_tf.study`` on tiny real shards: tables equal the cells' own evaluation files, finished
+cells are reused (not re-trained), the illumination study's beta = 0 equals a plain evaluation,
+k-fold means equal the folds' histories, the speed table's ratios come from its numbers, and bad
+flags exit 2 naming the flag."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from tiny_shards import write_dataset
+
+from mimamo_tf import config as config_lib
+from mimamo_tf.studies import cells, illumination, length, speed, streams
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+STREAM_CELLS = ("features+phase_difference", "none+phase_difference", "none+optical_flow")
+
+
+def _quiet(_message):
+    pass
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("study_data")
+    write_dataset(directory, spatial_dim=32)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def base(data_dir):
+    return config_lib.from_flagfile(str(REPO / "configs" / "smoke.cfg"), [f"--data_dir={data_dir}", "--epochs=1"])
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("study")
+
+
+@pytest.fixture(scope="module")
+def streams_result(base, study_dir):
+    return streams.run(base, str(study_dir), STREAM_CELLS, verbose=False, log=_quiet)
+
+
+def _table_rows(markdown):
+    rows = [line.strip("|").split("|") for line in markdown.splitlines() if line.startswith("|")]
+    return [[c.strip() for c in row] for row in rows[2:]]
+
+
+def _mtimes(directory):
+    return {str(p): p.stat().st_mtime_ns for p in pathlib.Path(directory).rglob("*") if p.is_file()}
+
+
+def test_streams_table_equals_each_cells_metrics(streams_result, study_dir):
+    table = (study_dir / "streams.md").read_text()
+    rows = _table_rows(table)
+    assert len(rows) == len(STREAM_CELLS)
+    for cell, row in zip(STREAM_CELLS, rows):
+        metrics = json.loads((study_dir / "runs" / cell / "eval_validation" / "metrics.json").read_text())
+        assert row[2] == f"{metrics['ccc_arousal']:.3f}" and row[3] == f"{metrics['ccc_valence']:.3f}"
+        assert row[4] == f"{metrics['ccc_mean']:.3f}"
+    # The paper's numbers sit next to ours: Table 5 (Aff-Wild) and Table 4 (OMG) for Δ phase + ResNet50.
+    assert rows[0][5:] == ["0.521", "0.580", "0.377", "0.529"]
+    assert rows[2][1] == "optical flow" and rows[2][5:] == ["0.124", "0.058", "0.136", "0.145"]
+    assert (study_dir / "streams.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    flags = config_lib.from_flagfile(str(study_dir / "runs" / "none+optical_flow" / "flags.cfg"))
+    assert (flags.model.streams, flags.model.temporal_input) == ("temporal", "optical_flow")
+
+
+def test_rerun_reuses_finished_cells(streams_result, base, study_dir):
+    before = _mtimes(study_dir / "runs")
+    messages = []
+    again = streams.run(base, str(study_dir), STREAM_CELLS, verbose=False, log=messages.append)
+    assert _mtimes(study_dir / "runs") == before  # no checkpoint, history or metrics file rewritten
+    assert all("finished earlier" in m for m in messages) and len(messages) == len(STREAM_CELLS)
+    assert [r["arousal"] for r in again["rows"]] == [r["arousal"] for r in streams_result["rows"]]
+
+
+def test_finished_cell_with_other_settings_is_refused(streams_result, base, study_dir):
+    other = config_lib.replace(streams.cell_config(base, "none", "phase_difference"), optimization={"learning_rate": 0.5})
+    with pytest.raises(config_lib.ConfigError, match="--learning_rate"):
+        cells.train_cell(other, str(study_dir), "none+phase_difference", verbose=False)
+
+
+def test_illumination_reuses_models_and_beta_zero_is_plain_evaluation(streams_result, base, study_dir, tmp_path):
+    checkpoints = _mtimes(study_dir / "runs" / "none+phase_difference" / "checkpoints")
+    result = illumination.run(base, str(study_dir), (0.0, 1.0), verbose=False, log=_quiet)
+    assert _mtimes(study_dir / "runs" / "none+phase_difference" / "checkpoints") == checkpoints
+    from mimamo_tf.evaluate import evaluate
+
+    for temporal in illumination.TEMPORAL_INPUTS:
+        run_dir = study_dir / "runs" / f"none+{temporal}"
+        config = config_lib.from_flagfile(str(run_dir / "flags.cfg"))
+        plain, _ = evaluate(config, "validation", "best", 0.0, str(tmp_path / temporal))
+        series = result["series"][temporal]
+        assert series["arousal"][0] == plain["ccc_arousal"] and series["valence"][0] == plain["ccc_valence"]
+        corrupted = json.loads((run_dir / "gamma_1.00" / "metrics.json").read_text())
+        assert corrupted["gamma_beta"] == 1.0 and corrupted["corrupted_streams"] == ["temporal"]
+        assert series["arousal"][1] == corrupted["ccc_arousal"]
+    rows = _table_rows((study_dir / "illumination.md").read_text())
+    assert [r[0] for r in rows] == ["0.0", "1.0"]
+    gap = result["series"]["phase_difference"]["arousal"][1] - result["series"]["optical_flow"]["arousal"][1]
+    assert rows[1][-1] == f"{gap:.3f}"
+    assert (study_dir / "illumination.png").stat().st_size > 1000
+
+
+def test_length_mean_is_the_mean_of_the_folds_histories(base, tmp_path):
+    result = length.run(base, str(tmp_path), lengths=(4,), num_folds=2, verbose=False, log=_quiet)
+    folds = []
+    for fold in range(2):
+        run_dir = tmp_path / "runs" / length.cell_name(4, fold)
+        history = json.loads((run_dir / "history.json").read_text())
+        folds.append(max(history, key=lambda e: e["val_ccc_mean"]))
+        config = config_lib.from_flagfile(str(run_dir / "flags.cfg"))
+        assert (config.model.snippet_length, config.data.num_folds, config.data.fold) == (4, 2, fold)
+    row = result["rows"][0]
+    assert row["arousal"] == pytest.approx(np.mean([f["val_ccc_arousal"] for f in folds]), abs=1e-12)
+    assert row["valence"] == pytest.approx(np.mean([f["val_ccc_valence"] for f in folds]), abs=1e-12)
+    table_row = _table_rows((tmp_path / "length.md").read_text())[0]
+    assert table_row[:3] == ["4", f"{row['arousal']:.3f}", f"{row['valence']:.3f}"]
+    assert table_row[-2:] == ["0.151", "0.048"]  # the paper's Table 3 at L = 4
+
+
+def _study(*flags, timeout=300):
+    return subprocess.run([sys.executable, "-m", "mimamo_tf.study", *flags], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_speed_study_cli(tmp_path):
+    run = _study("--study=speed", f"--output_dir={tmp_path}", "--speed_frames=48", "--speed_pairs=3",
+                 "--speed_repeats=1")
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = json.loads((tmp_path / "speed.json").read_text())["rows"]
+    assert {(r["method"], r["size"]) for r in rows} == {(m, s) for m, _, _ in speed.METHODS for s in (48, 224)}
+    table = {(r[0], r[1]): r for r in _table_rows((tmp_path / "speed.md").read_text())}
+    for r in rows:
+        assert r["frames_per_second"] > 0 and r["ms_per_frame"] > 0
+        phase = next(p for p in rows if p["size"] == r["size"] and p["method"] == "phase differences")
+        assert r["vs_phase"] == pytest.approx(r["ms_per_frame"] / phase["ms_per_frame"])
+        assert table[(r["method"], f"{r['size']}x{r['size']}")][4] == f"{r['vs_phase']:.2f}x"
+    assert (tmp_path / "speed.png").read_bytes()[:4] == b"\x89PNG"
+    again = _study("--study=speed", f"--output_dir={tmp_path}")  # finished cells: nothing re-measured
+    assert again.returncode == 0 and again.stdout.count("finished earlier") == len(rows)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (("--study=bogus", "--output_dir=/tmp/unused"), "--study must be one of streams, length, illumination, speed"),
+    (("--study=streams", "--output_dir=/tmp/unused"), "--data_dir is required"),
+    (("--study=length", "--data_dir=/tmp/unused", "--output_dir=/tmp/unused", "--num_folds=1",
+      "--preset=synthetic"), "--num_folds"),
+    (("--study=streams", "--data_dir=/nonexistent", "--output_dir=/tmp/unused", "--preset=synthetic",
+      "--cells=features+nothing"), "--cells"),
+])
+def test_bad_flags_exit_2_naming_the_flag(flags, message):
+    run = _study(*flags)
+    assert run.returncode == 2, (run.stdout, run.stderr)
+    assert message in run.stderr
