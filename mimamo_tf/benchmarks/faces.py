@@ -29,13 +29,6 @@ flags.DEFINE_integer("detect_every", 3, "Pipeline: detector every k-th frame.", 
 flags.DEFINE_integer("max_frames", 0, "Use at most this many frames (0: all).", flag_values=_FLAGS)
 
 
-def _clip_path(clip: str) -> str:
-    if os.path.isfile(clip):
-        return clip
-    from mimamo_tf.testing.sample_clips import pyfeat_clip  # pylint: disable=import-outside-toplevel
-    return str(pyfeat_clip(clip))
-
-
 def _frames(path: str, max_frames: int):
     from mimamo_tf import video  # pylint: disable=import-outside-toplevel
     for index, frame in enumerate(video.iter_frames(path)):
@@ -77,8 +70,9 @@ def main(argv):
     _FLAGS(argv)
     from mimamo_tf import faces  # pylint: disable=import-outside-toplevel
     from mimamo_tf import video  # pylint: disable=import-outside-toplevel
+    from mimamo_tf.testing.sample_clips import clip_path  # pylint: disable=import-outside-toplevel
 
-    path = _clip_path(_FLAGS.clip)
+    path = clip_path(_FLAGS.clip)
     info = video.probe(path)
     max_frames = _FLAGS.max_frames
     rows = []

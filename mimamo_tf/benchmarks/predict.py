@@ -35,14 +35,6 @@ flags.DEFINE_integer("repeats", 3, "Timed repetitions of each model stage (the m
                      flag_values=_FLAGS)
 
 
-def _clip_path(clip):
-    if os.path.isfile(clip):
-        return clip
-    from mimamo_tf.testing.sample_clips import pyfeat_clip
-
-    return str(pyfeat_clip(clip))
-
-
 def build_export(directory, backbone_spec, window, litert=True):
     """An export of the paper's network on ``backbone_spec`` features, as ``mimamo_tf.export``
     writes it (random weights; the training default ``--mixed_precision``): returns ``(config,
@@ -138,7 +130,9 @@ def main(argv):
     from mimamo_tf import video
     from mimamo_tf.inference import Predictor
 
-    path = _clip_path(_FLAGS.clip)
+    from mimamo_tf.testing.sample_clips import clip_path
+
+    path = clip_path(_FLAGS.clip)
     info = video.probe(path)
     window = _FLAGS.window
     rows = []

