@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from mimamo_tf import config as config_lib  # noqa: E402
+from mimamo_tf.atomic_files import write_text  # noqa: E402
 from mimamo_tf.ccc import ccc_numpy  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -133,24 +134,17 @@ def summarise(videos):
     }
 
 
-def _write_atomic(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".partial", "w") as handle:
-        handle.write(text)
-    os.replace(path + ".partial", path)
-
-
 def write_predictions(videos, output_dir, label_level):
     if label_level == "video":
         rows = ["video,utterance,arousal,valence"]
         for video_id, v in sorted(videos.items()):
             video, _, utterance = video_id.partition("/")
             rows.append(f"{video},{utterance},{v['pred'][0, 0]:.6f},{v['pred'][0, 1]:.6f}")
-        _write_atomic(os.path.join(output_dir, "predictions.csv"), "\n".join(rows) + "\n")
+        write_text(os.path.join(output_dir, "predictions.csv"), "\n".join(rows) + "\n")
         return
     for video_id, v in videos.items():
         lines = ["valence,arousal"] + [f"{valence:.6f},{arousal:.6f}" for arousal, valence in v["pred"]]
-        _write_atomic(os.path.join(output_dir, "predictions", f"{video_id}.txt"), "\n".join(lines) + "\n")
+        write_text(os.path.join(output_dir, "predictions", f"{video_id}.txt"), "\n".join(lines) + "\n")
 
 
 def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, output_dir=None, batch_size=8):
@@ -186,7 +180,7 @@ def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, outp
                    corrupted_streams=corrupted if gamma_beta else [], videos_without_face=faceless)
     output_dir = output_dir or os.path.join(config.runtime.model_dir, f"eval_{split}")
     write_predictions(videos, output_dir, label_level)
-    _write_atomic(os.path.join(output_dir, "metrics.json"), json.dumps(metrics, indent=1) + "\n")
+    write_text(os.path.join(output_dir, "metrics.json"), json.dumps(metrics, indent=1) + "\n")
     return metrics, output_dir
 
 

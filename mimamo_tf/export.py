@@ -29,6 +29,8 @@ import os  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 
+from mimamo_tf.atomic_files import write_json  # noqa: E402
+
 # The LiteRT files an export directory can hold (``Predictor.load`` accepts either).
 LITERT_FILES = {"float32": "model.tflite", "dynamic_range": "model_dynamic_range.tflite"}
 MODEL_CARD = "model_card.json"
@@ -151,28 +153,23 @@ def fixed_window_model(model, config, window):
     The architecture comes from the run's config (the same builder that made ``model``), so the
     variables pair up in order; shapes are checked before anything is copied.
     """
-    import keras
-
     from mimamo_tf import config as config_lib
     from mimamo_tf.models import build_mimamo_net
+    from mimamo_tf.training.model_setup import dtype_policy
 
     model_config = config.model
     if "spatial_features" in model.input:
         model_config = config_lib.replace(
             config, model={"spatial_feature_dim": int(model.input["spatial_features"].shape[-1])}).model
-    policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    try:
+    with dtype_policy("float32"):
         fixed = build_mimamo_net(model_config, name=model.name, window=window, unroll=True)
-    finally:
-        keras.config.set_dtype_policy(policy)
     source, target = model.weights, fixed.weights
     mismatched = [(a.path, tuple(a.shape), b.path, tuple(b.shape)) for a, b in zip(source, target)
                   if tuple(a.shape) != tuple(b.shape)]
     if len(source) != len(target) or mismatched:
         raise ExportError(f"the checkpoint's network does not match its flags.cfg ({len(source)} vs {len(target)} "
                           f"variables; first differences {mismatched[:3]})")
-    fixed.set_weights([keras.ops.convert_to_numpy(w) for w in source])
+    fixed.set_weights(model.get_weights())
     return fixed
 
 
@@ -302,11 +299,7 @@ def export_run(model_dir, export_dir, checkpoint="best", tflite=False, quantize=
         window = tflite_window or config.data.window
         written = export_litert(model, config, backbone, export_dir, window, quantize)
         litert = {"window": window, "files": {kind: os.path.basename(path) for kind, path in written.items()}}
-    card = model_card(config, record, model_dir, checkpoint, litert)
-    partial = os.path.join(export_dir, MODEL_CARD + ".partial")
-    with open(partial, "w") as handle:
-        json.dump(card, handle, indent=1)
-    os.replace(partial, os.path.join(export_dir, MODEL_CARD))
+    write_json(os.path.join(export_dir, MODEL_CARD), model_card(config, record, model_dir, checkpoint, litert))
     return export_dir
 
 

@@ -58,7 +58,7 @@ def main(argv):
     rows, reference = [], None
     for name, path in files:
         predictor = Predictor.load(path)
-        predictor.runner(np.zeros((1, predictor.window + 2 * predictor.context, 224, 224, 3), np.uint8))
+        predictor.warm_up()
         start = time.perf_counter()
         predictions = np.concatenate([predictor.predict_faces(rgb, found) for _, rgb, found, _, _ in videos])
         seconds = time.perf_counter() - start

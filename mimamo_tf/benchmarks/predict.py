@@ -39,10 +39,9 @@ def build_export(directory, backbone_spec, window, litert=True):
     """An export of the paper's network on ``backbone_spec`` features, as ``mimamo_tf.export``
     writes it (random weights; the training default ``--mixed_precision``): returns ``(config,
     model, backbone)``."""
-    import json
-
     from mimamo_tf import config as config_lib
     from mimamo_tf import export
+    from mimamo_tf.atomic_files import write_json
     from mimamo_tf.models import build_mimamo_net
     from mimamo_tf.models.backbone import resolve_backbone
     from mimamo_tf.training.model_setup import dtype_policy
@@ -59,8 +58,7 @@ def build_export(directory, backbone_spec, window, litert=True):
         written = export.export_litert(model, config, backbone, directory, window, quantize="dynamic")
         litert_files = {"window": window, "files": {k: os.path.basename(v) for k, v in written.items()}}
     card = export.model_card(config, {"spec": backbone_spec}, directory, "random", litert_files)
-    with open(os.path.join(directory, export.MODEL_CARD), "w") as handle:
-        json.dump(card, handle)
+    write_json(os.path.join(directory, export.MODEL_CARD), card)
     return config, model, backbone
 
 
@@ -144,8 +142,7 @@ def main(argv):
                        ("LiteRT dynamic-range int8", os.path.join(directory, "model_dynamic_range.tflite"))]
         for name, model_path in models:
             predictor = Predictor.load(model_path)
-            warm = np.zeros((1, predictor.window + 2 * predictor.context, 224, 224, 3), np.uint8)
-            predictor.runner(warm)  # first call: graph set-up, not per-frame cost
+            predictor.warm_up()
             result = predictor.predict_video(path)
             rows.append((name, result.num_frames, result.seconds))
         stages = model_stage_seconds(config, model, backbone, window, _FLAGS.repeats)

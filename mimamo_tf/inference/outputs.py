@@ -5,29 +5,23 @@ looks complete.
 """
 
 import csv
+import io
 import os
 
 import numpy as np
 
+from mimamo_tf.atomic_files import partial_path, write_text
 from mimamo_tf.inference.predictor import COLUMNS
-
-
-def _partial(path):
-    directory, name = os.path.split(os.fspath(path))
-    stem, extension = os.path.splitext(name)
-    return os.path.join(directory, f".{stem}.partial{extension}")
 
 
 def write_csv(result, path):
     """One row per decoded frame with ``COLUMNS``; missing values are empty cells."""
-    tmp = _partial(path)
-    with open(tmp, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        writer.writeheader()
-        for row in result.rows():
-            writer.writerow({k: "" if v is None else v for k, v in row.items()})
-    os.replace(tmp, path)
-    return path
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=COLUMNS)
+    writer.writeheader()
+    for row in result.rows():
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return write_text(path, text.getvalue())
 
 
 def no_face_stretches(face_found):
@@ -64,7 +58,7 @@ def plot(result, path, title=None):
     axis.legend(loc="upper right", ncol=3, fontsize=8)
     axis.grid(alpha=0.3)
     figure.tight_layout()
-    tmp = _partial(path)
+    tmp = partial_path(path)
     figure.savefig(tmp, format="png")
     plt.close(figure)
     os.replace(tmp, path)

@@ -137,20 +137,31 @@ class Predictor:
     def context(self):
         return self.runner.context
 
+    def warm_up(self):
+        """Runs the model once on a blank window: its one-off set-up cost stays out of timings."""
+        self.runner(np.zeros((1, self.window + 2 * self.context, 224, 224, 3), np.uint8))
+
     def predict_faces(self, faces_rgb, face_found):
         """Predictions for aligned faces already in memory: ``(T, 224, 224, 3)`` uint8 and ``(T,)``
         face flags -> ``(T, 2)`` (arousal, valence) for every frame (faceless frames filled)."""
-        stream = WindowStream(face_found, self.window, self.context)
         predictions = np.zeros((len(face_found), 2), np.float32)
-        for t, face in enumerate(faces_rgb):
-            for start, window in stream.add(t, face):
-                self._store(predictions, start, window)
+        self._predict_stream(face_found, faces_rgb, predictions, {"model": 0.0})
         return predictions
 
-    def _store(self, predictions, start, window_faces):
-        out = self.runner(window_faces[None])[0]
-        end = min(start + self.window, len(predictions))
-        predictions[start:end] = out[: end - start]
+    def _predict_stream(self, face_found, faces_in_order, predictions, seconds):
+        """Feeds faces in frame order through a ``WindowStream`` into the model, writing each
+        window's predictions into ``predictions``; the model's time goes to ``seconds["model"]``."""
+        stream = WindowStream(face_found, self.window, self.context)
+        for t, face in enumerate(faces_in_order):
+            ready = stream.add(t, face)
+            if not ready:
+                continue
+            model_start = time.perf_counter()
+            for start, window_faces in ready:
+                out = self.runner(window_faces[None])[0]
+                end = min(start + self.window, len(predictions))
+                predictions[start:end] = out[: end - start]
+            seconds["model"] += time.perf_counter() - model_start
 
     def predict_video(self, path, fill_missing=False, progress=None):
         """Per-frame valence and arousal of the face in video ``path``.
@@ -179,7 +190,7 @@ class Predictor:
         blank = np.zeros((info.height, info.width, 3), np.uint8)
         undecodable = set()
 
-        def frames(stage):
+        def frames():
             # A frame that fails to decode between good ones is a frame without a face, as in prepare.
             for index, frame in enumerate(_Timed(video_io.iter_frames(path, mark_undecodable=True), seconds, "decode")):
                 if frame is None:
@@ -195,7 +206,7 @@ class Predictor:
         try:
             pass_start = time.perf_counter()
             decoded = seconds["decode"]
-            track = faces.locate_faces(frames("faces"), self.detector, self.face_config)
+            track = faces.locate_faces(frames(), self.detector, self.face_config)
             seconds["faces"] += time.perf_counter() - pass_start - (seconds["decode"] - decoded)
             face_found = track.face_found.astype(np.int64)
             face_found[sorted(undecodable)] = 0
@@ -205,16 +216,9 @@ class Predictor:
                 if progress is not None:
                     progress.reset(total=num_frames)
                     progress.set_postfix_str("predicting")
-                stream = WindowStream(face_found, self.window, self.context)
-                aligned = faces.iter_aligned_faces(frames("model"), track, self.face_config)
+                aligned = faces.iter_aligned_faces(frames(), track, self.face_config)
                 pass_start, decoded = time.perf_counter(), seconds["decode"]
-                for t, (rgb, _, _) in enumerate(aligned):
-                    ready = stream.add(t, rgb)
-                    if ready:
-                        model_start = time.perf_counter()
-                        for start, window in ready:
-                            self._store(predictions, start, window)
-                        seconds["model"] += time.perf_counter() - model_start
+                self._predict_stream(face_found, (rgb for rgb, _, _ in aligned), predictions, seconds)
                 seconds["faces"] += (time.perf_counter() - pass_start - (seconds["decode"] - decoded)
                                      - seconds["model"])
             else:

@@ -15,19 +15,11 @@ import os
 import time
 
 from mimamo_tf import config as config_lib
+from mimamo_tf.atomic_files import write_json
 from mimamo_tf.config import ConfigError
 
 RUNS = "runs"
 CELL_FILE = "cell.json"
-
-
-def write_json(path, value):
-    """Writes ``value`` as JSON atomically (temporary file + ``os.replace``)."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path + ".partial", "w") as handle:
-        json.dump(value, handle, indent=1)
-        handle.write("\n")
-    os.replace(path + ".partial", path)
 
 
 def read_json(path):

@@ -10,6 +10,7 @@ directories: a study run after the other reuses them); each evaluation is a cell
 
 import os
 
+from mimamo_tf.atomic_files import write_json, write_text
 from mimamo_tf.studies import cells, figures, paper, streams, tables
 
 TEMPORAL_INPUTS = ("phase_difference", "optical_flow")
@@ -66,10 +67,10 @@ def run(base, output_dir, betas, temporal_inputs=TEMPORAL_INPUTS, checkpoint="be
              f"(checkpoint `{checkpoint}`). {paper.FIGURE5_OMG_ILLUMINATION}\n\n"
              + tables.markdown(header, table_rows) + "\n")
     table_file = os.path.join(output_dir, "illumination.md")
-    tables.write_text(table_file, table)
+    write_text(table_file, table)
     figure = figures.illumination_figure(
         {f"temporal only: {paper.TEMPORAL_NAMES[t]}": v for t, v in series.items()},
         os.path.join(output_dir, "illumination.png"), "Illumination study: CCC under per-frame gamma corruption")
     result = {"study": "illumination", "series": series, "table": table, "table_file": table_file, "figure": figure}
-    cells.write_json(os.path.join(output_dir, "illumination.json"), result)
+    write_json(os.path.join(output_dir, "illumination.json"), result)
     return result

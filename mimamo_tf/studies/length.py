@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from mimamo_tf import config as config_lib
+from mimamo_tf.atomic_files import write_json, write_text
 from mimamo_tf.studies import cells, figures, paper, tables
 
 
@@ -65,7 +66,7 @@ def run(base, output_dir, lengths=(4, 8, 12, 16), num_folds=5, verbose=True, log
              "a fold's CCC is its held-out videos' CCC at the best epoch. The paper: OMG, 5 folds.\n\n"
              + tables.markdown(header, table_rows) + "\n")
     table_file = os.path.join(output_dir, "length.md")
-    tables.write_text(table_file, table)
+    write_text(table_file, table)
     spread = {name: [(min(f[name] for f in r["folds"]), max(f[name] for f in r["folds"])) for r in rows]
               for name in ("arousal", "valence")}
     figure = figures.length_figure([r["length"] for r in rows],
@@ -74,5 +75,5 @@ def run(base, output_dir, lengths=(4, 8, 12, 16), num_folds=5, verbose=True, log
                                    f"Length study: temporal stream, {num_folds}-fold CV")
     result = {"study": "length", "num_folds": num_folds, "rows": rows, "table": table, "table_file": table_file,
               "figure": figure}
-    cells.write_json(os.path.join(output_dir, "length.json"), result)
+    write_json(os.path.join(output_dir, "length.json"), result)
     return result

@@ -16,6 +16,7 @@ Each (method, size) is a cell ``runs/speed/<method>_<size>.json``; the best of `
 
 import os
 
+from mimamo_tf.atomic_files import write_json, write_text
 from mimamo_tf.studies import cells, figures, paper, tables
 
 METHODS = (("phase differences", "phase_difference", None), ("phase snippets (L=12)", "phase_snippets", None),
@@ -76,9 +77,9 @@ def run(output_dir, sizes=SIZES, frames=1024, pairs=60, repeats=3, log=print):
              f"frame pair (snippet assembly not counted). {paper.SPEED_REMARK}\n\n"
              + tables.markdown(header, table_rows) + "\n")
     table_file = os.path.join(output_dir, "speed.md")
-    tables.write_text(table_file, table)
+    write_text(table_file, table)
     figure = figures.speed_figure(rows, os.path.join(output_dir, "speed.png"),
                                   "Speed: phase differences vs optical flow (CPU)")
     result = {"study": "speed", "rows": rows, "table": table, "table_file": table_file, "figure": figure}
-    cells.write_json(os.path.join(output_dir, "speed.json"), result)
+    write_json(os.path.join(output_dir, "speed.json"), result)
     return result

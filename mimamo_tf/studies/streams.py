@@ -8,6 +8,7 @@ Cell names are ``<spatial>+<temporal>``, e.g. ``features+phase_difference``, ``n
 import os
 
 from mimamo_tf import config as config_lib
+from mimamo_tf.atomic_files import write_json, write_text
 from mimamo_tf.studies import cells, figures, paper, tables
 
 SPATIAL = ("features", "none")
@@ -89,9 +90,9 @@ def run(base, output_dir, cells_to_run=None, checkpoint="best", eval_batch_size=
              f"(checkpoint `{checkpoint}`), next to the paper's (spatial stream on VGGFace2/FER+ ResNet50 "
              f"features there; `{backbone}` features here).\n\n" + tables.markdown(header, table_rows) + "\n")
     table_file = os.path.join(output_dir, "streams.md")
-    tables.write_text(table_file, table)
+    write_text(table_file, table)
     figure = figures.streams_figure(rows, os.path.join(output_dir, "streams.png"),
                                     f"Streams study: CCC on {split} vs the paper")
     result = {"study": "streams", "rows": rows, "table": table, "table_file": table_file, "figure": figure}
-    cells.write_json(os.path.join(output_dir, "streams.json"), result)
+    write_json(os.path.join(output_dir, "streams.json"), result)
     return result

@@ -36,8 +36,3 @@ def spatial_backbone(data_dir):
     return None
 
 
-def write_text(path, text):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path + ".partial", "w") as handle:
-        handle.write(text)
-    os.replace(path + ".partial", path)

@@ -28,6 +28,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from mimamo_tf import config as config_lib
+from mimamo_tf.atomic_files import write_json
 from mimamo_tf.ccc import ccc_from_sums
 from mimamo_tf.config import ConfigError
 from mimamo_tf.data import pipeline, shards
@@ -126,13 +127,7 @@ class History:
 
     def append(self, logs):
         self.epochs.append(logs)
-        _write_json(self.path, self.epochs)
-
-
-def _write_json(path, value):
-    with open(path + ".partial", "w") as handle:
-        json.dump(value, handle, indent=1)
-    os.replace(path + ".partial", path)
+        write_json(self.path, self.epochs)
 
 
 def _save_model(model, path):

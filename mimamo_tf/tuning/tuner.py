@@ -45,6 +45,7 @@ import keras
 import keras_tuner
 
 from mimamo_tf import config as config_lib
+from mimamo_tf.atomic_files import write_json
 from mimamo_tf.config import ConfigError
 
 OBJECTIVE = "val_ccc_mean"
@@ -351,14 +352,7 @@ def check_search_settings(base_config, space, settings, record=True):
         config_lib.to_flagfile(base, flagfile, header=(
             f"Base configuration of the hyperparameter search in {tune_dir} (mimamo_tf.tune); every trial is "
             f"this with its own values of: {', '.join(space.names)}"))
-        _write_json(os.path.join(tune_dir, SEARCH_FILE), current)
-
-
-def _write_json(path, value):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path + ".partial", "w") as handle:
-        json.dump(value, handle, indent=1)
-    os.replace(path + ".partial", path)
+        write_json(os.path.join(tune_dir, SEARCH_FILE), current)
 
 
 def _trial_sort_key(trial_id):
@@ -421,7 +415,7 @@ def write_results(oracle, base_config, space, settings):
             f"  python -m mimamo_tf.train --flagfile={path}",
             f"The trial's own run (checkpoints/best.keras, history.json) is {best['model_dir']}.",
         ]))
-    _write_json(os.path.join(settings.tune_dir, RESULTS_FILE), results)
+    write_json(os.path.join(settings.tune_dir, RESULTS_FILE), results)
     return results
 
 
