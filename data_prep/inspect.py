@@ -6,18 +6,14 @@ not parse (truncated or corrupt file, wrong schema) is reported by name and the 
 When the folder has a ``manifest.json`` (or sidecars), the counts are checked against it.
 """
 
-from mimamo_tf.cli_startup import quiet_tensorflow_startup
+import json
+import os
+import sys
+from typing import Dict, List
 
-quiet_tensorflow_startup()
+from absl import app, flags
 
-import json  # noqa: E402
-import os  # noqa: E402
-import sys  # noqa: E402
-from typing import Dict, List  # noqa: E402
-
-from absl import app, flags  # noqa: E402
-
-from mimamo_tf.data import schema, shards  # noqa: E402
+from mimamo_tf.data import schema, shards
 
 FLAGS = flags.FLAGS
 
@@ -100,7 +96,7 @@ def inspect_path(path: str, decode_images: bool = True, stream=None) -> int:
               file=stream)
     print(f"{'total':40s} {totals['examples']:8d} {totals['frames']:8d} "
           f"{totals['frames_with_face']:8d} {totals['valid_label_frames']:8d}", file=stream)
-    manifest_path = os.path.join(path, "manifest.json") if os.path.isdir(path) else None
+    manifest_path = os.path.join(path, shards.MANIFEST_FILE) if os.path.isdir(path) else None
     if manifest_path and os.path.isfile(manifest_path):
         with open(manifest_path, encoding="utf-8") as handle:
             manifest = json.load(handle)

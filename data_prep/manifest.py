@@ -8,7 +8,7 @@ from typing import Dict
 from data_prep.shard_writer import merge_label_stats, write_json_atomic
 from mimamo_tf.data import schema, shards
 
-MANIFEST_NAME = "manifest.json"
+MANIFEST_NAME = shards.MANIFEST_FILE
 
 
 def _finalize_labels(sums: Dict[str, Dict]) -> Dict[str, Dict]:

@@ -18,26 +18,22 @@ Bad input never stops the run: each failed item is printed on stderr with its fi
 recorded in the shard's sidecar and in ``manifest.json``.
 """
 
-# Before anything imports TensorFlow (spawned workers re-import this module and run it too).
-from mimamo_tf.cli_startup import quiet_tensorflow_startup
+import dataclasses
+import multiprocessing
+import os
+import sys
+import time
+from typing import List, Optional
 
-quiet_tensorflow_startup()
+from absl import app, flags
+from tqdm import tqdm
 
-import dataclasses  # noqa: E402
-import multiprocessing  # noqa: E402
-import os  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from typing import List, Optional  # noqa: E402
-
-from absl import app, flags  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from data_prep import manifest as manifest_lib  # noqa: E402
-from data_prep import shard_writer  # noqa: E402
-from data_prep.examples import ExampleBuilder, ExampleOptions  # noqa: E402
-from data_prep.readers import READERS, ConfigurationError, make_reader  # noqa: E402
-from mimamo_tf.data import shards  # noqa: E402
+from data_prep import manifest as manifest_lib
+from data_prep import shard_writer
+from data_prep.examples import ExampleBuilder, ExampleOptions
+from data_prep.readers import READERS, ConfigurationError, make_reader
+from mimamo_tf import atomic_files
+from mimamo_tf.data import shards
 
 FLAGS = flags.FLAGS
 
@@ -131,7 +127,6 @@ def run(config: RunConfig, tasks, num_workers: int, progress: tqdm) -> List[dict
     return sidecars
 
 
-BACKBONE_FILE = "spatial_backbone.keras"
 
 
 def resolve_spatial_backbone(spec: str):
@@ -150,10 +145,9 @@ def resolve_spatial_backbone(spec: str):
 def save_spatial_backbone(model, output_dir: str) -> str:
     """Writes the exact backbone the features come from next to the shards (atomically), so the
     same features can be recomputed from the stored faces later (export, prediction)."""
-    path = os.path.join(output_dir, BACKBONE_FILE)
-    partial = os.path.join(output_dir, "partial-" + BACKBONE_FILE)
-    model.save(partial)
-    os.replace(partial, path)
+    path = os.path.join(output_dir, shards.BACKBONE_FILE)
+    with atomic_files.replacing(path) as partial:
+        model.save(partial)
     return path
 
 
@@ -188,7 +182,7 @@ def prepare(dataset: str, data_root: str, output_dir: str, split: str = "train",
     if backbone is not None:
         model, info = backbone
         backbone_file = save_spatial_backbone(model, output_dir)
-        settings["spatial_backbone"] = {**dataclasses.asdict(info), "file": BACKBONE_FILE}
+        settings["spatial_backbone"] = {**dataclasses.asdict(info), "file": shards.BACKBONE_FILE}
     run_fingerprint = shard_writer.fingerprint(items, settings)
     planned = shard_writer.plan_shards(items, videos_per_shard)
     count = len(planned)

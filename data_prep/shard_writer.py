@@ -16,9 +16,8 @@ import traceback
 from typing import Callable, Dict, List, Sequence
 
 from data_prep.readers.base import VideoItem
+from mimamo_tf import atomic_files
 from mimamo_tf.data import shards
-
-TMP_MARKER = ".tmp-"
 
 
 def plan_shards(items: Sequence[VideoItem], videos_per_shard: int) -> List[List[VideoItem]]:
@@ -40,14 +39,8 @@ def fingerprint(items: Sequence[VideoItem], settings: Dict[str, object]) -> str:
 
 
 def write_json_atomic(path: str, payload: dict) -> None:
-    """Writes JSON to a temporary file, flushes it to disk and renames it over `path`."""
-    tmp_path = f"{path}{TMP_MARKER}{os.getpid()}"
-    with open(tmp_path, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp_path, path)
+    """Writes JSON (sorted keys) to a temporary file, flushes it to disk and renames it over `path`."""
+    atomic_files.write_json(path, payload, indent=2, sort_keys=True, fsync=True)
 
 
 def shard_status(output_dir: str, name: str, expected_fingerprint: str) -> bool:
@@ -71,10 +64,10 @@ def shard_status(output_dir: str, name: str, expected_fingerprint: str) -> bool:
 def remove_stale_temporaries(output_dir: str, names: Sequence[str]) -> List[str]:
     """Deletes leftovers of killed runs for the given shard names; returns what was removed."""
     removed = []
-    prefixes = tuple(f".{name}{TMP_MARKER}" for name in names)
-    sidecar_prefixes = tuple(f"{shards.sidecar_name(n)}{TMP_MARKER}" for n in names)
+    temporaries = {os.path.basename(atomic_files.partial_path(file_name))
+                   for name in names for file_name in (name, shards.sidecar_name(name))}
     for entry in os.listdir(output_dir):
-        if entry.startswith(prefixes) or entry.startswith(sidecar_prefixes):
+        if entry in temporaries:
             os.remove(os.path.join(output_dir, entry))
             removed.append(entry)
     return removed
@@ -117,14 +110,15 @@ def write_shard(output_dir: str, split: str, index: int, count: int, items: Sequ
 
     name = shards.shard_name(split, index, count)
     final_path = os.path.join(output_dir, name)
-    tmp_path = os.path.join(output_dir, f".{name}{TMP_MARKER}{os.getpid()}")
     sidecar = {
         "file": name, "split": split, "shard_index": index, "num_output_shards": count,
         "fingerprint": run_fingerprint, "settings": settings, "examples": 0, "frames": 0,
         "frames_with_face": 0, "valid_label_frames": 0, "unreadable_frames": 0, "labels": {}, "videos": [],
         "failed": [],
     }
-    try:
+    # The sidecar is renamed into place first and the .tfrecord last: a complete shard is one whose
+    # .tfrecord exists.
+    with atomic_files.replacing(final_path, fsync=True) as tmp_path:
         with tf.io.TFRecordWriter(tmp_path) as writer:
             for item in items:
                 try:
@@ -153,13 +147,7 @@ def write_shard(output_dir: str, split: str, index: int, count: int, items: Sequ
                     f"WARNING {item.source} ({item.video_id}): {unreadable} unreadable frame(s) recorded as "
                     f"without a face, first: {stats['unreadable_first']}") if unreadable else "")
             writer.flush()
-        with open(tmp_path, "rb") as handle:
-            os.fsync(handle.fileno())
         write_json_atomic(os.path.join(output_dir, shards.sidecar_name(name)), sidecar)
-        os.replace(tmp_path, final_path)
-    finally:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
     return sidecar
 
 

@@ -35,6 +35,7 @@ import numpy as np
 from absl import app, flags
 
 from mimamo_tf import video as video_io
+from mimamo_tf.atomic_files import write_text
 from mimamo_tf.faces import alignment
 
 # Five landmarks of `skimage.data.astronaut()` (measured once with MTCNN at full resolution), in
@@ -310,10 +311,7 @@ def write_label_file(path: str, valence: np.ndarray, arousal: np.ndarray, valid:
     for v, a, ok in zip(valence, arousal, valid):
         lines.append(f"{v:.3f},{a:.3f}" if ok else "-5,-5")
     lines.extend([lines[-1]] * surplus)
-    tmp = path + ".partial"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    write_text(path, "\n".join(lines) + "\n")
 
 
 def write_aligned_frames(directory: str, frames: np.ndarray, landmarks: np.ndarray,

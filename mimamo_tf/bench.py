@@ -1,19 +1,17 @@
-"""Benchmarks: ``python -m mimamo_tf.bench {phase,faces,...} [--flags]``.
+"""``python -m mimamo_tf.bench {phase,faces,input,train,predict,export} [--flags]``: benchmarks.
 
 Each benchmark measures the things it compares side by side in one run and prints a table with the
 ratios, so the numbers are comparable on whatever machine runs it. Speed targets are checked here,
-never by timed unit tests.
+never by timed unit tests. ``python -m mimamo_tf.bench NAME --helpshort`` lists a benchmark's flags.
+Exit code 1: the benchmark's target was missed.
 """
 
-# Every benchmark runs TensorFlow.
-from mimamo_tf.cli_startup import quiet_tensorflow_startup
+import importlib
+import sys
 
-quiet_tensorflow_startup()
+from mimamo_tf.command_line import EXIT_BAD_INPUT, run_command
 
-import importlib  # noqa: E402
-import sys  # noqa: E402
-
-# Subcommand -> module with a ``main(argv)`` that parses its own absl flags.
+# Subcommand -> module with ``define_flags(flag_values)`` and ``main(flag_values)``.
 BENCHMARKS = {
     "phase": "mimamo_tf.benchmarks.phase",
     "faces": "mimamo_tf.benchmarks.faces",
@@ -29,9 +27,12 @@ def run(argv=None):
     if len(argv) < 2 or argv[1] not in BENCHMARKS:
         names = ", ".join(sorted(BENCHMARKS))
         print(f"usage: python -m mimamo_tf.bench {{{names}}} [--flags]", file=sys.stderr)
-        return 2
-    module = importlib.import_module(BENCHMARKS[argv[1]])
-    return module.main([f"{argv[0]} {argv[1]}"] + argv[2:])
+        return EXIT_BAD_INPUT
+    name = argv[1]
+    module = importlib.import_module(BENCHMARKS[name])
+    # absl parses sys.argv: the benchmark's flags follow its name.
+    sys.argv = [f"{argv[0]} {name}", *argv[2:]]
+    run_command(f"bench {name}", module.main, module.define_flags, module.__doc__)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ import dataclasses
 import os
 from typing import Optional, Tuple
 
+from mimamo_tf.atomic_files import write_text
+
 STREAMS = ("both", "spatial", "temporal")
 TEMPORAL_INPUTS = ("phase_difference", "phase", "optical_flow")
 SPATIAL_INPUTS = ("features", "images")
@@ -127,6 +129,8 @@ class DataConfig:
         window: frames per training/evaluation window (utterance samples at video level).
         stride: stride of training windows.
         batch_size: global batch size in windows (split over replicas and workers).
+        eval_batch_size: windows per batch of ``evaluate`` (and the studies' evaluations); any value
+            gives the same predictions.
         crop_fraction: side of the random training crop relative to the frame.
         shuffle_buffer: windows in the training shuffle buffer.
         skip_corrupt_records: go on past unreadable records of damaged shards (counted and
@@ -141,6 +145,7 @@ class DataConfig:
     window: int = 64
     stride: int = 32
     batch_size: int = 8
+    eval_batch_size: int = 8
     crop_fraction: float = 0.85
     shuffle_buffer: int = 256
     skip_corrupt_records: bool = False
@@ -240,6 +245,7 @@ _FLAGS = (
     ("window", "data", "window", "Frames per training/evaluation window (utterance samples at video level)."),
     ("stride", "data", "stride", "Stride of training windows."),
     ("batch_size", "data", "batch_size", "Global batch size in windows."),
+    ("eval_batch_size", "data", "eval_batch_size", "Windows per evaluation batch (evaluate, studies)."),
     ("skip_corrupt_records", "data", "skip_corrupt_records",
      "Go on past unreadable records of damaged shards (counted, with a warning) instead of stopping."),
     ("streams", "model", "streams", "Which streams."),
@@ -291,8 +297,8 @@ _CHOICES = {
     "weight_decay_type": WEIGHT_DECAY_TYPES,
 }
 # Settings that may change when a run is continued in its model dir (more epochs; how often to
-# checkpoint). Every other difference would make the continued run a different experiment.
-RESUMABLE_CHANGES = ("epochs", "checkpoint_every_steps")
+# checkpoint; how evaluation batches windows). Every other difference makes it another experiment.
+RESUMABLE_CHANGES = ("epochs", "checkpoint_every_steps", "eval_batch_size")
 _PATH_FLAGS = ("data_dir", "model_dir", "init_spatial_from", "init_temporal_from")
 FLAG_NAMES = tuple(name for name, *_ in _FLAGS)
 
@@ -358,7 +364,8 @@ def flag_values_of(config):
     return {name: getattr(getattr(config, section), field) for name, section, field, _ in _FLAGS}
 
 
-def _flag_line(name, value):
+def flag_line(name, value):
+    """``--name=value`` as absl parses it (``--name``/``--noname`` for booleans, lists comma-joined)."""
     if isinstance(value, bool):
         return f"--{name}" if value else f"--no{name}"
     if isinstance(value, tuple):
@@ -367,7 +374,8 @@ def _flag_line(name, value):
 
 
 def to_flagfile(config, path, header=None):
-    """Writes ``config`` as an absl flagfile (atomically): ``--flagfile=path`` reproduces it.
+    """Writes ``config`` as an absl flagfile (atomically): ``--flagfile=path`` reproduces it, from any
+    working directory (paths are written absolute).
 
     Args:
         config: the ``ExperimentConfig``.
@@ -376,14 +384,33 @@ def to_flagfile(config, path, header=None):
     """
     lines = [f"# {line}" for line in (header or "").splitlines()]
     for name, value in flag_values_of(config).items():
-        if value is not None:
-            lines.append(_flag_line(name, value))
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    with open(path + ".partial", "w") as handle:
-        handle.write("\n".join(lines) + "\n")
-    os.replace(path + ".partial", path)
-    return path
+        if value is None:
+            continue
+        if name in _PATH_FLAGS:
+            # Recorded absolute, so the file means the same from any working directory.
+            value = os.path.abspath(value)
+        lines.append(flag_line(name, value))
+    return write_text(path, "\n".join(lines) + "\n")
+
+
+def packaged_flagfile(name):
+    """The path of a flagfile that ships inside the package (``mimamo_tf/configs/<name>``: the
+    paper's, the demo's, the tests'), found through ``importlib.resources`` so that it resolves in an
+    installed wheel as in a checkout (where ``configs/`` at the top level links to the same files)."""
+    import importlib.resources
+
+    path = importlib.resources.files("mimamo_tf").joinpath("configs", name)
+    if not path.is_file():
+        raise ConfigError(f"no packaged flagfile {name!r} (mimamo_tf/configs holds {packaged_flagfiles()})")
+    return str(path)
+
+
+def packaged_flagfiles():
+    """Names of the flagfiles that ship inside the package."""
+    import importlib.resources
+
+    return sorted(p.name for p in importlib.resources.files("mimamo_tf").joinpath("configs").iterdir()
+                  if p.name.endswith(".cfg"))
 
 
 def from_flagfile(path, overrides=()):
@@ -457,7 +484,7 @@ def validate(config, require_data=True, require_model_dir=True):
     if model.spatial_input == "features" and model.backbone_weights:
         raise ConfigError(
             "--backbone_weights applies to --spatial_input=images; stored features were computed at prepare time")
-    for name, value in (("batch_size", data.batch_size), ("window", data.window), ("stride", data.stride),
+    for name, value in (("batch_size", data.batch_size), ("eval_batch_size", data.eval_batch_size), ("window", data.window), ("stride", data.stride),
                         ("epochs", opt.epochs), ("gru_units", model.gru_units)):
         if value < 1:
             raise ConfigError(f"--{name} must be positive, got {value}")

@@ -1,34 +1,35 @@
 """``python -m mimamo_tf.report NAME=metrics.json [NAME=metrics.json ...]``: a CCC table.
 
 Prints one Markdown row per evaluated model (as in the paper's Tables 4-5) from the ``metrics.json``
-files that ``mimamo_tf.evaluate`` writes.
+files that ``mimamo_tf.evaluate`` writes. Exit code 2: a file that is missing or not such a file.
 """
 
-import json
-import sys
+from mimamo_tf.command_line import run_command
 
 
-def table(named_files):
-    rows = ["| model | CCC arousal | CCC valence | CCC mean | frames |", "| --- | --- | --- | --- | --- |"]
-    for name, path in named_files:
-        with open(path) as handle:
-            m = json.load(handle)
-        rows.append(f"| {name} | {m['ccc_arousal']:.3f} | {m['ccc_valence']:.3f} | {m['ccc_mean']:.3f} | {m['frames']} |")
-    return "\n".join(rows)
+class ReportError(ValueError):
+    """The arguments name no readable ``metrics.json``."""
 
 
-def main(argv):
-    pairs = [arg.split("=", 1) for arg in argv[1:]]
+def main(flag_values, arguments):
+    import json
+
+    from mimamo_tf.evaluation.evaluator import metrics_table
+
+    del flag_values
+    pairs = [arg.split("=", 1) for arg in arguments]
     if not pairs or any(len(p) != 2 for p in pairs):
-        print("usage: python -m mimamo_tf.report NAME=path/to/metrics.json [...]", file=sys.stderr)
-        return 2
+        raise ReportError("usage: python -m mimamo_tf.report NAME=path/to/metrics.json [...]")
     try:
-        print(table(pairs))
+        print(metrics_table(pairs))
     except (OSError, KeyError, json.JSONDecodeError) as error:
-        print(f"mimamo_tf.report: cannot read metrics: {error}", file=sys.stderr)
-        return 2
+        raise ReportError(f"cannot read metrics: {error}") from error
     return 0
 
 
+def run():
+    run_command("report", main, doc=__doc__, extra_errors=(ReportError,), positional=True)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    run()

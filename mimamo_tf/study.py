@@ -23,67 +23,65 @@ and resumes a killed training from its checkpoints. Exit code 2: bad flags or da
 names the flag or file).
 """
 
-from mimamo_tf.cli_startup import quiet_tensorflow_startup
-
-quiet_tensorflow_startup()
-
-import sys  # noqa: E402
-import time  # noqa: E402
-
-from absl import app, flags  # noqa: E402
-
-from mimamo_tf import config as config_lib  # noqa: E402
-
-from mimamo_tf.studies import presets  # noqa: E402
-
-FLAGS = flags.FLAGS
-# The training flags override the base flagfile's settings (see ``base_config``).
-config_lib.define_flags()
-flags.DEFINE_string("output_dir", None, "Where the study writes <study>.md/.png/.json and runs/ (required).")
-flags.DEFINE_string("checkpoint", "best", "Checkpoint of each trained cell that is evaluated: best, last.")
-flags.DEFINE_integer("eval_batch_size", 8, "Windows per evaluation batch.")
-flags.DEFINE_string("study", None, f"Which study: {', '.join(presets.STUDIES)}.")
-flags.DEFINE_string("preset", "paper", "Study sizes: paper (the base flagfile's settings) or synthetic "
-                    "(the demo data in CPU time, base configs/demo.cfg).")
-flags.DEFINE_list("cells", None, "streams: only these cells (e.g. features+phase_difference,none+optical_flow).")
-flags.DEFINE_list("betas", None, "illumination: the beta grid (default 0, 0.1, ..., 1).")
-flags.DEFINE_list("temporal_inputs", None, "illumination: temporal inputs compared (default phase_difference,optical_flow).")
-flags.DEFINE_list("lengths", None, "length: snippet lengths L (default 4, 8, 12, 16).")
-flags.DEFINE_integer("speed_frames", None, "speed: frames of the 48x48 phase sequence (default: the preset's).")
-flags.DEFINE_integer("speed_pairs", None, "speed: flow pairs timed at 224x224, 10x at 48x48 (default: the preset's).")
-flags.DEFINE_integer("speed_repeats", None, "speed: timed repetitions, the best kept (default: the preset's).")
-flags.DEFINE_bool("train_log", True, "Print the trainer's per-epoch lines.")
+from mimamo_tf import config as config_lib
+from mimamo_tf.command_line import run_command
 
 
-def _explicit_training_flags(argv):
-    """The training flags given on the command line (not in a flagfile), as ``--name=value`` strings."""
-    names = []
-    arguments = argv[1:]
-    for arg in arguments:
+def define_flags(flag_values):
+    from absl import flags
+
+    from mimamo_tf.studies import presets
+
+    fv = dict(flag_values=flag_values)
+    # The training flags override the base flagfile's settings (see ``base_config``).
+    config_lib.define_flags(flag_values)
+    flags.DEFINE_string("output_dir", None, "Where the study writes <study>.md/.png/.json and runs/ (required).", **fv)
+    flags.DEFINE_string("checkpoint", "best", "Checkpoint of each trained cell that is evaluated: best, last.", **fv)
+    flags.DEFINE_string("study", None, f"Which study: {', '.join(presets.STUDIES)}.", **fv)
+    flags.DEFINE_string("preset", "paper", "Study sizes: paper (the base flagfile's settings) or synthetic "
+                        "(the demo data in CPU time, base configs/demo.cfg).", **fv)
+    flags.DEFINE_list("cells", None, "streams: only these cells (e.g. features+phase_difference,none+optical_flow).",
+                      **fv)
+    flags.DEFINE_list("betas", None, "illumination: the beta grid (default 0, 0.1, ..., 1).", **fv)
+    flags.DEFINE_list("temporal_inputs", None,
+                      "illumination: temporal inputs compared (default phase_difference,optical_flow).", **fv)
+    flags.DEFINE_list("lengths", None, "length: snippet lengths L (default 4, 8, 12, 16).", **fv)
+    flags.DEFINE_integer("speed_frames", None, "speed: frames of the 48x48 phase sequence (default: the preset's).", **fv)
+    flags.DEFINE_integer("speed_pairs", None,
+                         "speed: flow pairs timed at 224x224, 10x at 48x48 (default: the preset's).", **fv)
+    flags.DEFINE_integer("speed_repeats", None, "speed: timed repetitions, the best kept (default: the preset's).",
+                         **fv)
+    flags.DEFINE_bool("train_log", True, "Print the trainer's per-epoch lines.", **fv)
+
+
+def command_line_overrides(argv):
+    """The training flags given on the command line itself (not in a ``--flagfile``), as
+    ``(names, ["--name=value", ...])``: absl parses ``argv`` without its flagfiles, so booleans,
+    lists and abbreviations read exactly as in the real parse."""
+    from absl import flags
+
+    arguments, skip = [], False
+    for arg in argv[1:]:
+        if skip:
+            skip = False
+            continue
         if arg == "--":
             break
-        if not arg.startswith("-"):
+        name = arg.lstrip("-").partition("=")[0]
+        if arg.startswith("-") and name == "flagfile":
+            skip = "=" not in arg
             continue
-        name = arg.lstrip("-").split("=", 1)[0]
-        if name.startswith("no") and name[2:] in config_lib.FLAG_NAMES and isinstance(FLAGS[name[2:]].value, bool):
-            name = name[2:]
-        if name in config_lib.FLAG_NAMES and name not in names:
-            names.append(name)
-    overrides = []
-    for name in names:
-        value = FLAGS[name].value
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            overrides.append(f"--{name}" if value else f"--no{name}")
-        elif isinstance(value, (list, tuple)):
-            overrides.append(f"--{name}={','.join(str(v) for v in value)}")
-        else:
-            overrides.append(f"--{name}={value}")
-    return names, overrides
+        arguments.append(arg)
+    explicit = flags.FlagValues()
+    config_lib.define_flags(explicit)
+    explicit([argv[0], *arguments], known_only=True)
+    names = [name for name in config_lib.FLAG_NAMES if explicit[name].present]
+    return names, [config_lib.flag_line(name, explicit[name].value) for name in names
+                   if explicit[name].value is not None]
 
 
-def _flagfile(argv):
+def flagfile_of(argv):
+    """The last ``--flagfile`` on the command line, or None."""
     path = None
     for index, arg in enumerate(argv[1:], start=1):
         name, has_value, value = arg.lstrip("-").partition("=")
@@ -101,14 +99,16 @@ def _numbers(values, kind, flag):
 
 def base_config(preset, study, argv):
     """The study's base ``ExperimentConfig``: flagfile, then the preset's overrides, then the command line."""
-    path = _flagfile(argv) or preset.flagfile
-    _, explicit = _explicit_training_flags(argv)
+    path = flagfile_of(argv) or preset.flagfile
+    _, explicit = command_line_overrides(argv)
     overrides = list(preset.length_training if study == "length" else preset.training)
     return config_lib.from_flagfile(path, overrides + explicit)
 
 
-def run_study(argv):
+def run_study(FLAGS, argv):
     """Validates the flags and runs the study; returns its result dict. Raises ``ConfigError``."""
+    from mimamo_tf.studies import presets
+
     study, preset_name = FLAGS.study, FLAGS.preset
     if not study or study not in presets.STUDIES:
         raise config_lib.ConfigError(f"--study must be one of {', '.join(presets.STUDIES)}; got {study!r}")
@@ -131,7 +131,7 @@ def run_study(argv):
     if not FLAGS.data_dir:
         raise config_lib.ConfigError(f"--data_dir is required for --study={study} (a directory of shards "
                                      "written by data_prep.prepare)")
-    config = base_config(preset, study, sys.argv if argv is None else argv)
+    config = base_config(preset, study, argv)
     config_lib.validate(config, require_model_dir=False)
     common = dict(verbose=FLAGS.train_log, log=log)
     if FLAGS.checkpoint not in ("best", "last"):
@@ -139,7 +139,7 @@ def run_study(argv):
     if study == "streams":
         from mimamo_tf.studies import streams
 
-        return streams.run(config, output_dir, FLAGS.cells, FLAGS.checkpoint, FLAGS.eval_batch_size, **common)
+        return streams.run(config, output_dir, FLAGS.cells, FLAGS.checkpoint, **common)
     if study == "illumination":
         from mimamo_tf.studies import illumination
 
@@ -151,29 +151,21 @@ def run_study(argv):
         if unknown:
             raise config_lib.ConfigError(f"--temporal_inputs must be among {', '.join(config_lib.TEMPORAL_INPUTS)}; "
                                          f"got {', '.join(unknown)}")
-        return illumination.run(config, output_dir, betas, inputs, FLAGS.checkpoint, FLAGS.eval_batch_size, **common)
+        return illumination.run(config, output_dir, betas, inputs, FLAGS.checkpoint, **common)
     from mimamo_tf.studies import length
 
     lengths = _numbers(FLAGS.lengths, int, "lengths") if FLAGS.lengths else preset.lengths
-    names, _ = _explicit_training_flags(sys.argv if argv is None else argv)
+    names, _ = command_line_overrides(argv)
     num_folds = FLAGS.num_folds if "num_folds" in names else preset.num_folds
     return length.run(config, output_dir, lengths, num_folds, **common)
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments {argv[1:]}; every option is a --flag")
-    from mimamo_tf.cli_startup import quiet_python_logging
-    from mimamo_tf.data.pipeline import DataError
+def main(FLAGS):
+    import sys
+    import time
 
-    quiet_python_logging()
     start = time.perf_counter()
-    try:
-        result = run_study(None)
-    except (config_lib.ConfigError, DataError) as error:
-        kind = "configuration error" if isinstance(error, config_lib.ConfigError) else "data error"
-        print(f"mimamo_tf.study: {kind}: {error}", file=sys.stderr)
-        return 2
+    result = run_study(FLAGS, sys.argv)
     seconds = time.perf_counter() - start
     print(result["table"])
     print(f"mimamo_tf.study: --study={FLAGS.study} done in {seconds:.0f} s -> {result['table_file']}, {result['figure']}")
@@ -181,7 +173,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    run_command("study", main, define_flags, __doc__)
 
 
 if __name__ == "__main__":

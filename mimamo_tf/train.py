@@ -1,49 +1,34 @@
 """``python -m mimamo_tf.train --flagfile=configs/affwild.cfg [--flag=value ...]``: train MIMAMO Net.
 
-Flags after ``--flagfile`` override it; ``--helpshort`` lists them all (they are defined, with their
-defaults, by ``mimamo_tf.config``). The run is ``mimamo_tf.training.train``: see its module for the
-files written to ``--model_dir``. A killed run continues from its last checkpoint when the same
-command is run again. Exit code 2: the configuration or the data cannot work (the message names the
-flag or the file).
+Flags after ``--flagfile`` override it; ``--helpshort`` lists them (defined, with their defaults, by
+``mimamo_tf.config``). The run is ``mimamo_tf.training.train``; the files it writes to
+``--model_dir`` are listed in ``mimamo_tf.runs``. A killed run continues from its last checkpoint
+when the same command is run again. Exit code 2: the configuration or the data cannot work (the
+message names the flag or the file).
 """
 
-from mimamo_tf.cli_startup import quiet_tensorflow_startup
-
-quiet_tensorflow_startup()
-
-import sys  # noqa: E402
-
-from absl import app, flags  # noqa: E402
-
-from mimamo_tf import config as config_lib  # noqa: E402
-
-config_lib.define_flags()
+from mimamo_tf import config as config_lib
+from mimamo_tf.command_line import run_command
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments {argv[1:]}; every option is a --flag")
-    from mimamo_tf.cli_startup import quiet_python_logging
-    from mimamo_tf.data.pipeline import DataError
+def define_flags(flag_values):
+    config_lib.define_flags(flag_values)
 
-    quiet_python_logging()
+
+def main(flag_values):
+    from mimamo_tf import runs
     from mimamo_tf.training import train
 
-    try:
-        history = train(config_lib.from_flags(flags.FLAGS))
-    except (config_lib.ConfigError, DataError) as error:
-        kind = "configuration error" if isinstance(error, config_lib.ConfigError) else "data error"
-        print(f"mimamo_tf.train: {kind}: {error}", file=sys.stderr)
-        return 2
-    if history:
-        last = max(history, key=lambda e: e.get("val_ccc_mean", float("-inf")))
-        print("mimamo_tf.train: done after {} epochs; best validation mean CCC {:.4f} (epoch {})".format(
-            len(history), last["val_ccc_mean"], last["epoch"] + 1))
+    history = train(config_lib.from_flags(flag_values))
+    best = runs.best_epoch(history)
+    if best is not None:
+        print(f"mimamo_tf.train: done after {len(history)} epochs; best validation mean CCC "
+              f"{best[runs.SELECTION_METRIC]:.4f} (epoch {best['epoch'] + 1})")
     return 0
 
 
 def run():
-    app.run(main)
+    run_command("train", main, define_flags, __doc__)
 
 
 if __name__ == "__main__":

@@ -19,71 +19,56 @@ Exit code 2: the configuration, the search space or the data cannot work (the me
 flag or the file).
 """
 
-from mimamo_tf.cli_startup import quiet_tensorflow_startup
-
-quiet_tensorflow_startup()
-
-import sys  # noqa: E402
-
-from absl import app, flags  # noqa: E402
-
-from mimamo_tf import config as config_lib  # noqa: E402
-from mimamo_tf.tuning import search_space as space_lib  # noqa: E402
-
-config_lib.define_flags()
-flags.DEFINE_string("tune_dir", None, "Where the search writes: keras-tuner's state, trials/<id> (each trial's "
-                    "run; --model_dir is not used), results.json, best.cfg, TensorBoard HParams.")
-flags.DEFINE_enum("tuner", "random", ["hyperband", "random", "bayesian"],
-                  "keras-tuner oracle: random search, Bayesian optimisation (Gaussian process) or Hyperband "
-                  "(max_epochs = --epochs; later rounds continue a previous trial's run).")
-flags.DEFINE_integer("max_trials", 10, "Trials at most (a larger value on a re-run extends the search).")
-flags.DEFINE_multi_string(
-    "search_space", [],
-    "Narrows the space: NAME=a|b|c (these values), NAME=lo:hi (a continuous range; for a discrete entry its "
-    "declared values in [lo, hi]) or NAME=a (fixed); comma-separated or repeated. The declared space:\n"
-    + space_lib.space_help())
-flags.DEFINE_list("hyperparameters", [], "Which entries of the space to search (default: every one that has an "
-                  f"effect with the flagfile's configuration); the others keep the flagfile's values. "
-                  f"Names: {', '.join(space_lib.NAMES)}.")
-flags.DEFINE_integer("search_seed", 1, "Seed of the oracle (>= 1): the same command proposes the same trials.")
-flags.DEFINE_integer("hyperband_factor", 3, "Hyperband's reduction factor.")
-flags.DEFINE_integer("hyperband_iterations", 1, "Hyperband's sweeps over its brackets.")
-
-FLAGS = flags.FLAGS
+from mimamo_tf import config as config_lib
+from mimamo_tf.command_line import EXIT_SOME_FAILED, run_command
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments {argv[1:]}; every option is a --flag")
-    from mimamo_tf.cli_startup import quiet_python_logging
+def define_flags(flag_values):
+    from absl import flags
 
-    quiet_python_logging()
-    import keras_tuner
+    from mimamo_tf.tuning import search_space as space_lib
 
-    from mimamo_tf.data.pipeline import DataError
+    config_lib.define_flags(flag_values)
+    fv = dict(flag_values=flag_values)
+    flags.DEFINE_string("tune_dir", None, "Where the search writes: keras-tuner's state, trials/<id> (each trial's "
+                        "run; --model_dir is not used), results.json, best.cfg, TensorBoard HParams.", **fv)
+    flags.DEFINE_enum("tuner", "random", ["hyperband", "random", "bayesian"],
+                      "keras-tuner oracle: random search, Bayesian optimisation (Gaussian process) or Hyperband "
+                      "(max_epochs = --epochs; later rounds continue a previous trial's run).", **fv)
+    flags.DEFINE_integer("max_trials", 10, "Trials at most (a larger value on a re-run extends the search).", **fv)
+    flags.DEFINE_multi_string(
+        "search_space", [],
+        "Narrows the space: NAME=a|b|c (these values), NAME=lo:hi (a continuous range; for a discrete entry its "
+        "declared values in [lo, hi]) or NAME=a (fixed); comma-separated or repeated. The declared space:\n"
+        + space_lib.space_help(), **fv)
+    flags.DEFINE_list("hyperparameters", [], "Which entries of the space to search (default: every one that has an "
+                      f"effect with the flagfile's configuration); the others keep the flagfile's values. "
+                      f"Names: {', '.join(space_lib.NAMES)}.", **fv)
+    flags.DEFINE_integer("search_seed", 1, "Seed of the oracle (>= 1): the same command proposes the same trials.", **fv)
+    flags.DEFINE_integer("hyperband_factor", 3, "Hyperband's reduction factor.", **fv)
+    flags.DEFINE_integer("hyperband_iterations", 1, "Hyperband's sweeps over its brackets.", **fv)
+
+
+def main(FLAGS):
+    import sys
+
+    from mimamo_tf.tuning import search_space as space_lib
     from mimamo_tf.tuning import tuner as tuner_lib
 
+    config = config_lib.from_flags(FLAGS)
+    if config.runtime.model_dir:
+        print(f"mimamo_tf.tune: --model_dir={config.runtime.model_dir} is not used: each trial trains into "
+              "<tune_dir>/trials/<trial_id>", file=sys.stderr)
+    settings = tuner_lib.SearchSettings(
+        tune_dir=FLAGS.tune_dir, tuner=FLAGS.tuner, max_trials=FLAGS.max_trials, seed=FLAGS.search_seed,
+        hyperband_factor=FLAGS.hyperband_factor, hyperband_iterations=FLAGS.hyperband_iterations).validate()
+    space = space_lib.build_search_space(config, FLAGS.search_space, FLAGS.hyperparameters)
     try:
-        config = config_lib.from_flags(FLAGS)
-        if config.runtime.model_dir:
-            print(f"mimamo_tf.tune: --model_dir={config.runtime.model_dir} is not used: each trial trains into "
-                  "<tune_dir>/trials/<trial_id>", file=sys.stderr)
-        settings = tuner_lib.SearchSettings(
-            tune_dir=FLAGS.tune_dir, tuner=FLAGS.tuner, max_trials=FLAGS.max_trials, seed=FLAGS.search_seed,
-            hyperband_factor=FLAGS.hyperband_factor, hyperband_iterations=FLAGS.hyperband_iterations).validate()
-        space = space_lib.build_search_space(config, FLAGS.search_space, FLAGS.hyperparameters)
         outcome = tuner_lib.search(config, space, settings)
-    except (config_lib.ConfigError, DataError) as error:
-        kind = "configuration error" if isinstance(error, config_lib.ConfigError) else "data error"
-        print(f"mimamo_tf.tune: {kind}: {error}", file=sys.stderr)
-        return 2
-    except keras_tuner.errors.FatalError as error:
-        print(f"mimamo_tf.tune: {error}", file=sys.stderr)
-        return 2
     except RuntimeError as error:
         # keras-tuner stops the search after --max_consecutive_failed_trials (3) failed trials.
         print(f"mimamo_tf.tune: the search stopped: {error}", file=sys.stderr)
-        return 1
+        return EXIT_SOME_FAILED
     if outcome.role == "worker":
         print(f"mimamo_tf.tune: worker done; it ran trial(s) {', '.join(outcome.ran) or 'none'}. The chief prints the "
               f"table and writes {settings.tune_dir}/results.json.")
@@ -102,7 +87,9 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    import keras_tuner
+
+    run_command("tune", main, define_flags, __doc__, extra_errors=(keras_tuner.errors.FatalError,))
 
 
 if __name__ == "__main__":

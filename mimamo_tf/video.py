@@ -12,6 +12,8 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from mimamo_tf.atomic_files import partial_path
+
 # Containers whose header frame count comes from an index (exact), so a decode that stops well
 # short of it means the file is truncated. Other containers (webm, mkv, ...) only estimate it.
 _EXACT_COUNT_CONTAINERS = (".mp4", ".m4v", ".mov", ".avi")
@@ -213,10 +215,8 @@ def write_video(path, frames_rgb, fps: float) -> None:
         IOError: OpenCV cannot open a writer.
     """
     path = os.fspath(path)
-    directory, name = os.path.split(path)
-    base, extension = os.path.splitext(name)
     # The temporary name keeps the extension: OpenCV picks the container from it.
-    tmp_path = os.path.join(directory, f".{base}.partial{extension}")
+    tmp_path = partial_path(path)
     writer = None
     size = None
     try:

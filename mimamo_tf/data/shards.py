@@ -2,7 +2,10 @@
 
 A prepared dataset directory holds, per split, ``<split>-00003-of-00012.tfrecord`` files and, next
 to each, ``<split>-00003-of-00012.json`` with that shard's counts. A shard is complete exactly when
-its ``.tfrecord`` exists: writers create it last, by renaming a temporary file.
+its ``.tfrecord`` exists: writers create it last, by renaming a temporary file. The directory also
+holds ``manifest.json`` (per-split totals and the preparation settings) and, when spatial features
+were stored, ``spatial_backbone.keras`` (the frozen backbone they came from). This module is the one
+owner of those names.
 """
 
 import json
@@ -10,6 +13,8 @@ import os
 import re
 from typing import List
 
+MANIFEST_FILE = "manifest.json"
+BACKBONE_FILE = "spatial_backbone.keras"
 SHARD_PATTERN = re.compile(r"^(?P<split>[A-Za-z0-9_]+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.tfrecord$")
 
 
@@ -43,3 +48,24 @@ def list_shards(directory, split: str = None) -> List[str]:
         if match and (split is None or match.group("split") == split):
             names.append(os.path.join(os.fspath(directory), name))
     return sorted(names)
+
+
+def read_manifest(directory):
+    """The prepared directory's ``manifest.json`` as a dict, or None when missing or unreadable."""
+    try:
+        with open(os.path.join(directory, MANIFEST_FILE), encoding="utf-8") as handle:
+            manifest = json.load(handle)
+    except (OSError, ValueError, TypeError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def backbone_record(directory):
+    """The identity of the backbone whose features the directory stores (the manifest's
+    ``settings.spatial_backbone`` of its first split that has one: ``spec``, weights hash, ...), or
+    None."""
+    for split in ((read_manifest(directory) or {}).get("splits") or {}).values():
+        record = split.get("settings", {}).get("spatial_backbone")
+        if record:
+            return record
+    return None

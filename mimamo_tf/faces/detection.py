@@ -73,6 +73,25 @@ class _CompiledNetwork:
         return self._compiled(inputs, *args, **kwargs)
 
 
+def _compiled_stage(stage_class, tf_module):
+    """An instance of the mtcnn stage ``stage_class`` whose network runs as a `_CompiledNetwork`.
+
+    Built through mtcnn's public API only (checked against mtcnn 1.0.0): the stock stage loads the
+    weights shipped in the wheel and exposes its network as ``stage.model``; a stage holds the
+    network it runs through the ``model`` argument of the documented base class
+    ``mtcnn.stages.base.StageBase``, so the compiled stage is a ``stage_class`` initialised by that
+    constructor with the wrapped network (``stage_class.__call__``, the stage's pre- and
+    post-processing, is unchanged). ``MTCNN(stages=[...])`` accepts stage instances.
+    """
+    from mtcnn.stages.base import StageBase  # pylint: disable=import-outside-toplevel
+
+    stock = stage_class()
+    stage = stage_class.__new__(stage_class)
+    StageBase.__init__(stage, stage_name=stock.name, stage_id=stock.id,
+                       model=_CompiledNetwork(stock.model, tf_module))
+    return stage
+
+
 class MtcnnDetector(FaceDetector):
     """MTCNN (the `mtcnn` package) with its networks compiled and an optional downscale.
 
@@ -105,11 +124,13 @@ class MtcnnDetector(FaceDetector):
         """
         import tensorflow as tf  # pylint: disable=import-outside-toplevel
         from mtcnn import MTCNN  # pylint: disable=import-outside-toplevel
+        from mtcnn.stages import StageONet, StagePNet, StageRNet  # pylint: disable=import-outside-toplevel
 
-        self._mtcnn = MTCNN(stages="face_and_landmarks_detection", device="CPU:0")
+        # The stages of the package's "face_and_landmarks_detection" pipeline.
+        stages = [StagePNet, StageRNet, StageONet]
         if compile_networks:
-            for stage in self._mtcnn.stages:
-                stage._model = _CompiledNetwork(stage._model, tf)  # pylint: disable=protected-access
+            stages = [_compiled_stage(stage, tf) for stage in stages]
+        self._mtcnn = MTCNN(stages=stages, device="CPU:0")
         self.max_side = int(max_side)
         self.full_resolution_fallback = bool(full_resolution_fallback)
         self.min_score = float(min_score)

@@ -1,7 +1,8 @@
 """Running an exported model on videos: ``Predictor.load(path).predict_video("clip.mp4")``.
 
 ``predictor`` (videos -> per-frame results), ``runners`` (SavedModel / LiteRT behind one call),
-``windows`` (streaming windows of faces), ``outputs`` (CSV, plot, overlay video).
+``windows`` (streaming windows of faces), ``outputs`` (CSV, plot, overlay video), ``batch_prediction``
+(the videos of an ``--input`` to files, going on past failures).
 """
 
 from mimamo_tf.inference.predictor import COLUMNS, NoFaceWarning, Predictor, VideoPrediction

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from mimamo_tf.atomic_files import partial_path, write_text
+from mimamo_tf.atomic_files import replacing, write_text
 from mimamo_tf.inference.predictor import COLUMNS
 
 
@@ -58,10 +58,9 @@ def plot(result, path, title=None):
     axis.legend(loc="upper right", ncol=3, fontsize=8)
     axis.grid(alpha=0.3)
     figure.tight_layout()
-    tmp = partial_path(path)
-    figure.savefig(tmp, format="png")
+    with replacing(path) as tmp:
+        figure.savefig(tmp, format="png")
     plt.close(figure)
-    os.replace(tmp, path)
     return path
 
 

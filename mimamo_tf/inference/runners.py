@@ -1,4 +1,4 @@
-"""Exported models (``python -m mimamo_tf.export``) as one callable: windows of faces -> predictions.
+"""Exported models (``mimamo_tf.serving.export_run``) as one callable: windows of faces -> predictions.
 
 ``load_runner(path)`` takes an export directory (its SavedModel), or a ``.tflite`` file of one,
 and checks it is what ``export`` writes: a ``serving_default`` signature taking ``faces`` and
@@ -6,15 +6,11 @@ returning ``arousal`` and ``valence``, and the ``model_card.json`` beside it (th
 and the window the model was trained with come from there).
 """
 
-import json
 import os
 
 import numpy as np
 
-from mimamo_tf.export import LITERT_FILES, MODEL_CARD
-
-SIGNATURE = "serving_default"
-OUTPUTS = ("arousal", "valence")
+from mimamo_tf.serving.model_card import LITERT_FILES, OUTPUTS, SIGNATURE, ModelCardError, read_card
 
 
 class PredictError(ValueError):
@@ -22,17 +18,11 @@ class PredictError(ValueError):
 
 
 def read_model_card(directory, model_path):
-    path = os.path.join(directory, MODEL_CARD)
-    if not os.path.isfile(path):
-        raise PredictError(f"--model={model_path}: no {MODEL_CARD} in {directory}: expected an export of "
-                           "`python -m mimamo_tf.export --model_dir=RUN --export_dir=DIR`")
+    """The ``ModelCard`` of the export ``model_path`` belongs to (``PredictError`` naming it if none)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            card = json.load(handle)
-        card["inputs"]["faces"]["context_frames"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise PredictError(f"{path}: not a model card written by mimamo_tf.export ({error!r})") from None
-    return card
+        return read_card(directory)
+    except ModelCardError as error:
+        raise PredictError(f"--model={model_path}: {error}") from None
 
 
 class SavedModelRunner:
@@ -41,7 +31,7 @@ class SavedModelRunner:
     Attributes:
         context: faces before and after each window the model needs.
         window: the frames per window to use (the training window; any works).
-        card: the model card.
+        card: the ``ModelCard``.
     """
 
     kind = "SavedModel"
@@ -66,8 +56,8 @@ class SavedModelRunner:
         self._loaded = loaded  # keeps the signature's variables alive
         self._signature = signature
         self._tf = tf
-        self.context = int(self.card["inputs"]["faces"]["context_frames"])
-        self.window = int(self.card["inputs"]["faces"]["window"]["trained_with"])
+        self.context = self.card.context_frames
+        self.window = self.card.trained_window
         self.path = directory
 
     def __call__(self, faces):
@@ -98,7 +88,7 @@ class LiteRTRunner:
             raise PredictError(f"--model={path}: {SIGNATURE} takes {sorted(details)}; expected faces -> "
                                f"{', '.join(OUTPUTS)}")
         shape = [int(s) for s in details["faces"]["shape"]]
-        self.context = int(self.card["inputs"]["faces"]["context_frames"])
+        self.context = self.card.context_frames
         self.window = shape[1] - 2 * self.context
         self._interpreter = interpreter
         self._called = False

@@ -6,6 +6,8 @@ an area resize). ``GrayFromRGB`` computes the same thing with Keras ops, so one 
 identical inputs whether they were prepared offline or computed inside the exported graph.
 """
 
+import math
+
 import keras
 import numpy as np
 from keras import layers, ops
@@ -28,6 +30,38 @@ def area_resize_matrix(source, target):
         for j in range(int(np.floor(start)), int(np.ceil(end))):
             weights[i, j] = min(end, j + 1) - max(start, j)
     return weights / scale
+
+
+def area_resize_taps(source, target):
+    """OpenCV's area-resize table along one axis (``computeResizeAreaTab`` of ``cv2.resize``
+    with ``INTER_AREA``, downscaling): ``(indices, weights)``, both ``(target, K)``; output pixel
+    ``i`` is ``sum_k weights[i, k] * input[indices[i, k]]`` summed in order ``k = 0, 1, ...``
+    (unused taps have weight 0). OpenCV computes it in float32 in that order, one axis after the
+    other, and rounds: repeating the order reproduces its 8-bit output exactly, where a matrix
+    product (any summation order) misses it by one level on sums landing near .5."""
+    scale = source / target
+    taps = []
+    for i in range(target):
+        start = i * scale
+        end = start + scale
+        cell = min(scale, source - start)
+        first, last = math.ceil(start), math.floor(end)
+        last = min(last, source - 1)
+        first = min(first, last)
+        row = []
+        if first - start > 1e-3:
+            row.append((first - 1, (first - start) / cell))
+        row += [(j, 1.0 / cell) for j in range(first, last)]
+        if end - last > 1e-3:
+            row.append((last, min(end - last, 1.0, cell) / cell))
+        taps.append(row)
+    width = max(len(row) for row in taps)
+    indices = np.zeros((target, width), np.int32)
+    weights = np.zeros((target, width), np.float32)
+    for i, row in enumerate(taps):
+        for k, (j, weight) in enumerate(row):
+            indices[i, k], weights[i, k] = j, np.float32(weight)
+    return indices, weights
 
 
 def antialiased_bilinear_matrix(source, target):
@@ -56,8 +90,9 @@ class GrayFromRGB(layers.Layer):
     """Aligned RGB faces -> the gray faces prepare stores, in [0, 1] (the phase stream's input).
 
     Luma exactly as OpenCV computes it for 8-bit images, rounded to integers, then an area resize
-    to ``size`` as two constant matrix products (which also convert to LiteRT builtins), rounded
-    to integers like OpenCV's 8-bit output.
+    to ``size`` with OpenCV's weights summed in OpenCV's float32 order (``area_resize_taps``;
+    gathers, products and sums, which also convert to LiteRT builtins), rounded to integers like
+    OpenCV's 8-bit output: the result equals ``gray_from_rgb`` exactly.
 
     Args:
         size: output side (48).
@@ -76,15 +111,28 @@ class GrayFromRGB(layers.Layer):
         super().__init__(**kwargs)
         self.size = int(size)
         self.source_size = int(source_size)
-        self._resize = area_resize_matrix(self.source_size, self.size).astype(np.float32)
+        self._indices, self._weights = area_resize_taps(self.source_size, self.size)
 
     def call(self, rgb):
         rgb = ops.cast(rgb, "float32")
         luma = ops.floor((ops.sum(rgb * ops.convert_to_tensor(_LUMA_FIXED), axis=-1) + _LUMA_SHIFT / 2) / _LUMA_SHIFT)
-        resize = ops.convert_to_tensor(self._resize)
-        rows = ops.einsum("ij,...jk->...ik", resize, luma)
-        gray = ops.einsum("...ik,lk->...il", rows, resize)
+        # Along the rows of every source row, then down the columns, as OpenCV's resizeArea_ does.
+        rows = self._area_resize(luma, axis=-1)
+        gray = self._area_resize(rows, axis=-2)
         return ops.round(gray) / 255.0
+
+    def _area_resize(self, image, axis):
+        """One axis of the area resize: ``sum_k w_k * image[i_k]`` accumulated in tap order.
+
+        The sum is the last element of a cumulative sum, which adds in order on every backend; a
+        chain of additions would not stay one in a graph (Grappler merges it into an ``AddN``
+        that sums in another order and misses OpenCV by one level here and there)."""
+        weight_shape = (-1,) if axis == -1 else (-1, 1)
+        terms = []
+        for k in range(self._indices.shape[1]):
+            weights = ops.reshape(ops.convert_to_tensor(self._weights[:, k]), weight_shape)
+            terms.append(ops.take(image, ops.convert_to_tensor(self._indices[:, k]), axis=axis) * weights)
+        return ops.cumsum(ops.stack(terms, axis=-1), axis=-1)[..., -1]
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-3], self.size, self.size)

@@ -17,10 +17,14 @@ Its layer names are Caffe's (``conv1/7x7_s2``, ``conv2_1_1x1_reduce``, ``conv2_1
 ``__`` (``keras_layer_name``); the converter maps one onto the other.
 """
 
+import os
+
 import h5py
 import keras
 import numpy as np
 from keras import layers
+
+from mimamo_tf.atomic_files import replacing
 
 VGGFACE2_BGR_MEAN = (91.4953, 103.8827, 131.0912)
 FEATURE_DIM = 2048
@@ -145,3 +149,21 @@ def load_published_weights(model, path):
             f"{path} is not keras-vggface's VGGFace2 ResNet50 layout (layer names like conv1/7x7_s2, "
             f"conv2_1_1x1_reduce/bn): {detail}")
     return model
+
+
+def convert_published_weights(input_path, output_path):
+    """keras-vggface's published VGGFace2 ResNet50 weights (``input_path``, Keras 2 ``.h5``, with or
+    without the classifier) as the weights of ``build_vggface2_resnet50_trunk`` (``output_path``, a
+    ``.weights.h5`` file, written atomically); returns the output path.
+
+    Raises:
+        VGGFaceWeightsError: the input is missing or not that layout (the message says what differs).
+    """
+    if not output_path.endswith(".weights.h5"):
+        raise VGGFaceWeightsError(f"--output={output_path}: Keras weights files end in .weights.h5")
+    if not os.path.isfile(input_path):
+        raise VGGFaceWeightsError(f"--input={input_path}: file does not exist")
+    trunk = load_published_weights(build_vggface2_resnet50_trunk(), input_path)
+    with replacing(output_path) as partial:
+        trunk.save_weights(partial)
+    return output_path

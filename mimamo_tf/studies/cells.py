@@ -6,7 +6,8 @@ result, and re-running the same command skips every finished cell. A training ce
 ``<output_dir>/runs/<cell>``; if it was killed mid-training, the trainer's own checkpoints resume it.
 
 Files of a training cell ``<output_dir>/runs/<cell>/``: the trainer's outputs (``flags.cfg``,
-``checkpoints/``, ``history.json``, ``logs/``), ``eval_<split>/metrics.json`` (``mimamo_tf.evaluate``)
+``checkpoints/``, ``history.json``, ``logs/``; see ``mimamo_tf.runs``), ``eval_<split>/metrics.json``
+(``mimamo_tf.evaluation``)
 when the cell is evaluated on a split, and ``cell.json`` (its result; written last).
 """
 
@@ -15,6 +16,7 @@ import os
 import time
 
 from mimamo_tf import config as config_lib
+from mimamo_tf import runs
 from mimamo_tf.atomic_files import write_json
 from mimamo_tf.config import ConfigError
 
@@ -69,24 +71,23 @@ def _normalise(value):
     return list(value) if isinstance(value, (list, tuple)) else value
 
 
-def train_cell(config, output_dir, cell, evaluate_split=None, checkpoint="best", eval_batch_size=8,
-               verbose=True, log=None):
+def train_cell(config, output_dir, cell, evaluate_split=None, checkpoint="best", verbose=True, log=None):
     """Trains ``config`` into ``<output_dir>/runs/<cell>`` (resuming a killed run) unless finished.
 
     Args:
         config: the cell's ``ExperimentConfig`` (its ``model_dir`` is set here).
         output_dir: the study's output directory.
         cell: the cell's name (a directory name).
-        evaluate_split: evaluate the ``checkpoint`` on this split with ``mimamo_tf.evaluate``
+        evaluate_split: evaluate the ``checkpoint`` on this split with ``mimamo_tf.evaluation``
             (its ``metrics.json`` goes to ``runs/<cell>/eval_<split>``); None: no evaluation (the
             cell's CCC is the held-out validation CCC of the training history).
-        checkpoint, eval_batch_size: passed to ``evaluate``.
+        checkpoint: passed to ``evaluate`` (``config.data.eval_batch_size`` windows per batch).
         verbose: the trainer's per-epoch lines.
         log: a function taking progress lines.
 
     Returns:
         ``(result, computed)``; ``result`` holds ``cell``, ``flags`` (the resolved training flags),
-        ``best_epoch`` (the history entry of the best validation mean CCC, i.e. ``best.keras``),
+        ``best_epoch`` (``runs.best_epoch``: the history entry ``best.keras`` holds),
         ``epochs``, ``train_seconds`` and, when evaluated, ``metrics`` (``ccc_arousal``,
         ``ccc_valence``, ``ccc_mean``, ``frames``, ``videos``) and ``metrics_file``.
     """
@@ -106,22 +107,23 @@ def train_cell(config, output_dir, cell, evaluate_split=None, checkpoint="best",
         train_seconds = time.perf_counter() - start
         if not history:
             raise RuntimeError(f"{cell}: training produced no epochs")
-        best = max(history, key=lambda e: e["val_ccc_mean"])
-        resolved = config_lib.from_flagfile(os.path.join(model_dir, "flags.cfg"))
+        best = runs.best_epoch(history)
+        if best is None:
+            raise RuntimeError(f"{cell}: no epoch has a finite validation {runs.SELECTION_METRIC}")
+        resolved = runs.read_config(model_dir)
         result = {"cell": cell, "flags": _jsonable(config_lib.flag_values_of(resolved)), "epochs": len(history),
                   "best_epoch": best, "last_epoch": history[-1], "train_seconds": train_seconds}
         if evaluate_split:
             metrics, metrics_dir = evaluate_run(resolved, evaluate_split, checkpoint, 0.0,
-                                                os.path.join(model_dir, f"eval_{evaluate_split}"), eval_batch_size)
+                                                runs.evaluation_dir(model_dir, evaluate_split))
             result["metrics"] = _summary(metrics)
-            result["metrics_file"] = os.path.join(metrics_dir, "metrics.json")
+            result["metrics_file"] = metrics_file(metrics_dir)
         return result
 
     return cached(path, compute, log, label=cell)
 
 
-def evaluate_cell(config, output_dir, cell, name, split="validation", checkpoint="best", gamma_beta=0.0,
-                  eval_batch_size=8, log=None):
+def evaluate_cell(config, output_dir, cell, name, split="validation", checkpoint="best", gamma_beta=0.0, log=None):
     """Evaluates the trained run of cell ``cell`` once (``runs/<cell>/<name>/``), cached.
 
     Returns:
@@ -133,19 +135,24 @@ def evaluate_cell(config, output_dir, cell, name, split="validation", checkpoint
     out = os.path.join(model_dir, name)
 
     def compute():
-        metrics, metrics_dir = evaluate_run(config, split, checkpoint, gamma_beta, out, eval_batch_size)
+        metrics, metrics_dir = evaluate_run(config, split, checkpoint, gamma_beta, out)
         return {"cell": cell, "evaluation": name, "gamma_beta": gamma_beta, "split": split,
-                "metrics": _summary(metrics), "metrics_file": os.path.join(metrics_dir, "metrics.json")}
+                "metrics": _summary(metrics), "metrics_file": metrics_file(metrics_dir)}
 
     return cached(os.path.join(out, CELL_FILE), compute, log, label=f"{cell}/{name}")
 
 
-def evaluate_run(config, split, checkpoint, gamma_beta, output_dir, batch_size):
-    """``mimamo_tf.evaluate.evaluate`` (imported here: it imports TensorFlow)."""
-    from mimamo_tf.evaluate import evaluate
+def evaluate_run(config, split, checkpoint, gamma_beta, output_dir):
+    """``mimamo_tf.evaluation.evaluate`` (imported here: it imports TensorFlow)."""
+    from mimamo_tf.evaluation import evaluate
 
-    return evaluate(config, split=split, checkpoint=checkpoint, gamma_beta=gamma_beta, output_dir=output_dir,
-                    batch_size=batch_size)
+    return evaluate(config, split=split, checkpoint=checkpoint, gamma_beta=gamma_beta, output_dir=output_dir)
+
+
+def metrics_file(metrics_dir):
+    from mimamo_tf.evaluation import METRICS_FILE
+
+    return os.path.join(metrics_dir, METRICS_FILE)
 
 
 def _summary(metrics):

@@ -15,10 +15,10 @@ def _pyplot():
 
 
 def _save(fig, path):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    temporary = os.path.join(os.path.dirname(os.path.abspath(path)), "partial-" + os.path.basename(path))
-    fig.savefig(temporary, dpi=120, bbox_inches="tight", format="png")
-    os.replace(temporary, path)
+    from mimamo_tf.atomic_files import replacing
+
+    with replacing(path) as temporary:
+        fig.savefig(temporary, dpi=120, bbox_inches="tight", format="png")
     _pyplot().close(fig)
     return path
 

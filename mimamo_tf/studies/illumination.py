@@ -10,6 +10,7 @@ directories: a study run after the other reuses them); each evaluation is a cell
 
 import os
 
+from mimamo_tf import runs
 from mimamo_tf.atomic_files import write_json, write_text
 from mimamo_tf.studies import cells, figures, paper, streams, tables
 
@@ -20,8 +21,7 @@ def evaluation_name(beta):
     return f"gamma_{beta:.2f}"
 
 
-def run(base, output_dir, betas, temporal_inputs=TEMPORAL_INPUTS, checkpoint="best", eval_batch_size=8,
-        verbose=True, log=print):
+def run(base, output_dir, betas, temporal_inputs=TEMPORAL_INPUTS, checkpoint="best", verbose=True, log=print):
     """Trains the temporal-only models, evaluates each at every beta; writes ``illumination.md``,
     ``illumination.png`` and ``illumination.json``.
 
@@ -35,12 +35,12 @@ def run(base, output_dir, betas, temporal_inputs=TEMPORAL_INPUTS, checkpoint="be
         name = streams.cell_name("none", temporal)
         config = streams.cell_config(base, "none", temporal)
         trained, _ = cells.train_cell(config, output_dir, name, evaluate_split=split, checkpoint=checkpoint,
-                                      eval_batch_size=eval_batch_size, verbose=verbose, log=log)
-        resolved = cells.config_lib.from_flagfile(os.path.join(cells.run_dir(output_dir, name), "flags.cfg"))
+                                      verbose=verbose, log=log)
+        resolved = runs.read_config(cells.run_dir(output_dir, name))
         values = {"cell": name, "betas": [], "arousal": [], "valence": [], "mean": [], "metrics_files": []}
         for beta in betas:
             result, _ = cells.evaluate_cell(resolved, output_dir, name, evaluation_name(beta), split, checkpoint,
-                                            float(beta), eval_batch_size, log=log)
+                                            float(beta), log=log)
             m = result["metrics"]
             values["betas"].append(float(beta))
             values["arousal"].append(m["ccc_arousal"])

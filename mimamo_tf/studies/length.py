@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from mimamo_tf import config as config_lib
+from mimamo_tf import runs
 from mimamo_tf.atomic_files import write_json, write_text
 from mimamo_tf.studies import cells, figures, paper, tables
 
@@ -45,8 +46,7 @@ def run(base, output_dir, lengths=(4, 8, 12, 16), num_folds=5, verbose=True, log
             best = result["best_epoch"]
             folds.append({"fold": fold, "cell": name, "arousal": best["val_ccc_arousal"],
                           "valence": best["val_ccc_valence"], "mean": best["val_ccc_mean"],
-                          "best_epoch": best["epoch"], "history": os.path.join(cells.run_dir(output_dir, name),
-                                                                               "history.json")})
+                          "best_epoch": best["epoch"], "history": runs.history_path(cells.run_dir(output_dir, name))})
         rows.append({
             "length": length,
             "arousal": float(np.mean([f["arousal"] for f in folds])),

@@ -8,15 +8,15 @@ line (e.g. ``--epochs``).
 """
 
 import dataclasses
-import os
 from typing import Tuple
+
+from mimamo_tf import config as config_lib
 
 PRESETS = ("paper", "synthetic")
 STUDIES = ("streams", "length", "illumination", "speed")
 BETAS = tuple(round(0.1 * i, 1) for i in range(11))  # Figure 5: beta in {0, 0.1, ..., 1}
 LENGTHS = (4, 8, 12, 16)  # Table 3
 
-_CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "configs")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,12 +48,12 @@ class Preset:
 PRESET_VALUES = {
     # The paper: its training settings are the flagfile's (configs/affwild2.cfg: 25 epochs, lr 1e-3,
     # patience 5); Table 3 used 5-fold cross-validation.
-    "paper": Preset(flagfile=os.path.join(_CONFIGS, "affwild2.cfg")),
+    "paper": Preset(flagfile=config_lib.packaged_flagfile("affwild2.cfg")),
     # The demo data (28 training videos, 8 validation videos of 120 frames) on 2 CPU cores. The demo
     # trains 8 epochs; 5 (rate x0.1 for the last) reach most of it. The length study trains the
     # temporal stream alone for 3 epochs per fold, 3 folds.
     "synthetic": Preset(
-        flagfile=os.path.join(_CONFIGS, "demo.cfg"),
+        flagfile=config_lib.packaged_flagfile("demo.cfg"),
         training=("--epochs=5", "--lr_decay_epochs=4"),
         length_training=("--epochs=3", "--lr_decay_epochs=2"),
         num_folds=3,

@@ -40,7 +40,7 @@ def parse_cell(name):
     return spatial, temporal
 
 
-def run(base, output_dir, cells_to_run=None, checkpoint="best", eval_batch_size=8, verbose=True, log=print):
+def run(base, output_dir, cells_to_run=None, checkpoint="best", verbose=True, log=print):
     """Trains and evaluates the cells (default all 7) and writes ``streams.md``, ``streams.png`` and
     ``streams.json`` into ``output_dir``.
 
@@ -65,7 +65,7 @@ def run(base, output_dir, cells_to_run=None, checkpoint="best", eval_batch_size=
         spatial, temporal = parse_cell(name)
         result, _ = cells.train_cell(cell_config(base, spatial, temporal), output_dir, name,
                                      evaluate_split=base.data.eval_split, checkpoint=checkpoint,
-                                     eval_batch_size=eval_batch_size, verbose=verbose, log=log)
+                                     verbose=verbose, log=log)
         m = result["metrics"]
         rows.append({
             "cell": name, "spatial": spatial, "temporal": temporal, "arousal": m["ccc_arousal"],

@@ -21,12 +21,13 @@ def cell(value):
 
 
 def spatial_backbone(data_dir):
-    """The backbone of the data's stored spatial features (``manifest.json`` settings), or None."""
-    try:
-        with open(os.path.join(data_dir, "manifest.json")) as handle:
-            manifest = json.load(handle)
-    except (OSError, ValueError, TypeError):
-        return None
+    """The spec of the backbone of the data's stored spatial features, or None."""
+    from mimamo_tf.data import shards
+
+    backbone = shards.backbone_record(data_dir)
+    if isinstance(backbone, dict):
+        return backbone.get("spec") or None
+    return backbone or None
     for split in manifest.get("splits", {}).values():
         backbone = split.get("settings", {}).get("spatial_backbone")
         if isinstance(backbone, dict) and backbone.get("spec"):

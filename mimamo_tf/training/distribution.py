@@ -7,12 +7,48 @@ import zlib
 import tensorflow as tf
 
 
-def make_strategy():
+# Number of logical CPU devices to split the CPU into and mirror over when there is no GPU (several
+# local replicas on one machine without GPUs, e.g. to test multi-device training on a laptop).
+CPU_REPLICAS_ENV = "MIMAMO_TF_CPU_REPLICAS"
+
+
+def split_cpu(replicas):
+    """Splits the (first) physical CPU into ``replicas`` logical devices and returns their names.
+
+    Must run before TensorFlow initialises its runtime (before the first op or strategy); if the
+    runtime is already up with exactly ``replicas`` logical CPUs, those are returned.
+
+    Raises:
+        RuntimeError: the runtime is already initialised with another number of logical CPUs.
+    """
+    value = replicas
+    try:
+        replicas = int(value)
+    except ValueError:
+        replicas = 0
+    if replicas < 1:
+        raise ValueError(f"{CPU_REPLICAS_ENV} must be a positive number of replicas, got {value!r}")
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * replicas)
+    except RuntimeError as error:  # the runtime is up: keep its devices if they are the ones asked for
+        if len(tf.config.list_logical_devices("CPU")) != replicas:
+            raise RuntimeError(f"{CPU_REPLICAS_ENV}={replicas} must be set before TensorFlow initialises its "
+                               f"devices: {error}") from error
+    return [device.name for device in tf.config.list_logical_devices("CPU")]
+
+
+def make_strategy(devices=None):
     """``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` describes a cluster, else
-    ``MirroredStrategy`` over the local devices (one CPU here; every local GPU elsewhere)."""
+    ``MirroredStrategy`` over the local devices: ``devices`` when given, else
+    ``MIMAMO_TF_CPU_REPLICAS`` logical CPUs when that environment variable is set (e.g.
+    ``MIMAMO_TF_CPU_REPLICAS=2 python -m mimamo_tf.train ...`` trains on two replicas without a
+    GPU), else every local GPU, else every logical CPU (one unless the CPU was split)."""
     if os.environ.get("TF_CONFIG"):
         return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.MirroredStrategy()
+    if devices is None and os.environ.get(CPU_REPLICAS_ENV, "").strip():
+        devices = split_cpu(os.environ[CPU_REPLICAS_ENV])
+    return tf.distribute.MirroredStrategy(devices)
 
 
 def is_chief(strategy):

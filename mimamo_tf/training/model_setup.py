@@ -3,29 +3,15 @@
 Everything here runs inside the distribution strategy's scope, so variables are mirrored.
 """
 
-import contextlib
-
 import keras
 
 from mimamo_tf.config import ConfigError
 from mimamo_tf.models import build_mimamo_net
 from mimamo_tf.models.per_frame import iter_layers
+from mimamo_tf.models.precision import dtype_policy
 
-# Keras' names for the compute policies ``--mixed_precision`` offers.
-_DTYPE_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 # Sub-models a single-stream checkpoint can hand over to a two-stream model (two-stage training).
 _STREAM_SUBMODELS = {"spatial": ("spatial_mlp", "spatial_backbone"), "temporal": ("temporal_stream",)}
-
-
-@contextlib.contextmanager
-def dtype_policy(name):
-    """Layers built inside compute in ``name``'s dtype (``--mixed_precision``); restored after."""
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(_DTYPE_POLICIES[name])
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
 
 
 def initialise_streams(model, spatial_from=None, temporal_from=None):

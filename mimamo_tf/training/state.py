@@ -16,9 +16,10 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from mimamo_tf import runs
 from mimamo_tf.ccc import STATISTICS
 
-STATE_DIR = os.path.join("checkpoints", "state")
+STATE_DIR = runs.STATE_DIR
 
 
 class TrainingState(tf.Module):
@@ -61,7 +62,8 @@ class TrainingState(tf.Module):
 
     def update_early_stopping(self, epoch, value, patience):
         """Records epoch ``epoch``'s validation value; returns True if it is the best so far."""
-        improved = bool(np.isfinite(value) and value > float(self.best.numpy()))
+        best = float(self.best.numpy())
+        improved = runs.is_improvement(float(value), best if np.isfinite(best) else None)
         if improved:
             self.best.assign(value)
             self.best_epoch.assign(epoch)

@@ -1,23 +1,18 @@
 """``train(config)``: the training loop — epochs of ``strategy.run`` steps, validation, early
 stopping, checkpoints, history and TensorBoard — usable from Python (tuner, studies) and the CLI.
 
-Outputs in ``config.runtime.model_dir`` (written by the chief only; other workers write the same
-files to a private directory, see ``distribution.writable_dir``):
-
-* ``flags.cfg`` — the resolved configuration; ``--flagfile=<model_dir>/flags.cfg`` repeats the run;
-* ``checkpoints/best.keras`` (best validation mean CCC) and ``checkpoints/last.keras``;
-* ``checkpoints/state/`` — fault-tolerance checkpoints (``state.py``) every
-  ``--checkpoint_every_steps`` steps and at each epoch end; re-running the same command continues
-  from the newest one and ends with the weights of an uninterrupted run;
-* ``history.json`` — one entry per epoch: ``loss``, ``ccc_arousal``, ``ccc_valence``, ``ccc_mean``,
-  the same with ``val_``, ``learning_rate``, ``frames_per_second``, ``seconds``;
-* ``logs/train``, ``logs/validation`` — TensorBoard scalars ``epoch_loss``, ``epoch_ccc_*``,
-  ``epoch_learning_rate``, ``epoch_frames_per_second``.
+What is trained, on what, with which loss and step is the ``task.Task``; this module runs it. The
+files written to ``config.runtime.model_dir`` (by the chief only; other workers write the same
+files to a private directory, see ``distribution.writable_dir``) are those of ``mimamo_tf.runs``:
+``flags.cfg``, ``checkpoints/best.keras`` (``runs.best_epoch``), ``checkpoints/last.keras``,
+``checkpoints/state/`` (fault tolerance, ``state.py``: re-running the same command continues from the
+newest one and ends with the weights of an uninterrupted run), ``history.json`` and TensorBoard
+scalars in ``logs/train``, ``logs/validation`` (``epoch_loss``, ``epoch_ccc_*``,
+``epoch_learning_rate``, ``epoch_frames_per_second``).
 
 Losses are means of the per-batch CCC loss; CCCs are exact over all frames of the epoch.
 """
 
-import json
 import os
 import sys
 import time
@@ -28,99 +23,24 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from mimamo_tf import config as config_lib
-from mimamo_tf.atomic_files import write_json
+from mimamo_tf import runs
+from mimamo_tf.atomic_files import replacing, write_json
 from mimamo_tf.ccc import ccc_from_sums
 from mimamo_tf.config import ConfigError
-from mimamo_tf.data import pipeline, shards
-from mimamo_tf.data.folds import fold_video_ids
+from mimamo_tf.data import pipeline
+from mimamo_tf.data.training_data import TrainingData
 from mimamo_tf.metrics import OUTPUT_NAMES
-from mimamo_tf.training import distribution, inputs, model_setup
-from mimamo_tf.training.optimizer import build_optimizer
+from mimamo_tf.training import distribution
 from mimamo_tf.training.state import Checkpointer, TrainingState, has_checkpoint
-from mimamo_tf.training.steps import StepFunctions
-
-CHECKPOINTS = "checkpoints"
-
-
-def checkpoint_path(model_dir, checkpoint):
-    """``best``/``last`` name a run's ``.keras`` checkpoints; anything else is a path to one."""
-    if checkpoint in ("best", "last"):
-        return os.path.join(model_dir, CHECKPOINTS, f"{checkpoint}.keras")
-    return checkpoint
-FLAGS_FILE = "flags.cfg"
-HISTORY_FILE = "history.json"
-
-
-class TrainingData:
-    """The shards of a run, checked before any training starts.
-
-    Attributes:
-        train_files, eval_files: shard paths.
-        train_ids, eval_ids: video ids of the folds (None without cross-validation).
-        record_limits: readable records of damaged shards (``--skip_corrupt_records``), or None.
-        pipeline_config: the pipeline's view of the experiment config.
-    """
-
-    def __init__(self, config):
-        data = config.data
-        self.data_dir = data.data_dir
-        self.pipeline_config = pipeline.pipeline_config(config)
-        self.train_files = pipeline.split_shards(data.data_dir, data.train_split)
-        self.eval_files = self.train_files if data.num_folds else pipeline.split_shards(data.data_dir, data.eval_split)
-        self.all_files = sorted(set(self.train_files) | set(self.eval_files))
-        pipeline.check_shards(self.all_files, self.pipeline_config)
-        self.record_limits = None
-        if data.skip_corrupt_records:
-            self.record_limits = self._limit_damaged_shards()
-        self.train_ids = self.eval_ids = None
-        if data.num_folds:
-            ids = self._guard(lambda: pipeline.list_video_ids(self.train_files, self.record_limits))
-            try:
-                self.train_ids, self.eval_ids = fold_video_ids(ids, data.num_folds, data.fold)
-            except ValueError as error:
-                raise ConfigError(str(error)) from error
-
-    def _limit_damaged_shards(self):
-        damaged = pipeline.find_damaged_shards(self.all_files)
-        for path, (readable, error) in damaged.items():
-            expected = _expected_examples(path)
-            lost = f"{expected - readable} of {expected} records" if expected is not None else "the rest of its records"
-            print(f"warning: {path} is damaged after record {readable} ({error.splitlines()[0]}); skipping {lost} "
-                  "(--skip_corrupt_records)", file=sys.stderr)
-        return {path: readable for path, (readable, _) in damaged.items()}
-
-    def damaged_data_error(self, error):
-        """A ``DataError`` naming the damaged shard(s) behind a ``DataLossError`` met mid-run."""
-        damaged = pipeline.find_damaged_shards(self.all_files)
-        if not damaged:
-            return pipeline.DataError(f"reading the shards in {self.data_dir} failed: {error.message}")
-        names = "; ".join(f"{path} (readable up to record {n}: {message.splitlines()[0]})"
-                          for path, (n, message) in damaged.items())
-        return pipeline.DataError(
-            f"damaged shard: {names}. Check the data with `python -m data_prep.inspect {self.data_dir}` and "
-            "re-prepare that shard, or train with --skip_corrupt_records to go on without the unreadable records. "
-            "Checkpoints are intact: the same command resumes.")
-
-    def _guard(self, function):
-        try:
-            return function()
-        except tf.errors.DataLossError as error:
-            raise self.damaged_data_error(error) from error
-
-
-def _expected_examples(path):
-    try:
-        return int(shards.read_sidecar(path)["examples"])
-    except (KeyError, TypeError, ValueError):
-        return None
+from mimamo_tf.training.task import Task
 
 
 class History:
     """``history.json``: per-epoch logs, rewritten atomically; a resumed run keeps its past epochs."""
 
-    def __init__(self, path):
-        self.path = path
-        self.epochs = json.load(open(path)) if os.path.exists(path) else []
+    def __init__(self, model_dir):
+        self.path = runs.history_path(model_dir)
+        self.epochs = runs.read_history(model_dir)
 
     def keep_before(self, epoch):
         self.epochs = [e for e in self.epochs if e["epoch"] < epoch]
@@ -132,15 +52,14 @@ class History:
 
 def _save_model(model, path):
     """``model.save`` through a temporary file and a rename: a kill never leaves half a file."""
-    temporary = os.path.join(os.path.dirname(path), "partial-" + os.path.basename(path))
-    model.save(temporary)
-    os.replace(temporary, path)
+    with replacing(path) as temporary:
+        model.save(temporary)
 
 
 def _check_model_dir(config, model_dir):
     """Refuses to continue a run in ``model_dir`` with other settings, naming the flags that differ."""
-    flags_path = os.path.join(model_dir, FLAGS_FILE)
-    started = has_checkpoint(model_dir) or os.path.exists(os.path.join(model_dir, HISTORY_FILE))
+    flags_path = runs.flags_path(model_dir)
+    started = has_checkpoint(model_dir) or os.path.exists(runs.history_path(model_dir))
     if not (started and os.path.isfile(flags_path)):
         return
     previous = config_lib.from_flagfile(flags_path)
@@ -196,22 +115,19 @@ class Trainer:
         self.out_dir = distribution.writable_dir(self.strategy, self.model_dir)
         _check_model_dir(config, self.model_dir)
         self.data = TrainingData(config)
-        os.makedirs(os.path.join(self.out_dir, CHECKPOINTS), exist_ok=True)
-        config_lib.to_flagfile(config, os.path.join(self.out_dir, FLAGS_FILE), header=(
-            f"Resolved flags of this run: python -m mimamo_tf.train --flagfile={os.path.join(self.model_dir, FLAGS_FILE)}"))
+        os.makedirs(os.path.join(self.out_dir, runs.CHECKPOINTS_DIR), exist_ok=True)
+        config_lib.to_flagfile(config, runs.flags_path(self.out_dir), header=(
+            f"Resolved flags of this run: python -m mimamo_tf.train --flagfile={runs.flags_path(self.model_dir)}"))
+        self.task = Task(config)
         with self.strategy.scope():
-            self.model = model_setup.build_model(config, self.strategy.num_replicas_in_sync)
-            self.optimizer = build_optimizer(config, self.model)
-        self.steps = StepFunctions(self.model, self.optimizer, self.strategy, runtime.jit_compile,
-                                   config.model.num_outputs)
+            self.model = self.task.build_model(self.strategy.num_replicas_in_sync)
+            self.optimizer = self.task.build_optimizer(self.model)
+        self.steps = self.task.build_steps(self.model, self.optimizer, self.strategy)
         self.state = TrainingState(config.model.num_outputs)
         self.checkpointer = Checkpointer(self.model, self.optimizer, self.state, self.out_dir, self.model_dir)
-        self.history = History(os.path.join(self.out_dir, HISTORY_FILE))
-        self.eval_data = inputs.evaluation_dataset(
-            self.strategy, self.data.eval_files, self.data.pipeline_config,
-            steps=config.optimization.validation_steps, video_ids=self.data.eval_ids,
-            record_limits=self.data.record_limits)
-        logs = os.path.join(self.out_dir, "logs")
+        self.history = History(self.out_dir)
+        self.eval_data = self.task.build_validation_inputs(self.strategy, self.data)
+        logs = os.path.join(self.out_dir, runs.LOGS_DIR)
         self.writers = {name: tf.summary.create_file_writer(os.path.join(logs, name)) for name in ("train", "validation")}
 
     def _say(self, message):
@@ -233,10 +149,10 @@ class Trainer:
             self.optimizer.learning_rate = opt.learning_rate_at(epoch)
             self._train_epoch(epoch)
             logs = self._epoch_logs(epoch, self._evaluate())
-            improved = state.update_early_stopping(epoch, logs["val_ccc_mean"], opt.patience)
+            improved = state.update_early_stopping(epoch, logs[runs.SELECTION_METRIC], opt.patience)
             if improved:
-                _save_model(self.model, checkpoint_path(self.out_dir, "best"))
-            _save_model(self.model, checkpoint_path(self.out_dir, "last"))
+                _save_model(self.model, runs.checkpoint_path(self.out_dir, "best"))
+            _save_model(self.model, runs.checkpoint_path(self.out_dir, "last"))
             self.history.append(logs)
             self._write_summaries(epoch, logs)
             state.finish_epoch()
@@ -252,10 +168,7 @@ class Trainer:
         config, state = self.config, self.state
         opt = config.optimization
         done = int(state.step_in_epoch)
-        dataset = inputs.training_dataset(
-            self.strategy, self.data.train_files, self.data.pipeline_config, epoch, skip_batches=done,
-            steps_per_epoch=opt.steps_per_epoch, video_ids=self.data.train_ids,
-            record_limits=self.data.record_limits)
+        dataset = self.task.build_training_inputs(self.strategy, self.data, epoch, skip_batches=done)
         every = config.runtime.checkpoint_every_steps
         bar = tqdm(total=opt.steps_per_epoch or None, initial=done, desc=f"epoch {epoch + 1}/{opt.epochs}",
                    unit="step", leave=False, disable=None if self.verbose else True, file=sys.stderr)

@@ -45,10 +45,11 @@ import keras
 import keras_tuner
 
 from mimamo_tf import config as config_lib
+from mimamo_tf import runs
 from mimamo_tf.atomic_files import write_json
 from mimamo_tf.config import ConfigError
 
-OBJECTIVE = "val_ccc_mean"
+OBJECTIVE = runs.SELECTION_METRIC
 # Reported per trial (values of the best epoch); the objective first.
 METRICS = ("val_ccc_mean", "val_ccc_arousal", "val_ccc_valence", "best_epoch")
 TUNERS = ("hyperband", "random", "bayesian")
@@ -127,12 +128,6 @@ def trial_config(base_config, space, values, tune_dir, trial_id):
     return config
 
 
-def best_epoch(history):
-    """The epoch entry of ``history`` with the highest finite ``val_ccc_mean`` (the first of ties), or None."""
-    finite = [e for e in history if isinstance(e.get(OBJECTIVE), (int, float)) and math.isfinite(e[OBJECTIVE])]
-    return max(finite, key=lambda e: e[OBJECTIVE]) if finite else None
-
-
 def make_oracle(settings, space, base_config):
     """The keras-tuner oracle of ``settings.tuner`` over ``space``."""
     common = dict(
@@ -164,7 +159,7 @@ def _continue_from_parent(parent_dir, model_dir):
     trial's ``--epochs``. Nothing is copied when the trial has started already (a resumed trial)
     or the parent's run is not reachable (another machine's disk): then it trains from scratch."""
     from mimamo_tf.training.state import has_checkpoint
-    from mimamo_tf.training.trainer import FLAGS_FILE, HISTORY_FILE
+    from mimamo_tf.runs import FLAGS_FILE, HISTORY_FILE
 
     if has_checkpoint(model_dir) or os.path.exists(os.path.join(model_dir, HISTORY_FILE)):
         return False
@@ -299,7 +294,7 @@ class ExperimentTuner(keras_tuner.Tuner):
         finally:
             keras.backend.clear_session()
             gc.collect()
-        best = best_epoch(history)
+        best = runs.best_epoch(history)
         if best is None:
             raise keras_tuner.errors.FailedTrialError(f"trial {trial.trial_id}: no finite validation mean CCC")
         metrics = {name: float(best[name]) for name in METRICS[:3]}
@@ -503,7 +498,7 @@ def search(base_config, space, settings, verbose=True):
     if role != "chief":
         # The trainer's own check of the shards, once before any trial (and before a new search
         # records its settings): a wrong --data_dir fails here, not in every trial.
-        from mimamo_tf.training.trainer import TrainingData
+        from mimamo_tf.data.training_data import TrainingData
 
         TrainingData(base_config)
     os.makedirs(settings.tune_dir, exist_ok=True)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import scipy.ndimage
-from face_frames import face_crop
+from mimamo_tf.testing.face_frames import face_crop
 
 from mimamo_tf.phase import (
     MeanCentredPhase,

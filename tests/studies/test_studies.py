@@ -10,12 +10,12 @@ import sys
 
 import numpy as np
 import pytest
-from tiny_shards import write_dataset
+from mimamo_tf.testing.tiny_shards import write_dataset
 
 from mimamo_tf import config as config_lib
 from mimamo_tf.studies import cells, illumination, length, speed, streams
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[2]
 STREAM_CELLS = ("features+phase_difference", "none+phase_difference", "none+optical_flow")
 
 
@@ -89,7 +89,7 @@ def test_illumination_reuses_models_and_beta_zero_is_plain_evaluation(streams_re
     checkpoints = _mtimes(study_dir / "runs" / "none+phase_difference" / "checkpoints")
     result = illumination.run(base, str(study_dir), (0.0, 1.0), verbose=False, log=_quiet)
     assert _mtimes(study_dir / "runs" / "none+phase_difference" / "checkpoints") == checkpoints
-    from mimamo_tf.evaluate import evaluate
+    from mimamo_tf.evaluation import evaluate
 
     for temporal in illumination.TEMPORAL_INPUTS:
         run_dir = study_dir / "runs" / f"none+{temporal}"
@@ -108,12 +108,20 @@ def test_illumination_reuses_models_and_beta_zero_is_plain_evaluation(streams_re
 
 
 def test_length_mean_is_the_mean_of_the_folds_histories(base, tmp_path):
-    result = length.run(base, str(tmp_path), lengths=(4,), num_folds=2, verbose=False, log=_quiet)
+    # Three epochs, so each fold's best epoch is a choice (the worst or the last would differ).
+    three_epochs = config_lib.replace(base, optimization={"epochs": 3})
+    result = length.run(three_epochs, str(tmp_path), lengths=(4,), num_folds=2, verbose=False, log=_quiet)
     folds = []
     for fold in range(2):
         run_dir = tmp_path / "runs" / length.cell_name(4, fold)
         history = json.loads((run_dir / "history.json").read_text())
-        folds.append(max(history, key=lambda e: e["val_ccc_mean"]))
+        values = [e["val_ccc_mean"] for e in history]
+        assert len(history) == 3 and len(set(values)) == 3, values
+        # The best epoch, independently: the highest finite validation mean CCC.
+        best = history[int(np.nanargmax(values))]
+        assert best["epoch"] != max(history, key=lambda e: -e["val_ccc_mean"])["epoch"]
+        assert result["rows"][0]["folds"][fold]["best_epoch"] == best["epoch"]
+        folds.append(best)
         config = config_lib.from_flagfile(str(run_dir / "flags.cfg"))
         assert (config.model.snippet_length, config.data.num_folds, config.data.fold) == (4, 2, fold)
     row = result["rows"][0]

@@ -16,23 +16,16 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
-from tiny_shards import write_dataset
+from mimamo_tf.testing.tiny_shards import write_dataset
 
 from mimamo_tf import config as config_lib
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[2]
 SMOKE = f"--flagfile={REPO / 'configs' / 'smoke.cfg'}"
 # A checkpoint after every step; epoch 1 saves 4 step checkpoints + 1 at its end, so the 7th is
 # the 2nd step of epoch 2: killing then lands in the middle of an epoch.
 RESUME = ("--epochs=2", "--steps_per_epoch=4", "--checkpoint_every_steps=1")
 KILL_AT = 7
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("train_data")
-    write_dataset(directory)
-    return directory
 
 
 def _command(*flags):
@@ -300,53 +293,3 @@ def test_the_width_of_stored_features_is_read_from_the_shards(tmp_path):
     assert "--spatial_feature_dim=128" in (tmp_path / "run" / "flags.cfg").read_text()
     run = _train(f"--data_dir={tmp_path / 'data'}", f"--model_dir={tmp_path / 'other'}", "--spatial_feature_dim=2048")
     assert run.returncode == 2 and "spatial features are 128-d, the configuration expects 2048" in run.stderr
-
-
-def test_fold_split_is_a_partition_by_recording():
-    from mimamo_tf.data.folds import fold_video_ids
-
-    ids = [f"video{i}" for i in range(10)] + ["video20_left", "video20_right"]
-    held_out = []
-    for fold in range(5):
-        train_ids, validation_ids = fold_video_ids(ids, 5, fold)
-        assert sorted(train_ids + validation_ids) == sorted(ids) and not set(train_ids) & set(validation_ids)
-        # Both persons of one recording are on the same side.
-        assert ("video20_left" in validation_ids) == ("video20_right" in validation_ids)
-        held_out += validation_ids
-    assert sorted(held_out) == sorted(ids)  # every video validates exactly once
-    assert fold_video_ids(ids, 5, 2) == fold_video_ids(list(ids), 5, 2)  # deterministic
-
-
-def test_two_stage_initialisation_copies_the_single_stream_weights(tmp_path):
-    from mimamo_tf.models import MimamoConfig, build_mimamo_net
-    from mimamo_tf.training.model_setup import initialise_streams, iter_layers
-
-    temporal = build_mimamo_net(MimamoConfig(streams="temporal", recurrent=False))
-    spatial = build_mimamo_net(MimamoConfig(streams="spatial", recurrent=False))
-    temporal.save(tmp_path / "temporal.keras")
-    spatial.save(tmp_path / "spatial.keras")
-    both = build_mimamo_net(MimamoConfig())
-
-    def weights(model, name):  # the streams are nested inside PerFrame layers
-        return [w.numpy() for layer in iter_layers(model) if layer.name == name for w in layer.weights]
-
-    before = weights(both, "temporal_stream")
-    initialise_streams(both, spatial_from=tmp_path / "spatial.keras", temporal_from=tmp_path / "temporal.keras")
-    for name, source in (("temporal_stream", temporal), ("spatial_mlp", spatial)):
-        for got, expected in zip(weights(both, name), weights(source, name)):
-            np.testing.assert_array_equal(got, expected)
-    assert any(not np.array_equal(a, b) for a, b in zip(before, weights(both, "temporal_stream")))
-    with pytest.raises(config_lib.ConfigError, match="has none of the sub-models"):
-        initialise_streams(both, temporal_from=tmp_path / "spatial.keras")
-
-
-def test_config_round_trips_through_a_flagfile_and_names_differences(tmp_path):
-    config = config_lib.replace(config_lib.ExperimentConfig(), data={"window": 32, "data_dir": "d"},
-                                model={"dropout": False}, optimization={"lr_decay_epochs": (3,)})
-    path = config_lib.to_flagfile(config, str(tmp_path / "flags.cfg"), header="a test")
-    assert config_lib.from_flagfile(path) == config
-    assert config_lib.differing_flags(config, config_lib.ExperimentConfig()) == [
-        "data_dir", "window", "dropout", "lr_decay_epochs"]
-    # The repository's configs parse; their comments are whole lines.
-    for cfg in (REPO / "configs").glob("*.cfg"):
-        config_lib.from_flagfile(str(cfg))

@@ -23,7 +23,7 @@ from mimamo_tf import faces
 from mimamo_tf.data import schema
 from mimamo_tf.testing.sample_clips import SampleClipUnavailable, pyfeat_clip
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FRAMES = 24
 
 

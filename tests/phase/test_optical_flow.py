@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from face_frames import face_crop
+from mimamo_tf.testing.face_frames import face_crop
 
 from mimamo_tf.phase import SnippetBuilder
 from mimamo_tf.phase.optical_flow import flow_snippets, optical_flow_pairs

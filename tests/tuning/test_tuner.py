@@ -18,24 +18,16 @@ import time
 
 import pytest
 import tensorflow as tf
-from tiny_shards import write_dataset
 
 from mimamo_tf import config as config_lib
 from mimamo_tf.tuning import search_space as space_lib
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[2]
 SMOKE = f"--flagfile={REPO / 'configs' / 'smoke.cfg'}"
 # A small BiGRU; the snippet length changes the input pipeline too.
 SEARCH = ("--hyperparameters=learning_rate,gru_units,snippet_length",
           "--search_space=gru_units=8|16,snippet_length=4|8")
 TIMEOUT = 300
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("tune_data")
-    write_dataset(directory)
-    return directory
 
 
 def _env(**extra):

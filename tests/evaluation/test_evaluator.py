@@ -10,12 +10,12 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from tiny_shards import tiny_video, write_dataset, write_shards
+from mimamo_tf.testing.tiny_shards import tiny_video, write_dataset, write_shards
 
 from mimamo_tf.ccc import ccc_numpy
 from mimamo_tf.data import schema, shards
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[2]
 SMOKE = f"--flagfile={REPO / 'configs' / 'smoke.cfg'}"
 
 
@@ -161,9 +161,39 @@ def test_utterance_level_predictions_and_ccc(tmp_path):
 
 
 def test_report_prints_one_row_per_run(tmp_path):
-    from mimamo_tf.report import table
+    from mimamo_tf.evaluation.evaluator import metrics_table as table
 
     path = tmp_path / "metrics.json"
     path.write_text(json.dumps({"ccc_arousal": 0.51234, "ccc_valence": -0.25, "ccc_mean": 0.13117, "frames": 900}))
     lines = table([("two-stream", str(path))]).splitlines()
     assert lines[0].startswith("| model | CCC arousal") and lines[2] == "| two-stream | 0.512 | -0.250 | 0.131 | 900 |"
+
+
+def test_a_video_without_any_face_gets_the_mean_face_frame_prediction(frame_run, tmp_path):
+    """Its frames have no real input: every one gets the mean prediction of the evaluated set's frames
+    with a face (recomputed here from the other video's written predictions), never the network's
+    output on black frames."""
+    from mimamo_tf import runs
+    from mimamo_tf.evaluation import evaluate
+    from mimamo_tf.testing.tiny_shards import tiny_video
+
+    _, model_dir, _ = frame_run
+    faceless = tiny_video("faceless", 14, 7)
+    faceless["face_found"][:] = 0
+    faceless["label_valid"][:] = 1
+    with_face = tiny_video("with_face", 19, 8)
+    write_shards(tmp_path / "data", "validation", [faceless, with_face], num_shards=1)
+    config = runs.read_config(str(model_dir), [f"--data_dir={tmp_path / 'data'}"])
+    metrics, out = evaluate(config, "validation", output_dir=str(tmp_path / "eval"))
+    assert metrics["videos_without_face"] == ["faceless"]
+
+    def predictions(video_id):
+        lines = (tmp_path / "eval" / "predictions" / f"{video_id}.txt").read_text().splitlines()[1:]
+        return np.array([[float(a), float(v)] for v, a in (line.split(",") for line in lines)])  # valence,arousal
+
+    seen = predictions("with_face")[with_face["face_found"] > 0]
+    expected = seen.mean(axis=0)
+    got = predictions("faceless")
+    assert got.shape == (14, 2)
+    np.testing.assert_allclose(got, np.tile(expected, (14, 1)), atol=2e-6)  # files hold 6 decimals
+    assert np.abs(expected).max() > 1e-3  # not trivially zero

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from tiny_shards import tiny_video, write_dataset, write_shards
+from mimamo_tf.testing.tiny_shards import tiny_video, write_dataset, write_shards
 
 from mimamo_tf.data import pipeline
 from mimamo_tf.data.pipeline import DataError, PipelineConfig

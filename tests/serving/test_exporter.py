@@ -1,4 +1,4 @@
-"""python -m mimamo_tf.export: a trained run as a SavedModel on aligned face crops, loaded in a fresh
+"""mimamo_tf.serving (python -m mimamo_tf.export): a trained run as a SavedModel on aligned face crops, loaded in a fresh
 process and compared with the Keras model and with the model on the prepared shards."""
 
 import json
@@ -15,7 +15,8 @@ def run(exported_run):
 
 
 def test_saved_model_on_faces_matches_keras_and_the_prepared_shards(run, tmp_path):
-    from mimamo_tf.export import build_face_model, load_run
+    from mimamo_tf.runs import load_run
+    from mimamo_tf.serving.face_model import build_face_model
 
     model_dir, export_dir, video = run
     # A window of 8 frames with 6 context faces per side, clamped at the video's start.
@@ -32,12 +33,12 @@ def test_saved_model_on_faces_matches_keras_and_the_prepared_shards(run, tmp_pat
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     served = np.load(tmp_path / "served.npy")
-    config, model, backbone, _ = load_run(str(model_dir))
-    expected = np.stack([np.asarray(v) for v in build_face_model(model, config, backbone)(faces).values()], -1)
+    loaded = load_run(str(model_dir))
+    expected = np.stack([np.asarray(v) for v in build_face_model(loaded.model, loaded.config, loaded.backbone)(faces).values()], -1)
     np.testing.assert_allclose(served, expected, atol=1e-5)
     # The same window from the prepared shards: stored gray faces and stored (float16) features.
     window = frames[6:14]
-    on_shards = np.asarray(model({"gray48": video["gray48"][frames][None] / 255.0,
+    on_shards = np.asarray(loaded.model({"gray48": video["gray48"][frames][None] / 255.0,
                                   "spatial_features": video["spatial_features"][window][None].astype(np.float32)}))
     # Measured 2e-4 (float16 features, gray faces within one level); the in-graph gray conversion
     # itself is held to OpenCV in test_face_inputs.py.
@@ -61,7 +62,9 @@ def test_model_card_and_signature(run):
 def test_litert_files_run_in_a_fresh_process_and_match_keras(run, tmp_path):
     """model.tflite (builtin ops only) matches the Keras model within 1e-4 in ai_edge_litert; the
     dynamic-range file is smaller and close."""
-    from mimamo_tf.export import build_face_model, litert_op_names, load_run
+    from mimamo_tf.runs import load_run
+    from mimamo_tf.serving.face_model import build_face_model
+    from mimamo_tf.serving.litert import litert_op_names
 
     model_dir, export_dir, video = run
     card = json.loads((export_dir / "model_card.json").read_text())
@@ -84,8 +87,8 @@ def test_litert_files_run_in_a_fresh_process_and_match_keras(run, tmp_path):
     result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=tmp_path, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    config, model, backbone, _ = load_run(str(model_dir))
-    expected = np.stack([np.asarray(v) for v in build_face_model(model, config, backbone)(faces).values()], -1)
+    loaded = load_run(str(model_dir))
+    expected = np.stack([np.asarray(v) for v in build_face_model(loaded.model, loaded.config, loaded.backbone)(faces).values()], -1)
     np.testing.assert_allclose(np.load(tmp_path / "float32.npy"), expected, atol=1e-4)
     quantized = np.load(tmp_path / "dynamic_range.npy")
     assert files["dynamic_range"].stat().st_size < 0.5 * files["float32"].stat().st_size

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from mimamo_tf.models import MimamoConfig, build_mimamo_net, count_trainable_parameters
+from mimamo_tf.models.per_frame import iter_layers
 
 T = 10
 
@@ -98,7 +99,7 @@ def test_batch_norm_statistics_follow_the_data_quickly(paper_model):
     # after a short run and scored near zero on the training videos themselves.
     import keras
 
-    norms = [layer for layer in paper_model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    norms = [layer for layer in iter_layers(paper_model) if isinstance(layer, keras.layers.BatchNormalization)]
     assert len(norms) == 12  # temporal: 6 conv + 2 fc; spatial MLP: input + 2; fusion: 1
     assert {layer.momentum for layer in norms} == {0.9}
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from face_frames import astronaut_gray, random_images
+from mimamo_tf.testing.face_frames import astronaut_gray, random_images
 from skimage import transform
 
 from mimamo_tf.phase import SteerablePyramid, steerable_pyramid_numpy

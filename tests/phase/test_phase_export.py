@@ -9,9 +9,9 @@ import textwrap
 import keras
 import numpy as np
 import pytest
-from face_frames import face_crop
+from mimamo_tf.testing.face_frames import face_crop
 
-from mimamo_tf import export
+from mimamo_tf.serving import litert as export
 from mimamo_tf.phase import PhaseSnippets, SnippetBuilder, SteerablePyramid
 
 FRAMES = 10

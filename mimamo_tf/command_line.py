@@ -1,0 +1,103 @@
+"""How every command starts and ends: one skeleton for ``python -m mimamo_tf.X`` and ``mimamo-X``.
+
+A command module (``mimamo_tf/train.py``, ``evaluate.py``, ...) holds only its docstring (the usage
+text), ``define_flags(flag_values)``, a ``main(flag_values)`` that turns flags into a config and
+calls the library, and ``run()``, the console-script entry point: ``run_command(...)``. The
+skeleton does the rest, the same way for every command:
+
+* flags are defined when the command runs (never when a module is imported, so commands and
+  libraries can be imported together), and ``--help``/``--helpshort`` list them with the command's
+  docstring, for ``python -m`` and for the installed console scripts alike;
+* Python logging stays at WARNING unless ``--verbosity`` is given (TensorFlow's C++ start-up lines
+  are hidden by ``mimamo_tf/__init__.py``, see ``cli_startup``);
+* exit codes: 0 done, 1 some items failed (``main`` returns 1), 2 bad configuration or input — a
+  ``ConfigError``, ``DataError``, ``RunError``, ``ExportError``, ``PredictError``, a missing file or
+  an error type the command names — reported as one line naming the flag or file, never a traceback.
+"""
+
+import sys
+
+EXIT_DONE = 0
+EXIT_SOME_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def input_errors():
+    """The library's error types that mean "the configuration or input cannot work" (exit 2), with
+    the word that introduces each in the message."""
+    from mimamo_tf.config import ConfigError
+    from mimamo_tf.data.pipeline import DataError
+    from mimamo_tf.inference.runners import PredictError
+    from mimamo_tf.models.backbone import BackboneError
+    from mimamo_tf.runs import RunError
+    from mimamo_tf.serving.face_model import ExportError
+    from mimamo_tf.serving.model_card import ModelCardError
+    from mimamo_tf.video import VideoReadError
+
+    return ((ConfigError, "configuration error"), (DataError, "data error"), (RunError, "run error"),
+            (ExportError, "export error"), (PredictError, "model error"), (ModelCardError, "model error"),
+            (BackboneError, "backbone error"), (VideoReadError, "video error"), (FileNotFoundError, "missing file"))
+
+
+def report_input_error(name, error, kind=None):
+    """Prints the one-line message of a bad-input error and returns ``EXIT_BAD_INPUT``."""
+    prefix = f"{kind}: " if kind else ""
+    print(f"mimamo_tf.{name}: {prefix}{error}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _classify(error, extra_errors):
+    for error_type, kind in (*((t, None) for t in extra_errors), *input_errors()):
+        if isinstance(error, error_type):
+            return kind
+    raise error
+
+
+def _make_discoverable(flag_values, names, doc):
+    """``--help`` shows the command's docstring and flags also when run as a console script.
+
+    absl's help lists the key flags of the module named ``sys.argv[0]`` and prints the docstring of
+    ``__main__``: under ``python -m`` that is the command module, under a console script the
+    generated wrapper, which has neither. Registering the command's flags as key flags of
+    ``sys.argv[0]`` (public ``FlagValues`` API) and giving the wrapper the command's docstring makes
+    both forms print the same help.
+    """
+    for name in names:
+        flag_values.register_key_flag_for_module(sys.argv[0], flag_values[name])
+    main_module = sys.modules.get("__main__")
+    if main_module is not None and not main_module.__doc__ and doc:
+        main_module.__doc__ = doc
+
+
+def run_command(name, main, define_flags=None, doc=None, extra_errors=(), positional=False):
+    """Runs a command: defines its flags, parses the command line, calls ``main`` and exits.
+
+    Args:
+        name: the command's name (``train``, ``evaluate``, ...), used in messages.
+        main: ``main(flag_values) -> exit code or None`` (None: 0).
+        define_flags: ``define_flags(flag_values)``, defining the command's flags.
+        doc: the usage text (the command module's docstring).
+        extra_errors: more exception types that mean bad input (exit 2) for this command.
+        positional: the command takes positional arguments: ``main(flag_values, arguments)``.
+    """
+    from absl import app, flags
+
+    flag_values = flags.FLAGS
+    before = set(flag_values)
+    if define_flags is not None:
+        define_flags(flag_values)
+    _make_discoverable(flag_values, sorted(set(flag_values) - before), doc)
+
+    def absl_main(argv):
+        if len(argv) > 1 and not positional:
+            raise app.UsageError(f"unexpected arguments {argv[1:]}; every option is a --flag")
+        from mimamo_tf.cli_startup import quiet_python_logging
+
+        quiet_python_logging()
+        try:
+            code = main(flag_values, argv[1:]) if positional else main(flag_values)
+        except Exception as error:  # only the input errors are caught; anything else is re-raised
+            return report_input_error(name, error, _classify(error, extra_errors))
+        return EXIT_DONE if code is None else int(code)
+
+    app.run(absl_main)

@@ -1,0 +1,80 @@
+"""The shards of a training run, found and checked before any training starts.
+
+``TrainingData(config)`` resolves the training and validation shards of an ``ExperimentConfig``
+(a split, or K-fold cross-validation by video over the training split), checks them against the
+pipeline's needs, and, with ``--skip_corrupt_records``, finds how many records of each damaged
+shard can be read. It also turns a ``DataLossError`` met mid-run into a ``DataError`` naming the
+damaged shard(s).
+"""
+
+import sys
+
+import tensorflow as tf
+
+from mimamo_tf.config import ConfigError
+from mimamo_tf.data import pipeline, shards
+from mimamo_tf.data.folds import fold_video_ids
+
+
+class TrainingData:
+    """The shards of a run, checked before any training starts.
+
+    Attributes:
+        train_files, eval_files: shard paths.
+        train_ids, eval_ids: video ids of the folds (None without cross-validation).
+        record_limits: readable records of damaged shards (``--skip_corrupt_records``), or None.
+        pipeline_config: the pipeline's view of the experiment config.
+    """
+
+    def __init__(self, config):
+        data = config.data
+        self.data_dir = data.data_dir
+        self.pipeline_config = pipeline.pipeline_config(config)
+        self.train_files = pipeline.split_shards(data.data_dir, data.train_split)
+        self.eval_files = self.train_files if data.num_folds else pipeline.split_shards(data.data_dir, data.eval_split)
+        self.all_files = sorted(set(self.train_files) | set(self.eval_files))
+        pipeline.check_shards(self.all_files, self.pipeline_config)
+        self.record_limits = None
+        if data.skip_corrupt_records:
+            self.record_limits = self._limit_damaged_shards()
+        self.train_ids = self.eval_ids = None
+        if data.num_folds:
+            ids = self._guard(lambda: pipeline.list_video_ids(self.train_files, self.record_limits))
+            try:
+                self.train_ids, self.eval_ids = fold_video_ids(ids, data.num_folds, data.fold)
+            except ValueError as error:
+                raise ConfigError(str(error)) from error
+
+    def _limit_damaged_shards(self):
+        damaged = pipeline.find_damaged_shards(self.all_files)
+        for path, (readable, error) in damaged.items():
+            expected = _expected_examples(path)
+            lost = f"{expected - readable} of {expected} records" if expected is not None else "the rest of its records"
+            print(f"warning: {path} is damaged after record {readable} ({error.splitlines()[0]}); skipping {lost} "
+                  "(--skip_corrupt_records)", file=sys.stderr)
+        return {path: readable for path, (readable, _) in damaged.items()}
+
+    def damaged_data_error(self, error):
+        """A ``DataError`` naming the damaged shard(s) behind a ``DataLossError`` met mid-run."""
+        damaged = pipeline.find_damaged_shards(self.all_files)
+        if not damaged:
+            return pipeline.DataError(f"reading the shards in {self.data_dir} failed: {error.message}")
+        names = "; ".join(f"{path} (readable up to record {n}: {message.splitlines()[0]})"
+                          for path, (n, message) in damaged.items())
+        return pipeline.DataError(
+            f"damaged shard: {names}. Check the data with `python -m data_prep.inspect {self.data_dir}` and "
+            "re-prepare that shard, or train with --skip_corrupt_records to go on without the unreadable records. "
+            "Checkpoints are intact: the same command resumes.")
+
+    def _guard(self, function):
+        try:
+            return function()
+        except tf.errors.DataLossError as error:
+            raise self.damaged_data_error(error) from error
+
+
+def _expected_examples(path):
+    try:
+        return int(shards.read_sidecar(path)["examples"])
+    except (KeyError, TypeError, ValueError):
+        return None

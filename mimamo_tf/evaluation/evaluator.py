@@ -1,0 +1,125 @@
+"""Evaluating a trained run on a split of its data: the model over evaluation windows that tile
+every frame once, whole videos reassembled, scored (``scoring``) and written.
+
+Outputs in ``output_dir`` (default ``<model_dir>/eval_<split>``):
+
+* ``metrics.json``: ``ccc_arousal``, ``ccc_valence``, ``ccc_mean`` — the official protocol: one CCC
+  over every frame with a valid label of all videos concatenated, with or without a face (Aff-Wild /
+  ABAW scorers know nothing of faces; a frame without a face is predicted from the inputs of its
+  nearest face frame), or over all utterances (OMG) — ``ccc_*_face_only`` (the frames with a face,
+  what training optimises), ``frames`` (valid-label frames, or utterances), ``frames_with_face``,
+  ``videos``, ``per_video`` CCCs, and ``corrupted_streams`` (which streams ``gamma_beta`` reached).
+* Frame level: ``predictions/<video_id>.txt`` per video in the ABAW VA layout: a ``valence,arousal``
+  header, then one line per frame of the video. Video level: ``predictions.csv`` with
+  ``video,utterance,arousal,valence`` (the OMG layout).
+"""
+
+import json
+import os
+
+import numpy as np
+
+from mimamo_tf import config as config_lib
+from mimamo_tf import runs
+from mimamo_tf.atomic_files import write_text
+from mimamo_tf.evaluation.scoring import predict_faceless_videos, summarise
+
+METRICS_FILE = "metrics.json"
+
+
+def collect_predictions(model, dataset, keys, label_level):
+    """Runs the model over the evaluation windows and reassembles whole videos.
+
+    Returns:
+        dict video_id -> dict(pred (T, 2), labels (T, 2), label_valid (T,), face_found (T,)) at
+        frame level, or (1, 2) rows at video level.
+    """
+    videos = {}
+    for batch in dataset:
+        outputs = np.asarray(model({k: batch[k] for k in keys}, training=False))
+        labels = batch["labels"].numpy()
+        face_found, label_valid = batch["face_found"].numpy() > 0, batch["label_valid"].numpy() > 0
+        for i, video_id in enumerate(batch["video_id"].numpy()):
+            video_id = video_id.decode("utf-8")
+            if label_level == "video":
+                videos[video_id] = dict(pred=outputs[i][None], labels=labels[i][None, :2],
+                                        label_valid=np.ones(1, bool), face_found=face_found[i][None])
+                continue
+            length, start = int(batch["num_frames"][i]), int(batch["start"][i])
+            entry = videos.setdefault(video_id, dict(
+                pred=np.full((length, 2), np.nan, np.float32), labels=np.zeros((length, 2), np.float32),
+                label_valid=np.zeros(length, bool), face_found=np.zeros(length, bool)))
+            count = min(len(outputs[i]), length - start)
+            entry["pred"][start : start + count] = outputs[i][:count]
+            entry["labels"][start : start + count] = labels[i][:count, :2]
+            entry["label_valid"][start : start + count] = label_valid[i][:count]
+            entry["face_found"][start : start + count] = face_found[i][:count]
+    for video_id, entry in videos.items():
+        if np.isnan(entry["pred"]).any():
+            raise RuntimeError(f"evaluation windows did not cover every frame of {video_id}")
+    return videos
+
+
+def write_predictions(videos, output_dir, label_level):
+    if label_level == "video":
+        rows = ["video,utterance,arousal,valence"]
+        for video_id, v in sorted(videos.items()):
+            video, _, utterance = video_id.partition("/")
+            rows.append(f"{video},{utterance},{v['pred'][0, 0]:.6f},{v['pred'][0, 1]:.6f}")
+        write_text(os.path.join(output_dir, "predictions.csv"), "\n".join(rows) + "\n")
+        return
+    for video_id, v in videos.items():
+        lines = ["valence,arousal"] + [f"{valence:.6f},{arousal:.6f}" for arousal, valence in v["pred"]]
+        write_text(os.path.join(output_dir, "predictions", f"{video_id}.txt"), "\n".join(lines) + "\n")
+
+
+def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, output_dir=None):
+    """Evaluates a trained run of ``config`` (an ``ExperimentConfig``) on ``split``.
+
+    Args:
+        config: the run's config (``runs.read_config(model_dir)``, or its ``flags.cfg``);
+            ``config.data.eval_batch_size`` windows per batch.
+        split: the split of ``config.data.data_dir`` to evaluate.
+        checkpoint: ``best``, ``last`` or a path to a ``.keras`` file.
+        gamma_beta: the paper's per-frame illumination corruption (``u ** g``,
+            ``g ~ U[1 - beta, 1 + beta]``); 0: off.
+        output_dir: where ``metrics.json`` and the predictions go (default
+            ``<model_dir>/eval_<split>``).
+
+    Returns:
+        ``(metrics, output_dir)``; ``metrics`` is what ``metrics.json`` holds.
+
+    Raises:
+        ConfigError, runs.RunError, mimamo_tf.data.pipeline.DataError: naming the flag or file.
+    """
+    from mimamo_tf.data import pipeline
+
+    config_lib.validate(config)
+    path = runs.checkpoint_path(config.runtime.model_dir, checkpoint)
+    pipeline_config = pipeline.pipeline_config(config, batch_size=config.data.eval_batch_size, gamma_beta=gamma_beta)
+    files = pipeline.split_shards(config.data.data_dir, split)
+    pipeline.check_shards(files, pipeline_config)
+    model = runs.load_model(path)
+    dataset = pipeline.make_dataset(files, pipeline_config, training=False)
+    label_level = config.model.label_level
+    videos = collect_predictions(model, dataset, pipeline.model_input_keys(pipeline_config), label_level)
+    faceless = predict_faceless_videos(videos)
+    metrics = summarise(videos)
+    corrupted = [stream for stream, images in (("temporal", config.model.uses_temporal),
+                                               ("spatial", pipeline_config.spatial_input == "images")) if images]
+    metrics.update(split=split, checkpoint=path, gamma_beta=gamma_beta, label_level=label_level,
+                   corrupted_streams=corrupted if gamma_beta else [], videos_without_face=faceless)
+    output_dir = output_dir or runs.evaluation_dir(config.runtime.model_dir, split)
+    write_predictions(videos, output_dir, label_level)
+    write_text(os.path.join(output_dir, METRICS_FILE), json.dumps(metrics, indent=1) + "\n")
+    return metrics, output_dir
+
+
+def metrics_table(named_files):
+    """A Markdown CCC table, one row per ``(name, metrics.json path)`` (the paper's Tables 4-5 layout)."""
+    rows = ["| model | CCC arousal | CCC valence | CCC mean | frames |", "| --- | --- | --- | --- | --- |"]
+    for name, path in named_files:
+        with open(path, encoding="utf-8") as handle:
+            m = json.load(handle)
+        rows.append(f"| {name} | {m['ccc_arousal']:.3f} | {m['ccc_valence']:.3f} | {m['ccc_mean']:.3f} | {m['frames']} |")
+    return "\n".join(rows)

@@ -1,0 +1,156 @@
+"""The run directory: what a training run writes, where, and how every other part reads it back.
+
+``python -m mimamo_tf.train`` (``mimamo_tf.training.train``) writes into ``--model_dir``:
+
+* ``flags.cfg`` — the resolved configuration, with absolute paths (``--flagfile=<model_dir>/flags.cfg``
+  repeats, resumes or evaluates the run from any working directory);
+* ``checkpoints/best.keras`` (the best epoch, ``best_epoch``) and ``checkpoints/last.keras``;
+* ``checkpoints/state/`` — fault-tolerance checkpoints (``mimamo_tf.training.state``);
+* ``history.json`` — one entry per epoch (``loss``, ``ccc_*``, ``val_loss``, ``val_ccc_*``,
+  ``learning_rate``, ``frames_per_second``, ``seconds``);
+* ``logs/train``, ``logs/validation`` — TensorBoard;
+* ``eval_<split>/`` — written by ``python -m mimamo_tf.evaluate``.
+
+This module is the one owner of those names, of the rule that picks the best epoch, and of loading
+a run (its config, a checkpoint, the frozen backbone of its data). ``import mimamo_tf`` registers
+the project's Keras classes, so ``keras.saving.load_model(checkpoint_path(run, "best"))`` works too.
+"""
+
+import dataclasses
+import json
+import math
+import os
+from typing import Any, Optional
+
+from mimamo_tf import config as config_lib
+
+FLAGS_FILE = "flags.cfg"
+HISTORY_FILE = "history.json"
+CHECKPOINTS_DIR = "checkpoints"
+STATE_DIR = os.path.join(CHECKPOINTS_DIR, "state")
+LOGS_DIR = "logs"
+# The named checkpoints a run keeps; anything else given as a checkpoint is a path to a .keras file.
+NAMED_CHECKPOINTS = ("best", "last")
+# The history entry that decides the best epoch (best.keras, early stopping, the tuner's objective,
+# the model card, the studies' cells).
+SELECTION_METRIC = "val_ccc_mean"
+
+
+class RunError(ValueError):
+    """A run directory (or checkpoint of one) that cannot be used; the message names the file."""
+
+
+def checkpoint_path(model_dir, checkpoint="best"):
+    """``best``/``last`` name a run's ``.keras`` checkpoints; anything else is a path to one."""
+    if checkpoint in NAMED_CHECKPOINTS:
+        return os.path.join(model_dir, CHECKPOINTS_DIR, f"{checkpoint}.keras")
+    return checkpoint
+
+
+def flags_path(model_dir):
+    return os.path.join(model_dir, FLAGS_FILE)
+
+
+def history_path(model_dir):
+    return os.path.join(model_dir, HISTORY_FILE)
+
+
+def evaluation_dir(model_dir, split):
+    """Where ``evaluate`` writes by default: ``<model_dir>/eval_<split>``."""
+    return os.path.join(model_dir, f"eval_{split}")
+
+
+def is_improvement(value, best):
+    """Whether an epoch's selection value beats the best so far: finite and strictly greater (so a
+    tie keeps the earlier epoch, and NaN — a constant prediction — never counts)."""
+    return value is not None and math.isfinite(value) and (best is None or value > best)
+
+
+def best_epoch(history, metric=SELECTION_METRIC):
+    """The history entry of the best epoch — the one ``checkpoints/best.keras`` holds — or None.
+
+    The first epoch with the highest finite ``metric``; entries without it or with NaN/inf never
+    count. The trainer saves ``best.keras`` by the same rule (``is_improvement``).
+    """
+    best = None
+    for entry in history:
+        value = entry.get(metric)
+        if isinstance(value, (int, float)) and is_improvement(value, None if best is None else best[metric]):
+            best = entry
+    return best
+
+
+def read_history(model_dir):
+    """The run's ``history.json`` (a list of epoch entries; empty when the run has none yet)."""
+    path = history_path(model_dir)
+    if not os.path.isfile(path):
+        return []
+    try:
+        with open(path, encoding="utf-8") as handle:
+            history = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise RunError(f"{path}: not a readable history ({error})") from None
+    if not isinstance(history, list):
+        raise RunError(f"{path}: expected a list of epoch entries")
+    return history
+
+
+def read_config(model_dir, overrides=()):
+    """The ``ExperimentConfig`` of a run (its ``flags.cfg``), with ``model_dir`` pointing at where the
+    run is now (a copied or moved run reads its own checkpoints)."""
+    path = flags_path(model_dir)
+    if not os.path.isfile(path):
+        raise RunError(f"--model_dir={model_dir}: no {FLAGS_FILE}: not a training run directory")
+    config = config_lib.from_flagfile(path, overrides)
+    return config_lib.replace(config, runtime={"model_dir": os.path.abspath(model_dir)})
+
+
+def load_model(path):
+    """A ``.keras`` checkpoint of this project, loaded for inference (``RunError`` if absent)."""
+    import keras
+
+    if not os.path.isfile(path):
+        raise RunError(f"--checkpoint: model file {path!r} does not exist")
+    return keras.saving.load_model(path, compile=False)
+
+
+@dataclasses.dataclass
+class Run:
+    """A trained run as loaded by ``load_run``.
+
+    Attributes:
+        model_dir: the run directory.
+        config: its ``ExperimentConfig``.
+        checkpoint: path of the loaded ``.keras`` file.
+        model: the trained network.
+        backbone: the frozen backbone its stored spatial features came from (None without them).
+        backbone_record: that backbone's identity as recorded with the data (None if unknown).
+    """
+
+    model_dir: str
+    config: Any
+    checkpoint: str
+    model: Any
+    backbone: Optional[Any] = None
+    backbone_record: Optional[dict] = None
+
+
+def load_run(model_dir, checkpoint="best", with_backbone=True):
+    """Loads a run: config, a checkpoint (``best``, ``last`` or a path) and, with stored spatial
+    features, the backbone saved beside its data. Raises ``RunError`` naming what is missing."""
+    from mimamo_tf.data import shards
+
+    config = read_config(model_dir)
+    path = checkpoint_path(model_dir, checkpoint)
+    model = load_model(path)
+    backbone = record = None
+    if with_backbone and config.model.uses_spatial and config.model.spatial_input == "features":
+        backbone_file = os.path.join(config.data.data_dir, shards.BACKBONE_FILE)
+        if not os.path.isfile(backbone_file):
+            raise RunError(
+                f"{backbone_file} does not exist: the run's data ({config.data.data_dir}) does not carry the backbone "
+                "its features came from (prepared before backbones travelled with the data: prepare it again)")
+        backbone = load_model(backbone_file)
+        record = shards.backbone_record(config.data.data_dir)
+    return Run(model_dir=model_dir, config=config, checkpoint=path, model=model, backbone=backbone,
+               backbone_record=record)

@@ -1,0 +1,91 @@
+"""Exporting a trained run: the face-input SavedModel, its LiteRT files and the model card.
+
+``export_run(model_dir, export_dir)`` writes into ``export_dir``:
+
+* a SavedModel whose ``serving_default`` signature maps ``faces`` — uint8
+  ``(batch, window + 2 * context, 224, 224, 3)`` RGB aligned faces, ``context`` extra frames on each
+  side of the window (``snippet_length // 2``; repeat the first/last face at a video's ends) — to
+  ``arousal`` and ``valence``, ``(batch, window)`` float32 (``face_model.build_face_model``);
+* with ``tflite``: ``model.tflite`` (LiteRT, builtin ops only, float32, one fixed window, batch 1);
+  with ``quantize="dynamic"`` also ``model_dynamic_range.tflite`` (int8 weights, float activations);
+* ``model_card.json`` (``model_card.ModelCard``): the input contract, outputs, backbone, training
+  data, validation metrics of the exported epoch, package version.
+"""
+
+import os
+import tempfile
+
+from mimamo_tf import __version__, runs
+from mimamo_tf.serving import litert
+from mimamo_tf.serving.face_model import ExportError, build_face_model, fixed_window_model
+from mimamo_tf.serving.model_card import LITERT_FILES, LiteRTFiles, ModelCard, write_card
+
+
+def export_litert(model, config, backbone, export_dir, window, quantize=None):
+    """Writes ``model.tflite`` (and ``model_dynamic_range.tflite`` with ``quantize="dynamic"``) of a
+    run into ``export_dir``; returns ``{kind: path}``."""
+    fixed = fixed_window_model(model, config, window)
+    face_model = build_face_model(fixed, config, backbone, window=window, batch_size=1)
+    written = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        litert.export_saved_model(face_model, scratch, static_batch=True)
+        written["float32"] = litert.saved_model_to_litert(scratch, os.path.join(export_dir, LITERT_FILES["float32"]))
+        if quantize:
+            written["dynamic_range"] = litert.saved_model_to_litert(
+                scratch, os.path.join(export_dir, LITERT_FILES["dynamic_range"]), quantize=quantize)
+    return written
+
+
+def validation_metrics(model_dir, checkpoint="best"):
+    """``epoch`` and ``val_ccc_*`` of the epoch a checkpoint holds: the best epoch
+    (``runs.best_epoch``) for ``best``, the last for ``last``; None for another file or no history."""
+    history = runs.read_history(model_dir)
+    entry = {"best": lambda: runs.best_epoch(history), "last": lambda: history[-1] if history else None}.get(
+        checkpoint, lambda: None)()
+    if entry is None:
+        return None
+    return {k: entry[k] for k in ("epoch", "val_ccc_arousal", "val_ccc_valence", "val_ccc_mean") if k in entry}
+
+
+def model_card(config, backbone_record, model_dir, checkpoint, litert_files=None):
+    """The ``ModelCard`` of an export of the run ``config`` (``litert_files``: ``LiteRTFiles`` or None)."""
+    data = config.data
+    return ModelCard(
+        context_frames=config.model.context_frames, trained_window=data.window,
+        streams=config.model.streams, temporal_input=config.model.temporal_input,
+        snippet_length=config.model.snippet_length, spatial_input=config.model.spatial_input,
+        spatial_backbone=backbone_record,
+        training_data={"data_dir": data.data_dir, "train_split": data.train_split, "eval_split": data.eval_split,
+                       "num_folds": data.num_folds, "fold": data.fold},
+        checkpoint=checkpoint,
+        validation_metrics=validation_metrics(model_dir, checkpoint),
+        litert=litert_files, package_version=__version__)
+
+
+def export_run(model_dir, export_dir, checkpoint="best", tflite=False, quantize=None, tflite_window=0):
+    """Writes the face-input SavedModel and ``model_card.json`` of a run into ``export_dir`` (and the
+    LiteRT files with ``tflite``; ``quantize="dynamic"`` implies it).
+
+    Returns:
+        The written ``ModelCard``.
+
+    Raises:
+        ExportError, runs.RunError: naming the flag or file.
+    """
+    if quantize not in (None, "", "none", "dynamic"):
+        raise ExportError(f"--quantize must be 'dynamic' (or unset); got {quantize!r}")
+    quantize = quantize if quantize == "dynamic" else None
+    if tflite_window < 0:
+        raise ExportError(f"--tflite_window must be >= 1 frames (0: the training window); got {tflite_window}")
+    run = runs.load_run(model_dir, checkpoint)
+    face_model = build_face_model(run.model, run.config, run.backbone)
+    os.makedirs(export_dir, exist_ok=True)
+    litert.export_saved_model(face_model, export_dir)
+    litert_files = None
+    if tflite or quantize:
+        window = tflite_window or run.config.data.window
+        written = export_litert(run.model, run.config, run.backbone, export_dir, window, quantize)
+        litert_files = LiteRTFiles(window=window, files={kind: os.path.basename(path) for kind, path in written.items()})
+    card = model_card(run.config, run.backbone_record, model_dir, checkpoint, litert_files)
+    write_card(card, export_dir)
+    return card

@@ -1,0 +1,109 @@
+"""SavedModel and LiteRT files: writing a Keras model as a SavedModel with a ``serving_default``
+signature (TF Serving's layout), converting it to a LiteRT flatbuffer with builtin ops only, and
+listing the ops a LiteRT file uses.
+
+The op list is read from the file itself: a ``.tflite`` file is a FlatBuffer of the published LiteRT
+schema (the model lists its operator codes, each operator of each subgraph names one by index), read
+with the schema's Python bindings that ship in ``ai_edge_litert`` — no interpreter, so no runtime,
+no tensors, and it works for files the local runtime could not run (custom or Flex ops).
+"""
+
+import os
+
+from mimamo_tf.atomic_files import write_bytes
+from mimamo_tf.serving.face_model import ExportError
+
+
+def export_saved_model(model, directory, static_batch=False):
+    """Writes ``model`` as a SavedModel with a ``serving_default`` signature (TF Serving layout).
+
+    Keras makes the batch dimension of the signature dynamic; ``static_batch`` keeps every input's
+    full static shape (a LiteRT file then has no dynamic dimension left).
+    """
+    import tensorflow as tf
+
+    signature = None
+    if static_batch:
+        signature = [tf.TensorSpec(tensor.shape, tensor.dtype, name=tensor.name.split(":")[0])
+                     for tensor in model.inputs]
+    model.export(directory, format="tf_saved_model", verbose=False, input_signature=signature)
+    return directory
+
+
+def saved_model_to_litert(saved_model_dir, output_path, builtin_ops_only=True, quantize=None):
+    """Converts a SavedModel to a LiteRT flatbuffer, atomically written to ``output_path``.
+
+    Args:
+        saved_model_dir: a directory written by ``export_saved_model``.
+        output_path: the ``.tflite`` file to write.
+        builtin_ops_only: refuse the conversion unless every op is a LiteRT builtin (no Flex/select
+            TF ops, no custom ops), so the file runs on the plain LiteRT runtime.
+        quantize: None (float32) or ``"dynamic"`` (dynamic-range quantisation: int8 weights,
+            float activations).
+
+    Returns:
+        ``output_path``.
+    """
+    import tensorflow as tf
+
+    from mimamo_tf.cli_startup import native_stderr_captured
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
+    if builtin_ops_only:
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        converter.allow_custom_ops = False
+    if quantize == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif quantize is not None:
+        raise ExportError(f"--quantize must be 'dynamic' (or unset); got {quantize!r}")
+    # The converter's C++ side logs every step (and a harmless "NodeDef mentions attribute Truncate"
+    # error line while loading the SavedModel); shown only if the conversion fails.
+    with native_stderr_captured(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2") != "0"):
+        flatbuffer = converter.convert()
+    return write_bytes(output_path, flatbuffer)
+
+
+class LiteRTFileError(ValueError):
+    """The file is not a LiteRT FlatBuffer."""
+
+
+def _builtin_names(schema):
+    return {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+
+
+def _op_name(operator_code, schema, names):
+    # Builtin codes below 127 are in the int8 field ``deprecated_builtin_code`` (older writers fill
+    # only that one; 127 there means "see builtin_code"), newer ones in the int32 field
+    # ``builtin_code`` (schema 3a). The operator's code is the larger of the two.
+    code = max(operator_code.BuiltinCode(), operator_code.DeprecatedBuiltinCode())
+    if code == schema.BuiltinOperator.CUSTOM:
+        custom = operator_code.CustomCode()
+        return custom.decode("utf-8") if isinstance(custom, bytes) else str(custom)
+    return names.get(code, f"BUILTIN_{code}")
+
+
+def litert_op_names(tflite_path):
+    """Sorted names of the operators the LiteRT model at ``tflite_path`` uses, in any subgraph.
+
+    Builtin operators have their schema names (upper case, e.g. ``FULLY_CONNECTED``,
+    ``BATCH_MATMUL``); a custom operator has its custom code (e.g. ``FlexConv2D`` for a select-TF
+    op). Operators of every subgraph count (the bodies of ``WHILE``/``IF`` included), unlike an
+    interpreter's op list, which covers the primary subgraph.
+
+    Raises:
+        LiteRTFileError: the file is not a LiteRT FlatBuffer (no ``TFL3`` identifier).
+    """
+    from ai_edge_litert import schema_py_generated as schema
+
+    with open(tflite_path, "rb") as handle:
+        buffer = handle.read()
+    if len(buffer) < 8 or not schema.Model.ModelBufferHasIdentifier(buffer, 0):
+        raise LiteRTFileError(f"{tflite_path} is not a LiteRT (.tflite) file")
+    model = schema.Model.GetRootAs(buffer, 0)
+    names = _builtin_names(schema)
+    codes = [_op_name(model.OperatorCodes(i), schema, names) for i in range(model.OperatorCodesLength())]
+    used = set()
+    for s in range(model.SubgraphsLength()):
+        subgraph = model.Subgraphs(s)
+        used.update(codes[subgraph.Operators(o).OpcodeIndex()] for o in range(subgraph.OperatorsLength()))
+    return sorted(used)

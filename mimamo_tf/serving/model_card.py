@@ -1,0 +1,161 @@
+"""``model_card.json``: the contract between an export and whoever runs it, as one typed schema.
+
+``export`` writes it beside the SavedModel (and the LiteRT files); ``Predictor``/``load_runner`` and
+the benchmarks read it. Both sides go through ``ModelCard``: the JSON layout lives only here.
+
+Versions: ``schema_version`` 1 is the first with a version field. Cards written before it (the same
+layout, no ``schema_version``) are read as version 0; a card of a newer version than this package
+knows is refused with a message saying so, rather than half understood.
+
+Example:
+    >>> card = read_card("saved_models/demo")
+    >>> card.context_frames, card.trained_window
+    (6, 64)
+"""
+
+import dataclasses
+import json
+import os
+from typing import Dict, Optional
+
+from mimamo_tf.atomic_files import write_json
+
+CARD_FILE = "model_card.json"
+SCHEMA_VERSION = 1
+# The LiteRT files an export directory can hold, by kind.
+LITERT_FILES = {"float32": "model.tflite", "dynamic_range": "model_dynamic_range.tflite"}
+SIGNATURE = "serving_default"
+OUTPUTS = ("arousal", "valence")
+FACE_SIZE = 224
+
+
+class ModelCardError(ValueError):
+    """A missing, unreadable or unsupported model card; the message names the file."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LiteRTFiles:
+    """The LiteRT files of an export: ``files`` kind -> file name, all for one fixed ``window``."""
+
+    window: int
+    files: Dict[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelCard:
+    """What a user of an export needs to know.
+
+    Attributes:
+        context_frames: faces needed before and after each window (``snippet_length // 2``, or 0).
+        trained_window: frames per window in training (the SavedModel takes any window).
+        streams, temporal_input, snippet_length, spatial_input: the network (``ModelConfig``).
+        spatial_backbone: identity of the frozen backbone of stored features (``spec``, weights hash).
+        training_data: data dir, splits and folds the run trained on.
+        checkpoint: which checkpoint was exported (``best``, ``last`` or a path).
+        validation_metrics: the best epoch's ``epoch``, ``val_ccc_*`` (``runs.best_epoch``), or None.
+        litert: the LiteRT files, or None.
+        package_version: mimamo_tf's version that wrote the card.
+        schema_version: this card's layout version (0: written before the field existed).
+    """
+
+    context_frames: int
+    trained_window: int
+    streams: str
+    temporal_input: str
+    snippet_length: int
+    spatial_input: str
+    spatial_backbone: Optional[dict] = None
+    training_data: Optional[dict] = None
+    checkpoint: str = "best"
+    validation_metrics: Optional[dict] = None
+    litert: Optional[LiteRTFiles] = None
+    package_version: str = ""
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self):
+        """The card as the JSON dict of ``model_card.json``."""
+        context = self.context_frames
+        return {
+            "schema_version": self.schema_version,
+            "name": "MIMAMO Net (Deng et al., AAAI 2020), mimamo_tf",
+            "package_version": self.package_version,
+            "signature": SIGNATURE,
+            "inputs": {"faces": {
+                "dtype": "uint8", "shape": ["batch", f"window + {2 * context}", FACE_SIZE, FACE_SIZE, 3],
+                "value_range": [0, 255], "channels": "RGB",
+                "description": (f"aligned face crops (mimamo_tf.faces alignment: 5-landmark similarity transform to "
+                                f"the canonical template, {FACE_SIZE}x{FACE_SIZE}), {context} context frames before "
+                                "and after the window (repeat the first/last face at a video's ends); frames without "
+                                "a face take the nearest face frame's crop"),
+                "window": {"trained_with": self.trained_window, "any_length": True},
+                "context_frames": context,
+                "frame_rate_assumption": "the training videos' frame rate (Aff-Wild2: 30 fps); phase differences "
+                                         "are per frame pair",
+            }},
+            "outputs": {name: {"shape": ["batch", "window"], "dtype": "float32"} for name in OUTPUTS},
+            "model": {"streams": self.streams, "temporal_input": self.temporal_input,
+                      "snippet_length": self.snippet_length, "spatial_input": self.spatial_input},
+            "spatial_backbone": self.spatial_backbone,
+            "training_data": self.training_data,
+            "checkpoint": self.checkpoint,
+            "validation_metrics": self.validation_metrics,
+            "litert": None if self.litert is None else {
+                "files": dict(self.litert.files), "signature": SIGNATURE,
+                "faces_shape": [1, self.litert.window + 2 * context, FACE_SIZE, FACE_SIZE, 3],
+                "window": self.litert.window,
+                "description": "fixed window, batch 1, builtin ops only; unrolled GRUs, float32 compute "
+                               "(dynamic_range: int8 weights)",
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data, source="model card"):
+        """The card of a ``model_card.json`` dict (version 0 or 1); ``ModelCardError`` otherwise."""
+        if not isinstance(data, dict):
+            raise ModelCardError(f"{source}: expected a JSON object")
+        version = data.get("schema_version", 0)
+        if not isinstance(version, int) or version < 0:
+            raise ModelCardError(f"{source}: schema_version must be a whole number, got {version!r}")
+        if version > SCHEMA_VERSION:
+            raise ModelCardError(f"{source}: schema_version {version} is newer than this mimamo_tf reads "
+                                 f"({SCHEMA_VERSION}): upgrade mimamo_tf, or export the run again with this version")
+        try:
+            faces = data["inputs"]["faces"]
+            model = data["model"]
+            litert = data.get("litert")
+            return cls(
+                context_frames=int(faces["context_frames"]),
+                trained_window=int(faces["window"]["trained_with"]),
+                streams=str(model["streams"]), temporal_input=str(model["temporal_input"]),
+                snippet_length=int(model["snippet_length"]), spatial_input=str(model["spatial_input"]),
+                spatial_backbone=data.get("spatial_backbone"), training_data=data.get("training_data"),
+                checkpoint=str(data.get("checkpoint", "")), validation_metrics=data.get("validation_metrics"),
+                litert=None if not litert else LiteRTFiles(window=int(litert["window"]), files=dict(litert["files"])),
+                package_version=str(data.get("package_version", "")), schema_version=version)
+        except (KeyError, TypeError, ValueError) as error:
+            raise ModelCardError(f"{source}: not a model card written by mimamo_tf.export (missing or bad "
+                                 f"{error!r})") from None
+
+
+def card_path(export_dir):
+    return os.path.join(export_dir, CARD_FILE)
+
+
+def write_card(card, export_dir):
+    """Writes ``card`` as ``<export_dir>/model_card.json`` (atomically); returns the path."""
+    return write_json(card_path(export_dir), card.to_json())
+
+
+def read_card(export_dir):
+    """The ``ModelCard`` of an export directory; ``ModelCardError`` naming the file if it has none,
+    or one this version cannot read."""
+    path = card_path(export_dir)
+    if not os.path.isfile(path):
+        raise ModelCardError(f"no {CARD_FILE} in {export_dir}: expected an export of "
+                             "`python -m mimamo_tf.export --model_dir=RUN --export_dir=DIR`")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise ModelCardError(f"{path}: not readable as JSON ({error})") from None
+    return ModelCard.from_json(data, path)

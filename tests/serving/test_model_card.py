@@ -1,0 +1,72 @@
+"""model_card.json (mimamo_tf.serving.model_card): one schema written and read by one module; cards
+of before the version field are read, newer ones refused; the metrics are the exported epoch's."""
+
+import json
+
+import pytest
+
+from mimamo_tf import config as config_lib
+from mimamo_tf.serving import exporter
+from mimamo_tf.serving.model_card import (SCHEMA_VERSION, LiteRTFiles, ModelCard, ModelCardError, read_card,
+                                          write_card)
+
+
+def _card(**changes):
+    config = config_lib.ExperimentConfig()
+    card = exporter.model_card(config, {"spec": "fer_mini_xception"}, "/nonexistent", "best",
+                               LiteRTFiles(window=16, files={"float32": "model.tflite"}))
+    return ModelCard(**{**card.__dict__, **changes})
+
+
+def test_card_round_trips_and_states_the_input_contract(tmp_path):
+    card = _card()
+    write_card(card, tmp_path)
+    data = json.loads((tmp_path / "model_card.json").read_text())
+    assert data["schema_version"] == SCHEMA_VERSION == 1
+    faces = data["inputs"]["faces"]
+    assert faces["shape"] == ["batch", "window + 12", 224, 224, 3] and faces["context_frames"] == 6
+    assert faces["window"] == {"trained_with": 64, "any_length": True}
+    assert data["litert"]["faces_shape"] == [1, 16 + 12, 224, 224, 3]
+    assert read_card(tmp_path) == card
+
+
+def test_a_card_written_before_the_version_field_is_read_as_version_0(tmp_path):
+    data = _card().to_json()
+    del data["schema_version"]  # what mimamo_tf 0.1.0 before the schema wrote
+    (tmp_path / "model_card.json").write_text(json.dumps(data))
+    card = read_card(tmp_path)
+    assert card.schema_version == 0 and card.context_frames == 6 and card.trained_window == 64
+    assert card.litert == LiteRTFiles(window=16, files={"float32": "model.tflite"})
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.update(schema_version=SCHEMA_VERSION + 1), "newer than this mimamo_tf reads"),
+    (lambda d: d.update(schema_version="1"), "schema_version must be a whole number"),
+    (lambda d: d["inputs"]["faces"].pop("context_frames"), "not a model card written by mimamo_tf.export"),
+    (lambda d: d.pop("model"), "not a model card written by mimamo_tf.export"),
+])
+def test_cards_this_version_cannot_read_are_refused_naming_the_file(tmp_path, change, message):
+    data = _card().to_json()
+    change(data)
+    (tmp_path / "model_card.json").write_text(json.dumps(data))
+    with pytest.raises(ModelCardError, match=message) as raised:
+        read_card(tmp_path)
+    assert str(tmp_path / "model_card.json") in str(raised.value)
+
+
+def test_missing_card_is_refused(tmp_path):
+    with pytest.raises(ModelCardError, match="no model_card.json in"):
+        read_card(tmp_path)
+
+
+def test_validation_metrics_are_those_of_the_exported_epoch(tmp_path):
+    """Fabricated history: epoch 1 is the best, epoch 2 the last, epoch 0 the worst."""
+    history = [{"epoch": 0, "val_ccc_mean": 0.1, "val_ccc_arousal": 0.0, "val_ccc_valence": 0.2},
+               {"epoch": 1, "val_ccc_mean": 0.6, "val_ccc_arousal": 0.5, "val_ccc_valence": 0.7},
+               {"epoch": 2, "val_ccc_mean": 0.3, "val_ccc_arousal": 0.4, "val_ccc_valence": 0.2}]
+    (tmp_path / "history.json").write_text(json.dumps(history))
+    assert exporter.validation_metrics(str(tmp_path), "best") == history[1]
+    assert exporter.validation_metrics(str(tmp_path), "last") == history[2]
+    assert exporter.validation_metrics(str(tmp_path), "/some/other.keras") is None
+    card = exporter.model_card(config_lib.ExperimentConfig(), None, str(tmp_path), "best")
+    assert card.validation_metrics["epoch"] == 1 and card.to_json()["validation_metrics"]["val_ccc_mean"] == 0.6

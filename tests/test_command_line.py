@@ -1,0 +1,148 @@
+"""Commands apart from libraries (mimamo_tf.command_line, mimamo_tf.cli_startup): no library imports a
+command module, importing a library changes nothing in the process, every command has the same
+skeleton and help, and bad input is one line with exit code 2."""
+
+import ast
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from mimamo_tf import cli_startup
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "mimamo_tf"
+# ``python -m mimamo_tf.X``: the commands, and the console scripts that run them (setup.py).
+COMMANDS = {"train": "mimamo-train", "evaluate": "mimamo-evaluate", "export": "mimamo-export",
+            "predict": "mimamo-predict", "tune": "mimamo-tune", "study": "mimamo-study", "bench": "mimamo-bench",
+            "report": "mimamo-report", "phase_demo": "mimamo-phase-demo", "convert_weights": "mimamo-convert-weights"}
+
+
+def _modules():
+    """``{module name: path}`` of every module of the package."""
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(REPO).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = path
+    return modules
+
+
+def _imports(path):
+    """The ``mimamo_tf`` modules a file imports (anywhere in it, function bodies included)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {n for n in names if n.split(".")[0] == "mimamo_tf"}
+
+
+def test_the_command_modules_are_exactly_the_top_level_modules_with_a_main():
+    found = {name.split(".")[1] for name, path in _modules().items()
+             if name.count(".") == 1 and "run_command(" in path.read_text() and "def run_command" not in path.read_text()}
+    assert found == set(COMMANDS)
+
+
+def test_no_library_module_imports_a_command_module():
+    commands = {f"mimamo_tf.{name}" for name in COMMANDS}
+    offenders = {}
+    for name, path in _modules().items():
+        if name in commands:
+            continue
+        imported = _imports(path) & commands
+        if imported:
+            offenders[name] = sorted(imported)
+    assert not offenders, f"library modules importing command modules: {offenders}"
+
+
+def test_importing_every_library_module_changes_nothing_in_the_process():
+    """In a fresh interpreter (not one of our commands): no TensorFlow logging setting, no redirected
+    stderr, no absl flag defined, no absl verbosity change."""
+    libraries = sorted(name for name in _modules() if name.replace("mimamo_tf.", "", 1) not in COMMANDS
+                       and not name.startswith("mimamo_tf.testing"))
+    code = f"""
+        import importlib, json, os, sys
+        from absl import flags, logging
+        def ours():  # flags defined by a module of this project (TensorFlow defines its own at import)
+            return sorted(name for module, defined in flags.FLAGS.flags_by_module_dict().items()
+                          if "mimamo_tf" in module or "data_prep" in module for name in map(str, defined))
+        before = dict(env=os.environ.get("TF_CPP_MIN_LOG_LEVEL"), fd2=os.fstat(2).st_ino,
+                      verbosity=logging.get_verbosity(), flags=ours())
+        for name in {libraries!r}:
+            importlib.import_module(name)
+        after = dict(env=os.environ.get("TF_CPP_MIN_LOG_LEVEL"), fd2=os.fstat(2).st_ino,
+                     verbosity=logging.get_verbosity(), flags=ours())
+        marker = os.environ.get("{cli_startup.QUIET_MARKER}")
+        print(json.dumps(dict(same=before == after, before=before, after=after, marker=marker)))
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", cli_startup.QUIET_MARKER)}
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    import json
+
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["same"] and report["marker"] is None, report
+    # TensorFlow's own start-up lines reach the user's stderr as usual: nothing was hidden.
+    assert "oneDNN custom operations" in result.stderr or "cuda" in result.stderr.lower()
+
+
+@pytest.mark.parametrize("orig_argv, expected", [
+    (["python3", "-m", "mimamo_tf.train", "--flagfile=x"], True),
+    (["python3", "-u", "-m", "data_prep.prepare"], True),
+    (["python3", "-mmimamo_tf.bench", "phase"], True),
+    (["/venv/bin/python", "/venv/bin/mimamo-predict", "--help"], True),
+    (["python3", "-m", "pytest", "tests"], False),
+    (["python3", "-c", "import mimamo_tf"], False),
+    (["python3", "notebook_script.py"], False),
+    (["python3"], False),
+])
+def test_started_as_command_reads_the_interpreter_command_line(orig_argv, expected):
+    assert cli_startup.started_as_command(orig_argv, environ={}) is expected
+    # Worker processes spawned by a command inherit the marker.
+    assert cli_startup.started_as_command(orig_argv, environ={cli_startup.QUIET_MARKER: "1"}) is True
+
+
+def _console_script(name):
+    return pathlib.Path(sys.executable).parent / name
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate", "export", "train"])
+def test_console_scripts_help_shows_the_docstring_and_the_flags(command):
+    script = _console_script(COMMANDS[command])
+    if not script.exists():
+        pytest.skip(f"{script} is not installed (pip install -e . installs the console scripts)")
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=300)
+    text = result.stdout + result.stderr  # (absl's --help exits with 1 after printing the help)
+    assert f"python -m mimamo_tf.{command}" in text  # the command's docstring, not a bare USAGE line
+    expected_flag = {"predict": "--input", "evaluate": "--split", "export": "--export_dir", "train": "--window"}[command]
+    assert expected_flag in text
+    # TensorFlow's C++ start-up lines are hidden for the project's commands.
+    assert "oneDNN custom operations" not in text and "absl::InitializeLog" not in text
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["mimamo_tf.phase_demo", "--video=/missing.mp4"], "mimamo_tf.phase_demo: missing file: --video=/missing.mp4"),
+    (["mimamo_tf.export", "--model_dir=/missing", "--export_dir=/tmp/x"], "no flags.cfg: not a training run"),
+    (["mimamo_tf.predict", "--model=/missing", "--input=/missing.mp4", "--output_dir=/tmp/x"],
+     "--input=/missing.mp4: no such file or folder"),
+    (["mimamo_tf.report", "a=/missing/metrics.json"], "cannot read metrics"),
+    (["mimamo_tf.train", "--data_dir=/missing", "--model_dir=/tmp/x"], "data error: data directory '/missing' does not exist"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(arguments, message):
+    result = subprocess.run([sys.executable, "-m", *arguments], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert message in result.stderr and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_unexpected_positional_arguments_are_a_usage_error():
+    result = subprocess.run([sys.executable, "-m", "mimamo_tf.evaluate", "extra"], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 1 and "unexpected arguments ['extra']" in result.stderr
