@@ -75,6 +75,7 @@ def test_metric_rejects_unknown_output():
         ConcordanceCorrelation("dominance")
 
 
+@pytest.mark.slow
 def test_metric_exact_under_two_replica_mirrored_strategy(tmp_path):
     y_true, y_pred = _data(seed=2, batch=16, steps=10)
     np.save(tmp_path / "y_true.npy", y_true)

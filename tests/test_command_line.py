@@ -113,6 +113,7 @@ def _console_script(name):
     return pathlib.Path(sys.executable).parent / name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["predict", "evaluate", "export", "train"])
 def test_console_scripts_help_shows_the_docstring_and_the_flags(command):
     script = _console_script(COMMANDS[command])
@@ -127,6 +128,7 @@ def test_console_scripts_help_shows_the_docstring_and_the_flags(command):
     assert "oneDNN custom operations" not in text and "absl::InitializeLog" not in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arguments, message", [
     (["mimamo_tf.phase_demo", "--video=/missing.mp4"], "mimamo_tf.phase_demo: missing file: --video=/missing.mp4"),
     (["mimamo_tf.export", "--model_dir=/missing", "--export_dir=/tmp/x"], "no flags.cfg: not a training run"),
@@ -142,6 +144,7 @@ def test_bad_input_is_one_line_and_exit_code_2(arguments, message):
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
+@pytest.mark.slow
 def test_unexpected_positional_arguments_are_a_usage_error():
     result = subprocess.run([sys.executable, "-m", "mimamo_tf.evaluate", "extra"], capture_output=True, text=True,
                             timeout=300)

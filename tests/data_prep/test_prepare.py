@@ -124,6 +124,7 @@ def test_cropped_aligned_mode_uses_the_provided_frames_exactly(synthetic_root, a
     assert 0 < example["face_found"].sum() < FRAMES
 
 
+@pytest.mark.slow
 def test_parallel_workers_write_the_same_bytes(synthetic_root, aligned_mode_dir, tmp_path):
     output = str(tmp_path / "parallel")
     prepare("affwild2", synthetic_root, output, split="train", videos_per_shard=1, num_workers=2,
@@ -144,6 +145,7 @@ def test_machines_split_the_shards(synthetic_root, aligned_mode_dir, tmp_path):
     assert _shard_bytes(output) == _shard_bytes(aligned_mode_dir)
 
 
+@pytest.mark.slow
 def test_resume_after_kill_skips_finished_shards_and_gives_identical_bytes(synthetic_root, tmp_path):
     reference = str(tmp_path / "reference")
     prepare("affwild2", synthetic_root, reference, split="train", videos_per_shard=1)
@@ -285,6 +287,7 @@ def test_inspect_names_a_corrupt_shard(aligned_mode_dir, tmp_path):
     assert any(l.startswith("train-00000-of-00004.tfrecord") and l.endswith("ok") for l in lines)
 
 
+@pytest.mark.slow
 def test_stored_features_are_recomputed_from_the_stored_faces_with_the_saved_backbone(synthetic_root, tmp_path):
     import keras
 
@@ -310,6 +313,7 @@ def test_stored_features_are_recomputed_from_the_stored_faces_with_the_saved_bac
     np.testing.assert_allclose(stored, recomputed, rtol=2e-3, atol=2e-3 * np.abs(recomputed).max())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec, message", [
     ("resnet_50", "unknown backbone 'resnet_50'"),
     ("/nowhere/weights.h5", "unknown backbone '/nowhere/weights.h5'"),
@@ -326,6 +330,7 @@ def test_a_bad_backbone_fails_before_any_video_is_read(synthetic_root, tmp_path,
     assert not output.exists() or not os.listdir(output)  # nothing written
 
 
+@pytest.mark.slow
 def test_prepare_exits_non_zero_when_every_input_failed(tmp_path):
     root = tmp_path / "videos"
     root.mkdir()
@@ -337,6 +342,7 @@ def test_prepare_exits_non_zero_when_every_input_failed(tmp_path):
     assert "no example was written for split all: all 1 inputs failed" in run.stderr
 
 
+@pytest.mark.slow
 def test_folder_dataset_on_a_real_face_clip(tmp_path):
     try:
         clips = [pyfeat_clip("single_face.mp4"), pyfeat_clip("no_face.mp4")]

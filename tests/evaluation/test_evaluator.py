@@ -51,6 +51,7 @@ def _shard_labels(data_dir, split):
     return videos
 
 
+@pytest.mark.slow
 def test_metrics_equal_numpy_ccc_of_written_predictions(frame_run, tmp_path):
     data_dir, model_dir, _ = frame_run
     run = _evaluate(model_dir, "--split=validation", f"--output_dir={tmp_path}")
@@ -77,6 +78,7 @@ def test_metrics_equal_numpy_ccc_of_written_predictions(frame_run, tmp_path):
     assert metrics["frames"] > metrics["frames_with_face"] and metrics["videos"] == len(labels)
 
 
+@pytest.mark.slow
 def test_every_prediction_line_is_the_model_output_of_an_independently_rebuilt_window(frame_run, tmp_path):
     """Oracle: the evaluation windows rebuilt in NumPy from the videos' arrays (tiling every frame
     once, 6 clamped context frames per side, no-face frames given their nearest face frame's
@@ -109,6 +111,7 @@ def test_every_prediction_line_is_the_model_output_of_an_independently_rebuilt_w
         np.testing.assert_allclose(written, expected, atol=2e-5)
 
 
+@pytest.mark.slow
 def test_best_checkpoint_is_the_epoch_with_the_highest_validation_ccc(frame_run, tmp_path):
     _, model_dir, _ = frame_run
     history = json.loads((model_dir / "history.json").read_text())
@@ -121,6 +124,7 @@ def test_best_checkpoint_is_the_epoch_with_the_highest_validation_ccc(frame_run,
         assert metrics["ccc_mean_face_only"] == pytest.approx(expected, abs=1e-4)
 
 
+@pytest.mark.slow
 def test_gamma_corruption_changes_inputs_deterministically(frame_run, tmp_path):
     _, model_dir, _ = frame_run
     outputs = []
@@ -133,12 +137,14 @@ def test_gamma_corruption_changes_inputs_deterministically(frame_run, tmp_path):
     assert json.loads((tmp_path / "a" / "metrics.json").read_text())["gamma_beta"] == 0.5
 
 
+@pytest.mark.slow
 def test_missing_checkpoint_is_a_clear_error(frame_run, tmp_path):
     _, model_dir, _ = frame_run
     run = _evaluate(model_dir, "--checkpoint=/nowhere/model.keras")
     assert run.returncode == 2 and "model file '/nowhere/model.keras' does not exist" in run.stderr
 
 
+@pytest.mark.slow
 def test_utterance_level_predictions_and_ccc(tmp_path):
     data_dir = tmp_path / "omg"
     for split, count in (("train", 6), ("validation", 5)):
@@ -169,6 +175,7 @@ def test_report_prints_one_row_per_run(tmp_path):
     assert lines[0].startswith("| model | CCC arousal") and lines[2] == "| two-stream | 0.512 | -0.250 | 0.131 | 900 |"
 
 
+@pytest.mark.slow
 def test_a_video_without_any_face_gets_the_mean_face_frame_prediction(frame_run, tmp_path):
     """Its frames have no real input: every one gets the mean prediction of the evaluated set's frames
     with a face (recomputed here from the other video's written predictions), never the network's

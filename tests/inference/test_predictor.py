@@ -76,6 +76,7 @@ def predicted(exported_run, tmp_path_factory):
     return export_dir, videos / "face.mp4", out, result
 
 
+@pytest.mark.slow
 def test_predict_csv_equals_the_model_on_faces_aligned_in_memory(predicted):
     export_dir, clip, out, result = predicted
     # The broken file is reported and skipped; the exit code says something failed.
@@ -116,6 +117,7 @@ def test_predict_csv_equals_the_model_on_faces_aligned_in_memory(predicted):
     assert np.abs(overlay.astype(int) - original.astype(int)).max() > 100  # something is drawn
 
 
+@pytest.mark.slow
 def test_python_api_fill_missing_and_litert(predicted, exported_run):
     from mimamo_tf.inference import Predictor
 
@@ -134,6 +136,7 @@ def test_python_api_fill_missing_and_litert(predicted, exported_run):
     np.testing.assert_allclose(litert.valence, result.valence, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_video_without_a_face_and_bad_models(exported_run, tmp_path):
     _, export_dir, _ = exported_run
     video.write_video(str(tmp_path / "wall.mp4"), [np.full((120, 160, 3), 90, np.uint8)] * 12, 25.0)

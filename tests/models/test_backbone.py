@@ -83,6 +83,7 @@ def vggface_file(tmp_path_factory):
     return path, rgb, expected
 
 
+@pytest.mark.slow
 def test_vggface2_weights_convert_to_the_same_function(vggface_file, tmp_path):
     path, rgb, expected = vggface_file
     model, info = resolve_backbone(f"vggface2_resnet50:{path}")

@@ -45,6 +45,7 @@ def _run_fresh(code, directory):
     return result.stdout
 
 
+@pytest.mark.slow
 def test_keras_file_round_trip_in_fresh_process(front_end):
     model, _, outputs, directory = front_end
     model.save(directory / "front_end.keras")
@@ -63,6 +64,7 @@ def test_keras_file_round_trip_in_fresh_process(front_end):
         np.testing.assert_allclose(np.load(directory / f"out_keras_{key}.npy"), value, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_saved_model_serving_signature_in_fresh_process(front_end):
     model, _, outputs, directory = front_end
     export.export_saved_model(model, str(directory / "saved_model"))

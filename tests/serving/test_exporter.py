@@ -9,6 +9,9 @@ import textwrap
 import numpy as np
 import pytest
 
+# Every test uses a trained and exported run (the session fixture exported_run).
+pytestmark = pytest.mark.slow
+
 @pytest.fixture(scope="module")
 def run(exported_run):
     return exported_run

@@ -15,6 +15,9 @@ from mimamo_tf.testing.tiny_shards import write_dataset
 from mimamo_tf import config as config_lib
 from mimamo_tf.studies import cells, illumination, length, speed, streams
 
+# Studies train and evaluate real cells.
+pytestmark = pytest.mark.slow
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 STREAM_CELLS = ("features+phase_difference", "none+phase_difference", "none+optical_flow")
 

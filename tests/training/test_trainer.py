@@ -20,6 +20,9 @@ from mimamo_tf.testing.tiny_shards import write_dataset
 
 from mimamo_tf import config as config_lib
 
+# Every test trains real runs in subprocesses.
+pytestmark = pytest.mark.slow
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SMOKE = f"--flagfile={REPO / 'configs' / 'smoke.cfg'}"
 # A checkpoint after every step; epoch 1 saves 4 step checkpoints + 1 at its end, so the 7th is

@@ -22,6 +22,9 @@ import tensorflow as tf
 from mimamo_tf import config as config_lib
 from mimamo_tf.tuning import search_space as space_lib
 
+# Keras-tuner searches of real training runs.
+pytestmark = pytest.mark.slow
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SMOKE = f"--flagfile={REPO / 'configs' / 'smoke.cfg'}"
 # A small BiGRU; the snippet length changes the input pipeline too.
