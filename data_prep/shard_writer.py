@@ -64,10 +64,9 @@ def shard_status(output_dir: str, name: str, expected_fingerprint: str) -> bool:
 def remove_stale_temporaries(output_dir: str, names: Sequence[str]) -> List[str]:
     """Deletes leftovers of killed runs for the given shard names; returns what was removed."""
     removed = []
-    temporaries = {os.path.basename(atomic_files.partial_path(file_name))
-                   for name in names for file_name in (name, shards.sidecar_name(name))}
+    targets = [file_name for name in names for file_name in (name, shards.sidecar_name(name))]
     for entry in os.listdir(output_dir):
-        if entry in temporaries:
+        if any(atomic_files.is_partial(entry, of=target) for target in targets):
             os.remove(os.path.join(output_dir, entry))
             removed.append(entry)
     return removed

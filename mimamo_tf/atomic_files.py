@@ -1,7 +1,7 @@
 """Files written whole or not at all: into a temporary file beside the target, then renamed over it
 (``os.replace`` is atomic on one file system), so a killed job never leaves a file that looks
 complete. The one owner of this for every file the project writes (run outputs, flagfiles, shards
-and their sidecars, exports, figures, videos): one temporary-name convention, ``partial_path``.
+and their sidecars, exports, figures, videos): one temporary-name convention, ``partial_path`` (``.partial-<pid>-<name>``).
 """
 
 import contextlib
@@ -12,15 +12,21 @@ PARTIAL_PREFIX = ".partial-"
 
 
 def partial_path(path):
-    """The temporary name ``path`` is written under: hidden, in the same folder, ending as ``path``
-    ends (OpenCV, matplotlib and Keras pick the format from the ending, e.g. ``.weights.h5``)."""
+    """The temporary name ``path`` is written under: hidden, in the same folder, of this process (two
+    processes writing one file each complete theirs; the last rename wins), ending as ``path`` ends
+    (OpenCV, matplotlib and Keras pick the format from the ending, e.g. ``.weights.h5``)."""
     directory, name = os.path.split(os.fspath(path))
-    return os.path.join(directory, PARTIAL_PREFIX + name)
+    return os.path.join(directory, f"{PARTIAL_PREFIX}{os.getpid()}-{name}")
 
 
-def is_partial(name):
-    """Whether a file name is a temporary name of ``partial_path`` (left behind by a killed writer)."""
-    return os.path.basename(name).startswith(PARTIAL_PREFIX)
+def is_partial(name, of=None):
+    """Whether a file name is a temporary name of ``partial_path`` (e.g. left behind by a killed
+    writer), of any file or of the file named ``of``."""
+    name = os.path.basename(name)
+    if not name.startswith(PARTIAL_PREFIX):
+        return False
+    pid, dash, target = name[len(PARTIAL_PREFIX):].partition("-")
+    return bool(dash) and pid.isdigit() and (of is None or target == os.path.basename(of))
 
 
 def _fsync(path):

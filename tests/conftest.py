@@ -1,6 +1,9 @@
 """Fixtures shared by several test modules."""
 
+import fcntl
+import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -15,6 +18,21 @@ from mimamo_tf.data import schema
 from mimamo_tf.faces.alignment import gray_from_rgb
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+# The modules that take longest, first: ``make test`` runs on two processes (pytest-xdist,
+# ``--dist loadfile``: a module's tests stay on one process, so its module-scoped fixtures are built
+# once), and a long module started last would finish alone.
+LONGEST_FIRST = ("tests/training/test_trainer.py", "tests/tuning/test_tuner.py", "tests/studies/test_studies.py",
+                 "tests/inference/test_predictor.py", "tests/evaluation/test_evaluator.py",
+                 "tests/training/test_two_devices.py", "tests/serving/test_exporter.py")
+
+
+def pytest_collection_modifyitems(items):
+    order = {path: rank for rank, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: order.get(item.nodeid.split("::")[0], len(order)))
+
+
 SMOKE = f"--flagfile={REPO / 'configs' / 'smoke.cfg'}"
 
 
@@ -55,10 +73,28 @@ def data_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def exported_run(tmp_path_factory):
     """A smoke-sized run trained on aligned real-face crops with a small frozen backbone, exported
-    with its LiteRT files: ``(model_dir, export_dir, validation video arrays)``."""
-    root = tmp_path_factory.mktemp("export_run")
+    with its LiteRT files: ``(model_dir, export_dir, validation video arrays)``.
+
+    Made once per test session: under pytest-xdist the workers share it (the first one to take the
+    lock builds it in the session's common temporary folder, the others wait and read it)."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    root = shared / "export_run"
+    with open(shared / "export_run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "done").exists():
+            _build_exported_run(root)
+            (root / "done").write_text("")
+    with np.load(root / "validation_video.npz") as stored:
+        video = {key: stored[key] for key in stored.files}
+    return root / "model", root / "saved_models" / "demo", video
+
+
+def _build_exported_run(root):
+    shutil.rmtree(root, ignore_errors=True)
     data_dir = root / "data"
-    data_dir.mkdir()
+    data_dir.mkdir(parents=True)
     backbone = _backbone(data_dir / "spatial_backbone.keras")
     videos = []
     for i, frames in enumerate((20, 18, 16)):
@@ -79,6 +115,7 @@ def exported_run(tmp_path_factory):
                              f"--export_dir={export_dir}", "--tflite", "--quantize=dynamic"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    return model_dir, export_dir, videos[2]
+    np.savez(root / "validation_video.npz", **{k: v for k, v in videos[2].items() if isinstance(v, np.ndarray)},
+             **{k: np.asarray(v) for k, v in videos[2].items() if not isinstance(v, np.ndarray)})
 
 
