@@ -114,7 +114,7 @@ def _console_script(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", ["predict", "evaluate", "export", "train"])
+@pytest.mark.parametrize("command", ["predict", "train"])
 def test_console_scripts_help_shows_the_docstring_and_the_flags(command):
     script = _console_script(COMMANDS[command])
     if not script.exists():
@@ -135,7 +135,6 @@ def test_console_scripts_help_shows_the_docstring_and_the_flags(command):
     (["mimamo_tf.predict", "--model=/missing", "--input=/missing.mp4", "--output_dir=/tmp/x"],
      "--input=/missing.mp4: no such file or folder"),
     (["mimamo_tf.report", "a=/missing/metrics.json"], "cannot read metrics"),
-    (["mimamo_tf.train", "--data_dir=/missing", "--model_dir=/tmp/x"], "data error: data directory '/missing' does not exist"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(arguments, message):
     result = subprocess.run([sys.executable, "-m", *arguments], capture_output=True, text=True, timeout=300)
