@@ -10,33 +10,19 @@ skeleton does the rest, the same way for every command:
   docstring, for ``python -m`` and for the installed console scripts alike;
 * Python logging stays at WARNING unless ``--verbosity`` is given (TensorFlow's C++ start-up lines
   are hidden by ``mimamo_tf/__init__.py``, see ``cli_startup``);
-* exit codes: 0 done, 1 some items failed (``main`` returns 1), 2 bad configuration or input — a
-  ``ConfigError``, ``DataError``, ``RunError``, ``ExportError``, ``PredictError``, a missing file or
-  an error type the command names — reported as one line naming the flag or file, never a traceback.
+* exit codes: 0 done, 1 some items failed (``main`` returns 1), 2 bad configuration or input — any
+  ``mimamo_tf.errors.InputError`` (``ConfigError``, ``DataError``, ``RunError``, ``ExportError``,
+  ``PredictError``, ...), a missing file, or an error type the command names — reported as one line
+  naming the flag or file, never a traceback.
 """
 
 import sys
 
+from mimamo_tf.errors import InputError
+
 EXIT_DONE = 0
 EXIT_SOME_FAILED = 1
 EXIT_BAD_INPUT = 2
-
-
-def input_errors():
-    """The library's error types that mean "the configuration or input cannot work" (exit 2), with
-    the word that introduces each in the message."""
-    from mimamo_tf.config import ConfigError
-    from mimamo_tf.data.pipeline import DataError
-    from mimamo_tf.inference.runners import PredictError
-    from mimamo_tf.models.backbone import BackboneError
-    from mimamo_tf.runs import RunError
-    from mimamo_tf.serving.face_model import ExportError
-    from mimamo_tf.serving.model_card import ModelCardError
-    from mimamo_tf.video import VideoReadError
-
-    return ((ConfigError, "configuration error"), (DataError, "data error"), (RunError, "run error"),
-            (ExportError, "export error"), (PredictError, "model error"), (ModelCardError, "model error"),
-            (BackboneError, "backbone error"), (VideoReadError, "video error"), (FileNotFoundError, "missing file"))
 
 
 def report_input_error(name, error, kind=None):
@@ -46,10 +32,14 @@ def report_input_error(name, error, kind=None):
     return EXIT_BAD_INPUT
 
 
-def _classify(error, extra_errors):
-    for error_type, kind in (*((t, None) for t in extra_errors), *input_errors()):
-        if isinstance(error, error_type):
-            return kind
+def _kind(error, extra_errors):
+    """The words before a bad-input error's message, or raises ``error`` again if it is not one."""
+    if isinstance(error, InputError):
+        return error.kind
+    if isinstance(error, FileNotFoundError):
+        return "missing file"
+    if isinstance(error, tuple(extra_errors)):
+        return None
     raise error
 
 
@@ -97,7 +87,7 @@ def run_command(name, main, define_flags=None, doc=None, extra_errors=(), positi
         try:
             code = main(flag_values, argv[1:]) if positional else main(flag_values)
         except Exception as error:  # only the input errors are caught; anything else is re-raised
-            return report_input_error(name, error, _classify(error, extra_errors))
+            return report_input_error(name, error, _kind(error, extra_errors))
         return EXIT_DONE if code is None else int(code)
 
     app.run(absl_main)

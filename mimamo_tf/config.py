@@ -24,6 +24,7 @@ import os
 from typing import Optional, Tuple
 
 from mimamo_tf.atomic_files import write_text
+from mimamo_tf.errors import InputError
 
 STREAMS = ("both", "spatial", "temporal")
 TEMPORAL_INPUTS = ("phase_difference", "phase", "optical_flow")
@@ -35,8 +36,10 @@ MIXED_PRECISION = ("float32", "bfloat16", "float16")
 WEIGHT_DECAY_TYPES = ("coupled", "decoupled")
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError, ValueError):
     """The configuration cannot describe a valid run; the message names the flag(s)."""
+
+    kind = "configuration error"
 
 
 @dataclasses.dataclass

@@ -30,9 +30,7 @@ def main(FLAGS):
 
 
 def run():
-    from mimamo_tf.models.vggface2_resnet50 import VGGFaceWeightsError
-
-    run_command("convert_weights", main, define_flags, __doc__, extra_errors=(VGGFaceWeightsError,))
+    run_command("convert_weights", main, define_flags, __doc__)
 
 
 if __name__ == "__main__":

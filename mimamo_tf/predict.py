@@ -37,7 +37,8 @@ def define_flags(flag_values):
 
 def main(flag_values):
     from mimamo_tf.inference import Predictor
-    from mimamo_tf.inference.batch_prediction import InputError, find_videos, predict_videos
+    from mimamo_tf.errors import InputError
+    from mimamo_tf.inference.batch_prediction import find_videos, predict_videos
 
     missing = [name for name in ("model", "input", "output_dir") if not getattr(flag_values, name)]
     if missing:
@@ -54,9 +55,7 @@ def main(flag_values):
 
 
 def run():
-    from mimamo_tf.inference.batch_prediction import InputError
-
-    run_command("predict", main, define_flags, __doc__, extra_errors=(InputError,))
+    run_command("predict", main, define_flags, __doc__)
 
 
 if __name__ == "__main__":

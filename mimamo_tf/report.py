@@ -5,9 +5,10 @@ files that ``mimamo_tf.evaluate`` writes. Exit code 2: a file that is missing or
 """
 
 from mimamo_tf.command_line import run_command
+from mimamo_tf.errors import InputError
 
 
-class ReportError(ValueError):
+class ReportError(InputError, ValueError):
     """The arguments name no readable ``metrics.json``."""
 
 
@@ -28,7 +29,7 @@ def main(flag_values, arguments):
 
 
 def run():
-    run_command("report", main, doc=__doc__, extra_errors=(ReportError,), positional=True)
+    run_command("report", main, doc=__doc__, positional=True)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import os
 from typing import Any, Optional
 
 from mimamo_tf import config as config_lib
+from mimamo_tf.errors import InputError
 
 FLAGS_FILE = "flags.cfg"
 HISTORY_FILE = "history.json"
@@ -36,8 +37,10 @@ NAMED_CHECKPOINTS = ("best", "last")
 SELECTION_METRIC = "val_ccc_mean"
 
 
-class RunError(ValueError):
+class RunError(InputError, ValueError):
     """A run directory (or checkpoint of one) that cannot be used; the message names the file."""
+
+    kind = "run error"
 
 
 def checkpoint_path(model_dir, checkpoint="best"):

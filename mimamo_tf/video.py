@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from mimamo_tf.atomic_files import partial_path
+from mimamo_tf.errors import InputError
 
 # Containers whose header frame count comes from an index (exact), so a decode that stops well
 # short of it means the file is truncated. Other containers (webm, mkv, ...) only estimate it.
@@ -21,8 +22,10 @@ _EXACT_COUNT_CONTAINERS = (".mp4", ".m4v", ".mov", ".avi")
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv")
 
 
-class VideoReadError(IOError):
+class VideoReadError(InputError, IOError):
     """A video cannot be opened or decoded, or decodes to fewer frames than its header says."""
+
+    kind = "video error"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -148,3 +148,24 @@ def test_unexpected_positional_arguments_are_a_usage_error():
     result = subprocess.run([sys.executable, "-m", "mimamo_tf.evaluate", "extra"], capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 1 and "unexpected arguments ['extra']" in result.stderr
+
+
+def test_every_bad_input_error_of_the_library_is_an_input_error_with_its_builtin_base():
+    from mimamo_tf.config import ConfigError
+    from mimamo_tf.data.pipeline import DataError
+    from mimamo_tf.errors import InputError
+    from mimamo_tf.inference.batch_prediction import VideoInputError
+    from mimamo_tf.inference.runners import PredictError
+    from mimamo_tf.models.backbone import BackboneError
+    from mimamo_tf.models.vggface2_resnet50 import VGGFaceWeightsError
+    from mimamo_tf.runs import RunError
+    from mimamo_tf.serving.face_model import ExportError
+    from mimamo_tf.serving.model_card import ModelCardError
+    from mimamo_tf.video import VideoReadError
+
+    for error in (ConfigError, DataError, PredictError, BackboneError, VGGFaceWeightsError, RunError, ExportError,
+                  ModelCardError, VideoInputError):
+        assert issubclass(error, InputError) and issubclass(error, ValueError), error
+    # Callers that caught OSError for unreadable videos still do.
+    assert issubclass(VideoReadError, InputError) and issubclass(VideoReadError, OSError)
+    assert ConfigError("x").kind == "configuration error" and DataError("x").kind == "data error"

@@ -13,91 +13,22 @@ Needs the test extra (pyrtools, scipy, scikit-image): ``pip install -e '.[test]'
 """
 
 import sys
-import time
 
-import cv2
 import numpy as np
 from absl import flags
+
+from mimamo_tf.phase.timing import best_rate, face_sequence, measure_flow, measure_front_end
 
 
 FARNEBACK_TARGET = 50.0
 BASELINE_TARGET = 20.0
 
 
-def face_sequence(num_frames, size, seed=0):
-    """Gray face frames (uint8) of the public-domain astronaut photo with sub-pixel head motion."""
-    from skimage import data
-
-    photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)
-    rng = np.random.default_rng(seed)
-    shifts = np.cumsum(rng.normal(0, 0.3, size=(num_frames, 2)), axis=0)
-    box_top, box_left, box_side = 50, 150, 192
-    scale = size / box_side
-    frames = np.empty((num_frames, size, size), np.uint8)
-    for t, (dx, dy) in enumerate(shifts):
-        # Map the moved face box onto a size x size frame in one resampling.
-        affine = np.array([[scale, 0, -(box_left - dx) * scale], [0, scale, -(box_top - dy) * scale]])
-        frames[t] = cv2.warpAffine(photo, affine, (size, size), flags=cv2.INTER_AREA)
-    return frames
-
-
-def _best_rate(count, run, repeats):
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return count / best
-
-
-def measure_front_end(frames, chunk, repeats, snippets=True):
-    """Frames/s of ``PhaseSnippets`` (``snippets``: 12-difference snippets, 6 context frames) or
-    ``PhaseDifference`` (the per-pair phase-difference maps only) at the size of ``frames``, in
-    chunks of ``chunk`` frames."""
-    import tensorflow as tf
-
-    from mimamo_tf.phase import PhaseDifference, PhaseSnippets
-
-    context = 6 if snippets else 0
-    size = frames.shape[-1]
-    layer = PhaseSnippets(context_frames=context, image_size=size) if snippets else PhaseDifference(image_size=size)
-    compute = tf.function(lambda x: layer(x))
-    video = frames.astype(np.float32) / 255.0
-    # Repeat the first/last frame as context at the video's ends (identical to clamping).
-    padded = np.concatenate([np.repeat(video[:1], context, 0), video, np.repeat(video[-1:], context, 0)])
-    starts = range(0, len(video), chunk)
-    chunks = [tf.constant(padded[s : s + min(chunk, len(video) - s) + 2 * context][None]) for s in starts]
-    compute(chunks[0])
-    if len(chunks[-1][0]) != len(chunks[0][0]):
-        compute(chunks[-1])  # trace the shorter tail chunk outside the timing
-
-    def run():
-        for c in chunks:
-            out = compute(c)
-        out[0].numpy()
-
-    return _best_rate(len(video), run, repeats)
-
-
-def measure_flow(frames, method, preset, pairs, repeats):
-    from mimamo_tf.phase.optical_flow import PairFlow
-
-    flow = PairFlow(method, preset)
-    pairs = min(pairs, len(frames) - 1)
-    flow(frames[0], frames[1])
-
-    def run():
-        for t in range(pairs):
-            flow(frames[t], frames[t + 1])
-
-    return _best_rate(pairs, run, repeats)
-
-
 def measure_baseline(frames48, count):
     from mimamo_tf.testing import phase_reference
 
     video = frames48.astype(np.float64) / 255.0
-    return _best_rate(count, lambda: [phase_reference.snippet(video, t) for t in range(6, 6 + count)], 1)
+    return best_rate(count, lambda: [phase_reference.snippet(video, t) for t in range(6, 6 + count)], 1)
 
 
 def define_flags(flag_values):

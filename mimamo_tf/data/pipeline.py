@@ -23,14 +23,17 @@ import tensorflow as tf
 
 from mimamo_tf.config import DataConfig, ModelConfig, RuntimeConfig
 from mimamo_tf.data import schema, shards
+from mimamo_tf.errors import InputError
 
 OUTPUT_KEYS = ("labels", "video_id", "start", "num_frames", "face_found", "label_valid")
 # Per-frame image inputs that a frame without a face takes from its nearest frame with a face.
 _FILLED_KEYS = ("gray48", "rgb224", "spatial_features")
 
 
-class DataError(ValueError):
+class DataError(InputError, ValueError):
     """The data directory cannot feed this configuration (no shards, wrong schema, ...)."""
+
+    kind = "data error"
 
 
 @dataclasses.dataclass

@@ -5,10 +5,12 @@ import glob
 import os
 import warnings
 
+from mimamo_tf.errors import InputError
+
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 
 
-class InputError(ValueError):
+class VideoInputError(InputError, ValueError):
     """``--input`` names no video."""
 
 
@@ -18,15 +20,15 @@ def find_videos(pattern):
         videos = sorted(os.path.join(pattern, name) for name in os.listdir(pattern)
                         if name.lower().endswith(VIDEO_EXTENSIONS))
         if not videos:
-            raise InputError(f"--input={pattern}: the folder holds no video ({', '.join(VIDEO_EXTENSIONS)})")
+            raise VideoInputError(f"--input={pattern}: the folder holds no video ({', '.join(VIDEO_EXTENSIONS)})")
         return videos
     if glob.has_magic(pattern):
         videos = sorted(path for path in glob.glob(pattern, recursive=True) if os.path.isfile(path))
         if not videos:
-            raise InputError(f"--input={pattern}: the pattern matches no file")
+            raise VideoInputError(f"--input={pattern}: the pattern matches no file")
         return videos
     if not os.path.exists(pattern):
-        raise InputError(f"--input={pattern}: no such file or folder")
+        raise VideoInputError(f"--input={pattern}: no such file or folder")
     return [pattern]
 
 

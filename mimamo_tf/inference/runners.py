@@ -10,11 +10,14 @@ import os
 
 import numpy as np
 
+from mimamo_tf.errors import InputError
 from mimamo_tf.serving.model_card import LITERT_FILES, OUTPUTS, SIGNATURE, ModelCardError, read_card
 
 
-class PredictError(ValueError):
+class PredictError(InputError, ValueError):
     """A model or video that cannot be used; the message names the file and what was expected."""
+
+    kind = "model error"
 
 
 def read_model_card(directory, model_path):

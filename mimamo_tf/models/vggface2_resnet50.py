@@ -25,6 +25,7 @@ import numpy as np
 from keras import layers
 
 from mimamo_tf.atomic_files import replacing
+from mimamo_tf.errors import InputError
 
 VGGFACE2_BGR_MEAN = (91.4953, 103.8827, 131.0912)
 FEATURE_DIM = 2048
@@ -33,7 +34,7 @@ STAGES = ((2, 3, 64, 256), (3, 4, 128, 512), (4, 6, 256, 1024), (5, 3, 512, 2048
 _BN_EPSILON = 1e-3
 
 
-class VGGFaceWeightsError(ValueError):
+class VGGFaceWeightsError(InputError, ValueError):
     """A weights file is not keras-vggface's VGGFace2 ResNet50 layout; the message says why."""
 
 

@@ -8,9 +8,13 @@ pyramid and phase differences, both streams and the BiGRU all run inside the gra
 builtins have no loop over a tensor list) and copies the trained weights in.
 """
 
+from mimamo_tf.errors import InputError
 
-class ExportError(ValueError):
+
+class ExportError(InputError, ValueError):
     """The run cannot be exported as asked; the message names the flag or file."""
+
+    kind = "export error"
 
 
 def build_face_model(model, config, backbone=None, window=None, batch_size=None):

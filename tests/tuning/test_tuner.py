@@ -20,6 +20,7 @@ import pytest
 import tensorflow as tf
 
 from mimamo_tf import config as config_lib
+from mimamo_tf.testing.checkpoints import saved_checkpoints
 from mimamo_tf.tuning import search_space as space_lib
 
 # Keras-tuner searches of real training runs.
@@ -67,14 +68,6 @@ def _oracle_trial(tune_dir, trial_id):
     return json.loads((tune_dir / "keras_tuner" / f"trial_{trial_id}" / "trial.json").read_text())
 
 
-def _saved_checkpoints(model_dir):
-    index = pathlib.Path(model_dir) / "checkpoints" / "state" / "checkpoint"
-    try:
-        return int(re.search(r"ckpt-(\d+)", index.read_text()).group(1))
-    except (OSError, AttributeError):
-        return 0
-
-
 def _hparams_sessions(run_dir):
     """``{hparam: value}`` of each HParams session_start_info in ``run_dir``'s own events files."""
     from tensorboard.plugins.hparams import plugin_data_pb2
@@ -118,13 +111,13 @@ def killed_search(data_dir, tmp_path_factory):
     first = _start(command)
     try:
         deadline = time.time() + TIMEOUT
-        while _saved_checkpoints(tune_dir / "trials" / "0") < 1 and first.poll() is None and time.time() < deadline:
+        while saved_checkpoints(tune_dir / "trials" / "0") < 1 and first.poll() is None and time.time() < deadline:
             time.sleep(0.01)
         first.send_signal(signal.SIGKILL)
         first.communicate(timeout=60)
     finally:
         _stop([first])
-    assert _saved_checkpoints(tune_dir / "trials" / "0") >= 1, "the search never reached trial 0's first checkpoint"
+    assert saved_checkpoints(tune_dir / "trials" / "0") >= 1, "the search never reached trial 0's first checkpoint"
     running = _oracle_trial(tune_dir, "0")
     rerun = _run(*command)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
