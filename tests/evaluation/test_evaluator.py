@@ -113,24 +113,29 @@ def test_every_prediction_line_is_the_model_output_of_an_independently_rebuilt_w
 
 @pytest.mark.slow
 def test_best_checkpoint_is_the_epoch_with_the_highest_validation_ccc(frame_run, tmp_path):
+    from mimamo_tf import runs
+    from mimamo_tf.evaluation import evaluate
+
     _, model_dir, _ = frame_run
     history = json.loads((model_dir / "history.json").read_text())
     assert len(history) == 2
+    config = runs.read_config(str(model_dir))
     for checkpoint, expected in (("best", max(e["val_ccc_mean"] for e in history)), ("last", history[-1]["val_ccc_mean"])):
-        run = _evaluate(model_dir, f"--checkpoint={checkpoint}", f"--output_dir={tmp_path / checkpoint}")
-        assert run.returncode == 0, run.stderr[-3000:]
+        metrics, _ = evaluate(config, "validation", checkpoint, output_dir=str(tmp_path / checkpoint))
         # Training validates on the frames with a face, as the loss counts them.
-        metrics = json.loads((tmp_path / checkpoint / "metrics.json").read_text())
         assert metrics["ccc_mean_face_only"] == pytest.approx(expected, abs=1e-4)
 
 
 @pytest.mark.slow
 def test_gamma_corruption_changes_inputs_deterministically(frame_run, tmp_path):
+    from mimamo_tf import runs
+    from mimamo_tf.evaluation import evaluate
+
     _, model_dir, _ = frame_run
+    config = runs.read_config(str(model_dir))
     outputs = []
-    for name, beta in (("clean", "0"), ("a", "0.5"), ("b", "0.5")):
-        run = _evaluate(model_dir, "--split=validation", f"--gamma_beta={beta}", f"--output_dir={tmp_path / name}")
-        assert run.returncode == 0, run.stderr[-3000:]
+    for name, beta in (("clean", 0.0), ("a", 0.5), ("b", 0.5)):
+        evaluate(config, "validation", gamma_beta=beta, output_dir=str(tmp_path / name))
         outputs.append((tmp_path / name / "predictions" / "v4.txt").read_text())
     assert outputs[1] == outputs[2]  # same corruption of the same frames
     assert outputs[0] != outputs[1]

@@ -57,17 +57,16 @@ def test_two_local_devices_train_what_one_device_trains(tmp_path):
     # As the two-worker test in test_train.py: no dropout (masks are drawn per replica), float32
     # (smoke.cfg), 2 epochs of 2 steps; the replicas split every global batch of 2 windows.
     common = (f"--data_dir={tmp_path / 'data'}", "--learning_rate=0.005", "--nodropout", "--epochs=2")
-    runs = {"two": _start(common, tmp_path / "two", cpu_replicas=2), "one": _start(common, tmp_path / "one"),
-            "initial": _start(common[:-1] + ("--epochs=1", "--learning_rate=0"), tmp_path / "initial")}
+    runs = {"two": _start(common, tmp_path / "two", cpu_replicas=2), "one": _start(common, tmp_path / "one")}
     replicas = {name: _replicas(process) for name, process in runs.items()}
-    assert replicas == {"two": 2, "one": 1, "initial": 1}
+    assert replicas == {"two": 2, "one": 1}
     weights = {name: _trainable_weights(tmp_path / name / "checkpoints" / "last.keras") for name in runs}
-    # Measured relative to how far training moved the weights (as the two-worker test): what is left
-    # is float summation order. Measured 0.0014 (0.0027 apart after moving 1.93).
-    moved = np.linalg.norm(weights["one"] - weights["initial"])
-    assert moved > 0.5
-    difference = np.linalg.norm(weights["two"] - weights["one"])
-    assert difference < 0.01 * moved, (difference, moved)
+    # Within 1e-2 relative weight norm of one device: what is left is float summation order (0.0027
+    # apart after training moved the weights by 1.93; ||w|| = 91). Without synchronised BatchNorm
+    # the two replicas compute another function: 4.0 apart, 0.044 relative (--nosync_batch_norm,
+    # measured); here 2.9e-5.
+    difference = np.linalg.norm(weights["two"] - weights["one"]) / np.linalg.norm(weights["one"])
+    assert difference < 1e-2, difference
     two = json.loads((tmp_path / "two" / "history.json").read_text())
     one = json.loads((tmp_path / "one" / "history.json").read_text())
     assert len(two) == len(one) == 2
