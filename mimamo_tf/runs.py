@@ -138,7 +138,7 @@ class Run:
     backbone_record: Optional[dict] = None
 
 
-def load_run(model_dir, checkpoint="best", with_backbone=True):
+def load_run(model_dir, checkpoint="best"):
     """Loads a run: config, a checkpoint (``best``, ``last`` or a path) and, with stored spatial
     features, the backbone saved beside its data. Raises ``RunError`` naming what is missing."""
     from mimamo_tf.data import shards
@@ -147,7 +147,7 @@ def load_run(model_dir, checkpoint="best", with_backbone=True):
     path = checkpoint_path(model_dir, checkpoint)
     model = load_model(path)
     backbone = record = None
-    if with_backbone and config.model.uses_spatial and config.model.spatial_input == "features":
+    if config.model.uses_spatial and config.model.spatial_input == "features":
         backbone_file = os.path.join(config.data.data_dir, shards.BACKBONE_FILE)
         if not os.path.isfile(backbone_file):
             raise RunError(

@@ -54,40 +54,28 @@ def define_flags(flag_values):
     flags.DEFINE_bool("train_log", True, "Print the trainer's per-epoch lines.", **fv)
 
 
-def command_line_overrides(argv):
-    """The training flags given on the command line itself (not in a ``--flagfile``), as
-    ``(names, ["--name=value", ...])``: absl parses ``argv`` without its flagfiles, so booleans,
-    lists and abbreviations read exactly as in the real parse."""
+def command_line_training_flags(argv):
+    """What the command line itself says of training: ``(flagfile, names, ["--name=value", ...])`` —
+    the last ``--flagfile`` (or None) and the training flags given outside it. absl parses ``argv``
+    without its flagfiles, so booleans, lists and abbreviations read exactly as in the real parse."""
     from absl import flags
 
-    arguments, skip = [], False
-    for arg in argv[1:]:
-        if skip:
-            skip = False
-            continue
+    flagfile, arguments, remaining = None, [], list(argv[1:])
+    while remaining:
+        arg = remaining.pop(0)
         if arg == "--":
             break
-        name = arg.lstrip("-").partition("=")[0]
+        name, has_value, value = arg.lstrip("-").partition("=")
         if arg.startswith("-") and name == "flagfile":
-            skip = "=" not in arg
+            flagfile = value if has_value else (remaining.pop(0) if remaining else None)
             continue
         arguments.append(arg)
     explicit = flags.FlagValues()
     config_lib.define_flags(explicit)
     explicit([argv[0], *arguments], known_only=True)
     names = [name for name in config_lib.FLAG_NAMES if explicit[name].present]
-    return names, [config_lib.flag_line(name, explicit[name].value) for name in names
-                   if explicit[name].value is not None]
-
-
-def flagfile_of(argv):
-    """The last ``--flagfile`` on the command line, or None."""
-    path = None
-    for index, arg in enumerate(argv[1:], start=1):
-        name, has_value, value = arg.lstrip("-").partition("=")
-        if arg.startswith("-") and name == "flagfile":
-            path = value if has_value else (argv[index + 1] if index + 1 < len(argv) else None)
-    return path
+    return flagfile, names, [config_lib.flag_line(name, explicit[name].value) for name in names
+                             if explicit[name].value is not None]
 
 
 def _numbers(values, kind, flag):
@@ -97,12 +85,11 @@ def _numbers(values, kind, flag):
         raise config_lib.ConfigError(f"--{flag} must be a list of numbers; got {','.join(values)}") from error
 
 
-def base_config(preset, study, argv):
-    """The study's base ``ExperimentConfig``: flagfile, then the preset's overrides, then the command line."""
-    path = flagfile_of(argv) or preset.flagfile
-    _, explicit = command_line_overrides(argv)
-    overrides = list(preset.length_training if study == "length" else preset.training)
-    return config_lib.from_flagfile(path, overrides + explicit)
+def base_config(preset, study, flagfile, overrides):
+    """The study's base ``ExperimentConfig``: the flagfile (default the preset's), then the preset's
+    overrides, then the training flags of the command line (``overrides``)."""
+    preset_overrides = list(preset.length_training if study == "length" else preset.training)
+    return config_lib.from_flagfile(flagfile or preset.flagfile, preset_overrides + list(overrides))
 
 
 def run_study(FLAGS, argv):
@@ -131,7 +118,8 @@ def run_study(FLAGS, argv):
     if not FLAGS.data_dir:
         raise config_lib.ConfigError(f"--data_dir is required for --study={study} (a directory of shards "
                                      "written by data_prep.prepare)")
-    config = base_config(preset, study, argv)
+    flagfile, explicit_names, overrides = command_line_training_flags(argv)
+    config = base_config(preset, study, flagfile, overrides)
     config_lib.validate(config, require_model_dir=False)
     common = dict(verbose=FLAGS.train_log, log=log)
     if FLAGS.checkpoint not in ("best", "last"):
@@ -155,8 +143,7 @@ def run_study(FLAGS, argv):
     from mimamo_tf.studies import length
 
     lengths = _numbers(FLAGS.lengths, int, "lengths") if FLAGS.lengths else preset.lengths
-    names, _ = command_line_overrides(argv)
-    num_folds = FLAGS.num_folds if "num_folds" in names else preset.num_folds
+    num_folds = FLAGS.num_folds if "num_folds" in explicit_names else preset.num_folds
     return length.run(config, output_dir, lengths, num_folds, **common)
 
 

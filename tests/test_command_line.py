@@ -2,7 +2,6 @@
 command module, importing a library changes nothing in the process, every command has the same
 skeleton and help, and bad input is one line with exit code 2."""
 
-import ast
 import os
 import pathlib
 import subprocess
@@ -12,39 +11,12 @@ import textwrap
 import pytest
 
 from mimamo_tf import cli_startup
+from mimamo_tf.testing.package_layout import COMMANDS, console_script, imported_names, modules
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-PACKAGE = REPO / "mimamo_tf"
-# ``python -m mimamo_tf.X``: the commands, and the console scripts that run them (setup.py).
-COMMANDS = {"train": "mimamo-train", "evaluate": "mimamo-evaluate", "export": "mimamo-export",
-            "predict": "mimamo-predict", "tune": "mimamo-tune", "study": "mimamo-study", "bench": "mimamo-bench",
-            "report": "mimamo-report", "phase_demo": "mimamo-phase-demo", "convert_weights": "mimamo-convert-weights"}
-
-
-def _modules():
-    """``{module name: path}`` of every module of the package."""
-    modules = {}
-    for path in PACKAGE.rglob("*.py"):
-        parts = path.relative_to(REPO).with_suffix("").parts
-        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        modules[name] = path
-    return modules
-
-
-def _imports(path):
-    """The ``mimamo_tf`` modules a file imports (anywhere in it, function bodies included)."""
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return {n for n in names if n.split(".")[0] == "mimamo_tf"}
 
 
 def test_the_command_modules_are_exactly_the_top_level_modules_with_a_main():
-    found = {name.split(".")[1] for name, path in _modules().items()
+    found = {name.split(".")[1] for name, path in modules().items()
              if name.count(".") == 1 and "run_command(" in path.read_text() and "def run_command" not in path.read_text()}
     assert found == set(COMMANDS)
 
@@ -52,10 +24,10 @@ def test_the_command_modules_are_exactly_the_top_level_modules_with_a_main():
 def test_no_library_module_imports_a_command_module():
     commands = {f"mimamo_tf.{name}" for name in COMMANDS}
     offenders = {}
-    for name, path in _modules().items():
+    for name, path in modules().items():
         if name in commands:
             continue
-        imported = _imports(path) & commands
+        imported = imported_names(path) & commands
         if imported:
             offenders[name] = sorted(imported)
     assert not offenders, f"library modules importing command modules: {offenders}"
@@ -64,7 +36,7 @@ def test_no_library_module_imports_a_command_module():
 def test_importing_every_library_module_changes_nothing_in_the_process():
     """In a fresh interpreter (not one of our commands): no TensorFlow logging setting, no redirected
     stderr, no absl flag defined, no absl verbosity change."""
-    libraries = sorted(name for name in _modules() if name.replace("mimamo_tf.", "", 1) not in COMMANDS
+    libraries = sorted(name for name in modules() if name.replace("mimamo_tf.", "", 1) not in COMMANDS
                        and not name.startswith("mimamo_tf.testing"))
     code = f"""
         import importlib, json, os, sys
@@ -109,14 +81,10 @@ def test_started_as_command_reads_the_interpreter_command_line(orig_argv, expect
     assert cli_startup.started_as_command(orig_argv, environ={cli_startup.QUIET_MARKER: "1"}) is True
 
 
-def _console_script(name):
-    return pathlib.Path(sys.executable).parent / name
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("command", ["predict", "train"])
 def test_console_scripts_help_shows_the_docstring_and_the_flags(command):
-    script = _console_script(COMMANDS[command])
+    script = pathlib.Path(sys.executable).parent / console_script(command)
     if not script.exists():
         pytest.skip(f"{script} is not installed (pip install -e . installs the console scripts)")
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=300)

@@ -1,15 +1,12 @@
 """docs/design.md stays true: its dependency table (section 2) equals the imports of the code, every
 package and top-level library module has a row, and the graph has no circle."""
 
-import ast
 import pathlib
 import re
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-PACKAGE = REPO / "mimamo_tf"
-DESIGN = REPO / "docs" / "design.md"
-COMMANDS = {"train", "evaluate", "export", "predict", "tune", "study", "bench", "report", "phase_demo",
-            "convert_weights"}
+from mimamo_tf.testing.package_layout import COMMANDS, PACKAGE, imported_names, modules
+
+DESIGN = pathlib.Path(__file__).resolve().parents[1] / "docs" / "design.md"
 
 
 def _unit(module):
@@ -27,20 +24,11 @@ def _unit(module):
 def real_dependencies():
     """``{unit: units it imports}`` from every ``import`` statement of the package (function bodies too)."""
     graph = {}
-    for path in PACKAGE.rglob("*.py"):
-        parts = path.relative_to(REPO).with_suffix("").parts
-        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    for name, path in modules().items():
         unit = _unit(name)
         if unit is None:
             continue
-        imported = graph.setdefault(unit, set())
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-            imported.update(u for u in map(_unit, names) if u and u != unit)
+        graph.setdefault(unit, set()).update(u for u in map(_unit, imported_names(path)) if u and u != unit)
     return graph
 
 

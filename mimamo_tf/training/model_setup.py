@@ -20,9 +20,6 @@ def initialise_streams(model, spatial_from=None, temporal_from=None):
     Raises:
         ConfigError: a checkpoint holds none of the sub-models it should provide.
     """
-    import mimamo_tf.models  # noqa: F401  (registers the custom layers for loading)
-    import mimamo_tf.phase  # noqa: F401
-
     targets = {layer.name: layer for layer in iter_layers(model)}
     for path, names in ((spatial_from, _STREAM_SUBMODELS["spatial"]), (temporal_from, _STREAM_SUBMODELS["temporal"])):
         if not path:

@@ -291,7 +291,6 @@ def test_inspect_names_a_corrupt_shard(aligned_mode_dir, tmp_path):
 def test_stored_features_are_recomputed_from_the_stored_faces_with_the_saved_backbone(synthetic_root, tmp_path):
     import keras
 
-    import mimamo_tf.models  # noqa: F401  (registers the backbone's layers)
     from mimamo_tf.models.backbone import resolve_backbone, weights_sha256
 
     output = str(tmp_path / "features")

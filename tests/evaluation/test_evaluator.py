@@ -85,7 +85,6 @@ def test_every_prediction_line_is_the_model_output_of_an_independently_rebuilt_w
     inputs), run through the checkpoint one window at a time."""
     import keras
 
-    import mimamo_tf.models  # noqa: F401
 
     data_dir, model_dir, videos = frame_run
     run = _evaluate(model_dir, "--split=validation", f"--output_dir={tmp_path}", "--eval_batch_size=3")

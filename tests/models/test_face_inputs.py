@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 from skimage import data
 
-from mimamo_tf.models.face_inputs import GrayFromRGB, area_resize_matrix
+from mimamo_tf.models.face_inputs import GrayFromRGB, area_resize_taps
 
 
 def _opencv_gray48(rgb):
@@ -63,9 +63,11 @@ def test_luma_is_opencv_exact_and_area_weights_average():
     layer = GrayFromRGB(size=224, source_size=224)
     luma = np.round(np.asarray(layer(pixels.reshape(224, 224, 3))) * 255).astype(np.int32)
     np.testing.assert_array_equal(luma, cv2.cvtColor(pixels.reshape(224, 224, 3), cv2.COLOR_RGB2GRAY))
-    weights = area_resize_matrix(224, 48)
-    np.testing.assert_allclose(weights.sum(axis=1), 1.0)  # each output is an average
-    np.testing.assert_allclose(weights.sum(axis=0), 48 / 224)  # each input counts equally
+    indices, taps = area_resize_taps(224, 48)
+    weights = np.zeros((48, 224))
+    np.add.at(weights, (np.arange(48)[:, None].repeat(indices.shape[1], 1), indices), taps)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-6)  # each output is an average
+    np.testing.assert_allclose(weights.sum(axis=0), 48 / 224, rtol=1e-6)  # each input counts equally
 
 
 def test_antialiased_resize_matrices_equal_tensorflow_resize():

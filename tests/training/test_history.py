@@ -14,7 +14,7 @@ from mimamo_tf import config as config_lib
 from mimamo_tf.testing.tiny_shards import tiny_video, write_shards
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-SMOKE = str(next(p for p in (REPO / "mimamo_tf" / "configs" / "smoke.cfg", REPO / "configs" / "smoke.cfg") if p.exists()))
+SMOKE = str(REPO / "configs" / "smoke.cfg")
 WINDOW, CONTEXT = 8, 6  # smoke.cfg: --window=8; snippet length 12
 
 
@@ -76,7 +76,6 @@ def _predictions(model, video):
 def test_validation_cccs_in_history_are_those_of_each_output(history_run):
     import keras
 
-    import mimamo_tf.models  # noqa: F401  (registers the custom layers)
 
     model_dir, videos = history_run
     (logs,) = json.loads((model_dir / "history.json").read_text())

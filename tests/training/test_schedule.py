@@ -12,7 +12,7 @@ from mimamo_tf import config as config_lib
 from mimamo_tf.testing.tiny_shards import tiny_video, write_shards
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-SMOKE = str(next(p for p in (REPO / "mimamo_tf" / "configs" / "smoke.cfg", REPO / "configs" / "smoke.cfg") if p.exists()))
+SMOKE = str(REPO / "configs" / "smoke.cfg")
 
 
 def _config(data_dir, model_dir, epochs):

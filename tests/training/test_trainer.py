@@ -76,7 +76,6 @@ def _finish(processes):
 def _weights(path, trainable=False):
     import keras
 
-    import mimamo_tf.models  # noqa: F401  (registers the custom layers for loading)
 
     model = keras.saving.load_model(path, compile=False)
     variables = model.trainable_variables if trainable else model.weights  # BatchNorm statistics too

@@ -45,7 +45,6 @@ def _replicas(process):
 def _trainable_weights(path):
     import keras
 
-    import mimamo_tf.models  # noqa: F401  (registers the custom layers for loading)
 
     model = keras.saving.load_model(path, compile=False)
     return np.concatenate([v.numpy().ravel() for v in model.trainable_variables])
