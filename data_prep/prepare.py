@@ -223,7 +223,10 @@ def main(argv):
         max_label_surplus=FLAGS.max_label_surplus, spatial_features=FLAGS.spatial_features,
         default_fps=FLAGS.default_fps)
     reader_options = {"affwild2_source": FLAGS.affwild2_source, "omg_csv": FLAGS.omg_csv,
-                      "omg_clips_dir": FLAGS.omg_clips_dir}
+                      "omg_clips_dir": FLAGS.omg_clips_dir,
+                      # Absolute here, so worker processes and the manifest see the same folder.
+                      "omg_aligned_dir": (os.path.abspath(FLAGS.omg_aligned_dir)
+                                          if FLAGS.omg_aligned_dir else None)}
     try:
         manifest = prepare(FLAGS.dataset, FLAGS.data_root, FLAGS.output_dir, split=FLAGS.split,
                 num_workers=FLAGS.num_workers, num_shards=FLAGS.num_shards,
@@ -264,6 +267,9 @@ def define_flags():
                       "Aff-Wild2: detect faces in the raw videos, or use the provided aligned frames.")
     flags.DEFINE_string("omg_csv", "", "OMG: CSV file (default: the split's standard name).")
     flags.DEFINE_string("omg_clips_dir", "", "OMG: folder of <video>/<utterance>.mp4 (default: data_root).")
+    flags.DEFINE_string("omg_aligned_dir", None, "OMG: folder of pre-aligned faces <video>/<utterance "
+                        "stem>/00001.jpg (missing file: no face in that frame), used instead of face "
+                        "detection; relative to the current directory. Default: detect faces in the clips.")
     flags.DEFINE_float("default_fps", 30.0, "fps stored when no video is available.")
 
 

@@ -1,4 +1,4 @@
-"""``python -m data_prep.synthetic``: a synthetic valence/arousal dataset in Aff-Wild2 format.
+"""``python -m data_prep.synthetic``: a synthetic valence/arousal dataset in Aff-Wild2 or OMG format.
 
 This is the project's embedded default dataset (no real dataset can be downloaded here). It
 renders videos of a real face, scikit-image's public-domain ``astronaut`` photo, with per-frame
@@ -12,7 +12,8 @@ ground truth built so that both streams of MIMAMO Net have something to learn:
 * nuisances: slow head translation/rotation/scale, illumination gain and gamma drift, and per-video
   flips, colour and scale variations; optional cut-away stretches without a face.
 
-Output (the real Aff-Wild2 reader and the face pipeline run on it unchanged)::
+``--format=affwild2`` (the default) writes this layout (the real Aff-Wild2 reader and the face
+pipeline run on it unchanged)::
 
     <output_dir>/VA_Set/{Train_Set,Validation_Set}/<name>.txt   "valence,arousal" + one line/frame
     <output_dir>/videos/<video>.mp4                              raw videos (mp4v)
@@ -23,12 +24,49 @@ Output (the real Aff-Wild2 reader and the face pipeline run on it unchanged)::
 Aff-Wild2's oddities are reproduced: some label files have 1-2 more lines than the video has
 frames, frames without a face are labelled -5, and two-person videos are annotated as
 ``<video>_left``/``<video>_right``.
+
+``--format=omg`` writes the OMG-Emotion layout (the real OMG reader runs on it unchanged): each
+source video ``omgsynthNNN`` is rendered once as one long sequence and cut into consecutive
+utterances of different lengths, each labelled once::
+
+    <output_dir>/omg_{Train,Validation}Videos.csv        link,start,end,video,utterance,arousal,
+                                                         valence,EmotionMaxVote (one row/utterance)
+    <output_dir>/<video>/utterance_<k>.mp4               utterance clips (mp4v)
+    <output_dir>/cropped_aligned/<video>/utterance_<k>/00001.jpg   aligned faces as above, so
+                                                         preparing needs no face detection
+                                                         (``prepare --omg_aligned_dir``)
+    <output_dir>/ground_truth/<video>/utterance_<k>.npz  per-frame valence, arousal (generator's
+                                                         [-1, 1]), face_visible, landmarks; the
+                                                         utterance labels; start_frame, fps
+
+``start``/``end`` are the utterance's span in seconds within its source video. An utterance's
+labels are the means over its frames of the per-frame truth, mapped to OMG's ranges: arousal in
+[0, 1] (``(a + 1) / 2``), valence in [-1, 1]; written with 6 decimals. With cut-aways on, in every
+split the second of each three source videos has one utterance with a stretch of frames without a
+face and the third has such an utterance plus one with no face at all (a split of three or more
+source videos therefore always has both); the labels still cover those frames, as OMG's annotators
+rated whole utterances.
+
+Sizes (``--size``)::
+
+    affwild2  videos (train + validation, two-person train)   frames per video
+      tiny      2 + 1, 0                                          30
+      small     4 + 2, 1                                          90
+      demo     24 + 8, 2                                         120
+    omg       source videos (train + validation) x utterances  frames per utterance
+      tiny      4 + 2 x 3                                       20-40  (about 540 frames: tests)
+      small     6 + 3 x 4                                       45-90
+      demo     12 + 4 x 4                                       45-120 (1.5-4 s at 30 fps)
+
+``synthetic_config.json`` records the settings; for ``--format=omg`` it starts with
+``"format": "omg"`` (the Aff-Wild2 file is unchanged from before the OMG format existed, so a file
+without ``format`` is Aff-Wild2).
 """
 
 import dataclasses
 import json
 import os
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -59,6 +97,20 @@ SIZES = {
     # CCC 0.14); with 28 of 120 frames it reaches 0.64 in the same training time.
     "demo": (24, 8, 120, 2),
 }
+OMG_SIZES = {
+    # name: (train source videos, validation source videos, utterances per video,
+    #        shortest utterance, longest utterance in frames)
+    # tiny stays near 540 rendered frames: tests and a quick look.
+    "tiny": (4, 2, 3, 20, 40),
+    "small": (6, 3, 4, 45, 90),
+    # 1.5-4 s utterances at 30 fps, about the short end of OMG-Emotion's utterances.
+    "demo": (12, 4, 4, 45, 120),
+}
+FORMATS = ("affwild2", "omg")
+OMG_CSV_NAMES = {"train": "omg_TrainVideos.csv", "validation": "omg_ValidationVideos.csv"}
+OMG_CSV_HEADER = "link,start,end,video,utterance,arousal,valence,EmotionMaxVote"
+# OMG-Emotion's EmotionMaxVote classes, in the dataset's numbering.
+OMG_EMOTIONS = {"anger": 0, "disgust": 1, "fear": 2, "happy": 3, "neutral": 4, "sad": 5, "surprise": 6}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +139,44 @@ class SyntheticConfig:
     seed: int = 0
     cutaways: bool = True
     label_surplus: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class OmgSyntheticConfig:
+    """Settings of the generator in OMG-Emotion format (``--format=omg``).
+
+    Attributes:
+        train_videos: source videos whose utterances are listed in omg_TrainVideos.csv.
+        validation_videos: source videos of omg_ValidationVideos.csv.
+        utterances_per_video: consecutive utterances each source video is cut into.
+        min_utterance_frames, max_utterance_frames: utterance lengths are drawn in this range
+            (inclusive), distinct within a source video while the range allows it.
+        width, height: frame size.
+        fps: frame rate.
+        seed: everything is a deterministic function of the seed.
+        cutaways: frames and whole utterances without a face (see the module docstring).
+    """
+
+    train_videos: int = 4
+    validation_videos: int = 2
+    utterances_per_video: int = 3
+    min_utterance_frames: int = 20
+    max_utterance_frames: int = 40
+    width: int = 320
+    height: int = 240
+    fps: float = 30.0
+    seed: int = 0
+    cutaways: bool = True
+
+    def __post_init__(self):
+        if self.utterances_per_video < 1:
+            raise ValueError(f"utterances_per_video must be >= 1, got {self.utterances_per_video}")
+        # A partial cut-away keeps at least one face frame on each side of a stretch of >= 3.
+        if self.min_utterance_frames < 6:
+            raise ValueError(f"min_utterance_frames must be >= 6, got {self.min_utterance_frames}")
+        if self.max_utterance_frames < self.min_utterance_frames:
+            raise ValueError(f"max_utterance_frames {self.max_utterance_frames} < "
+                             f"min_utterance_frames {self.min_utterance_frames}")
 
 
 def _astronaut() -> np.ndarray:
@@ -263,8 +353,17 @@ def _apply_light(image: np.ndarray, gain: float, gamma: float, colour_gain: np.n
 
 
 def render_video(rng: np.random.Generator, photo: np.ndarray, config: SyntheticConfig,
-                 persons: int, cutaway: bool):
+                 persons: int, cutaway: bool, visible: Optional[np.ndarray] = None):
     """Renders one video.
+
+    Args:
+        rng: all random draws of the video.
+        photo: the face photo.
+        config: frames, frame size and fps.
+        persons: 1, or 2 side by side.
+        cutaway: draw one 4-frame stretch without a face (ignored when `visible` is given).
+        visible: optional bool (T,): where the face is shown; the background elsewhere. Lets a
+            caller place cut-aways itself (the OMG format cuts whole utterances away).
 
     Returns:
         (frames uint8 (T, H, W', 3), list of PersonTrack, face_visible bool (T,), landmarks per
@@ -277,10 +376,16 @@ def render_video(rng: np.random.Generator, photo: np.ndarray, config: SyntheticC
         flipped = bool(rng.integers(0, 2)) if persons == 1 else person == 1
         tracks.append(make_person(rng, photo, config, (config.width, height), centre, flipped))
     gain, gamma = _illumination(rng, config.frames, config.fps)
-    visible = np.ones(config.frames, bool)
-    if cutaway and config.frames >= 12:
+    if visible is not None:
+        visible = np.asarray(visible, bool)
+        if visible.shape != (config.frames,):
+            raise ValueError(f"visible has shape {visible.shape}, expected ({config.frames},)")
+    elif cutaway and config.frames >= 12:
+        visible = np.ones(config.frames, bool)
         start = int(rng.integers(config.frames // 3, config.frames - 6))
         visible[start:start + 4] = False
+    else:
+        visible = np.ones(config.frames, bool)
     x0, y0, x1, y1 = NO_FACE_REGION
     background = cv2.resize(photo[y0:y1, x0:x1], (width, height), interpolation=cv2.INTER_AREA)
     frames = np.zeros((config.frames, height, width, 3), np.uint8)
@@ -365,8 +470,119 @@ def generate(output_dir: str, config: SyntheticConfig = SyntheticConfig()) -> Di
                                 valence=track.valence, arousal=track.arousal, micro=track.micro,
                                 label_surplus=surplus)
             names[split].append(name)
-    with open(os.path.join(output_dir, "synthetic_config.json"), "w", encoding="utf-8") as handle:
-        json.dump(dataclasses.asdict(config), handle, indent=2)
+    # No "format" key: the file stays as it was before the OMG format existed.
+    write_text(os.path.join(output_dir, "synthetic_config.json"),
+               json.dumps(dataclasses.asdict(config), indent=2))
+    return names
+
+
+def omg_emotion(arousal: float, valence: float) -> int:
+    """A deterministic EmotionMaxVote for OMG-format utterance labels (arousal in [0, 1], valence
+    in [-1, 1]): the categorical label the quadrant of the circumplex suggests. Nothing here is
+    trained on it; it only fills the column like the real dataset's."""
+    if valence >= 0.15:
+        return OMG_EMOTIONS["surprise"] if arousal >= 0.75 else OMG_EMOTIONS["happy"]
+    if valence <= -0.15:
+        if arousal >= 0.75:
+            return OMG_EMOTIONS["fear"]
+        if arousal >= 0.55:
+            return OMG_EMOTIONS["anger"]
+        return OMG_EMOTIONS["sad"] if arousal < 0.4 else OMG_EMOTIONS["disgust"]
+    return OMG_EMOTIONS["neutral"]
+
+
+def _utterance_lengths(rng: np.random.Generator, config: OmgSyntheticConfig) -> np.ndarray:
+    """Frames of each utterance of one source video: distinct while the range allows it."""
+    choices = np.arange(config.min_utterance_frames, config.max_utterance_frames + 1)
+    distinct = len(choices) >= config.utterances_per_video
+    return rng.choice(choices, size=config.utterances_per_video, replace=not distinct)
+
+
+def _omg_face_plan(rng: np.random.Generator, config: OmgSyntheticConfig, lengths: np.ndarray,
+                   index_in_split: int) -> np.ndarray:
+    """face_visible (T,) of one source video.
+
+    Of every three source videos of a split, the first shows the face throughout, the second has
+    one utterance with a stretch of 3-6 frames without a face (with face frames on both sides),
+    and the third has such an utterance plus one utterance without a face at all.
+    """
+    visible = np.ones(int(lengths.sum()), bool)
+    kind = index_in_split % 3
+    if not config.cutaways or kind == 0:
+        return visible
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    order = [int(u) for u in rng.permutation(len(lengths))]
+    if kind == 2:
+        whole = order.pop(0)
+        visible[starts[whole]:starts[whole] + lengths[whole]] = False
+    if order:
+        partial = order[0]
+        length = int(lengths[partial])
+        stretch = min(int(rng.integers(3, 7)), length - 2)
+        first = int(starts[partial] + rng.integers(1, length - stretch))
+        visible[first:first + stretch] = False
+    return visible
+
+
+def generate_omg(output_dir: str, config: OmgSyntheticConfig = OmgSyntheticConfig()) -> Dict[str, List[str]]:
+    """Writes the dataset in OMG-Emotion layout (see the module docstring).
+
+    Args:
+        output_dir: destination (created).
+        config: sizes and seed.
+
+    Returns:
+        {"train": ["<video>/<utterance stem>", ...], "validation": [...]}: the reader's video ids.
+    """
+    photo = _astronaut()
+    plan = ([("train", k) for k in range(config.train_videos)]
+            + [("validation", k) for k in range(config.validation_videos)])
+    for sub in ("cropped_aligned", "ground_truth"):
+        os.makedirs(os.path.join(output_dir, sub), exist_ok=True)
+    names: Dict[str, List[str]] = {"train": [], "validation": []}
+    rows: Dict[str, List[str]] = {"train": [], "validation": []}
+    for number, (split, index_in_split) in enumerate(plan):
+        # Source videos are numbered across splits: like OMG's ids, a name does not tell the split.
+        video_name = f"omgsynth{number:03d}"
+        video_rng = np.random.default_rng([config.seed, number])
+        lengths = _utterance_lengths(video_rng, config)
+        visible = _omg_face_plan(video_rng, config, lengths, index_in_split)
+        # One long render, then cut: the utterances of a video share the person, the lighting and
+        # continuous label curves, as consecutive utterances of a real video do.
+        render_config = SyntheticConfig(frames=int(lengths.sum()), width=config.width,
+                                        height=config.height, fps=config.fps, seed=config.seed)
+        frames, tracks, visible, landmarks = render_video(video_rng, photo, render_config, 1,
+                                                          cutaway=False, visible=visible)
+        track, landmarks = tracks[0], landmarks[0]
+        os.makedirs(os.path.join(output_dir, video_name), exist_ok=True)
+        os.makedirs(os.path.join(output_dir, "ground_truth", video_name), exist_ok=True)
+        start = 0
+        for number_in_video, length in enumerate(lengths, start=1):
+            end = start + int(length)
+            span = slice(start, end)
+            stem = f"utterance_{number_in_video}"
+            utterance = stem + ".mp4"  # the real CSVs carry the extension
+            valence, arousal = track.valence[span], track.arousal[span]
+            utterance_arousal = float(np.mean((arousal + 1.0) / 2.0))
+            utterance_valence = float(np.mean(valence))
+            video_io.write_video(os.path.join(output_dir, video_name, utterance), frames[span], config.fps)
+            write_aligned_frames(os.path.join(output_dir, "cropped_aligned", video_name, stem),
+                                 frames[span], landmarks[span], visible[span])
+            np.savez_compressed(os.path.join(output_dir, "ground_truth", video_name, stem + ".npz"),
+                                valence=valence, arousal=arousal, face_visible=visible[span],
+                                landmarks=landmarks[span], utterance_arousal=utterance_arousal,
+                                utterance_valence=utterance_valence, start_frame=start,
+                                fps=config.fps)
+            rows[split].append(",".join([
+                f"https://youtu.be/{video_name}", f"{start / config.fps:.3f}", f"{end / config.fps:.3f}",
+                video_name, utterance, f"{utterance_arousal:.6f}", f"{utterance_valence:.6f}",
+                str(omg_emotion(utterance_arousal, utterance_valence))]))
+            names[split].append(f"{video_name}/{stem}")
+            start = end
+    for split, csv_name in OMG_CSV_NAMES.items():
+        write_text(os.path.join(output_dir, csv_name), "\n".join([OMG_CSV_HEADER] + rows[split]) + "\n")
+    write_text(os.path.join(output_dir, "synthetic_config.json"),
+               json.dumps({"format": "omg", **dataclasses.asdict(config)}, indent=2))
     return names
 
 
@@ -375,6 +591,10 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
+    if FLAGS.format == "omg":
+        return _main_omg()
+    if FLAGS.utterances_per_video is not None:
+        raise app.UsageError("--utterances_per_video applies to --format=omg only")
     train, validation, frames, pairs = SIZES[FLAGS.size]
     config = SyntheticConfig(
         train_videos=train if FLAGS.train_videos is None else FLAGS.train_videos,
@@ -386,17 +606,51 @@ def main(argv):
     total = (config.train_videos + config.validation_videos + config.two_person_videos) * config.frames
     print(f"wrote {len(names['train'])} train and {len(names['validation'])} validation annotations "
           f"({total} video frames) to {FLAGS.output_dir}")
+    return 0
+
+
+def _main_omg():
+    for name in ("two_person_videos", "frames"):
+        if getattr(FLAGS, name) is not None:
+            raise app.UsageError(f"--{name} applies to --format=affwild2 only (OMG sizes: --size, "
+                                 f"--train_videos, --validation_videos, --utterances_per_video)")
+    train, validation, utterances, shortest, longest = OMG_SIZES[FLAGS.size]
+    try:
+        config = OmgSyntheticConfig(
+            train_videos=train if FLAGS.train_videos is None else FLAGS.train_videos,
+            validation_videos=validation if FLAGS.validation_videos is None else FLAGS.validation_videos,
+            utterances_per_video=(utterances if FLAGS.utterances_per_video is None
+                                  else FLAGS.utterances_per_video),
+            min_utterance_frames=shortest, max_utterance_frames=longest,
+            width=FLAGS.width, height=FLAGS.height, seed=FLAGS.seed)
+    except ValueError as error:
+        raise app.UsageError(f"--format=omg: {error}") from error
+    names = generate_omg(FLAGS.output_dir, config)
+    print(f"wrote {len(names['train'])} train and {len(names['validation'])} validation utterances "
+          f"of {config.train_videos + config.validation_videos} source videos (OMG-Emotion layout) "
+          f"to {FLAGS.output_dir}")
+    return 0
 
 
 def define_flags():
     """Registers the CLI flags (only when run as a program, so importing this module as a
     library never collides with other tools' flags)."""
     flags.DEFINE_string("output_dir", "data/synthetic", "Where to write the dataset.")
-    flags.DEFINE_enum("size", "small", sorted(SIZES), "Preset: tiny (tests), small, demo (28 train + 8 validation faces, ~4.3k frames).")
-    flags.DEFINE_integer("train_videos", None, "Override the preset's single-person train videos.")
-    flags.DEFINE_integer("validation_videos", None, "Override the preset's validation videos.")
-    flags.DEFINE_integer("two_person_videos", None, "Override the preset's two-person train videos.")
-    flags.DEFINE_integer("frames", None, "Override the preset's frames per video.")
+    flags.DEFINE_enum("format", "affwild2", FORMATS, "Dataset layout: affwild2 (videos with per-frame "
+                      "labels) or omg (OMG-Emotion: utterance clips cut from longer videos, one label "
+                      "per utterance, plus their aligned faces).")
+    flags.DEFINE_enum("size", "small", sorted(SIZES), "Preset: tiny (tests), small, demo. affwild2 "
+                      "demo: 28 train + 8 validation faces, ~4.3k frames; omg demo: 12 + 4 source "
+                      "videos x 4 utterances of 45-120 frames (see the module docstring).")
+    flags.DEFINE_integer("train_videos", None, "Override the preset's single-person train videos "
+                         "(omg: train source videos).")
+    flags.DEFINE_integer("validation_videos", None, "Override the preset's validation videos "
+                         "(omg: validation source videos).")
+    flags.DEFINE_integer("two_person_videos", None, "Override the preset's two-person train videos "
+                         "(affwild2 only).")
+    flags.DEFINE_integer("frames", None, "Override the preset's frames per video (affwild2 only).")
+    flags.DEFINE_integer("utterances_per_video", None, "Override the preset's utterances per source "
+                         "video (omg only).")
     flags.DEFINE_integer("width", 320, "Frame width (per person).")
     flags.DEFINE_integer("height", 240, "Frame height.")
     flags.DEFINE_integer("seed", 0, "Random seed (output is a deterministic function of it).")

@@ -25,7 +25,7 @@ def make_reader(name: str, data_root: str, split: str, **options) -> DatasetRead
         name: one of `READERS`.
         data_root: dataset folder.
         split: split name.
-        **options: affwild2_source (affwild2), omg_csv and omg_clips_dir (omg).
+        **options: affwild2_source (affwild2), omg_csv, omg_clips_dir and omg_aligned_dir (omg).
 
     Raises:
         ConfigurationError: unknown dataset, or a layout the reader cannot use.
@@ -36,7 +36,8 @@ def make_reader(name: str, data_root: str, split: str, **options) -> DatasetRead
         return AffWild2Reader(data_root, split, source=options.get("affwild2_source") or "video")
     if name == OmgReader.name:
         return OmgReader(data_root, split, csv_path=options.get("omg_csv") or None,
-                         clips_dir=options.get("omg_clips_dir") or None)
+                         clips_dir=options.get("omg_clips_dir") or None,
+                         aligned_dir=options.get("omg_aligned_dir") or None)
     return READERS[name](data_root, split)
 
 

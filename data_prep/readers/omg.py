@@ -4,10 +4,17 @@ Layout::
 
     <data_root>/omg_TrainVideos.csv | omg_ValidationVideos.csv | omg_TestVideos_WithLabels.csv
     <clips_dir>/<video>/<utterance>.mp4        (clips_dir defaults to the data root)
+    <aligned_dir>/<video>/<utterance stem>/00001.jpg ...   optional pre-aligned faces
 
 CSV columns: ``link,start,end,video,utterance,arousal,valence,EmotionMaxVote`` (only ``video``,
 ``utterance``, ``arousal`` and ``valence`` are used; columns are taken by name). Arousal is in
 [0, 1], valence in [-1, 1]. The ``utterance`` column may or may not carry the ``.mp4`` extension.
+
+With ``aligned_dir`` (``prepare --omg_aligned_dir``), the faces are taken from pre-aligned frames
+``{i+1:05d}.jpg`` (frame i of the clip; a missing file is a frame without a face) instead of face
+detection, as for Aff-Wild2's cropped_aligned; the clip is still read for its frame count and fps.
+OMG-Emotion ships no aligned faces: this is for faces aligned beforehand (``data_prep.synthetic
+--format=omg`` writes them from the true landmarks).
 """
 
 import csv
@@ -45,7 +52,21 @@ class OmgReader(DatasetReader):
     splits = tuple(DEFAULT_CSV_NAMES)
 
     def __init__(self, data_root: str, split: str, csv_path: Optional[str] = None,
-                 clips_dir: Optional[str] = None):
+                 clips_dir: Optional[str] = None, aligned_dir: Optional[str] = None):
+        """Finds the split's CSV and checks its columns.
+
+        Args:
+            data_root: dataset folder (holds the CSVs).
+            split: train, validation or test.
+            csv_path: the split's CSV (default: its standard name in `data_root`).
+            clips_dir: folder of ``<video>/<utterance>.mp4`` (default: `data_root`).
+            aligned_dir: optional folder of ``<video>/<utterance stem>/{i+1:05d}.jpg`` faces; a
+                relative path is taken relative to the current directory.
+
+        Raises:
+            ConfigurationError: no CSV, a CSV without the label columns, or `aligned_dir` is not
+                a folder.
+        """
         super().__init__(data_root, split)
         if csv_path:
             self.csv_path = os.path.abspath(csv_path)
@@ -58,6 +79,9 @@ class OmgReader(DatasetReader):
         if not os.path.isfile(self.csv_path):
             raise ConfigurationError(f"OMG: --omg_csv {self.csv_path} does not exist")
         self.clips_dir = os.path.abspath(clips_dir) if clips_dir else self.data_root
+        self.aligned_dir = os.path.abspath(aligned_dir) if aligned_dir else None
+        if self.aligned_dir is not None and not os.path.isdir(self.aligned_dir):
+            raise ConfigurationError(f"OMG: --omg_aligned_dir {self.aligned_dir} is not a directory")
         with open(self.csv_path, newline="", encoding="utf-8") as handle:
             header = next(csv.reader(handle), [])
         missing = [c for c in REQUIRED_COLUMNS if c not in [h.strip() for h in header]]
@@ -88,18 +112,29 @@ class OmgReader(DatasetReader):
                     valence = _label(row.get("valence"), "valence", VALENCE_RANGE, where)
                 except InputError as bad:
                     error = str(bad)
+                aligned = None
+                if self.aligned_dir is not None:
+                    aligned = os.path.join(self.aligned_dir, video, os.path.splitext(utterance)[0])
+                    # A missing folder costs this utterance, not the run (an empty one is an
+                    # utterance without a face in any frame).
+                    if error is None and not os.path.isdir(aligned):
+                        error = f"{where}: no aligned faces folder {aligned}"
                 if video_id in items:
                     error = f"{where}: duplicate utterance {video_id}"
                     video_id = f"{video_id}#row{line_number}"
                 items[video_id] = VideoItem(
                     video_id=video_id, dataset=self.name, split=self.split,
                     source=relative_source(clip_path, self.data_root), video_path=clip_path,
-                    label_paths=(where,), label_level="video", video_arousal=arousal,
-                    video_valence=valence, listing_error=error)
+                    aligned_dir=aligned, label_paths=(where,), label_level="video",
+                    video_arousal=arousal, video_valence=valence, listing_error=error)
         return [items[key] for key in sorted(items)]
 
     def load_labels(self, item: VideoItem) -> Labels:
         return Labels.video_level(item.video_arousal, item.video_valence, path=item.label_paths[0])
 
     def settings(self) -> dict:
-        return {"omg_csv": self.csv_path, "omg_clips_dir": self.clips_dir}
+        settings = {"omg_csv": self.csv_path, "omg_clips_dir": self.clips_dir}
+        # Only when set: outputs prepared without it keep their fingerprint (and stay resumable).
+        if self.aligned_dir is not None:
+            settings["omg_aligned_dir"] = self.aligned_dir
+        return settings

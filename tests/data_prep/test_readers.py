@@ -176,6 +176,29 @@ def test_omg_rejects_a_csv_without_label_columns(tmp_path):
         make_reader("omg", root, "train")
 
 
+def test_omg_aligned_faces_folders_per_utterance(tmp_path, monkeypatch):
+    root = str(tmp_path / "omg")
+    _write(f"{root}/omg_TrainVideos.csv", OMG_HEADER
+           + "https://youtu.be/x,0,1,0a3e,utterance_1.mp4,0.6,-0.25,3\n"
+           + "https://youtu.be/x,1,2,0a3e,utterance_2,0.1,0.5,4\n")
+    os.makedirs(f"{root}/faces/0a3e/utterance_1")
+    monkeypatch.chdir(root)
+    faces = os.path.join(os.getcwd(), "faces")
+    reader = make_reader("omg", root, "train", omg_aligned_dir="faces")  # relative to the cwd
+    items = {item.video_id: item for item in reader.list_items()}
+    assert items["0a3e/utterance_1"].aligned_dir == f"{faces}/0a3e/utterance_1"
+    assert items["0a3e/utterance_1"].video_path == f"{root}/0a3e/utterance_1.mp4"
+    assert items["0a3e/utterance_1"].listing_error is None
+    # A missing folder is that utterance's error, naming the folder and the CSV row.
+    assert items["0a3e/utterance_2"].listing_error == (
+        f"{root}/omg_TrainVideos.csv:3: no aligned faces folder {faces}/0a3e/utterance_2")
+    assert reader.settings()["omg_aligned_dir"] == faces
+    assert "omg_aligned_dir" not in make_reader("omg", root, "train").settings()
+    assert make_reader("omg", root, "train").list_items()[0].aligned_dir is None
+    with pytest.raises(ConfigurationError, match=r"--omg_aligned_dir .*/nowhere is not a directory"):
+        make_reader("omg", root, "train", omg_aligned_dir="nowhere")
+
+
 # --- Folder ---------------------------------------------------------------------------------
 
 def test_folder_lists_videos_recursively_without_labels(tmp_path):

@@ -1,14 +1,22 @@
-"""Synthetic dataset: Aff-Wild2 layout and oddities, and that labels drive what they should."""
+"""Synthetic dataset: Aff-Wild2 and OMG-Emotion layouts and oddities, and that labels drive what
+they should."""
 
+import csv
+import glob
+import json
 import os
+import shutil
 
 import cv2
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from data_prep import synthetic
+from data_prep.prepare import prepare
 from data_prep.readers import make_reader
 from mimamo_tf import video
+from mimamo_tf.data import schema
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +96,97 @@ def test_arousal_scales_micro_motion():
     calm, excited = motion_energy(-0.9), motion_energy(0.9)
     # Amplitude x rate grows ~ (2.0/0.39) * (7.7/2.3) between these arousal levels.
     assert excited > 4.0 * calm > 0
+
+
+# --- OMG-Emotion format ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def omg_set(tmp_path_factory):
+    """Three train source videos (so one has an utterance without a face) and one validation
+    video, each cut into three short utterances: about 160 rendered frames."""
+    root = str(tmp_path_factory.mktemp("synthetic_omg"))
+    config = synthetic.OmgSyntheticConfig(train_videos=3, validation_videos=1, utterances_per_video=3,
+                                          min_utterance_frames=10, max_utterance_frames=16, seed=3)
+    names = synthetic.generate_omg(root, config)
+    return root, config, names
+
+
+def _omg_rows(root, split):
+    path = os.path.join(root, synthetic.OMG_CSV_NAMES[split])
+    with open(path, encoding="utf-8") as handle:
+        assert handle.readline() == "link,start,end,video,utterance,arousal,valence,EmotionMaxVote\n"
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_omg_layout_clips_and_labels_match_ground_truth(omg_set):
+    root, config, names = omg_set
+    with open(os.path.join(root, "synthetic_config.json"), encoding="utf-8") as handle:
+        assert json.load(handle)["format"] == "omg"
+    faces_per_utterance = []
+    for split, videos in (("train", config.train_videos), ("validation", config.validation_videos)):
+        rows = _omg_rows(root, split)
+        assert len(rows) == videos * config.utterances_per_video
+        assert [f"{r['video']}/{r['utterance'][:-len('.mp4')]}" for r in rows] == names[split]
+        previous_end = {}
+        for row in rows:
+            name, utterance = row["video"], row["utterance"]
+            assert row["link"] == f"https://youtu.be/{name}" and utterance.endswith(".mp4")
+            start, end = float(row["start"]), float(row["end"])
+            # Consecutive utterances of one long source video.
+            assert start == previous_end.get(name, 0.0)
+            previous_end[name] = end
+            frames = video.count_frames(os.path.join(root, name, utterance))
+            assert frames == round((end - start) * config.fps)
+            assert config.min_utterance_frames <= frames <= config.max_utterance_frames
+            truth = np.load(os.path.join(root, "ground_truth", name, utterance[:-4] + ".npz"))
+            visible = truth["face_visible"]
+            assert len(truth["valence"]) == len(truth["arousal"]) == len(visible) == frames
+            # Utterance labels: means of the per-frame truth, arousal mapped from [-1, 1] to [0, 1].
+            arousal, valence = float(row["arousal"]), float(row["valence"])
+            assert arousal == pytest.approx(np.mean((truth["arousal"] + 1.0) / 2.0), abs=5e-7)
+            assert valence == pytest.approx(np.mean(truth["valence"]), abs=5e-7)
+            assert 0.0 <= arousal <= 1.0 and -1.0 <= valence <= 1.0
+            assert int(row["EmotionMaxVote"]) in range(7)
+            jpgs = sorted(os.listdir(os.path.join(root, "cropped_aligned", name, utterance[:-4])))
+            assert jpgs == [f"{i + 1:05d}.jpg" for i in np.flatnonzero(visible)]
+            faces_per_utterance.append((split, int(visible.sum()), frames))
+        lengths = [round((float(r["end"]) - float(r["start"])) * config.fps) for r in rows]
+        assert len(set(lengths)) > 1
+    train = [(seen, frames) for split, seen, frames in faces_per_utterance if split == "train"]
+    assert any(0 < seen < frames for seen, frames in train)  # a stretch without a face
+    assert any(seen == 0 for seen, _ in train)               # an utterance without a face at all
+    face = cv2.imread(os.path.join(root, "cropped_aligned", "omgsynth000", "utterance_1", "00001.jpg"))
+    assert face.shape == (synthetic.ALIGNED_SIZE, synthetic.ALIGNED_SIZE, 3)
+
+
+def test_omg_prepare_with_aligned_faces_keeps_csv_labels_and_true_face_flags(omg_set, tmp_path):
+    root, _, names = omg_set
+    # A copy of the aligned faces with one utterance's folder gone: that utterance is reported by
+    # name, the others are written.
+    aligned = str(tmp_path / "aligned")
+    shutil.copytree(os.path.join(root, "cropped_aligned"), aligned)
+    missing = os.path.join(aligned, "omgsynth001", "utterance_2")
+    shutil.rmtree(missing)
+    items = make_reader("omg", root, "train", omg_aligned_dir=aligned).list_items()
+    assert all(item.aligned_dir == os.path.join(aligned, item.video_id) for item in items)
+    output = str(tmp_path / "shards")
+    manifest = prepare("omg", root, output, split="train", reader_options={"omg_aligned_dir": aligned})
+    summary = manifest["splits"]["train"]
+    assert summary["settings"]["omg_aligned_dir"] == aligned
+    assert [(f["video_id"], missing in f["reason"]) for f in summary["failed"]] == [
+        ("omgsynth001/utterance_2", True)]
+    rows = {f"{r['video']}/{r['utterance'][:-4]}": r for r in _omg_rows(root, "train")}
+    examples = {}
+    for path in sorted(glob.glob(os.path.join(output, "*.tfrecord"))):
+        for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
+            example = schema.parse_sequence_example(record, decode_images=False)
+            examples[example["video_id"]] = example
+    assert sorted(examples) == [n for n in names["train"] if n != "omgsynth001/utterance_2"]
+    for name, example in examples.items():
+        truth = np.load(os.path.join(root, "ground_truth", name + ".npz"))
+        assert example["label_level"] == "video" and example["face_backend"] == "cropped_aligned"
+        assert example["video_arousal"] == pytest.approx(float(rows[name]["arousal"]), abs=1e-6)
+        assert example["video_valence"] == pytest.approx(float(rows[name]["valence"]), abs=1e-6)
+        np.testing.assert_array_equal(example["face_found"], truth["face_visible"].astype(np.int64))
+    assert any(not e["face_found"].any() for e in examples.values())
