@@ -1,4 +1,4 @@
-"""``python -m mimamo_tf.bench {phase,faces,input,train,predict,export} [--flags]``: benchmarks.
+"""``python -m mimamo_tf.bench {phase,phase_definitions,faces,input,train,predict,export} [--flags]``: benchmarks.
 
 Each benchmark measures the things it compares side by side in one run and prints a table with the
 ratios, so the numbers are comparable on whatever machine runs it. Speed targets are checked here,
@@ -14,6 +14,7 @@ from mimamo_tf.command_line import EXIT_BAD_INPUT, run_command
 # Subcommand -> module with ``define_flags(flag_values)`` and ``main(flag_values)``.
 BENCHMARKS = {
     "phase": "mimamo_tf.benchmarks.phase",
+    "phase_definitions": "mimamo_tf.benchmarks.phase_definitions",
     "faces": "mimamo_tf.benchmarks.faces",
     "input": "mimamo_tf.benchmarks.input",
     "train": "mimamo_tf.benchmarks.train",
