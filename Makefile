@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DATA := data
 RUNS := runs
 
-.PHONY: venv test test-fast demo demo-data demo-ablation studies bench clean
+.PHONY: venv test test-fast demo demo-data demo-ablation studies omg-data studies-omg bench clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,21 @@ demo-ablation: demo
 studies: demo-data
 	for study in speed illumination streams length; do \
 		$(BIN)/python -m mimamo_tf.study --study=$$study --preset=synthetic --data_dir=$(DATA)/tfrecords --output_dir=$(RUNS)/studies || exit 1; \
+	done
+
+# The same faces in the OMG-Emotion layout (utterance labels), prepared from their aligned faces.
+omg-data: demo-data
+	$(BIN)/python -m data_prep.synthetic --format=omg --size=demo --output_dir=$(DATA)/synthetic_omg
+	@backbone=$$(cat $(DATA)/tfrecords/manifest.json | $(BIN)/python -c "import json,sys; print(json.load(sys.stdin)['splits']['train']['settings']['spatial_features'])"); \
+	for split in train validation; do \
+		echo "$(BIN)/python -m data_prep.prepare --dataset=omg --data_root=$(DATA)/synthetic_omg --omg_aligned_dir=$(DATA)/synthetic_omg/cropped_aligned --output_dir=$(DATA)/omg_tfrecords --split=$$split --num_workers=2 --spatial_features=$$backbone"; \
+		$(BIN)/python -m data_prep.prepare --dataset=omg --data_root=$(DATA)/synthetic_omg --omg_aligned_dir=$(DATA)/synthetic_omg/cropped_aligned --output_dir=$(DATA)/omg_tfrecords --split=$$split --num_workers=2 --spatial_features=$$backbone || exit 1; \
+	done
+
+# The paper's OMG experiments (Tables 3-4, Figure 5) on the synthetic OMG-format data.
+studies-omg: omg-data
+	for study in illumination streams length; do \
+		$(BIN)/python -m mimamo_tf.study --study=$$study --preset=synthetic --data_dir=$(DATA)/omg_tfrecords --output_dir=$(RUNS)/studies_omg || exit 1; \
 	done
 
 bench: $(STAMP)

@@ -32,6 +32,9 @@ SPATIAL_INPUTS = ("features", "images")
 # The backbone registry's names (mimamo_tf.models.backbone); "keras" takes a file: keras:PATH[:LAYER].
 SPATIAL_BACKBONES = ("resnet50", "vggface2_resnet50", "fer_mini_xception", "keras", "small")
 LABEL_LEVELS = ("frame", "video")
+# What selects the best epoch (best.keras, early stopping, the tuner's objective, the model card):
+# the CCC the benchmarks report (every valid-label frame) or the face-only CCC the loss optimises.
+SELECTION_METRICS = ("official", "face_only")
 MIXED_PRECISION = ("float32", "bfloat16", "float16")
 WEIGHT_DECAY_TYPES = ("coupled", "decoupled")
 
@@ -58,10 +61,12 @@ class ModelConfig:
         backbone_weights: its weights: ``resnet50``: None (random), ``"imagenet"`` or a file;
             ``vggface2_resnet50``: the weights file.
         spatial_feature_dim: width of stored spatial features; 0 reads it from the shards.
-        recurrent: BiGRU over time; False gives a per-frame linear head on the stream features
-            (the single-stream pretraining of the paper's two-stage training).
+        recurrent: BiGRU over time; False gives a linear head on the 256-d stream (or fusion)
+            features — per frame, or at video level on their mean over the sampled snippets — the
+            paper's single-stream nets, whose weights start its two-stream nets (two-stage training).
         gru_units, gru_layers, gru_dropout: the BiGRU (units per direction).
-        label_level: ``"frame"`` (Aff-Wild) or ``"video"`` (OMG: GRU features averaged over time).
+        label_level: ``"frame"`` (Aff-Wild) or ``"video"`` (OMG: one snippet per second of the
+            utterance; GRU outputs, or without the GRU the stream features, averaged over them).
         num_outputs: predicted values per frame (arousal, valence).
         dropout: dropout layers active in training; False sets every rate to 0 (dropout masks
             are drawn per replica, so only without them does a distributed run compute exactly
@@ -97,8 +102,6 @@ class ModelConfig:
         if self.spatial_backbone.split(":")[0] not in SPATIAL_BACKBONES:
             raise ConfigError(f"--spatial_backbone must be one of {', '.join(SPATIAL_BACKBONES)} "
                               f"(keras as keras:PATH[:LAYER]); got {self.spatial_backbone!r}")
-        if self.label_level == "video" and not self.recurrent:
-            raise ConfigError("--label_level=video averages the GRU features over time: it needs --recurrent")
         if self.snippet_length < 2 or self.snippet_length % 2:
             # A snippet centred on its frame has L/2 differences on each side; with an odd L the
             # windowed snippets (L//2 context frames per side) would differ from whole-video ones.
@@ -127,14 +130,21 @@ class DataConfig:
     Attributes:
         data_dir: directory of TFRecord shards written by ``data_prep.prepare``.
         train_split, eval_split: shard splits for training and validation.
-        num_folds, fold: K-fold cross-validation by video over ``train_split`` (0: off); ``fold``
-            validates.
-        window: frames per training/evaluation window (utterance samples at video level).
+        num_folds, fold: K-fold cross-validation by source recording over ``train_split`` (0: off);
+            ``fold`` is held out (scored with ``evaluate`` on that fold, never used for selection).
+        inner_validation_fraction: with ``num_folds``, the fraction of the fold's training
+            recordings held apart to validate on (early stopping, ``best.keras``), so no checkpoint is
+            chosen on the held-out fold; 0 validates on the held-out fold itself (selection on the
+            data that is scored: optimistic, the protocol of older runs).
+        window: frames per training/evaluation window; at video level the most snippets taken of
+            an utterance (one per second; a longer utterance gives a block of ``window`` seconds).
         stride: stride of training windows.
         batch_size: global batch size in windows (split over replicas and workers).
         eval_batch_size: windows per batch of ``evaluate`` (and the studies' evaluations); any value
             gives the same predictions.
         crop_fraction: side of the random training crop relative to the frame.
+        train_gamma_beta: the illumination corruption (``u ** g``, ``g ~ U[1 - beta, 1 + beta]`` per
+            frame) applied to the training inputs too (0: off; validation stays clean).
         shuffle_buffer: windows in the training shuffle buffer.
         skip_corrupt_records: go on past unreadable records of damaged shards (counted and
             reported) instead of stopping.
@@ -145,11 +155,13 @@ class DataConfig:
     eval_split: str = "validation"
     num_folds: int = 0
     fold: int = 0
+    inner_validation_fraction: float = 0.2
     window: int = 64
     stride: int = 32
     batch_size: int = 8
     eval_batch_size: int = 8
     crop_fraction: float = 0.85
+    train_gamma_beta: float = 0.0
     shuffle_buffer: int = 256
     skip_corrupt_records: bool = False
 
@@ -169,7 +181,10 @@ class OptimizationConfig:
             with momentum 0.9 at the same value).
         lr_decay_epochs, lr_decay: the learning rate is multiplied by ``lr_decay`` at each of these
             epochs (0-based).
-        patience: early stopping patience in epochs on validation mean CCC (0: off).
+        patience: early stopping patience in epochs on the selection metric (0: off).
+        selection_metric: what picks the best epoch, stops early and ranks tuner trials:
+            ``"official"`` (``val_ccc_mean``: every valid-label frame, as ``evaluate`` reports) or
+            ``"face_only"`` (``val_ccc_mean_face_only``: the frames the loss sees).
     """
 
     epochs: int = 25
@@ -182,6 +197,7 @@ class OptimizationConfig:
     lr_decay_epochs: Tuple[int, ...] = (10, 20)
     lr_decay: float = 0.1
     patience: int = 5
+    selection_metric: str = "official"
 
     def learning_rate_at(self, epoch):
         """The step schedule: the rate used throughout ``epoch`` (0-based)."""
@@ -242,15 +258,21 @@ _FLAGS = (
     ("data_dir", "data", "data_dir", "Directory of TFRecord shards written by data_prep.prepare."),
     ("train_split", "data", "train_split", "Split whose shards train the model."),
     ("eval_split", "data", "eval_split", "Split for validation; ignored with --num_folds."),
-    ("num_folds", "data", "num_folds", "K-fold cross-validation by video over --train_split (0: off)."),
-    ("fold", "data", "fold", "Which fold validates when --num_folds > 0 (0-based)."),
+    ("num_folds", "data", "num_folds", "K-fold cross-validation by source recording over --train_split (0: off)."),
+    ("fold", "data", "fold", "Which fold is held out when --num_folds > 0 (0-based); evaluate --fold scores it."),
+    ("inner_validation_fraction", "data", "inner_validation_fraction",
+     "With --num_folds: fraction of the fold's training recordings that validates (early stopping, "
+     "best.keras); 0 validates on the held-out fold (optimistic: selection on the scored data)."),
     ("label_level", "model", "label_level", "Frame labels (Aff-Wild) or utterance labels (OMG)."),
-    ("window", "data", "window", "Frames per training/evaluation window (utterance samples at video level)."),
+    ("window", "data", "window",
+     "Frames per training/evaluation window; at video level the most one-per-second snippets of an utterance."),
     ("stride", "data", "stride", "Stride of training windows."),
     ("batch_size", "data", "batch_size", "Global batch size in windows."),
     ("eval_batch_size", "data", "eval_batch_size", "Windows per evaluation batch (evaluate, studies)."),
     ("skip_corrupt_records", "data", "skip_corrupt_records",
      "Go on past unreadable records of damaged shards (counted, with a warning) instead of stopping."),
+    ("train_gamma_beta", "data", "train_gamma_beta",
+     "Illumination corruption of the training inputs too (u ** g, g ~ U[1 - beta, 1 + beta] per frame; 0: off)."),
     ("streams", "model", "streams", "Which streams."),
     ("temporal_input", "model", "temporal_input", "Temporal stream input."),
     ("snippet_length", "model", "snippet_length", "Phase differences per snippet."),
@@ -261,7 +283,9 @@ _FLAGS = (
      "Its weights: resnet50: 'imagenet' or a weights file (unset: random); vggface2_resnet50: the weights file."),
     ("spatial_feature_dim", "model", "spatial_feature_dim",
      "Width of the stored spatial features (0: read from the shards)."),
-    ("recurrent", "model", "recurrent", "BiGRU over time (False: per-frame linear head, stream pretraining)."),
+    ("recurrent", "model", "recurrent",
+     "BiGRU over time (False: the paper's single-stream nets, a linear head on the 256-d stream features; "
+     "at video level on their mean over the utterance's snippets)."),
     ("gru_layers", "model", "gru_layers", "Stacked BiGRU layers."),
     ("gru_units", "model", "gru_units", "GRU units per direction."),
     ("dropout", "model", "dropout",
@@ -280,7 +304,10 @@ _FLAGS = (
      "Keras' weight_decay (about 10x weaker with momentum 0.9 at the same value)."),
     ("lr_decay_epochs", "optimization", "lr_decay_epochs", "Epochs at which the learning rate is multiplied by --lr_decay."),
     ("lr_decay", "optimization", "lr_decay", "Step-schedule factor."),
-    ("patience", "optimization", "patience", "Early stopping patience in epochs on validation mean CCC (0: off)."),
+    ("patience", "optimization", "patience", "Early stopping patience in epochs on the selection metric (0: off)."),
+    ("selection_metric", "optimization", "selection_metric",
+     "What picks best.keras, stops early and ranks tuner trials: official (val_ccc_mean, every valid-label "
+     "frame, as evaluate reports) or face_only (val_ccc_mean_face_only, the frames the loss sees)."),
     ("seed", "runtime", "seed", "Random seed."),
     ("model_dir", "runtime", "model_dir", "Where checkpoints, logs and flags are written."),
     ("sync_batch_norm", "runtime", "sync_batch_norm",
@@ -297,7 +324,7 @@ _FLAGS = (
 _CHOICES = {
     "streams": STREAMS, "temporal_input": TEMPORAL_INPUTS, "spatial_input": SPATIAL_INPUTS,
     "label_level": LABEL_LEVELS, "mixed_precision": MIXED_PRECISION,
-    "weight_decay_type": WEIGHT_DECAY_TYPES,
+    "weight_decay_type": WEIGHT_DECAY_TYPES, "selection_metric": SELECTION_METRICS,
 }
 # Settings that may change when a run is continued in its model dir (more epochs; how often to
 # checkpoint; how evaluation batches windows). Every other difference makes it another experiment.
@@ -500,6 +527,8 @@ def validate(config, require_data=True, require_model_dir=True):
         raise ConfigError(f"--learning_rate must be >= 0 and --momentum in [0, 1); got {opt.learning_rate}, {opt.momentum}")
     if any(e < 0 for e in opt.lr_decay_epochs):
         raise ConfigError(f"--lr_decay_epochs must be epochs >= 0, got {opt.lr_decay_epochs}")
-    if model.temporal_input == "optical_flow" and model.label_level == "video" and model.uses_temporal:
-        raise ConfigError("--temporal_input=optical_flow is only supported with --label_level=frame")
+    if not 0 <= data.inner_validation_fraction < 1:
+        raise ConfigError(f"--inner_validation_fraction must be in [0, 1); got {data.inner_validation_fraction}")
+    if not 0 <= data.train_gamma_beta <= 1:
+        raise ConfigError(f"--train_gamma_beta must be in [0, 1]; got {data.train_gamma_beta}")
     return config

@@ -7,7 +7,12 @@ Evaluates a trained run with the benchmarks' protocols (``mimamo_tf.evaluation``
 not (Aff-Wild/ABAW; over utterances for OMG), ``ccc_*_face_only``, ``per_video`` CCCs — and the
 predictions in the benchmark's layout (``predictions/<video_id>.txt``, or ``predictions.csv`` at
 video level). ``--gamma_beta`` applies the paper's illumination corruption to every frame
-(``u ** g``, ``g ~ U[1 - beta, 1 + beta]``). Exit code 2: bad flags, run or data.
+(``u ** g``, ``g ~ U[1 - beta, 1 + beta]``).
+
+A cross-validated run (``--num_folds``) evaluated on its training split scores the videos its fold
+held out (``--fold``, default the run's own; the same split by source recording as training), and
+writes to ``eval_<split>_fold<k>``: the checkpoint was chosen on an inner validation subset, never on
+these videos. Exit code 2: bad flags, run or data.
 """
 
 from mimamo_tf import config as config_lib
@@ -32,11 +37,14 @@ def main(flag_values):
     config = config_lib.from_flags(flag_values)
     if not config.data.data_dir or not config.runtime.model_dir:
         raise config_lib.ConfigError("--data_dir and --model_dir are required (use --flagfile=<model_dir>/flags.cfg)")
-    metrics, output_dir = evaluate(config, flag_values.split, flag_values.checkpoint, flag_values.gamma_beta,
-                                   flag_values.output_dir)
+    split = flag_values.split
+    fold = config.data.fold if config.data.num_folds and split == config.data.train_split else None
+    metrics, output_dir = evaluate(config, split, flag_values.checkpoint, flag_values.gamma_beta,
+                                   flag_values.output_dir, fold=fold)
     unit = "utterances" if config.model.label_level == "video" else "frames"
     beta = flag_values.gamma_beta
-    print(f"{flag_values.split}: CCC arousal {metrics['ccc_arousal']:.4f}  valence {metrics['ccc_valence']:.4f}  "
+    where = split if fold is None else f"{split} (fold {fold} of {config.data.num_folds}, held out)"
+    print(f"{where}: CCC arousal {metrics['ccc_arousal']:.4f}  valence {metrics['ccc_valence']:.4f}  "
           f"mean {metrics['ccc_mean']:.4f}  over {metrics['frames']} {unit} of {metrics['videos']} videos"
           + (f"  (gamma beta {beta})" if beta else "") + f" -> {output_dir}")
     return 0

@@ -33,8 +33,15 @@ LOGS_DIR = "logs"
 # The named checkpoints a run keeps; anything else given as a checkpoint is a path to a .keras file.
 NAMED_CHECKPOINTS = ("best", "last")
 # The history entry that decides the best epoch (best.keras, early stopping, the tuner's objective,
-# the model card, the studies' cells).
+# the model card, the studies' cells), by --selection_metric. ``val_ccc_*`` are the official CCCs
+# (every valid-label frame, as ``evaluate`` reports); ``val_ccc_*_face_only`` the frames the loss sees.
 SELECTION_METRIC = "val_ccc_mean"
+SELECTION_METRICS = {"official": SELECTION_METRIC, "face_only": "val_ccc_mean_face_only"}
+
+
+def selection_key(config):
+    """The history key that selects the best epoch of a run of ``config`` (``--selection_metric``)."""
+    return SELECTION_METRICS[config.optimization.selection_metric]
 
 
 class RunError(InputError, ValueError):

@@ -7,16 +7,25 @@ Reproduces the paper's experiments on any prepared dataset; each study writes a 
 * ``streams`` — Tables 4/5: spatial {stored features, none} x temporal {phase differences, phase,
   optical flow, none}, arousal and valence CCC on the eval split;
 * ``length`` — Table 3: L in {4, 8, 12, 16}, the temporal stream alone, ``--num_folds``-fold
-  cross-validated mean CCC;
+  cross-validated by source recording, each fold scored on its held-out videos with a checkpoint
+  chosen on an inner validation subset (``--inner_validation_fraction``);
 * ``illumination`` — Figure 5: temporal-only models on phase differences and on optical flow,
   evaluated at beta in {0, 0.1, ..., 1} of per-frame gamma corruption (``u ** g``,
-  ``g ~ U[1 - beta, 1 + beta]``);
+  ``g ~ U[1 - beta, 1 + beta]``), trained clean (``--corrupt=eval``) or under the same corruption
+  (``--corrupt=both``);
 * ``speed`` — cost per frame of phase differences vs optical flow (Farneback, DIS) at 48x48 and
   224x224 (no data needed).
 
+Every CCC is the official one of ``evaluate`` (every valid-label frame, or utterance). Nets are
+trained the paper's way (``--training=paper``, default): single-stream nets without the GRU, and
+two-stream nets initialised from them; ``--training=scratch`` trains every net with the BiGRU from
+scratch.
+
 ``--preset=paper`` (default) trains with the base flagfile's settings (``--flagfile``, default
-``configs/affwild2.cfg``); ``--preset=synthetic`` uses sizes that run on the demo data in CPU time
-(base ``configs/demo.cfg``; see ``mimamo_tf.studies.presets``). Training flags on the command line
+``configs/affwild2.cfg``, or ``configs/omg.cfg`` for data with utterance labels);
+``--preset=synthetic`` uses sizes that run on the demo data in CPU time (base ``configs/demo.cfg``,
+or ``configs/omg_demo.cfg`` for ``data_prep.synthetic --format=omg`` data; see
+``mimamo_tf.studies.presets``). Training flags on the command line
 (e.g. ``--epochs=3``) override both. Resumable: every cell (a training run, an evaluation, a speed
 measurement) is cached in ``<output_dir>/runs``; re-running the same command skips finished cells
 and resumes a killed training from its checkpoints. Exit code 2: bad flags or data (the message
@@ -39,7 +48,12 @@ def define_flags(flag_values):
     flags.DEFINE_string("checkpoint", "best", "Checkpoint of each trained cell that is evaluated: best, last.", **fv)
     flags.DEFINE_string("study", None, f"Which study: {', '.join(presets.STUDIES)}.", **fv)
     flags.DEFINE_string("preset", "paper", "Study sizes: paper (the base flagfile's settings) or synthetic "
-                        "(the demo data in CPU time, base configs/demo.cfg).", **fv)
+                        "(the demo data in CPU time, base configs/demo.cfg or configs/omg_demo.cfg).", **fv)
+    flags.DEFINE_string("training", "paper", "How the nets are trained: paper (single-stream nets without the GRU, "
+                        "two-stream nets initialised from them) or scratch (every net with the BiGRU, from scratch).",
+                        **fv)
+    flags.DEFINE_string("corrupt", "eval", "illumination: corrupt the evaluation only (eval) or training too (both: "
+                        "one net per beta, trained under that corruption).", **fv)
     flags.DEFINE_list("cells", None, "streams: only these cells (e.g. features+phase_difference,none+optical_flow).",
                       **fv)
     flags.DEFINE_list("betas", None, "illumination: the beta grid (default 0, 0.1, ..., 1).", **fv)
@@ -85,11 +99,30 @@ def _numbers(values, kind, flag):
         raise config_lib.ConfigError(f"--{flag} must be a list of numbers; got {','.join(values)}") from error
 
 
-def base_config(preset, study, flagfile, overrides):
-    """The study's base ``ExperimentConfig``: the flagfile (default the preset's), then the preset's
-    overrides, then the training flags of the command line (``overrides``)."""
+def base_config(preset, study, flagfile, overrides, label_level="frame"):
+    """The study's base ``ExperimentConfig``: the flagfile (default the preset's for the data's
+    ``label_level``), then the preset's overrides, then the training flags of the command line
+    (``overrides``)."""
     preset_overrides = list(preset.length_training if study == "length" else preset.training)
-    return config_lib.from_flagfile(flagfile or preset.flagfile, preset_overrides + list(overrides))
+    return config_lib.from_flagfile(flagfile or preset.flagfiles[label_level], preset_overrides + list(overrides))
+
+
+def data_label_level(data_dir, split):
+    """``"frame"`` or ``"video"``: the labels of the first example of ``split``'s shards (``"frame"``
+    when there are none: the study's own checks then name what is missing)."""
+    import tensorflow as tf
+
+    from mimamo_tf.data import pipeline, schema
+
+    try:
+        files = pipeline.split_shards(data_dir, split)
+    except pipeline.DataError:
+        return "frame"
+    for path in files:
+        for record in tf.data.TFRecordDataset(path).take(1):
+            level = schema.parse_sequence_example(record.numpy(), decode_images=False)["label_level"]
+            return level if level in config_lib.LABEL_LEVELS else "frame"
+    return "frame"
 
 
 def run_study(FLAGS, argv):
@@ -119,9 +152,12 @@ def run_study(FLAGS, argv):
         raise config_lib.ConfigError(f"--data_dir is required for --study={study} (a directory of shards "
                                      "written by data_prep.prepare)")
     flagfile, explicit_names, overrides = command_line_training_flags(argv)
-    config = base_config(preset, study, flagfile, overrides)
+    if FLAGS.training not in ("paper", "scratch"):
+        raise config_lib.ConfigError(f"--training must be paper or scratch; got {FLAGS.training!r}")
+    label_level = "frame" if flagfile else data_label_level(FLAGS.data_dir, FLAGS.train_split)
+    config = base_config(preset, study, flagfile, overrides, label_level)
     config_lib.validate(config, require_model_dir=False)
-    common = dict(verbose=FLAGS.train_log, log=log)
+    common = dict(verbose=FLAGS.train_log, log=log, training=FLAGS.training)
     if FLAGS.checkpoint not in ("best", "last"):
         raise config_lib.ConfigError(f"--checkpoint must be best or last for a study; got {FLAGS.checkpoint!r}")
     if study == "streams":
@@ -139,12 +175,14 @@ def run_study(FLAGS, argv):
         if unknown:
             raise config_lib.ConfigError(f"--temporal_inputs must be among {', '.join(config_lib.TEMPORAL_INPUTS)}; "
                                          f"got {', '.join(unknown)}")
-        return illumination.run(config, output_dir, betas, inputs, FLAGS.checkpoint, **common)
+        if FLAGS.corrupt not in illumination.CORRUPT:
+            raise config_lib.ConfigError(f"--corrupt must be one of {', '.join(illumination.CORRUPT)}; got {FLAGS.corrupt!r}")
+        return illumination.run(config, output_dir, betas, inputs, FLAGS.checkpoint, corrupt=FLAGS.corrupt, **common)
     from mimamo_tf.studies import length
 
     lengths = _numbers(FLAGS.lengths, int, "lengths") if FLAGS.lengths else preset.lengths
     num_folds = FLAGS.num_folds if "num_folds" in explicit_names else preset.num_folds
-    return length.run(config, output_dir, lengths, num_folds, **common)
+    return length.run(config, output_dir, lengths, num_folds, checkpoint=FLAGS.checkpoint, **common)
 
 
 def main(FLAGS):

@@ -19,11 +19,13 @@ def main(flag_values):
     from mimamo_tf import runs
     from mimamo_tf.training import train
 
-    history = train(config_lib.from_flags(flag_values))
-    best = runs.best_epoch(history)
+    config = config_lib.from_flags(flag_values)
+    history = train(config)
+    key = runs.selection_key(config)
+    best = runs.best_epoch(history, key)
     if best is not None:
         print(f"mimamo_tf.train: done after {len(history)} epochs; best validation mean CCC "
-              f"{best[runs.SELECTION_METRIC]:.4f} (epoch {best['epoch'] + 1})")
+              f"{best[key]:.4f} ({key}, epoch {best['epoch'] + 1})")
     return 0
 
 

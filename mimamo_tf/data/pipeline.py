@@ -2,17 +2,28 @@
 
 Every element is a dict. Model inputs use the names of ``mimamo_tf.models.model_inputs``:
 ``gray48`` (window + 2 * context frames, 48, 48) float in [0, 1], ``spatial_features`` (window, D)
-or ``rgb224`` (window, 224, 224, 3), ``flow48``/``flow24`` snippets for the optical-flow ablation.
-Targets: ``labels`` (window, 3) = (arousal, valence, weight) where the weight is 1 for frames with a
-face and a valid label and 0 for the rest (including padding past the video's end) — the layout
-``MaskedCCCLoss`` and ``ConcordanceCorrelation`` expect. Bookkeeping for evaluation: ``video_id``,
-``start`` (index of the window's first frame) and ``num_frames``.
+or ``rgb224`` (window, 224, 224, 3), ``flow48``/``flow24`` snippets for the optical-flow ablation,
+and at video level ``sample_mask``. Targets: ``labels`` (window, 6), the columns of
+``LABEL_COLUMNS``: arousal, valence, the loss weight (1 for frames with a face and a valid label, 0
+for the rest, including padding past the video's end) — the layout ``MaskedCCCLoss`` reads — then
+``label_valid``, ``face_found`` and ``video_face_found`` (the video has a face somewhere), from
+which validation computes the official CCC as ``evaluate`` does (``mimamo_tf.ccc.official_ccc``).
+Bookkeeping for evaluation: ``video_id``, ``start`` (index of the window's first frame),
+``num_frames``, ``face_found`` and ``label_valid``.
 
 Frame-level datasets are cut into windows of ``window`` frames: with ``stride`` for training (the
 paper: 64 frames, stride 32), tiling every frame exactly once for evaluation. Each window brings
 ``context`` extra gray frames per side, clamped at the video's ends, so snippets at window borders
-see the real neighbouring frames. Video-level datasets (OMG) give one element per utterance with up
-to ``window`` frames sampled evenly and the utterance label.
+see the real neighbouring frames.
+
+Video-level datasets (OMG) give one element per utterance, sampled as the paper did: one snippet per
+second of the utterance (at its fps), starting at a random offset in [0, 1 s) drawn per utterance and
+epoch in training (so every frame is used over the epochs), at the middle of each second for
+evaluation (``utterance_sample_frames``). At most ``window`` snippets: a longer utterance gives a
+block of ``window`` consecutive seconds (random in training, central for evaluation). Elements have
+exactly ``window`` snippets; ``sample_mask`` marks the real ones (the rest repeat them, so
+BatchNormalization sees real faces) and the model averages over those alone. An utterance without
+any face has loss weight 0: training leaves it out, evaluation predicts it from the others.
 """
 
 import dataclasses
@@ -26,6 +37,11 @@ from mimamo_tf.data import schema, shards
 from mimamo_tf.errors import InputError
 
 OUTPUT_KEYS = ("labels", "video_id", "start", "num_frames", "face_found", "label_valid")
+# The columns of ``labels``: the targets, the loss weight, and what the official CCC needs.
+LABEL_COLUMNS = ("arousal", "valence", "weight", "label_valid", "face_found", "video_face_found")
+# Evaluation samples an utterance at the middle of each second, and a long one in its middle
+# block: the mean of the training draws.
+EVALUATION_OFFSET = 0.5
 # Per-frame image inputs that a frame without a face takes from its nearest frame with a face.
 _FILLED_KEYS = ("gray48", "rgb224", "spatial_features")
 
@@ -140,6 +156,9 @@ def check_shards(files, config):
             example = schema.parse_sequence_example(first.numpy(), decode_images=False)
         except schema.SchemaError as error:
             raise DataError(f"shard {path} does not follow schema version {schema.SCHEMA_VERSION}: {error}") from error
+        if config.label_level == "video" and not float(example["fps"]) > 0:
+            raise DataError(f"shard {path}: {example['video_id']} has fps {example['fps']}; video-level "
+                            "sampling takes one snippet per second and needs the clip's frame rate")
         if config.spatial_input == "features" and example["spatial_features"] is None:
             raise DataError(
                 f"shard {path} has no spatial_features; prepare with --spatial_features=WEIGHTS or "
@@ -259,15 +278,19 @@ def _window(video, start, config):
     inside = frames < length
     frames = tf.minimum(frames, length - 1)
     weights = tf.where(inside, tf.gather(_frame_weights(video), frames), 0.0)
+    # Kept apart (the loss weight is their product): the official scorers count every frame with a
+    # valid label, with or without a face.
+    face_found = tf.where(inside, tf.gather(video["face_found"], frames), 0)
+    label_valid = tf.where(inside, tf.gather(video["label_valid"], frames), 0)
+    video_face = tf.fill([config.window], tf.cast(tf.reduce_any(video["face_found"] > 0), tf.float32))
     element = {
-        "labels": tf.stack([tf.gather(video["arousal"], frames), tf.gather(video["valence"], frames), weights], -1),
+        "labels": tf.stack([tf.gather(video["arousal"], frames), tf.gather(video["valence"], frames), weights,
+                            tf.cast(label_valid, tf.float32), tf.cast(face_found, tf.float32), video_face], -1),
         "video_id": video["video_id"],
         "start": start,
         "num_frames": length,
-        # Kept apart (the loss weight above is their product): the official scorers count every
-        # frame with a valid label, with or without a face.
-        "face_found": tf.where(inside, tf.gather(video["face_found"], frames), 0),
-        "label_valid": tf.where(inside, tf.gather(video["label_valid"], frames), 0),
+        "face_found": face_found,
+        "label_valid": label_valid,
     }
     if config.temporal_input:
         # Context frames at both ends, clamped: repeated frames give the clamped snippets.
@@ -289,7 +312,8 @@ def _window(video, start, config):
 def _static_shapes(element, config, steps):
     """Fixes the shapes a window always has (decoded bytes lose them)."""
     shapes = {
-        "labels": [steps, 3] if config.label_level == "frame" else [3],
+        "labels": [steps, len(LABEL_COLUMNS)] if config.label_level == "frame" else [len(LABEL_COLUMNS)],
+        "sample_mask": [steps],
         "spatial_features": [steps, config.spatial_dim or None],
         "rgb224": [steps, 224, 224, 3],
         "gray48": ([steps + 2 * config.context, 48, 48] if config.label_level == "frame"
@@ -301,19 +325,65 @@ def _static_shapes(element, config, steps):
     return element
 
 
-def _video_element(video, config):
-    """Utterance-level element: up to ``window`` frames sampled evenly, the utterance label."""
+def utterance_sample_frames(num_frames, fps, offset, block_position, window):
+    """The frames an utterance is sampled at: one per second, from ``offset`` into the first second.
+
+    Sample ``k`` is the frame at time ``offset * span + k`` seconds, ``span`` one second or the whole
+    utterance if it is shorter (so there is always a sample), while inside the utterance. Of more than
+    ``window`` samples, the block of ``window`` consecutive ones that starts at
+    ``floor(block_position * (count - window + 1))`` is kept. The result always has ``window``
+    entries: the ``count`` real ones, then repeats of them (``mask`` 0).
+
+    NumPy reference: the oracle of ``tests/data/test_utterance_sampling.py``.
+
+    Args:
+        num_frames: the utterance's frames (int scalar tensor, >= 1).
+        fps: its frame rate.
+        offset, block_position: in [0, 1); random per utterance and epoch in training,
+            ``EVALUATION_OFFSET`` for evaluation.
+        window: the most samples (``--window``).
+
+    Returns:
+        ``(frames int32 (window,), mask float32 (window,))``.
+    """
+    length = tf.cast(num_frames, tf.float64)
+    period = tf.maximum(tf.cast(fps, tf.float64), 1.0)  # frames per second
+    start = tf.cast(offset, tf.float64) * tf.minimum(period, length)
+    count = tf.cast(tf.math.ceil((length - start) / period), tf.int32)
+    first = tf.cast(tf.floor(tf.cast(block_position, tf.float64) * tf.cast(tf.maximum(count - window, 0) + 1, tf.float64)),
+                    tf.int32)
+    kept = tf.minimum(count, window)
+    k = first + tf.range(window) % kept
+    frames = tf.cast(tf.floor(start + tf.cast(k, tf.float64) * period), tf.int32)
+    mask = tf.cast(tf.range(window) < kept, tf.float32)
+    return tf.minimum(frames, tf.cast(num_frames, tf.int32) - 1), mask
+
+
+def _video_element(video, config, training):
+    """Utterance-level element: one snippet per second (``utterance_sample_frames``) and the label."""
     length = tf.shape(video["gray48"])[0]
-    frames = tf.cast(tf.round(tf.linspace(0.0, tf.cast(length - 1, tf.float32), config.window)), tf.int32)
-    label = tf.stack([video["video_arousal"], video["video_valence"], 1.0])
+    if training:
+        # Per utterance and epoch (``config.seed`` is the epoch's seed in training): a resumed epoch
+        # draws the same offsets.
+        video_seed = tf.strings.to_hash_bucket_fast(video["video_id"], 2**31 - 1)
+        offset, position = tf.unstack(tf.random.stateless_uniform(
+            [2], tf.stack([tf.cast(config.seed, tf.int64), video_seed]), dtype=tf.float64))
+    else:
+        offset = position = tf.constant(EVALUATION_OFFSET, tf.float64)
+    frames, mask = utterance_sample_frames(length, video["fps"], offset, position, config.window)
+    has_face = tf.reduce_any(video["face_found"] > 0)
+    face = tf.cast(has_face, tf.float32)
+    label = tf.stack([video["video_arousal"], video["video_valence"], face, 1.0, face, face])
     element = {"labels": label, "video_id": video["video_id"], "start": 0, "num_frames": length,
-               "face_found": tf.cast(tf.reduce_any(video["face_found"] > 0), tf.int64),
-               "label_valid": tf.constant(1, tf.int64)}
+               "face_found": tf.cast(has_face, tf.int64), "label_valid": tf.constant(1, tf.int64),
+               "sample_mask": mask}
     if config.temporal_input:
         # Snippets of the sampled frames need their neighbours: gather each sampled frame's window.
         offsets = tf.range(-config.context, config.context + 1)
         around = tf.clip_by_value(frames[:, None] + offsets[None], 0, length - 1)
         element["gray48"] = tf.gather(video["gray48"], around)  # (window, 2 context + 1, 48, 48)
+        if config.temporal_input == "optical_flow":
+            element["gray48_frames"] = around
         if config.gamma_beta:
             element["gray48"] = _gamma_corrupt(element["gray48"], video, around, config.gamma_beta)
     if config.spatial_input == "features":
@@ -354,6 +424,13 @@ def _flow_snippets(element, config):
     from mimamo_tf.phase.snippets import snippet_source_indices
 
     def compute(gray, frames):
+        if gray.ndim == 4:
+            # Video level: one neighbourhood of 2 context + 1 frames per sampled snippet.
+            parts = [snippets_of(g, f) for g, f in zip(gray, frames)]
+            return [np.concatenate([part[i] for part in parts]) for i in range(2)]
+        return snippets_of(gray, frames)
+
+    def snippets_of(gray, frames):
         maps = optical_flow_pairs(gray, "farneback", sizes=(48, 24))
         # A pair of a clamped frame with itself (context beyond the video's ends) has no motion:
         # exactly zero, as in the whole video's snippets (Farneback returns ~1e-5 noise for it).
@@ -401,8 +478,6 @@ def make_dataset(files, config, training, video_ids=None, repeat=False, record_l
         A ``tf.data.Dataset`` of dicts (see the module docstring).
     """
     files = list(files)
-    if config.label_level == "video" and config.temporal_input == "optical_flow":
-        raise DataError("optical-flow input is only supported with frame-level labels")
     limits = [int((record_limits or {}).get(f, -1)) for f in files]
     dataset = tf.data.Dataset.from_tensor_slices((files, tf.constant(limits, tf.int64)))
     if training:
@@ -420,7 +495,10 @@ def make_dataset(files, config, training, video_ids=None, repeat=False, record_l
         keep = tf.constant(sorted(str(v) for v in video_ids) or [""])
         dataset = dataset.filter(lambda video: tf.reduce_any(tf.equal(keep, video["video_id"])))
     if config.label_level == "video":
-        dataset = dataset.map(lambda v: _video_element(v, config), num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.map(lambda v: _video_element(v, config, training), num_parallel_calls=tf.data.AUTOTUNE)
+        if training:
+            # An utterance without any face has loss weight 0: it would only cost a step.
+            dataset = dataset.filter(lambda element: element["face_found"] > 0)
     else:
         stride = config.stride if training else config.window
 
@@ -475,6 +553,8 @@ def model_input_keys(config):
         keys.append("spatial_features")
     elif config.spatial_input == "images":
         keys.append("rgb224")
+    if config.label_level == "video":
+        keys.append("sample_mask")
     return keys
 
 
@@ -492,6 +572,20 @@ def list_video_ids(files, record_limits=None):
         for record in tf.data.TFRecordDataset(path).take(int((record_limits or {}).get(path, -1))):
             context, _ = tf.io.parse_single_sequence_example(record, context_features=spec)
             ids.append(context["video_id"].numpy().decode("utf-8"))
+    return ids
+
+
+def faceless_video_ids(files, record_limits=None):
+    """Ids of the videos (utterances) in the shards in which no frame has a face."""
+    ids = []
+    context_spec = {"video_id": tf.io.FixedLenFeature([], tf.string)}
+    sequence_spec = {"face_found": tf.io.FixedLenSequenceFeature([], tf.int64)}
+    for path in files:
+        for record in tf.data.TFRecordDataset(path).take(int((record_limits or {}).get(path, -1))):
+            context, sequence = tf.io.parse_single_sequence_example(
+                record, context_features=context_spec, sequence_features=sequence_spec)
+            if not tf.reduce_any(sequence["face_found"] > 0):
+                ids.append(context["video_id"].numpy().decode("utf-8"))
     return ids
 
 

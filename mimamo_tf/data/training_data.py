@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from mimamo_tf.config import ConfigError
 from mimamo_tf.data import pipeline, shards
-from mimamo_tf.data.folds import fold_video_ids
+from mimamo_tf.data.folds import fold_video_ids, inner_validation_ids
 
 
 class TrainingData:
@@ -21,7 +21,12 @@ class TrainingData:
 
     Attributes:
         train_files, eval_files: shard paths.
-        train_ids, eval_ids: video ids of the folds (None without cross-validation).
+        train_ids, eval_ids: video ids of the folds (None without cross-validation): with an inner
+            validation fraction, ``eval_ids`` are the inner validation videos taken from the fold's
+            training videos; without, the held-out fold's.
+        held_out_ids: the held-out fold's video ids (None without cross-validation).
+        faceless_train_videos: ids of the training utterances without any face (video-level
+            labels; they get loss weight 0 and are left out of training), else empty.
         record_limits: readable records of damaged shards (``--skip_corrupt_records``), or None.
         pipeline_config: the pipeline's view of the experiment config.
     """
@@ -37,13 +42,21 @@ class TrainingData:
         self.record_limits = None
         if data.skip_corrupt_records:
             self.record_limits = self._limit_damaged_shards()
-        self.train_ids = self.eval_ids = None
+        self.train_ids = self.eval_ids = self.held_out_ids = None
         if data.num_folds:
             ids = self._guard(lambda: pipeline.list_video_ids(self.train_files, self.record_limits))
             try:
-                self.train_ids, self.eval_ids = fold_video_ids(ids, data.num_folds, data.fold)
+                self.train_ids, self.held_out_ids = fold_video_ids(ids, data.num_folds, data.fold)
+                self.eval_ids = self.held_out_ids
+                if data.inner_validation_fraction:
+                    self.train_ids, self.eval_ids = inner_validation_ids(self.train_ids, data.inner_validation_fraction)
             except ValueError as error:
                 raise ConfigError(str(error)) from error
+        self.faceless_train_videos = []
+        if config.model.label_level == "video":
+            faceless = self._guard(lambda: pipeline.faceless_video_ids(self.train_files, self.record_limits))
+            keep = set(self.train_ids) if self.train_ids is not None else None
+            self.faceless_train_videos = [v for v in faceless if keep is None or v in keep]
 
     def _limit_damaged_shards(self):
         damaged = pipeline.find_damaged_shards(self.all_files)

@@ -42,7 +42,9 @@ def collect_predictions(model, dataset, keys, label_level):
         for i, video_id in enumerate(batch["video_id"].numpy()):
             video_id = video_id.decode("utf-8")
             if label_level == "video":
-                videos[video_id] = dict(pred=outputs[i][None], labels=labels[i][None, :2],
+                # A copy: the model's output may be a read-only view, and a faceless utterance's
+                # prediction is replaced later (``predict_faceless_videos``).
+                videos[video_id] = dict(pred=np.array(outputs[i][None]), labels=labels[i][None, :2],
                                         label_valid=np.ones(1, bool), face_found=face_found[i][None])
                 continue
             length, start = int(batch["num_frames"][i]), int(batch["start"][i])
@@ -73,8 +75,9 @@ def write_predictions(videos, output_dir, label_level):
         write_text(os.path.join(output_dir, "predictions", f"{video_id}.txt"), "\n".join(lines) + "\n")
 
 
-def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, output_dir=None):
-    """Evaluates a trained run of ``config`` (an ``ExperimentConfig``) on ``split``.
+def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, output_dir=None, fold=None):
+    """Evaluates a trained run of ``config`` (an ``ExperimentConfig``) on ``split`` (or on one
+    cross-validation fold's held-out videos of it).
 
     Args:
         config: the run's config (``runs.read_config(model_dir)``, or its ``flags.cfg``);
@@ -84,7 +87,9 @@ def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, outp
         gamma_beta: the paper's per-frame illumination corruption (``u ** g``,
             ``g ~ U[1 - beta, 1 + beta]``); 0: off.
         output_dir: where ``metrics.json`` and the predictions go (default
-            ``<model_dir>/eval_<split>``).
+            ``<model_dir>/eval_<split>``, ``eval_<split>_fold<k>`` for a fold).
+        fold: score only the videos fold ``fold`` of ``config.data.num_folds`` holds out of
+            ``split`` (split by source recording as training does); None: the whole split.
 
     Returns:
         ``(metrics, output_dir)``; ``metrics`` is what ``metrics.json`` holds.
@@ -99,8 +104,11 @@ def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, outp
     pipeline_config = pipeline.pipeline_config(config, batch_size=config.data.eval_batch_size, gamma_beta=gamma_beta)
     files = pipeline.split_shards(config.data.data_dir, split)
     pipeline.check_shards(files, pipeline_config)
+    video_ids = None
+    if fold is not None:
+        video_ids = held_out_videos(config, files, fold)
     model = runs.load_model(path)
-    dataset = pipeline.make_dataset(files, pipeline_config, training=False)
+    dataset = pipeline.make_dataset(files, pipeline_config, training=False, video_ids=video_ids)
     label_level = config.model.label_level
     videos = collect_predictions(model, dataset, pipeline.model_input_keys(pipeline_config), label_level)
     faceless = predict_faceless_videos(videos)
@@ -109,10 +117,28 @@ def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, outp
                                                ("spatial", pipeline_config.spatial_input == "images")) if images]
     metrics.update(split=split, checkpoint=path, gamma_beta=gamma_beta, label_level=label_level,
                    corrupted_streams=corrupted if gamma_beta else [], videos_without_face=faceless)
-    output_dir = output_dir or runs.evaluation_dir(config.runtime.model_dir, split)
+    if fold is not None:
+        metrics.update(fold=fold, num_folds=config.data.num_folds)
+    default_dir = runs.evaluation_dir(config.runtime.model_dir, split)
+    output_dir = output_dir or (default_dir if fold is None else f"{default_dir}_fold{fold}")
     write_predictions(videos, output_dir, label_level)
     write_text(os.path.join(output_dir, METRICS_FILE), json.dumps(metrics, indent=1) + "\n")
     return metrics, output_dir
+
+
+def held_out_videos(config, files, fold):
+    """The video ids of ``files`` that fold ``fold`` of ``config.data.num_folds`` holds out."""
+    from mimamo_tf.data import pipeline
+    from mimamo_tf.data.folds import fold_video_ids
+
+    num_folds = config.data.num_folds
+    if num_folds < 2 or not 0 <= fold < num_folds:
+        raise config_lib.ConfigError(f"--fold={fold} needs a run trained with --num_folds >= 2 and 0 <= fold < "
+                                     f"num_folds; this run has --num_folds={num_folds}")
+    try:
+        return fold_video_ids(pipeline.list_video_ids(files), num_folds, fold)[1]
+    except ValueError as error:
+        raise config_lib.ConfigError(str(error)) from error
 
 
 def metrics_table(named_files):

@@ -25,7 +25,9 @@ def model_inputs(config, window=None):
     * ``gray48`` ``(T + 2 * context, 48, 48)`` float in [0, 1] — phase inputs (video level:
       ``(N, 2 * context + 1, 48, 48)``, each sampled frame with its neighbours);
     * ``flow48``, ``flow24`` ``(T, s, s, 2 L)`` — optical-flow snippets;
-    * ``spatial_features`` ``(T, 2048)`` or ``rgb224`` ``(T, 224, 224, 3)`` in [0, 255].
+    * ``spatial_features`` ``(T, 2048)`` or ``rgb224`` ``(T, 224, 224, 3)`` in [0, 255];
+    * video level: ``sample_mask`` ``(N,)``, 1 for the utterance's real snippets, 0 for repeats that
+      fill the ``N`` slots (the model averages over the real ones).
     """
     inputs = {}
     with_context = window + 2 * config.context_frames if window else None
@@ -45,18 +47,37 @@ def model_inputs(config, window=None):
                                                      name="spatial_features")
         else:
             inputs["rgb224"] = keras.Input((window, 224, 224, 3), name="rgb224")
+    if config.label_level == "video":
+        inputs["sample_mask"] = keras.Input((window,), name="sample_mask")
     return inputs
 
 
 @keras.saving.register_keras_serializable(package="mimamo_tf")
 class TimeMean(layers.Layer):
-    """Mean over the time axis: ``(B, T, F) -> (B, F)`` (video-level labels)."""
+    """Mean over the time axis, of the steps a mask keeps: ``(B, T, F) -> (B, F)`` (video-level labels).
 
-    def call(self, x):
-        return ops.mean(x, axis=1)
+    Call arguments:
+        x: ``(B, T, F)``.
+        sample_mask: optional ``(B, T)``, 1 for the steps to average, 0 for the others (a row
+            without any step gives zeros); None averages every step.
+    """
 
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[2])
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # The GRUs' time mask arrives with ``x``; it is ``sample_mask`` itself and ends here.
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def call(self, x, sample_mask=None):
+        if sample_mask is None:
+            return ops.mean(x, axis=1)
+        weights = ops.expand_dims(ops.cast(sample_mask, x.dtype), -1)
+        return ops.sum(x * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+
+    def compute_output_shape(self, x_shape, sample_mask_shape=None):
+        return (x_shape[0], x_shape[2])
 
 
 def build_mimamo_net(config=None, name="mimamo_net", window=None, unroll=False):
@@ -126,7 +147,11 @@ def build_mimamo_net(config=None, name="mimamo_net", window=None, unroll=False):
     # Under a mixed-precision policy the BiGRU and the head compute in float32 (see
     # ``_full_precision``); the phase front end always does (its layers default to float32).
     full = _full_precision()
+    sample_mask = inputs.get("sample_mask")
     if config.recurrent:
+        # An utterance's real snippets come first (``sample_mask``, 1/0; the RNN casts it to bool):
+        # the GRUs skip the repeats after them.
+        gru_mask = sample_mask
         for i in range(config.gru_layers):
             if i:
                 # Between stacked layers, like the authors' multi-layer GRU dropout.
@@ -134,9 +159,12 @@ def build_mimamo_net(config=None, name="mimamo_net", window=None, unroll=False):
             # Recurs over axis 1 (time) of (batch, time, features): each sequence on its own.
             x = layers.Bidirectional(
                 layers.GRU(config.gru_units, return_sequences=True, unroll=unroll, dtype=full), name=f"bigru{i + 1}", dtype=full
-            )(x)
-        if config.label_level == "video":
-            x = TimeMean(name="time_mean", dtype=full)(x)
+            )(x, mask=gru_mask)
+    if config.label_level == "video":
+        # The paper's video-level prediction: the mean over the utterance's snippets (of the GRU
+        # outputs, or of the 256-d stream features for a single-stream net), then the linear head.
+        x = TimeMean(name="time_mean", dtype=full)(x, sample_mask=sample_mask)
+    if config.recurrent:
         x = layers.Dropout(0.5, name="head_dropout", dtype=full)(x)
     outputs = layers.Dense(config.num_outputs, name="arousal_valence", dtype=full)(x)
     return keras.Model(inputs, outputs, name=name)

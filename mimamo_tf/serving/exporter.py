@@ -36,15 +36,18 @@ def export_litert(model, config, backbone, export_dir, window, quantize=None):
     return written
 
 
-def validation_metrics(model_dir, checkpoint="best"):
-    """``epoch`` and ``val_ccc_*`` of the epoch a checkpoint holds: the best epoch
-    (``runs.best_epoch``) for ``best``, the last for ``last``; None for another file or no history."""
+def validation_metrics(model_dir, checkpoint="best", selection_key=runs.SELECTION_METRIC):
+    """``epoch`` and ``val_ccc_*`` (official, and ``*_face_only``) of the epoch a checkpoint holds:
+    the best epoch by ``selection_key`` (``runs.best_epoch``) for ``best``, the last for ``last``;
+    None for another file or no history."""
     history = runs.read_history(model_dir)
-    entry = {"best": lambda: runs.best_epoch(history), "last": lambda: history[-1] if history else None}.get(
-        checkpoint, lambda: None)()
+    entry = {"best": lambda: runs.best_epoch(history, selection_key),
+             "last": lambda: history[-1] if history else None}.get(checkpoint, lambda: None)()
     if entry is None:
         return None
-    return {k: entry[k] for k in ("epoch", "val_ccc_arousal", "val_ccc_valence", "val_ccc_mean") if k in entry}
+    keys = ("epoch", "val_ccc_arousal", "val_ccc_valence", "val_ccc_mean", "val_ccc_arousal_face_only",
+            "val_ccc_valence_face_only", "val_ccc_mean_face_only")
+    return {k: entry[k] for k in keys if k in entry}
 
 
 def model_card(config, backbone_record, model_dir, checkpoint, litert_files=None):
@@ -56,9 +59,10 @@ def model_card(config, backbone_record, model_dir, checkpoint, litert_files=None
         snippet_length=config.model.snippet_length, spatial_input=config.model.spatial_input,
         spatial_backbone=backbone_record,
         training_data={"data_dir": data.data_dir, "train_split": data.train_split, "eval_split": data.eval_split,
-                       "num_folds": data.num_folds, "fold": data.fold},
+                       "num_folds": data.num_folds, "fold": data.fold,
+                       "selection_metric": config.optimization.selection_metric},
         checkpoint=checkpoint,
-        validation_metrics=validation_metrics(model_dir, checkpoint),
+        validation_metrics=validation_metrics(model_dir, checkpoint, runs.selection_key(config)),
         litert=litert_files, package_version=__version__)
 
 

@@ -53,9 +53,10 @@ class ModelCard:
         trained_window: frames per window in training (the SavedModel takes any window).
         streams, temporal_input, snippet_length, spatial_input: the network (``ModelConfig``).
         spatial_backbone: identity of the frozen backbone of stored features (``spec``, weights hash).
-        training_data: data dir, splits and folds the run trained on.
+        training_data: data dir, splits and folds the run trained on, and the selection metric.
         checkpoint: which checkpoint was exported (``best``, ``last`` or a path).
-        validation_metrics: the best epoch's ``epoch``, ``val_ccc_*`` (``runs.best_epoch``), or None.
+        validation_metrics: the exported epoch's ``epoch``, ``val_ccc_*`` (official: every
+            valid-label frame) and ``val_ccc_*_face_only`` (``runs.best_epoch``), or None.
         litert: the LiteRT files, or None.
         package_version: mimamo_tf's version that wrote the card.
         schema_version: this card's layout version (0: written before the field existed).

@@ -22,6 +22,8 @@ from mimamo_tf.config import ConfigError
 
 RUNS = "runs"
 CELL_FILE = "cell.json"
+# A two-stage cell's record of the checkpoints that initialised it (written before it trains).
+PARENTS_FILE = "parents.json"
 
 
 def read_json(path):
@@ -71,7 +73,39 @@ def _normalise(value):
     return list(value) if isinstance(value, (list, tuple)) else value
 
 
-def train_cell(config, output_dir, cell, evaluate_split=None, checkpoint="best", verbose=True, log=None):
+def file_sha256(path):
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_parents(model_dir, cell, parents):
+    """Records the parents' checkpoint hashes before a two-stage cell trains; refuses a cell whose
+    parents changed since (it started from other weights than they now hold)."""
+    missing = [path for path in parents.values() if not os.path.isfile(path)]
+    if missing:
+        raise ConfigError(f"{cell}: parent checkpoint {missing[0]} does not exist (train the parent cell first)")
+    current = {stream: {"checkpoint": path, "sha256": file_sha256(path)} for stream, path in parents.items()}
+    path = os.path.join(model_dir, PARENTS_FILE)
+    if os.path.isfile(path):
+        recorded = read_json(path)
+        changed = [stream for stream in current if recorded.get(stream, {}).get("sha256") != current[stream]["sha256"]]
+        if changed:
+            names = ", ".join(f"{stream} ({current[stream]['checkpoint']})" for stream in changed)
+            raise ConfigError(
+                f"{cell} was initialised from other weights than its parents now hold: {names} changed since "
+                f"it started. Delete {model_dir} to retrain it from the new parents.")
+        return recorded
+    write_json(path, current)
+    return current
+
+
+def train_cell(config, output_dir, cell, evaluate_split=None, checkpoint="best", verbose=True, log=None,
+               parents=None):
     """Trains ``config`` into ``<output_dir>/runs/<cell>`` (resuming a killed run) unless finished.
 
     Args:
@@ -84,9 +118,13 @@ def train_cell(config, output_dir, cell, evaluate_split=None, checkpoint="best",
         checkpoint: passed to ``evaluate`` (``config.data.eval_batch_size`` windows per batch).
         verbose: the trainer's per-epoch lines.
         log: a function taking progress lines.
+        parents: ``{stream: .keras path}`` of a two-stage cell (the checkpoints its config
+            initialises from): their hashes are recorded, and a cell whose parents changed since it
+            started is refused (``ConfigError``).
 
     Returns:
-        ``(result, computed)``; ``result`` holds ``cell``, ``flags`` (the resolved training flags),
+        ``(result, computed)``; ``result`` holds ``cell``, ``parents`` (the recorded hashes, or
+        None), ``flags`` (the resolved training flags),
         ``best_epoch`` (``runs.best_epoch``: the history entry ``best.keras`` holds),
         ``epochs``, ``train_seconds`` and, when evaluated, ``metrics`` (``ccc_arousal``,
         ``ccc_valence``, ``ccc_mean``, ``frames``, ``videos``) and ``metrics_file``.
@@ -96,6 +134,10 @@ def train_cell(config, output_dir, cell, evaluate_split=None, checkpoint="best",
     path = os.path.join(model_dir, CELL_FILE)
     if os.path.isfile(path):
         _check_same_settings(read_json(path)["flags"], config, path)
+    recorded_parents = None
+    if parents:
+        os.makedirs(model_dir, exist_ok=True)
+        recorded_parents = _check_parents(model_dir, cell, parents)
 
     def compute():
         from mimamo_tf.training import train
@@ -107,11 +149,13 @@ def train_cell(config, output_dir, cell, evaluate_split=None, checkpoint="best",
         train_seconds = time.perf_counter() - start
         if not history:
             raise RuntimeError(f"{cell}: training produced no epochs")
-        best = runs.best_epoch(history)
+        key = runs.selection_key(config)
+        best = runs.best_epoch(history, key)
         if best is None:
-            raise RuntimeError(f"{cell}: no epoch has a finite validation {runs.SELECTION_METRIC}")
+            raise RuntimeError(f"{cell}: no epoch has a finite validation {key}")
         resolved = runs.read_config(model_dir)
-        result = {"cell": cell, "flags": _jsonable(config_lib.flag_values_of(resolved)), "epochs": len(history),
+        result = {"cell": cell, "parents": recorded_parents,
+                  "flags": _jsonable(config_lib.flag_values_of(resolved)), "epochs": len(history),
                   "best_epoch": best, "last_epoch": history[-1], "train_seconds": train_seconds}
         if evaluate_split:
             metrics, metrics_dir = evaluate_run(resolved, evaluate_split, checkpoint, 0.0,
@@ -123,11 +167,15 @@ def train_cell(config, output_dir, cell, evaluate_split=None, checkpoint="best",
     return cached(path, compute, log, label=cell)
 
 
-def evaluate_cell(config, output_dir, cell, name, split="validation", checkpoint="best", gamma_beta=0.0, log=None):
+def evaluate_cell(config, output_dir, cell, name, split="validation", checkpoint="best", gamma_beta=0.0, log=None,
+                  fold=None):
     """Evaluates the trained run of cell ``cell`` once (``runs/<cell>/<name>/``), cached.
 
+    Args:
+        fold: score only the videos this cross-validation fold holds out of ``split``.
+
     Returns:
-        ``(result, computed)``; ``result`` holds the ``metrics`` summary, ``gamma_beta`` and
+        ``(result, computed)``; ``result`` holds the ``metrics`` summary, ``gamma_beta``, ``fold`` and
         ``metrics_file``.
     """
     model_dir = run_dir(output_dir, cell)
@@ -135,18 +183,19 @@ def evaluate_cell(config, output_dir, cell, name, split="validation", checkpoint
     out = os.path.join(model_dir, name)
 
     def compute():
-        metrics, metrics_dir = evaluate_run(config, split, checkpoint, gamma_beta, out)
-        return {"cell": cell, "evaluation": name, "gamma_beta": gamma_beta, "split": split,
+        metrics, metrics_dir = evaluate_run(config, split, checkpoint, gamma_beta, out, fold)
+        return {"cell": cell, "evaluation": name, "gamma_beta": gamma_beta, "split": split, "fold": fold,
                 "metrics": _summary(metrics), "metrics_file": metrics_file(metrics_dir)}
 
     return cached(os.path.join(out, CELL_FILE), compute, log, label=f"{cell}/{name}")
 
 
-def evaluate_run(config, split, checkpoint, gamma_beta, output_dir):
+def evaluate_run(config, split, checkpoint, gamma_beta, output_dir, fold=None):
     """``mimamo_tf.evaluation.evaluate`` (imported here: it imports TensorFlow)."""
     from mimamo_tf.evaluation import evaluate
 
-    return evaluate(config, split=split, checkpoint=checkpoint, gamma_beta=gamma_beta, output_dir=output_dir)
+    return evaluate(config, split=split, checkpoint=checkpoint, gamma_beta=gamma_beta, output_dir=output_dir,
+                    fold=fold)
 
 
 def metrics_file(metrics_dir):
@@ -157,7 +206,8 @@ def metrics_file(metrics_dir):
 
 def _summary(metrics):
     keys = ("ccc_arousal", "ccc_valence", "ccc_mean", "ccc_arousal_face_only", "ccc_valence_face_only",
-            "ccc_mean_face_only", "frames", "frames_with_face", "videos", "checkpoint", "split", "gamma_beta")
+            "ccc_mean_face_only", "frames", "frames_with_face", "videos", "checkpoint", "split", "gamma_beta",
+            "fold", "videos_without_face")
     return {k: metrics[k] for k in keys if k in metrics}
 
 

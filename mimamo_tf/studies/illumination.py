@@ -1,46 +1,75 @@
 """The ``illumination`` study (the paper's Figure 5): temporal-only models on phase differences and
-on optical flow, trained on clean data, evaluated on the eval split with per-frame gamma corruption
-(``u ** g``, ``g ~ U[1 - beta, 1 + beta]``, drawn per frame, the same in every window; see
+on optical flow, evaluated on the eval split with per-frame gamma corruption (``u ** g``,
+``g ~ U[1 - beta, 1 + beta]``, drawn per frame, the same in every window; see
 ``mimamo_tf.evaluate --gamma_beta``) for beta in {0, 0.1, ..., 1}.
 
-Training cells are the streams study's ``none+phase_difference`` and ``none+optical_flow`` (the same
-directories: a study run after the other reuses them); each evaluation is a cell
-``runs/<model cell>/gamma_<beta>/``.
+The paper's "corrupted OMG dataset" does not say whether its nets also trained on corrupted data, so
+both readings run: ``corrupt="eval"`` (default) trains on clean data once and evaluates at every
+beta; ``corrupt="both"`` trains one net per beta under the same corruption
+(``--train_gamma_beta``) and evaluates it at that beta.
+
+Clean training cells are the streams study's ``none+phase_difference`` and ``none+optical_flow``
+(the same directories and ``--training``: a study run after the other reuses them); ``both`` adds
+cells ``none+<input>_train_gamma_<beta>``. Each evaluation is a cell ``runs/<model cell>/gamma_<beta>/``.
 """
 
 import os
 
+from mimamo_tf import config as config_lib
 from mimamo_tf import runs
 from mimamo_tf.atomic_files import write_json, write_text
+from mimamo_tf.config import ConfigError
 from mimamo_tf.studies import cells, figures, paper, streams, tables
 
 TEMPORAL_INPUTS = ("phase_difference", "optical_flow")
+CORRUPT = ("eval", "both")
+TRAINING_LINES = {
+    "paper": "Single-stream temporal nets as the paper's: no GRU, a linear layer on the 256-d stream features.",
+    "scratch": "Temporal nets with the BiGRU, from scratch (`--training=scratch`, not the paper's nets).",
+}
+
+
+def training_cell(temporal, beta, corrupt):
+    """The cell whose net is evaluated at ``beta``: the clean one, or (``both``) one trained at ``beta``."""
+    clean = streams.cell_name("none", temporal)
+    return clean if corrupt == "eval" or not beta else f"{clean}_train_gamma_{beta:.2f}"
 
 
 def evaluation_name(beta):
     return f"gamma_{beta:.2f}"
 
 
-def run(base, output_dir, betas, temporal_inputs=TEMPORAL_INPUTS, checkpoint="best", verbose=True, log=print):
+def run(base, output_dir, betas, temporal_inputs=TEMPORAL_INPUTS, checkpoint="best", verbose=True, log=print,
+        training="paper", corrupt="eval"):
     """Trains the temporal-only models, evaluates each at every beta; writes ``illumination.md``,
     ``illumination.png`` and ``illumination.json``.
+
+    Args:
+        training: ``"paper"`` (single-stream nets without the GRU) or ``"scratch"`` (with it).
+        corrupt: ``"eval"`` (clean training) or ``"both"`` (training under the same corruption).
 
     Returns:
         dict with ``series`` ({temporal input: {"betas", "arousal", "valence", "mean", "metrics_files"}}),
         ``table``, ``table_file``, ``figure``.
     """
+    if corrupt not in CORRUPT:
+        raise ConfigError(f"--corrupt must be one of {', '.join(CORRUPT)}; got {corrupt!r}")
     split = base.data.eval_split
     series = {}
     for temporal in temporal_inputs:
-        name = streams.cell_name("none", temporal)
-        config = streams.cell_config(base, "none", temporal)
-        trained, _ = cells.train_cell(config, output_dir, name, evaluate_split=split, checkpoint=checkpoint,
-                                      verbose=verbose, log=log)
-        resolved = runs.read_config(cells.run_dir(output_dir, name))
-        values = {"cell": name, "betas": [], "arousal": [], "valence": [], "mean": [], "metrics_files": []}
+        values = {"cell": streams.cell_name("none", temporal), "cells": [], "betas": [], "arousal": [],
+                  "valence": [], "mean": [], "metrics_files": []}
         for beta in betas:
+            name = training_cell(temporal, beta, corrupt)
+            config = streams.cell_config(base, "none", temporal, training)
+            if name != values["cell"]:
+                config = config_lib.replace(config, data={"train_gamma_beta": float(beta)})
+            cells.train_cell(config, output_dir, name, evaluate_split=split, checkpoint=checkpoint,
+                             verbose=verbose, log=log)
+            resolved = runs.read_config(cells.run_dir(output_dir, name))
             result, _ = cells.evaluate_cell(resolved, output_dir, name, evaluation_name(beta), split, checkpoint,
                                             float(beta), log=log)
+            values["cells"].append(name)
             m = result["metrics"]
             values["betas"].append(float(beta))
             values["arousal"].append(m["ccc_arousal"])
@@ -62,15 +91,18 @@ def run(base, output_dir, betas, temporal_inputs=TEMPORAL_INPUTS, checkpoint="be
         if both:
             row.append(series["phase_difference"]["arousal"][index] - series["optical_flow"]["arousal"][index])
         table_rows.append(row)
-    table = (f"Illumination study (paper Figure 5): temporal-only models trained on clean data, CCC on the "
-             f"`{split}` split of `{base.data.data_dir}` with per-frame gamma corruption u^g, g ~ U[1-beta, 1+beta] "
-             f"(checkpoint `{checkpoint}`). {paper.FIGURE5_OMG_ILLUMINATION}\n\n"
+    trained_on = ("clean data" if corrupt == "eval"
+                  else "data under the same corruption (one net per beta, `--corrupt=both`)")
+    table = (f"Illumination study (paper Figure 5): temporal-only models trained on {trained_on}, official CCC "
+             f"on the `{split}` split of `{base.data.data_dir}` with per-frame gamma corruption u^g, "
+             f"g ~ U[1-beta, 1+beta] (checkpoint `{checkpoint}`). {paper.FIGURE5_OMG_ILLUMINATION}\n"
+             f"{TRAINING_LINES[training]}\n\n"
              + tables.markdown(header, table_rows) + "\n")
     table_file = os.path.join(output_dir, "illumination.md")
     write_text(table_file, table)
     figure = figures.illumination_figure(
         {f"temporal only: {paper.TEMPORAL_NAMES[t]}": v for t, v in series.items()},
         os.path.join(output_dir, "illumination.png"), "Illumination study: CCC under per-frame gamma corruption")
-    result = {"study": "illumination", "series": series, "table": table, "table_file": table_file, "figure": figure}
+    result = {"study": "illumination", "training": training, "corrupt": corrupt, "series": series, "table": table, "table_file": table_file, "figure": figure}
     write_json(os.path.join(output_dir, "illumination.json"), result)
     return result

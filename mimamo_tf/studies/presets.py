@@ -2,7 +2,8 @@
 data on a 2-core CPU).
 
 A study's base training config is, in order of precedence (later wins): the base flagfile
-(``--flagfile``; default ``configs/affwild2.cfg`` for ``paper``, ``configs/demo.cfg`` for
+(``--flagfile``; by default the preset's for the data's labels: ``configs/affwild2.cfg`` or
+``configs/omg.cfg`` for ``paper``, ``configs/demo.cfg`` or ``configs/omg_demo.cfg`` for
 ``synthetic``), the preset's training overrides below, then training flags given on the command
 line (e.g. ``--epochs``).
 """
@@ -24,7 +25,8 @@ class Preset:
     """Sizes of the studies.
 
     Attributes:
-        flagfile: default base training flagfile.
+        flagfile: default base training flagfile (frame-level labels).
+        video_flagfile: default base training flagfile for utterance-level labels (OMG).
         training: flag overrides of the streams and illumination cells (both studies use the same
             so they share their temporal-only trainings).
         length_training: flag overrides of the length cells.
@@ -35,6 +37,7 @@ class Preset:
     """
 
     flagfile: str
+    video_flagfile: str
     training: Tuple[str, ...] = ()
     length_training: Tuple[str, ...] = ()
     num_folds: int = 5
@@ -44,16 +47,23 @@ class Preset:
     speed_pairs: int = 60
     speed_repeats: int = 3
 
+    @property
+    def flagfiles(self):
+        """``{label level: base flagfile}``."""
+        return {"frame": self.flagfile, "video": self.video_flagfile}
+
 
 PRESET_VALUES = {
     # The paper: its training settings are the flagfile's (configs/affwild2.cfg: 25 epochs, lr 1e-3,
     # patience 5); Table 3 used 5-fold cross-validation.
-    "paper": Preset(flagfile=config_lib.packaged_flagfile("affwild2.cfg")),
+    "paper": Preset(flagfile=config_lib.packaged_flagfile("affwild2.cfg"),
+                    video_flagfile=config_lib.packaged_flagfile("omg.cfg")),
     # The demo data (28 training videos, 8 validation videos of 120 frames) on 2 CPU cores. The demo
     # trains 8 epochs; 5 (rate x0.1 for the last) reach most of it. The length study trains the
     # temporal stream alone for 3 epochs per fold, 3 folds.
     "synthetic": Preset(
         flagfile=config_lib.packaged_flagfile("demo.cfg"),
+        video_flagfile=config_lib.packaged_flagfile("omg_demo.cfg"),
         training=("--epochs=5", "--lr_decay_epochs=4"),
         length_training=("--epochs=3", "--lr_decay_epochs=2"),
         num_folds=3,

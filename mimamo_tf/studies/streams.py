@@ -3,16 +3,32 @@
 
 Cell names are ``<spatial>+<temporal>``, e.g. ``features+phase_difference``, ``none+optical_flow``;
 ``none+none`` does not exist. The temporal-only cells are the illumination study's models.
+
+``training="paper"`` (``--training=paper``, the default) trains the nets as the paper did: the
+single-stream cells (``features+none``, ``none+<temporal>``) without the GRU (a linear layer on the
+256-d stream features; at video level on their mean over the snippets), then each two-stream cell
+with the BiGRU, its streams initialised from those cells' checkpoints (``--init_spatial_from``,
+``--init_temporal_from``; a two-stream cell asked for alone trains its parents first). A two-stream
+cell records its parents' checkpoint hashes (``parents.json``); if a parent is retrained later, the
+cell is refused (delete it to retrain it from the new parents), never silently mixed.
+``training="scratch"`` trains every cell from scratch with the BiGRU (this project's earlier tables).
 """
 
 import os
 
 from mimamo_tf import config as config_lib
+from mimamo_tf import runs
 from mimamo_tf.atomic_files import write_json, write_text
 from mimamo_tf.studies import cells, figures, paper, tables
 
 SPATIAL = ("features", "none")
 TEMPORAL = ("phase_difference", "phase", "optical_flow", "none")
+TRAINING = ("paper", "scratch")
+TRAINING_LINES = {
+    "paper": "Trained as the paper did: single-stream nets without the GRU (a linear layer on the 256-d stream "
+             "features), two-stream nets with the BiGRU and their streams initialised from those nets.",
+    "scratch": "Every net trained from scratch with the BiGRU (`--training=scratch`, not the paper's procedure).",
+}
 
 
 def cell_name(spatial, temporal):
@@ -22,14 +38,38 @@ def cell_name(spatial, temporal):
 CELLS = tuple(cell_name(s, t) for s in SPATIAL for t in TEMPORAL if (s, t) != ("none", "none"))
 
 
-def cell_config(base, spatial, temporal):
-    """The base config with the cell's streams; cross-validation off (cells are evaluated on the eval split)."""
+def is_two_stream(spatial, temporal):
+    return spatial != "none" and temporal != "none"
+
+
+def parent_cells(spatial, temporal):
+    """``{"spatial": cell, "temporal": cell}``: the single-stream cells a two-stream cell starts from."""
+    return {"spatial": cell_name(spatial, "none"), "temporal": cell_name("none", temporal)}
+
+
+def cell_config(base, spatial, temporal, training="paper", parents=None):
+    """The base config with the cell's streams; cross-validation off (cells are evaluated on the eval split).
+
+    Args:
+        training: ``"paper"``: single-stream cells without the GRU, two-stream cells initialised from
+            ``parents`` (``{"spatial": .keras path, "temporal": .keras path}``); ``"scratch"``: every
+            cell as ``base`` says.
+    """
     if spatial == "none" and temporal == "none":
         raise ValueError("a model needs at least one stream")
-    streams = "both" if spatial != "none" and temporal != "none" else ("spatial" if temporal == "none" else "temporal")
+    if training not in TRAINING:
+        raise config_lib.ConfigError(f"--training must be one of {', '.join(TRAINING)}; got {training!r}")
+    two_stream = is_two_stream(spatial, temporal)
+    streams = "both" if two_stream else ("spatial" if temporal == "none" else "temporal")
     model = {"streams": streams}
     if temporal != "none":
         model["temporal_input"] = temporal
+    if training == "paper":
+        model["recurrent"] = two_stream
+        if two_stream:
+            if not parents:
+                raise ValueError(f"{cell_name(spatial, temporal)} needs its single-stream parents' checkpoints")
+            model.update(init_spatial_from=parents["spatial"], init_temporal_from=parents["temporal"])
     return config_lib.replace(base, model=model, data={"num_folds": 0, "fold": 0})
 
 
@@ -40,7 +80,39 @@ def parse_cell(name):
     return spatial, temporal
 
 
-def run(base, output_dir, cells_to_run=None, checkpoint="best", verbose=True, log=print):
+def train_cells(base, output_dir, names, training="paper", checkpoint="best", verbose=True, log=print):
+    """Trains and evaluates the named cells (on ``base.data.eval_split``), single-stream cells first;
+    under ``training="paper"`` a two-stream cell's parents are trained first (even if not named)
+    and initialise it from their ``checkpoint``.
+
+    Returns:
+        ``{cell: train_cell result}`` of every cell trained or found finished (parents included).
+    """
+    wanted = [parse_cell(n) for n in names]
+    if training == "paper":
+        for spatial, temporal in list(wanted):
+            if is_two_stream(spatial, temporal):
+                for parent in parent_cells(spatial, temporal).values():
+                    if parse_cell(parent) not in wanted:
+                        log(f"{cell_name(spatial, temporal)} starts from {parent}: training it first")
+                        wanted.append(parse_cell(parent))
+    order = [c for c in CELLS if parse_cell(c) in wanted]
+    order.sort(key=lambda c: is_two_stream(*parse_cell(c)))  # single-stream cells first (a stable sort)
+    results = {}
+    for name in order:
+        spatial, temporal = parse_cell(name)
+        parents = None
+        if training == "paper" and is_two_stream(spatial, temporal):
+            parents = {stream: runs.checkpoint_path(cells.run_dir(output_dir, parent), checkpoint)
+                       for stream, parent in parent_cells(spatial, temporal).items()}
+        result, _ = cells.train_cell(cell_config(base, spatial, temporal, training, parents), output_dir, name,
+                                     evaluate_split=base.data.eval_split, checkpoint=checkpoint,
+                                     verbose=verbose, log=log, parents=parents)
+        results[name] = result
+    return results
+
+
+def run(base, output_dir, cells_to_run=None, checkpoint="best", verbose=True, log=print, training="paper"):
     """Trains and evaluates the cells (default all 7) and writes ``streams.md``, ``streams.png`` and
     ``streams.json`` into ``output_dir``.
 
@@ -48,7 +120,9 @@ def run(base, output_dir, cells_to_run=None, checkpoint="best", verbose=True, lo
         base: the base ``ExperimentConfig`` (data dir, training sizes).
         output_dir: the study directory (cells in ``runs/<cell>``).
         cells_to_run: names of a subset of ``CELLS``.
-        checkpoint: which checkpoint of each cell is evaluated (``best``: best validation mean CCC).
+        checkpoint: which checkpoint of each cell is evaluated, and initialises the two-stream cells
+            (``best``: the best epoch by ``--selection_metric``).
+        training: ``"paper"`` (two-stage, see the module docstring) or ``"scratch"``.
 
     Returns:
         dict with ``rows`` (per cell: ``cell``, ``spatial``, ``temporal``, ``arousal``, ``valence``,
@@ -60,17 +134,17 @@ def run(base, output_dir, cells_to_run=None, checkpoint="best", verbose=True, lo
         parse_cell(name)
     names = [n for n in CELLS if n in names]
     backbone = tables.spatial_backbone(base.data.data_dir) or "stored"
+    trained = train_cells(base, output_dir, names, training, checkpoint, verbose, log)
     rows = []
     for name in names:
         spatial, temporal = parse_cell(name)
-        result, _ = cells.train_cell(cell_config(base, spatial, temporal), output_dir, name,
-                                     evaluate_split=base.data.eval_split, checkpoint=checkpoint,
-                                     verbose=verbose, log=log)
+        result = trained[name]
         m = result["metrics"]
         rows.append({
             "cell": name, "spatial": spatial, "temporal": temporal, "arousal": m["ccc_arousal"],
             "valence": m["ccc_valence"], "mean": m["ccc_mean"], "frames": m["frames"],
             "epochs": result["epochs"], "train_seconds": result["train_seconds"],
+            "recurrent": result["flags"]["recurrent"], "parents": result.get("parents"),
             "metrics_file": result["metrics_file"],
             "paper_affwild": paper.TABLE5_AFFWILD_STREAMS.get((spatial, temporal)),
             "paper_omg": paper.TABLE4_OMG_STREAMS.get((spatial, temporal)),
@@ -86,13 +160,16 @@ def run(base, output_dir, cells_to_run=None, checkpoint="best", verbose=True, lo
                            paper.TEMPORAL_NAMES[r["temporal"]], r["arousal"], r["valence"], r["mean"],
                            affwild[0], affwild[1], omg[0], omg[1]])
     split = base.data.eval_split
-    table = (f"Streams study (paper Tables 4-5): CCC on the `{split}` split of `{base.data.data_dir}` "
-             f"(checkpoint `{checkpoint}`), next to the paper's (spatial stream on VGGFace2/FER+ ResNet50 "
-             f"features there; `{backbone}` features here).\n\n" + tables.markdown(header, table_rows) + "\n")
+    table = (f"Streams study (paper Tables 4-5): official CCC (`evaluate`: every valid-label "
+             f"{'utterance' if base.model.label_level == 'video' else 'frame'}) on the `{split}` split of "
+             f"`{base.data.data_dir}` (checkpoint `{checkpoint}`), next to the paper's (spatial stream on "
+             f"VGGFace2/FER+ ResNet50 features there; `{backbone}` features here).\n"
+             f"{TRAINING_LINES[training]}\n\n" + tables.markdown(header, table_rows) + "\n")
     table_file = os.path.join(output_dir, "streams.md")
     write_text(table_file, table)
     figure = figures.streams_figure(rows, os.path.join(output_dir, "streams.png"),
                                     f"Streams study: CCC on {split} vs the paper")
-    result = {"study": "streams", "rows": rows, "table": table, "table_file": table_file, "figure": figure}
+    result = {"study": "streams", "training": training, "rows": rows, "table": table, "table_file": table_file,
+              "figure": figure}
     write_json(os.path.join(output_dir, "streams.json"), result)
     return result

@@ -15,10 +15,12 @@ Example:
     >>> loss, statistics = steps.train(next(iter(task.build_training_inputs(strategy, data, epoch=0))))
 """
 
+import dataclasses
+
 import tensorflow as tf
 from keras import ops
 
-from mimamo_tf.ccc import masked_sums
+from mimamo_tf.ccc import evaluation_sums, masked_sums
 from mimamo_tf.losses import MaskedCCCLoss
 from mimamo_tf.training import inputs, model_setup
 from mimamo_tf.training.optimizer import build_optimizer
@@ -60,9 +62,11 @@ class Task:
 
     def build_training_inputs(self, strategy, data, epoch, skip_batches=0):
         """Epoch ``epoch``'s distributed training batches ``(inputs, labels)`` of ``data`` (a
-        ``mimamo_tf.data.training_data.TrainingData``), from batch ``skip_batches`` on."""
+        ``mimamo_tf.data.training_data.TrainingData``), from batch ``skip_batches`` on; with
+        ``--train_gamma_beta`` under the illumination corruption (validation stays clean)."""
+        pipeline_config = dataclasses.replace(data.pipeline_config, gamma_beta=self.config.data.train_gamma_beta)
         return inputs.training_dataset(
-            strategy, data.train_files, data.pipeline_config, epoch, skip_batches=skip_batches,
+            strategy, data.train_files, pipeline_config, epoch, skip_batches=skip_batches,
             steps_per_epoch=self.config.optimization.steps_per_epoch, video_ids=data.train_ids,
             record_limits=data.record_limits)
 
@@ -87,10 +91,12 @@ class Task:
         return loss, batch_statistics(labels, predictions, self.num_outputs)
 
     def eval_step(self, model, model_inputs, labels):
-        """One replica's evaluation step. Returns ``(loss, CCC sums)``."""
+        """One replica's evaluation step. Returns ``(loss, CCC sums)``: float64 ``(4, 6, k)``, the
+        sums of ``mimamo_tf.ccc.EVALUATION_GROUPS`` (official and face-only CCC come from them)."""
         predictions = model(model_inputs, training=False)
         loss = self.loss(labels, ops.cast(predictions, "float32"))
-        return loss, batch_statistics(labels, predictions, self.num_outputs)
+        sums = evaluation_sums(ops.cast(predictions, "float64"), ops.cast(labels, "float64"), self.num_outputs)
+        return loss, sums
 
     def build_steps(self, model, optimizer, strategy):
         """The compiled, distributed train/eval steps of ``model`` (``steps.StepFunctions``)."""

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from mimamo_tf import config as config_lib
 from mimamo_tf import runs
 from mimamo_tf.atomic_files import replacing, write_json
-from mimamo_tf.ccc import ccc_from_sums
+from mimamo_tf.ccc import EVALUATION_GROUPS, ccc_from_sums, validation_cccs
 from mimamo_tf.config import ConfigError
 from mimamo_tf.data import pipeline
 from mimamo_tf.data.training_data import TrainingData
@@ -72,11 +72,17 @@ def _check_model_dir(config, model_dir):
             f"flags (--flagfile={flags_path}) or train into another --model_dir.")
 
 
-def _ccc_logs(statistics, prefix=""):
-    values = np.asarray(ccc_from_sums(*np.asarray(statistics, np.float64)))
-    logs = {f"{prefix}ccc_{name}": float(v) for name, v in zip(OUTPUT_NAMES, values)}
-    logs[f"{prefix}ccc_mean"] = float(np.mean(values))
+def _ccc_logs(values, prefix="", suffix=""):
+    logs = {f"{prefix}ccc_{name}{suffix}": float(v) for name, v in zip(OUTPUT_NAMES, values)}
+    logs[f"{prefix}ccc_mean{suffix}"] = float(np.mean(values))
     return logs
+
+
+def _validation_logs(sums):
+    """``val_ccc_*`` (official: every valid-label frame, as ``evaluate`` scores) and
+    ``val_ccc_*_face_only`` (the frames the loss sees) from the epoch's evaluation sums."""
+    official, face_only = validation_cccs(sums)
+    return {**_ccc_logs(official, "val_"), **_ccc_logs(face_only, "val_", "_face_only")}
 
 
 def resolve_data_dependent(config):
@@ -124,6 +130,7 @@ class Trainer:
             self.optimizer = self.task.build_optimizer(self.model)
         self.steps = self.task.build_steps(self.model, self.optimizer, self.strategy)
         self.state = TrainingState(config.model.num_outputs)
+        self.selection_key = runs.selection_key(config)
         self.checkpointer = Checkpointer(self.model, self.optimizer, self.state, self.out_dir, self.model_dir)
         self.history = History(self.out_dir)
         self.eval_data = self.task.build_validation_inputs(self.strategy, self.data)
@@ -149,7 +156,7 @@ class Trainer:
             self.optimizer.learning_rate = opt.learning_rate_at(epoch)
             self._train_epoch(epoch)
             logs = self._epoch_logs(epoch, self._evaluate())
-            improved = state.update_early_stopping(epoch, logs[runs.SELECTION_METRIC], opt.patience)
+            improved = state.update_early_stopping(epoch, logs[self.selection_key], opt.patience)
             if improved:
                 _save_model(self.model, runs.checkpoint_path(self.out_dir, "best"))
             _save_model(self.model, runs.checkpoint_path(self.out_dir, "last"))
@@ -160,7 +167,7 @@ class Trainer:
             self.checkpointer.save()
             self._say(self._epoch_line(epoch, logs) + ("  (best)" if improved else ""))
         if bool(state.stopped):
-            self._say(f"Early stopping: validation mean CCC did not improve for {opt.patience} epochs "
+            self._say(f"Early stopping: {self.selection_key} did not improve for {opt.patience} epochs "
                       f"(best {float(state.best):.4f} at epoch {int(state.best_epoch) + 1}).")
         return self.history.epochs
 
@@ -191,7 +198,7 @@ class Trainer:
 
     def _evaluate(self):
         loss_sum, batches = 0.0, 0
-        statistics = np.zeros(self.state.statistics.shape, np.float64)
+        statistics = np.zeros((len(EVALUATION_GROUPS), 6, self.config.model.num_outputs), np.float64)
         try:
             iterator = iter(self.eval_data)
             while True:
@@ -204,7 +211,7 @@ class Trainer:
                 batches += 1
         except tf.errors.DataLossError as error:
             raise self.data.damaged_data_error(error) from error
-        return {"val_loss": loss_sum / max(batches, 1), **_ccc_logs(statistics, "val_")}
+        return {"val_loss": loss_sum / max(batches, 1), **_validation_logs(statistics)}
 
     def _epoch_logs(self, epoch, validation):
         state, data = self.state, self.config.data
@@ -214,7 +221,7 @@ class Trainer:
         return {
             "epoch": epoch,
             "loss": float(state.loss_sum) / steps,
-            **_ccc_logs(state.statistics.numpy()),
+            **_ccc_logs(ccc_from_sums(*state.statistics.numpy().astype(np.float64))),
             **validation,
             "learning_rate": float(self.config.optimization.learning_rate_at(epoch)),
             "frames_per_second": frames / seconds if seconds else 0.0,
@@ -226,16 +233,20 @@ class Trainer:
             for key in ("loss", "ccc_arousal", "ccc_valence", "ccc_mean", "learning_rate", "frames_per_second"):
                 tf.summary.scalar(f"epoch_{key}", logs[key], step=epoch)
         with self.writers["validation"].as_default():
-            for key in ("loss", "ccc_arousal", "ccc_valence", "ccc_mean"):
+            for key in ("loss", "ccc_arousal", "ccc_valence", "ccc_mean", "ccc_arousal_face_only",
+                        "ccc_valence_face_only", "ccc_mean_face_only"):
                 tf.summary.scalar(f"epoch_{key}", logs[f"val_{key}"], step=epoch)
         for writer in self.writers.values():
             writer.flush()
 
     def _epoch_line(self, epoch, logs):
+        faceless = self.data.faceless_train_videos
+        skipped = f"  ({len(faceless)} utterances without a face: weight 0)" if faceless else ""
         return (f"Epoch {epoch + 1}/{self.config.optimization.epochs}: loss {logs['loss']:.4f}  "
-                f"CCC arousal {logs['ccc_arousal']:.3f} valence {logs['ccc_valence']:.3f}  |  "
+                f"CCC arousal {logs['ccc_arousal']:.3f} valence {logs['ccc_valence']:.3f}{skipped}  |  "
                 f"val loss {logs['val_loss']:.4f}  val CCC arousal {logs['val_ccc_arousal']:.3f} "
-                f"valence {logs['val_ccc_valence']:.3f} mean {logs['val_ccc_mean']:.4f}  |  "
+                f"valence {logs['val_ccc_valence']:.3f} mean {logs['val_ccc_mean']:.4f} "
+                f"(face frames {logs['val_ccc_mean_face_only']:.4f})  |  "
                 f"lr {logs['learning_rate']:.2g}  {logs['frames_per_second']:.0f} frames/s  {logs['seconds']:.0f} s")
 
 

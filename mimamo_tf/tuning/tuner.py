@@ -49,9 +49,12 @@ from mimamo_tf import runs
 from mimamo_tf.atomic_files import write_json
 from mimamo_tf.config import ConfigError
 
+# The default objective; a search ranks trials by ``runs.selection_key(base_config)`` (the official
+# validation mean CCC, or the face-only one with --selection_metric=face_only).
 OBJECTIVE = runs.SELECTION_METRIC
-# Reported per trial (values of the best epoch); the objective first.
-METRICS = ("val_ccc_mean", "val_ccc_arousal", "val_ccc_valence", "best_epoch")
+# Reported per trial (values of the best epoch).
+METRICS = ("val_ccc_mean", "val_ccc_arousal", "val_ccc_valence", "val_ccc_mean_face_only", "best_epoch")
+CCC_METRICS = METRICS[:-1]
 TUNERS = ("hyperband", "random", "bayesian")
 PROJECT = "keras_tuner"
 TRIALS = "trials"
@@ -131,7 +134,7 @@ def trial_config(base_config, space, values, tune_dir, trial_id):
 def make_oracle(settings, space, base_config):
     """The keras-tuner oracle of ``settings.tuner`` over ``space``."""
     common = dict(
-        objective=keras_tuner.Objective(OBJECTIVE, "max"),
+        objective=keras_tuner.Objective(runs.selection_key(base_config), "max"),
         hyperparameters=space.keras_tuner_hyperparameters(),
         allow_new_entries=False,
         tune_new_entries=False,
@@ -206,7 +209,8 @@ def write_hparams_experiment(tune_dir, space, hyperband=False):
     if any(name.startswith("events.out.tfevents") for name in os.listdir(tune_dir)):
         return  # written when the search started (a continued search has the same space)
     metrics = [
-        hparams_api.Metric("val_ccc_mean", display_name="validation mean CCC (best epoch; the objective)"),
+        hparams_api.Metric("val_ccc_mean", display_name="validation mean CCC (best epoch; the default objective)"),
+        hparams_api.Metric("val_ccc_mean_face_only", display_name="validation mean CCC of face frames (best epoch)"),
         hparams_api.Metric("val_ccc_arousal", display_name="validation arousal CCC (best epoch)"),
         hparams_api.Metric("val_ccc_valence", display_name="validation valence CCC (best epoch)"),
         hparams_api.Metric("epoch_ccc_mean", group=os.path.join("logs", "validation"),
@@ -231,7 +235,7 @@ def write_hparams_session(model_dir, space, values, metrics, trial_id):
     writer = tf.summary.create_file_writer(model_dir)
     with writer.as_default():
         hparams_api.hparams(session, trial_id=str(trial_id))
-        for name in ("val_ccc_mean", "val_ccc_arousal", "val_ccc_valence"):
+        for name in CCC_METRICS:
             tf.summary.scalar(name, metrics[name], step=0)
     writer.close()
 
@@ -294,10 +298,10 @@ class ExperimentTuner(keras_tuner.Tuner):
         finally:
             keras.backend.clear_session()
             gc.collect()
-        best = runs.best_epoch(history)
+        best = runs.best_epoch(history, runs.selection_key(config))
         if best is None:
             raise keras_tuner.errors.FailedTrialError(f"trial {trial.trial_id}: no finite validation mean CCC")
-        metrics = {name: float(best[name]) for name in METRICS[:3]}
+        metrics = {name: float(best[name]) for name in CCC_METRICS}
         metrics["best_epoch"] = int(best["epoch"]) + 1
         write_hparams_session(model_dir, self.space, values, metrics, trial.trial_id)
         self.ran.append(trial.trial_id)
@@ -376,11 +380,13 @@ def collect_results(oracle, space, settings):
         if trial.status != "COMPLETED" and trial.message:
             entry["message"] = trial.message.strip().splitlines()[-1]
         trials.append(entry)
-    completed = [t for t in trials if t["status"] == "COMPLETED" and t[OBJECTIVE] is not None]
-    best = max(completed, key=lambda t: t[OBJECTIVE]) if completed else None  # the first of ties
+    objective = oracle.objective.name
+    completed = [t for t in trials if t["status"] == "COMPLETED" and t[objective] is not None]
+    best = max(completed, key=lambda t: t[objective]) if completed else None  # the first of ties
     return {
-        "objective": {"name": OBJECTIVE, "direction": "max",
-                      "description": "validation mean CCC of the trial's best epoch"},
+        "objective": {"name": objective, "direction": "max",
+                      "description": "validation mean CCC of the trial's best epoch"
+                                     + (" (face-only frames)" if objective != OBJECTIVE else "")},
         "tuner": settings.tuner,
         "max_trials": settings.max_trials,
         "search_space": space.to_json(),
@@ -405,7 +411,7 @@ def write_results(oracle, base_config, space, settings):
         values = ", ".join(f"{name}={value}" for name, value in best["hyperparameters"].items())
         config_lib.to_flagfile(best_config(base_config, space, settings, best), path, header="\n".join([
             f"The best configuration of the hyperparameter search in {settings.tune_dir} (python -m mimamo_tf.tune):",
-            f"trial {best['trial_id']}, validation mean CCC {best[OBJECTIVE]:.4f} at epoch {best['best_epoch']}; {values}.",
+            f"trial {best['trial_id']}, validation mean CCC {best[results['objective']['name']]:.4f} at epoch {best['best_epoch']}; {values}.",
             "Train it from scratch with every epoch (--model_dir below; flags after --flagfile override it):",
             f"  python -m mimamo_tf.train --flagfile={path}",
             f"The trial's own run (checkpoints/best.keras, history.json) is {best['model_dir']}.",
@@ -425,6 +431,7 @@ def _format(value):
 def results_table(results):
     """The results as a text table, best trial first."""
     trials = results["trials"]
+    objective = results["objective"]["name"]
     names = [h["name"] for h in results["search_space"]]
     hyperband = any("epochs" in t for t in trials)
     header = ["rank", "trial", "status", "val CCC mean", "arousal", "valence", "best epoch", *names]
@@ -432,14 +439,14 @@ def results_table(results):
         header += ["epochs", "continues"]
 
     def order(t):
-        done = t["status"] == "COMPLETED" and t[OBJECTIVE] is not None
-        return (0 if done else 1, -(t[OBJECTIVE] or 0.0) if done else 0.0, _trial_sort_key(t["trial_id"]))
+        done = t["status"] == "COMPLETED" and t[objective] is not None
+        return (0 if done else 1, -(t[objective] or 0.0) if done else 0.0, _trial_sort_key(t["trial_id"]))
 
     rows = []
     for rank, t in enumerate(sorted(trials, key=order), 1):
-        done = t["status"] == "COMPLETED" and t[OBJECTIVE] is not None
+        done = t["status"] == "COMPLETED" and t[objective] is not None
         row = [str(rank) if done else "-", t["trial_id"], t["status"],
-               f"{t[OBJECTIVE]:.4f}" if t[OBJECTIVE] is not None else "-",
+               f"{t[objective]:.4f}" if t[objective] is not None else "-",
                f"{t['val_ccc_arousal']:.4f}" if t["val_ccc_arousal"] is not None else "-",
                f"{t['val_ccc_valence']:.4f}" if t["val_ccc_valence"] is not None else "-",
                _format(t["best_epoch"])]

@@ -169,21 +169,6 @@ def test_predictions_do_not_depend_on_what_a_faceless_gap_contains(tmp_path):
     np.testing.assert_allclose(window[16 - 2], video["gray48"][17] / 255.0, atol=1e-6)
 
 
-def test_video_level_neighbourhoods_are_the_frames_around_each_sampled_frame(tmp_path):
-    videos = [tiny_video(f"n{i}", 17 + 9 * i, i, label_level="video") for i in range(2)]
-    files = write_shards(tmp_path, "train", videos)
-    config = PipelineConfig(window=5, batch_size=2, context=6, label_level="video")
-    batch = next(iter(pipeline.make_dataset(files, config, training=False)))
-    for got, video in zip(batch["gray48"].numpy(), videos):
-        length = len(video["gray48"])
-        # Oracle: 5 frames spread evenly from first to last, each with 6 neighbours per side clamped
-        # to the video, faceless frames replaced by their nearest face frame.
-        sampled = [round(i * (length - 1) / 4) for i in range(5)]
-        around = np.clip(np.array(sampled)[:, None] + np.arange(-6, 7)[None], 0, length - 1)
-        source = pipeline.nearest_face_frames_numpy(video["face_found"])
-        np.testing.assert_allclose(got, video["gray48"][source[around]] / 255.0, atol=1e-6)
-
-
 def test_crop_and_flip_are_the_same_for_rgb_and_gray_frames(tmp_path):
     import cv2
 

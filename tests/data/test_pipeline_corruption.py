@@ -19,6 +19,9 @@ from mimamo_tf.data.pipeline import PipelineConfig
 from mimamo_tf.testing.tiny_shards import tiny_video, write_shards
 
 LENGTH = 40
+# Video level: one sample per second, at the middle of each (frames 2, 6, ..., 38), of which the
+# central 8 (frames 6 to 34) fill the window.
+FPS = 4.0
 FACELESS = (5, 6, 7, 20, 21, 22, 39)
 CONTEXT = 6
 SLACK = 1e-3  # in gray levels: float32 pow/round of the pipeline vs float64 here
@@ -43,6 +46,7 @@ def _video(video_id, seed, label_level):
     video["face_found"] = np.ones(LENGTH, np.int64)
     video["face_found"][list(FACELESS)] = 0
     video["label_valid"] = np.ones(LENGTH, np.int64)
+    video["fps"] = FPS
     return video
 
 
@@ -89,8 +93,8 @@ def _corrupted_frames(tmp_path, label_level, beta, videos=1):
                 start = int(batch["start"][i])
                 gray_frames = np.clip(np.arange(start - CONTEXT, start + window + CONTEXT), 0, LENGTH - 1)
                 rgb_frames = np.minimum(np.arange(start, start + window), LENGTH - 1)
-            else:  # `window` frames sampled evenly, each with its clamped neighbourhood
-                rgb_frames = np.round(np.linspace(0, LENGTH - 1, window)).astype(int)
+            else:  # one frame per second, the central block of `window`, each with its clamped neighbourhood
+                rgb_frames = np.array([int((0.5 + k) * FPS) for k in range(1, 1 + window)])
                 gray_frames = np.clip(rgb_frames[:, None] + np.arange(-CONTEXT, CONTEXT + 1)[None], 0, LENGTH - 1)
                 gray, gray_frames = gray.reshape(-1, 48, 48), gray_frames.ravel()
             for f, image in zip(gray_frames, gray):

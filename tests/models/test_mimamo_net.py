@@ -42,7 +42,7 @@ def test_paper_configuration_size_and_shapes(paper_model):
     assert tuple(out.shape) == (3, T, 2)
     video = build_mimamo_net(MimamoConfig(label_level="video"))
     sampled = {"gray48": np.random.default_rng(0).random((3, 5, 13, 48, 48)).astype(np.float32),
-               "spatial_features": _inputs()["spatial_features"][:, :5]}
+               "spatial_features": _inputs()["spatial_features"][:, :5], "sample_mask": np.ones((3, 5), np.float32)}
     assert tuple(video(sampled, training=False).shape) == (3, 2)
 
 
@@ -79,8 +79,8 @@ def test_single_stream_and_ablation_variants_build_and_run():
     assert tuple(images({"rgb224": rgb}).shape) == (2, 3, 2)
     with pytest.raises(ValueError, match="streams must be one of"):
         MimamoConfig(streams="audio")
-    with pytest.raises(ValueError, match="needs --recurrent"):
-        MimamoConfig(label_level="video", recurrent=False)
+    with pytest.raises(ValueError, match="snippet_length must be even"):
+        MimamoConfig(snippet_length=5)
 
 
 def test_keras_file_round_trip(paper_model, tmp_path):
@@ -104,18 +104,47 @@ def test_batch_norm_statistics_follow_the_data_quickly(paper_model):
     assert {layer.momentum for layer in norms} == {0.9}
 
 
-def test_video_level_output_is_the_head_on_the_time_mean_of_the_bigru_features():
+def test_video_level_output_is_the_head_on_the_time_mean_of_the_bigru_features_of_the_real_snippets():
     import keras
 
     model = build_mimamo_net(MimamoConfig(label_level="video"))
     rng = np.random.default_rng(3)
+    real = (5, 3)  # the second utterance has 3 real snippets; its last 2 slots are repeats (mask 0)
     inputs = {"gray48": rng.random((2, 5, 13, 48, 48)).astype(np.float32),
-              "spatial_features": rng.random((2, 5, 2048)).astype(np.float32)}
+              "spatial_features": rng.random((2, 5, 2048)).astype(np.float32),
+              "sample_mask": np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], np.float32)}
     gru = keras.Model(model.inputs, model.get_layer("bigru2").output)
-    features = np.asarray(gru(inputs, training=False))  # (2, 5, 256)
     kernel, bias = model.get_layer("arousal_valence").get_weights()
-    expected = features.mean(axis=1) @ kernel + bias  # head dropout is the identity at inference
-    np.testing.assert_allclose(np.asarray(model(inputs, training=False)), expected, rtol=1e-5, atol=1e-6)
+    got = np.asarray(model(inputs, training=False))
+    for row, count in enumerate(real):
+        # Oracle: the utterance alone, cut to its real snippets (no mask needed), through the GRUs.
+        alone = {"gray48": inputs["gray48"][row:row + 1, :count],
+                 "spatial_features": inputs["spatial_features"][row:row + 1, :count],
+                 "sample_mask": np.ones((1, count), np.float32)}
+        features = np.asarray(gru(alone, training=False))[0]  # (count, 256)
+        expected = features.mean(axis=0) @ kernel + bias  # head dropout is the identity at inference
+        np.testing.assert_allclose(got[row], expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("temporal_input", ["phase_difference", "optical_flow"])
+def test_video_level_single_stream_net_is_a_linear_layer_on_the_mean_stream_feature(temporal_input):
+    """The paper's single-stream net at video level: no GRU, the 256-d stream features averaged over
+    the utterance's real snippets, then one linear layer."""
+    import keras
+
+    model = build_mimamo_net(MimamoConfig(label_level="video", streams="temporal", recurrent=False,
+                                          temporal_input=temporal_input, snippet_length=4))
+    assert not [layer for layer in model.layers if "gru" in layer.name]
+    rng = np.random.default_rng(4)
+    mask = np.array([[1, 1, 0, 0], [1, 1, 1, 1]], np.float32)
+    inputs = {i.name: rng.random((2, 4, *i.shape[2:])).astype(np.float32) for i in model.inputs}
+    inputs["sample_mask"] = mask
+    stream = keras.Model(model.inputs, model.get_layer("temporal_per_frame").output)
+    features = np.asarray(stream(inputs, training=False))  # (2, 4, 256)
+    assert features.shape[-1] == 256
+    kernel, bias = model.get_layer("arousal_valence").get_weights()
+    expected = np.stack([features[i][mask[i] > 0].mean(axis=0) for i in range(2)]) @ kernel + bias
+    np.testing.assert_allclose(np.asarray(model(inputs, training=False)), expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("shape", [(4, 6, 5, 3), (7, 3), (3, 4, 3)])

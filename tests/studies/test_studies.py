@@ -1,7 +1,8 @@
-"""``mimamo_tf.study`` on tiny real shards: tables equal the cells' own evaluation files, finished
-cells are reused (not re-trained), the illumination study's beta = 0 equals a plain evaluation,
-k-fold means equal the folds' histories, the speed table's ratios come from its numbers, and bad
-flags exit 2 naming the flag."""
+"""``mimamo_tf.study`` on tiny real shards (frame-level labels; the OMG path is
+``test_omg_studies.py``): the paper's two-stage training (single-stream cells without the GRU, two-stream
+cells starting from their weights), tables equal the cells' own evaluation files, finished cells are
+reused (not re-trained), the illumination study's beta = 0 equals a plain evaluation, the speed
+table's ratios come from its numbers, and bad flags exit 2 naming the flag."""
 
 import json
 import pathlib
@@ -13,7 +14,7 @@ import pytest
 from mimamo_tf.testing.tiny_shards import write_dataset
 
 from mimamo_tf import config as config_lib
-from mimamo_tf.studies import cells, illumination, length, speed, streams
+from mimamo_tf.studies import cells, illumination, speed, streams
 
 # Studies train and evaluate real cells.
 pytestmark = pytest.mark.slow
@@ -73,12 +74,57 @@ def test_streams_table_equals_each_cells_metrics(streams_result, study_dir):
     assert (flags.model.streams, flags.model.temporal_input) == ("temporal", "optical_flow")
 
 
+def test_single_stream_cells_have_no_gru_and_two_stream_cells_start_from_them(streams_result, base, study_dir):
+    """The paper's two-stage training: read back from each cell's flags.cfg and checkpoints."""
+    import keras
+
+    from mimamo_tf.models.per_frame import iter_layers
+    from mimamo_tf.training.model_setup import build_model
+
+    runs_dir = study_dir / "runs"
+    for cell in ("features+none", "none+phase_difference", "none+optical_flow"):
+        flags = config_lib.from_flagfile(str(runs_dir / cell / "flags.cfg"))
+        assert not flags.model.recurrent and not flags.model.init_spatial_from and not flags.model.init_temporal_from
+        model = keras.saving.load_model(runs_dir / cell / "checkpoints" / "best.keras", compile=False)
+        assert not [layer for layer in iter_layers(model) if isinstance(layer, keras.layers.GRU)]
+    child = config_lib.from_flagfile(str(runs_dir / "features+phase_difference" / "flags.cfg"))
+    parents = {"spatial": runs_dir / "features+none" / "checkpoints" / "best.keras",
+               "temporal": runs_dir / "none+phase_difference" / "checkpoints" / "best.keras"}
+    assert child.model.recurrent and child.model.streams == "both"
+    assert (child.model.init_spatial_from, child.model.init_temporal_from) == (str(parents["spatial"]),
+                                                                                str(parents["temporal"]))
+    # The two-stream net as its training built it: its streams hold the parents' weights.
+    built = {layer.name: layer for layer in iter_layers(build_model(child))}
+    for stream, names in (("spatial", ("spatial_mlp",)), ("temporal", ("temporal_stream",))):
+        parent = {layer.name: layer for layer in iter_layers(keras.saving.load_model(parents[stream], compile=False))}
+        for name in names:
+            for got, expected in zip(built[name].get_weights(), parent[name].get_weights(), strict=True):
+                np.testing.assert_array_equal(got, expected)
+    recorded = json.loads((runs_dir / "features+phase_difference" / cells.PARENTS_FILE).read_text())
+    assert recorded["temporal"]["sha256"] == cells.file_sha256(parents["temporal"])
+    assert "Trained as the paper did" in (study_dir / "streams.md").read_text()
+
+
+def test_a_two_stream_cell_whose_parent_changed_is_refused(streams_result, base, study_dir):
+    path = study_dir / "runs" / "features+phase_difference" / cells.PARENTS_FILE
+    recorded = path.read_text()
+    changed = json.loads(recorded)
+    changed["temporal"]["sha256"] = "0" * 64  # as if none+phase_difference had been retrained since
+    path.write_text(json.dumps(changed))
+    try:
+        with pytest.raises(config_lib.ConfigError, match="temporal .*changed since it started"):
+            streams.run(base, str(study_dir), ["features+phase_difference"], verbose=False, log=_quiet)
+    finally:
+        path.write_text(recorded)
+
+
 def test_rerun_reuses_finished_cells(streams_result, base, study_dir):
     before = _mtimes(study_dir / "runs")
     messages = []
     again = streams.run(base, str(study_dir), STREAM_CELLS, verbose=False, log=messages.append)
     assert _mtimes(study_dir / "runs") == before  # no checkpoint, history or metrics file rewritten
-    assert all("finished earlier" in m for m in messages) and len(messages) == len(STREAM_CELLS)
+    finished = [m for m in messages if "finished earlier" in m]
+    assert len(finished) == len(STREAM_CELLS) + 1  # and the parent features+none, trained first
     assert [r["arousal"] for r in again["rows"]] == [r["arousal"] for r in streams_result["rows"]]
 
 
@@ -108,31 +154,6 @@ def test_illumination_reuses_models_and_beta_zero_is_plain_evaluation(streams_re
     gap = result["series"]["phase_difference"]["arousal"][1] - result["series"]["optical_flow"]["arousal"][1]
     assert rows[1][-1] == f"{gap:.3f}"
     assert (study_dir / "illumination.png").stat().st_size > 1000
-
-
-def test_length_mean_is_the_mean_of_the_folds_histories(base, tmp_path):
-    # Two epochs, so each fold's best epoch is a choice (the worst would differ).
-    two_epochs = config_lib.replace(base, optimization={"epochs": 2})
-    result = length.run(two_epochs, str(tmp_path), lengths=(4,), num_folds=2, verbose=False, log=_quiet)
-    folds = []
-    for fold in range(2):
-        run_dir = tmp_path / "runs" / length.cell_name(4, fold)
-        history = json.loads((run_dir / "history.json").read_text())
-        values = [e["val_ccc_mean"] for e in history]
-        assert len(history) == 2 and len(set(values)) == 2, values
-        # The best epoch, independently: the highest finite validation mean CCC.
-        best = history[int(np.nanargmax(values))]
-        assert best["epoch"] != max(history, key=lambda e: -e["val_ccc_mean"])["epoch"]
-        assert result["rows"][0]["folds"][fold]["best_epoch"] == best["epoch"]
-        folds.append(best)
-        config = config_lib.from_flagfile(str(run_dir / "flags.cfg"))
-        assert (config.model.snippet_length, config.data.num_folds, config.data.fold) == (4, 2, fold)
-    row = result["rows"][0]
-    assert row["arousal"] == pytest.approx(np.mean([f["val_ccc_arousal"] for f in folds]), abs=1e-12)
-    assert row["valence"] == pytest.approx(np.mean([f["val_ccc_valence"] for f in folds]), abs=1e-12)
-    table_row = _table_rows((tmp_path / "length.md").read_text())[0]
-    assert table_row[:3] == ["4", f"{row['arousal']:.3f}", f"{row['valence']:.3f}"]
-    assert table_row[-2:] == ["0.151", "0.048"]  # the paper's Table 3 at L = 4
 
 
 def _study(*flags, timeout=300):

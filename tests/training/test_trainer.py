@@ -149,7 +149,7 @@ def test_smoke_run_writes_checkpoints_logs_flags_and_history(data_dir, smoke_run
         (["--batch_size=0"], "--batch_size must be positive"),
         (["--lr_decay_epochs=ten"], "--lr_decay_epochs must be integers"),
         (["--snippet_length=5"], "--snippet_length must be even"),
-        (["--num_folds=20"], "--num_folds=20 needs at least that many videos"),
+        (["--num_folds=20"], "--num_folds=20 needs at least that many source recordings"),
     ],
 )
 def test_bad_configuration_fails_fast_with_a_clear_message(data_dir, tmp_path, flags, message):

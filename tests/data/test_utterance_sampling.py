@@ -1,0 +1,132 @@
+"""Video-level (OMG) sampling as the paper's "Sampling" paragraph says, against an oracle that
+recomputes the sampled frames from time stamps: one snippet per second from a random start in
+training (deterministic in seed and epoch, every frame used over the epochs), the middle of each
+second for evaluation, faceless utterances with weight 0."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from mimamo_tf.testing.tiny_shards import tiny_video, write_shards
+
+from mimamo_tf.data import pipeline
+from mimamo_tf.data.pipeline import PipelineConfig
+from mimamo_tf.training.inputs import epoch_seed
+
+
+def oracle_frames(num_frames, fps, offset, block_position, window):
+    """The sampled frames from time stamps: sample k is at ``offset * min(1 s, duration) + k`` seconds;
+    its frame is the one on screen then (frame j shows during [j / fps, (j + 1) / fps)). Of more than
+    ``window`` samples, the block starting at ``floor(block_position * (count - window + 1))``."""
+    duration = num_frames / fps
+    times = []
+    t = offset * min(1.0, duration)
+    while t < duration - 1e-12:
+        times.append(t)
+        t += 1.0
+    frames = [min(int(math.floor(time * fps + 1e-9)), num_frames - 1) for time in times]
+    first = int(math.floor(block_position * (max(len(frames) - window, 0) + 1)))
+    kept = frames[first:first + window]
+    padded = [kept[j % len(kept)] for j in range(window)]
+    return padded, [1.0 if j < len(kept) else 0.0 for j in range(window)]
+
+
+@pytest.mark.parametrize("num_frames,fps", [(1, 30.0), (20, 30.0), (30, 30.0), (31, 30.0), (95, 29.97),
+                                            (250, 25.0), (120, 24.0), (400, 30.0), (7, 12.5)])
+@pytest.mark.parametrize("offset,block", [(0.0, 0.0), (0.5, 0.5), (0.37, 0.9), (0.999, 0.2)])
+def test_sampled_frames_equal_the_time_stamp_oracle(num_frames, fps, offset, block):
+    window = 8
+    frames, mask = pipeline.utterance_sample_frames(tf.constant(num_frames), tf.constant(fps, tf.float32),
+                                                    tf.constant(offset, tf.float64), tf.constant(block, tf.float64),
+                                                    window)
+    expected_frames, expected_mask = oracle_frames(num_frames, fps, offset, block, window)
+    np.testing.assert_array_equal(frames.numpy(), expected_frames)
+    np.testing.assert_array_equal(mask.numpy(), expected_mask)
+
+
+def _utterances(tmp_path, lengths, fps=30.0, faceless=(), every_frame_a_face=False):
+    videos = []
+    for i, length in enumerate(lengths):
+        video = tiny_video(f"clip{i % 2}/utt{i}", length, i, label_level="video", spatial_dim=4)
+        video["fps"] = fps
+        if every_frame_a_face:
+            video["face_found"] = np.ones(length, np.int64)
+        if i in faceless:
+            video["face_found"] = np.zeros(length, np.int64)
+        videos.append(video)
+    return write_shards(tmp_path, "train", videos), videos
+
+
+def _by_id(dataset):
+    out = {}
+    for batch in dataset:
+        for i, video_id in enumerate(batch["video_id"].numpy()):
+            out[video_id.decode()] = {k: v.numpy()[i] for k, v in batch.items()}
+    return out
+
+
+def test_evaluation_samples_the_middle_of_each_second_with_the_neighbourhoods(tmp_path):
+    files, videos = _utterances(tmp_path, [17, 70, 100], fps=25.0)
+    config = PipelineConfig(window=3, batch_size=3, context=6, label_level="video", spatial_input="features")
+    elements = _by_id(pipeline.make_dataset(files, config, training=False))
+    for video in videos:
+        got = elements[video["video_id"]]
+        length = len(video["gray48"])
+        frames, mask = oracle_frames(length, 25.0, pipeline.EVALUATION_OFFSET, pipeline.EVALUATION_OFFSET, 3)
+        np.testing.assert_array_equal(got["sample_mask"], mask)
+        # Each sampled frame with 6 neighbours per side, clamped; faceless frames filled from the nearest face.
+        around = np.clip(np.array(frames)[:, None] + np.arange(-6, 7)[None], 0, length - 1)
+        source = pipeline.nearest_face_frames_numpy(video["face_found"])
+        np.testing.assert_allclose(got["gray48"], video["gray48"][source[around]] / 255.0, atol=1e-6)
+        np.testing.assert_allclose(got["spatial_features"], video["spatial_features"][source[frames]], atol=2e-3)
+        np.testing.assert_allclose(got["labels"][:2], [video["video_arousal"], video["video_valence"]], atol=1e-6)
+
+
+def test_training_offsets_are_drawn_per_epoch_and_reproducible_and_use_every_frame(tmp_path):
+    fps, lengths = 4.0, [14, 3]  # with 4 frames per second each start has a 1 in 4 chance per epoch
+    files, videos = _utterances(tmp_path, lengths, fps=fps, every_frame_a_face=True)
+    config = PipelineConfig(window=4, batch_size=1, context=1, label_level="video", spatial_input="features")
+
+    def sampled(epoch):
+        # Which frames were sampled, read back from their stored features (unique per frame and not
+        # augmented).
+        epoch_config = dataclasses.replace(config, seed=epoch_seed(0, epoch))
+        elements = _by_id(pipeline.make_dataset(files, epoch_config, training=True))
+        out = {}
+        for video in videos:
+            element = elements[video["video_id"]]
+            stored = video["spatial_features"].astype(np.float16).astype(np.float32)
+            rows = element["spatial_features"][element["sample_mask"] > 0]
+            out[video["video_id"]] = [int(np.argmin(np.abs(stored - row).sum(1))) for row in rows]
+        return out
+
+    first, again = sampled(0), sampled(0)
+    assert first == again  # deterministic given seed and epoch: a resumed epoch sees the same samples
+    used = {v["video_id"]: set() for v in videos}
+    starts = set()
+    for epoch in range(16):
+        frames = sampled(epoch)
+        for video in videos:
+            got = frames[video["video_id"]]
+            # One sample per second (4 frames apart), from a start within the first second.
+            assert all(b - a == fps for a, b in zip(got, got[1:])), got
+            assert 0 <= got[0] < min(fps, len(video["gray48"]))
+            used[video["video_id"]].update(got)
+        starts.add(frames[videos[0]["video_id"]][0])
+    assert len(starts) > 3  # the start moves from epoch to epoch
+    for video, length in zip(videos, lengths):
+        assert used[video["video_id"]] == set(range(length)), sorted(set(range(length)) - used[video["video_id"]])
+
+
+def test_an_utterance_without_a_face_has_weight_zero_and_is_not_trained_on(tmp_path):
+    files, videos = _utterances(tmp_path, [20, 25, 30], faceless=(1,))
+    config = PipelineConfig(window=2, batch_size=1, context=1, label_level="video")
+    evaluated = _by_id(pipeline.make_dataset(files, config, training=False))
+    faceless = videos[1]["video_id"]
+    assert evaluated[faceless]["labels"][2] == 0.0 and evaluated[faceless]["face_found"] == 0
+    assert all(evaluated[v["video_id"]]["labels"][2] == 1.0 for v in videos if v["video_id"] != faceless)
+    trained = _by_id(pipeline.make_dataset(files, config, training=True))
+    assert sorted(trained) == sorted(v["video_id"] for v in videos if v["video_id"] != faceless)
+    assert pipeline.faceless_video_ids(files) == [faceless]
