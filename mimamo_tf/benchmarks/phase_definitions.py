@@ -28,13 +28,14 @@ called "ours" here differ from the ``PhaseDifference`` layer (a broken compariso
 ``pip install -e '.[test]'``.
 """
 
-import json
 import math
 import os
 import sys
 
 import numpy as np
 from absl import flags
+
+from mimamo_tf.atomic_files import write_json
 
 BLUR_SIGMA = 2.0  # px of the band, as the project's PhaseDifference
 BLUR_RADIUS = 5  # 11 taps
@@ -321,8 +322,6 @@ def main(FLAGS):
     if FLAGS.output_json:
         results = {"machine": {"cpu_cores": os.cpu_count()}, "clip": {"path": str(path), "pairs": int(keep.size),
                    "levels": clip_rows, "layer_max_abs_diff": layer_error}, "local_motion": motion}
-        os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output_json)), exist_ok=True)
-        with open(FLAGS.output_json, "w") as handle:
-            json.dump(results, handle, indent=1)
+        write_json(FLAGS.output_json, results)
         print(f"wrote {FLAGS.output_json}")
     return 0 if ok else 1
