@@ -130,3 +130,29 @@ def test_an_utterance_without_a_face_has_weight_zero_and_is_not_trained_on(tmp_p
     trained = _by_id(pipeline.make_dataset(files, config, training=True))
     assert sorted(trained) == sorted(v["video_id"] for v in videos if v["video_id"] != faceless)
     assert pipeline.faceless_video_ids(files) == [faceless]
+
+
+def test_video_level_optical_flow_snippets_equal_those_of_the_whole_utterance(tmp_path):
+    """Optical flow at video level: each sampled snippet is the whole utterance's flow snippet of that
+    frame (slot k: the flow of pair (t - 6 + k, t - 5 + k), clamped; zero where the frames coincide)."""
+    from mimamo_tf.phase.optical_flow import optical_flow_pairs
+
+    files, videos = _utterances(tmp_path, [23], fps=8.0)
+    config = PipelineConfig(window=4, batch_size=1, context=6, label_level="video", temporal_input="optical_flow",
+                            spatial_input=None)
+    element = _by_id(pipeline.make_dataset(files, config, training=False))[videos[0]["video_id"]]
+    video = videos[0]
+    gray = video["gray48"][pipeline.nearest_face_frames_numpy(video["face_found"])]
+    whole = optical_flow_pairs(gray, "farneback", sizes=(48, 24))
+    length = len(gray)
+    frames, mask = oracle_frames(length, 8.0, pipeline.EVALUATION_OFFSET, pipeline.EVALUATION_OFFSET, 4)
+    np.testing.assert_array_equal(element["sample_mask"], mask)
+    for slot, t in enumerate(frames):
+        for key, flow in (("flow48", whole[0]), ("flow24", whole[1])):
+            expected = np.zeros(flow.shape[2:] + (24,), np.float32)
+            for k in range(12):
+                a, b = np.clip([t - 6 + k, t - 5 + k], 0, length - 1)
+                if b > a:
+                    expected[..., k] = flow[a, 0]
+                    expected[..., 12 + k] = flow[a, 1]
+            np.testing.assert_allclose(element[key][slot], expected, atol=1e-5)

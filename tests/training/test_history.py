@@ -1,7 +1,8 @@
 """history.json's validation CCCs, output by output: after a tiny run, ``val_ccc_arousal`` and
 ``val_ccc_valence`` each equal the CCC (NumPy, population moments) of the saved model's own
-predictions against the labels, over every validation frame with a face and a valid label — the
-windows rebuilt here from the videos' arrays. Arousal is output 0, valence output 1, and the data
+predictions against the labels over every validation frame with a valid label (the official
+protocol), and ``val_ccc_*_face_only`` over those with a face too — the windows rebuilt here from
+the videos' arrays. Arousal is output 0, valence output 1, and the data
 make the two CCCs clearly different, so a swap cannot pass."""
 
 import json
@@ -80,15 +81,17 @@ def test_validation_cccs_in_history_are_those_of_each_output(history_run):
     model_dir, videos = history_run
     (logs,) = json.loads((model_dir / "history.json").read_text())
     model = keras.saving.load_model(model_dir / "checkpoints" / "last.keras", compile=False)
-    predictions, labels = [], []
-    for video in videos:
-        counted = (video["face_found"] * video["label_valid"]) > 0
-        predictions.append(_predictions(model, video)[counted])
-        labels.append(np.stack([video["arousal"], video["valence"]], -1)[counted])
-    predictions, labels = np.concatenate(predictions), np.concatenate(labels)
-    arousal = _ccc(predictions[:, 0], labels[:, 0])
-    valence = _ccc(predictions[:, 1], labels[:, 1])
-    assert abs(arousal - valence) > 0.01, "the data should make the two CCCs differ"
-    assert logs["val_ccc_arousal"] == pytest.approx(arousal, abs=2e-4)
-    assert logs["val_ccc_valence"] == pytest.approx(valence, abs=2e-4)
-    assert logs["val_ccc_mean"] == pytest.approx((arousal + valence) / 2, abs=2e-4)
+    outputs = [_predictions(model, video) for video in videos]
+    # Official (``val_ccc_*``): every frame with a valid label, face or not (a faceless frame is
+    # predicted from its nearest face frame's inputs); face-only: the frames the loss counts.
+    for suffix, counted_of in (("", lambda v: v["label_valid"] > 0),
+                               ("_face_only", lambda v: (v["face_found"] * v["label_valid"]) > 0)):
+        predictions = np.concatenate([out[counted_of(v)] for out, v in zip(outputs, videos)])
+        labels = np.concatenate([np.stack([v["arousal"], v["valence"]], -1)[counted_of(v)] for v in videos])
+        arousal = _ccc(predictions[:, 0], labels[:, 0])
+        valence = _ccc(predictions[:, 1], labels[:, 1])
+        assert abs(arousal - valence) > 0.01, "the data should make the two CCCs differ"
+        assert logs[f"val_ccc_arousal{suffix}"] == pytest.approx(arousal, abs=2e-4)
+        assert logs[f"val_ccc_valence{suffix}"] == pytest.approx(valence, abs=2e-4)
+        assert logs[f"val_ccc_mean{suffix}"] == pytest.approx((arousal + valence) / 2, abs=2e-4)
+    assert logs["val_ccc_arousal"] != logs["val_ccc_arousal_face_only"]
