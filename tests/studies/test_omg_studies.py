@@ -73,40 +73,16 @@ def _csv_labels(root, split):
                 for r in csv.DictReader(handle)}
 
 
-def test_train_then_evaluate_scores_every_utterance_against_the_csv(omg, tmp_path):
-    """Training's validation and ``python -m mimamo_tf.evaluate`` score the same official CCC, which
-    equals the CCC recomputed from predictions.csv and the CSV's labels."""
-    root, data_dir = omg
-    from mimamo_tf.training import train
-
-    model_dir = tmp_path / "run"
-    train(config_lib.from_flagfile(str(REPO / "configs" / "smoke.cfg"), [
-        f"--data_dir={data_dir}", f"--model_dir={model_dir}", *OMG_FLAGS, "--epochs=1"]), verbose=False)
-    run = _run("mimamo_tf.evaluate", f"--flagfile={model_dir / 'flags.cfg'}")
-    assert "utterances" in run.stdout
-    metrics = json.loads((model_dir / "eval_validation" / "metrics.json").read_text())
-    labels = _csv_labels(root, "validation")
-    rows = list(csv.DictReader(open(model_dir / "eval_validation" / "predictions.csv")))
-    assert sorted(f"{r['video']}/{r['utterance']}" for r in rows) == sorted(labels)
-    # An utterance without any face is predicted by the mean of the others' predictions.
-    faceless = metrics["videos_without_face"]
-    assert faceless, "the synthetic validation split has a faceless utterance"
-    pred = {f"{r['video']}/{r['utterance']}": (float(r["arousal"]), float(r["valence"])) for r in rows}
-    others = np.array([pred[k] for k in pred if k not in faceless])
-    np.testing.assert_allclose(pred[faceless[0]], others.mean(axis=0), atol=2e-6)
-    order = sorted(labels)
-    for i, name in enumerate(("arousal", "valence")):
-        expected = ccc_numpy([pred[k][i] for k in order], [labels[k][i] for k in order])
-        assert metrics[f"ccc_{name}"] == pytest.approx(expected, abs=1e-5)
-    # Validation during training scored the same checkpoint (one epoch: best = last) the same way.
-    history = json.loads((model_dir / "history.json").read_text())
-    assert history[0]["val_ccc_mean"] == pytest.approx(metrics["ccc_mean"], abs=1e-6)
-    assert history[0]["val_ccc_mean_face_only"] == pytest.approx(metrics["ccc_mean_face_only"], abs=1e-6)
+@pytest.fixture(scope="module")
+def streams_result(base, tmp_path_factory):
+    """The streams study of the two-stream cell, which trains its two single-stream parents first."""
+    output_dir = tmp_path_factory.mktemp("omg_streams")
+    return output_dir, streams.run(base, str(output_dir), ["features+phase_difference"], verbose=False, log=_quiet)
 
 
-def test_streams_study_two_stage_on_omg(base, tmp_path):
-    result = streams.run(base, str(tmp_path), ["features+phase_difference"], verbose=False, log=_quiet)
-    runs_dir = tmp_path / "runs"
+def test_streams_study_two_stage_on_omg(streams_result):
+    output_dir, result = streams_result
+    runs_dir = output_dir / "runs"
     for cell, recurrent in (("features+none", False), ("none+phase_difference", False),
                             ("features+phase_difference", True)):
         flags = config_lib.from_flagfile(str(runs_dir / cell / "flags.cfg"))
@@ -116,6 +92,34 @@ def test_streams_study_two_stage_on_omg(base, tmp_path):
     metrics = json.loads((runs_dir / "features+phase_difference" / "eval_validation" / "metrics.json").read_text())
     assert result["rows"][0]["arousal"] == metrics["ccc_arousal"] and metrics["label_level"] == "video"
     assert "every valid-label utterance" in result["table"]
+
+
+def test_evaluate_scores_every_utterance_against_the_csv_as_training_validated(omg, streams_result, tmp_path):
+    """``python -m mimamo_tf.evaluate`` on the two-stream cell: the official CCC recomputed from its
+    predictions.csv and the CSV's labels, a faceless utterance predicted by the others' mean, and the
+    same numbers as the cell's training validation (one epoch: best = last)."""
+    root, _ = omg
+    output_dir, _ = streams_result
+    model_dir = output_dir / "runs" / "features+phase_difference"
+    out = tmp_path / "eval"
+    run = _run("mimamo_tf.evaluate", f"--flagfile={model_dir / 'flags.cfg'}", f"--output_dir={out}")
+    assert "utterances" in run.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    labels = _csv_labels(root, "validation")
+    rows = list(csv.DictReader(open(out / "predictions.csv")))
+    assert sorted(f"{r['video']}/{r['utterance']}" for r in rows) == sorted(labels)
+    faceless = metrics["videos_without_face"]
+    assert faceless, "the synthetic validation split has a faceless utterance"
+    pred = {f"{r['video']}/{r['utterance']}": (float(r["arousal"]), float(r["valence"])) for r in rows}
+    others = np.array([pred[k] for k in pred if k not in faceless])
+    np.testing.assert_allclose(pred[faceless[0]], others.mean(axis=0), atol=2e-6)
+    order = sorted(labels)
+    for i, name in enumerate(("arousal", "valence")):
+        expected = ccc_numpy([pred[k][i] for k in order], [labels[k][i] for k in order])
+        assert metrics[f"ccc_{name}"] == pytest.approx(expected, abs=1e-5)
+    history = json.loads((model_dir / "history.json").read_text())
+    assert history[0]["val_ccc_mean"] == pytest.approx(metrics["ccc_mean"], abs=1e-6)
+    assert history[0]["val_ccc_mean_face_only"] == pytest.approx(metrics["ccc_mean_face_only"], abs=1e-6)
 
 
 def test_length_study_scores_each_fold_on_held_out_source_videos_with_evaluate(base, tmp_path):
@@ -146,13 +150,19 @@ def test_length_study_scores_each_fold_on_held_out_source_videos_with_evaluate(b
     assert row["valence"] == pytest.approx(np.mean([m["ccc_valence"] for m in scored]), abs=1e-12)
 
 
-def test_illumination_study_with_corrupted_training(base, tmp_path):
-    result = illumination.run(base, str(tmp_path), (0.0, 0.5), ("phase_difference",), verbose=False, log=_quiet,
+def test_illumination_study_with_corrupted_training(base, streams_result):
+    """--corrupt=both: the clean net is the streams study's cell (reused, not retrained); beta 0.5 gets
+    its own net trained under that corruption."""
+    output_dir, _ = streams_result
+    clean = output_dir / "runs" / "none+phase_difference" / "checkpoints"
+    before = {p.name: p.stat().st_mtime_ns for p in clean.iterdir()}
+    result = illumination.run(base, str(output_dir), (0.0, 0.5), ("phase_difference",), verbose=False, log=_quiet,
                               corrupt="both")
+    assert {p.name: p.stat().st_mtime_ns for p in clean.iterdir()} == before
     series = result["series"]["phase_difference"]
     assert series["cells"] == ["none+phase_difference", "none+phase_difference_train_gamma_0.50"]
-    trained = config_lib.from_flagfile(str(tmp_path / "runs" / series["cells"][1] / "flags.cfg"))
+    trained = config_lib.from_flagfile(str(output_dir / "runs" / series["cells"][1] / "flags.cfg"))
     assert trained.data.train_gamma_beta == 0.5 and not trained.model.recurrent
-    corrupted = json.loads((tmp_path / "runs" / series["cells"][1] / "gamma_0.50" / "metrics.json").read_text())
+    corrupted = json.loads((output_dir / "runs" / series["cells"][1] / "gamma_0.50" / "metrics.json").read_text())
     assert corrupted["gamma_beta"] == 0.5 and series["arousal"][1] == corrupted["ccc_arousal"]
     assert "under the same corruption" in result["table"]
