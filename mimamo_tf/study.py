@@ -103,7 +103,7 @@ def base_config(preset, study, flagfile, overrides, label_level="frame"):
     """The study's base ``ExperimentConfig``: the flagfile (default the preset's for the data's
     ``label_level``), then the preset's overrides, then the training flags of the command line
     (``overrides``)."""
-    preset_overrides = list(preset.length_training if study == "length" else preset.training)
+    preset_overrides = list(preset.overrides(study, label_level))
     return config_lib.from_flagfile(flagfile or preset.flagfiles[label_level], preset_overrides + list(overrides))
 
 
@@ -154,7 +154,7 @@ def run_study(FLAGS, argv):
     flagfile, explicit_names, overrides = command_line_training_flags(argv)
     if FLAGS.training not in ("paper", "scratch"):
         raise config_lib.ConfigError(f"--training must be paper or scratch; got {FLAGS.training!r}")
-    label_level = "frame" if flagfile else data_label_level(FLAGS.data_dir, FLAGS.train_split)
+    label_level = data_label_level(FLAGS.data_dir, FLAGS.train_split)
     config = base_config(preset, study, flagfile, overrides, label_level)
     config_lib.validate(config, require_model_dir=False)
     common = dict(verbose=FLAGS.train_log, log=log, training=FLAGS.training)

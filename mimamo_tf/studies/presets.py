@@ -30,6 +30,7 @@ class Preset:
         training: flag overrides of the streams and illumination cells (both studies use the same
             so they share their temporal-only trainings).
         length_training: flag overrides of the length cells.
+        video_training, video_length_training: the same for data with utterance labels (OMG).
         num_folds: folds of the length study.
         betas, lengths: the illumination and length grids.
         speed_frames, speed_pairs, speed_repeats: the speed study's sequence length (48x48 phase
@@ -40,6 +41,8 @@ class Preset:
     video_flagfile: str
     training: Tuple[str, ...] = ()
     length_training: Tuple[str, ...] = ()
+    video_training: Tuple[str, ...] = ()
+    video_length_training: Tuple[str, ...] = ()
     num_folds: int = 5
     betas: Tuple[float, ...] = BETAS
     lengths: Tuple[int, ...] = LENGTHS
@@ -52,6 +55,12 @@ class Preset:
         """``{label level: base flagfile}``."""
         return {"frame": self.flagfile, "video": self.video_flagfile}
 
+    def overrides(self, study, label_level):
+        """The preset's training flag overrides of ``study``'s cells on data of ``label_level``."""
+        if label_level == "video":
+            return self.video_length_training if study == "length" else self.video_training
+        return self.length_training if study == "length" else self.training
+
 
 PRESET_VALUES = {
     # The paper: its training settings are the flagfile's (configs/affwild2.cfg: 25 epochs, lr 1e-3,
@@ -60,12 +69,15 @@ PRESET_VALUES = {
                     video_flagfile=config_lib.packaged_flagfile("omg.cfg")),
     # The demo data (28 training videos, 8 validation videos of 120 frames) on 2 CPU cores. The demo
     # trains 8 epochs; 5 (rate x0.1 for the last) reach most of it. The length study trains the
-    # temporal stream alone for 3 epochs per fold, 3 folds.
+    # temporal stream alone for 3 epochs per fold, 3 folds. On the OMG-format data (160 training
+    # utterances: 20 steps an epoch), configs/omg_demo.cfg's 20 epochs for streams and illumination,
+    # 10 per fold for length.
     "synthetic": Preset(
         flagfile=config_lib.packaged_flagfile("demo.cfg"),
         video_flagfile=config_lib.packaged_flagfile("omg_demo.cfg"),
         training=("--epochs=5", "--lr_decay_epochs=4"),
         length_training=("--epochs=3", "--lr_decay_epochs=2"),
+        video_length_training=("--epochs=10", "--lr_decay_epochs=8"),
         num_folds=3,
         speed_frames=512,
         speed_pairs=30,

@@ -246,7 +246,7 @@ class Trainer:
                 f"CCC arousal {logs['ccc_arousal']:.3f} valence {logs['ccc_valence']:.3f}{skipped}  |  "
                 f"val loss {logs['val_loss']:.4f}  val CCC arousal {logs['val_ccc_arousal']:.3f} "
                 f"valence {logs['val_ccc_valence']:.3f} mean {logs['val_ccc_mean']:.4f} "
-                f"(face frames {logs['val_ccc_mean_face_only']:.4f})  |  "
+                f"(face-only {logs['val_ccc_mean_face_only']:.4f})  |  "
                 f"lr {logs['learning_rate']:.2g}  {logs['frames_per_second']:.0f} frames/s  {logs['seconds']:.0f} s")
 
 
