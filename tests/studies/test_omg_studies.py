@@ -126,8 +126,7 @@ def test_length_study_scores_each_fold_on_held_out_source_videos_with_evaluate(b
     from mimamo_tf.data.training_data import TrainingData
     from mimamo_tf.evaluation import evaluate
 
-    two_epochs = config_lib.replace(base, optimization={"epochs": 2})
-    result = length.run(two_epochs, str(tmp_path), lengths=(4,), num_folds=2, verbose=False, log=_quiet)
+    result = length.run(base, str(tmp_path), lengths=(4,), num_folds=2, verbose=False, log=_quiet)
     row = result["rows"][0]
     scored = []
     for fold in range(2):
