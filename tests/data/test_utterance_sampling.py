@@ -136,6 +136,7 @@ def test_video_level_optical_flow_snippets_equal_those_of_the_whole_utterance(tm
     """Optical flow at video level: each sampled snippet is the whole utterance's flow snippet of that
     frame (slot k: the flow of pair (t - 6 + k, t - 5 + k), clamped; zero where the frames coincide)."""
     from mimamo_tf.phase.optical_flow import optical_flow_pairs
+    from mimamo_tf.testing.flow_reference import flow_snippet
 
     files, videos = _utterances(tmp_path, [23], fps=8.0)
     config = PipelineConfig(window=4, batch_size=1, context=6, label_level="video", temporal_input="optical_flow",
@@ -149,10 +150,4 @@ def test_video_level_optical_flow_snippets_equal_those_of_the_whole_utterance(tm
     np.testing.assert_array_equal(element["sample_mask"], mask)
     for slot, t in enumerate(frames):
         for key, flow in (("flow48", whole[0]), ("flow24", whole[1])):
-            expected = np.zeros(flow.shape[2:] + (24,), np.float32)
-            for k in range(12):
-                a, b = np.clip([t - 6 + k, t - 5 + k], 0, length - 1)
-                if b > a:
-                    expected[..., k] = flow[a, 0]
-                    expected[..., 12 + k] = flow[a, 1]
-            np.testing.assert_allclose(element[key][slot], expected, atol=1e-5)
+            np.testing.assert_allclose(element[key][slot], flow_snippet(flow, t), atol=1e-5)
