@@ -152,8 +152,10 @@ def run_study(FLAGS, argv):
         raise config_lib.ConfigError(f"--data_dir is required for --study={study} (a directory of shards "
                                      "written by data_prep.prepare)")
     flagfile, explicit_names, overrides = command_line_training_flags(argv)
-    if FLAGS.training not in ("paper", "scratch"):
-        raise config_lib.ConfigError(f"--training must be paper or scratch; got {FLAGS.training!r}")
+    from mimamo_tf.studies.streams import TRAINING
+
+    if FLAGS.training not in TRAINING:
+        raise config_lib.ConfigError(f"--training must be one of {', '.join(TRAINING)}; got {FLAGS.training!r}")
     label_level = data_label_level(FLAGS.data_dir, FLAGS.train_split)
     config = base_config(preset, study, flagfile, overrides, label_level)
     config_lib.validate(config, require_model_dir=False)
@@ -175,8 +177,6 @@ def run_study(FLAGS, argv):
         if unknown:
             raise config_lib.ConfigError(f"--temporal_inputs must be among {', '.join(config_lib.TEMPORAL_INPUTS)}; "
                                          f"got {', '.join(unknown)}")
-        if FLAGS.corrupt not in illumination.CORRUPT:
-            raise config_lib.ConfigError(f"--corrupt must be one of {', '.join(illumination.CORRUPT)}; got {FLAGS.corrupt!r}")
         return illumination.run(config, output_dir, betas, inputs, FLAGS.checkpoint, corrupt=FLAGS.corrupt, **common)
     from mimamo_tf.studies import length
 

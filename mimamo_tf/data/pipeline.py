@@ -7,7 +7,7 @@ and at video level ``sample_mask``. Targets: ``labels`` (window, 6), the columns
 ``LABEL_COLUMNS``: arousal, valence, the loss weight (1 for frames with a face and a valid label, 0
 for the rest, including padding past the video's end) — the layout ``MaskedCCCLoss`` reads — then
 ``label_valid``, ``face_found`` and ``video_face_found`` (the video has a face somewhere), from
-which validation computes the official CCC as ``evaluate`` does (``mimamo_tf.ccc.official_ccc``).
+which validation computes the official CCC as ``evaluate`` does (``mimamo_tf.ccc.validation_cccs``).
 Bookkeeping for evaluation: ``video_id``, ``start`` (index of the window's first frame),
 ``num_frames``, ``face_found`` and ``label_valid``.
 
@@ -239,11 +239,12 @@ def fill_faceless_frames(video):
     flash. Filled, a gap is a still face: zero phase differences within it, and a real prediction
     for every frame, as the benchmarks' scorers require. Labels and masks are not touched
     (``face_found`` stays 0, so the loss still ignores the frame). ``source_frame`` records where
-    each frame's inputs came from.
+    each frame's inputs came from, ``video_face_found`` whether the video has a face at all.
     """
     source = nearest_face_frames(video["face_found"])
     video = dict(video)
     video["source_frame"] = source
+    video["video_face_found"] = tf.reduce_any(video["face_found"] > 0)
     for key in _FILLED_KEYS:
         if key in video:
             video[key] = tf.gather(video[key], source)
@@ -282,7 +283,7 @@ def _window(video, start, config):
     # valid label, with or without a face.
     face_found = tf.where(inside, tf.gather(video["face_found"], frames), 0)
     label_valid = tf.where(inside, tf.gather(video["label_valid"], frames), 0)
-    video_face = tf.fill([config.window], tf.cast(tf.reduce_any(video["face_found"] > 0), tf.float32))
+    video_face = tf.fill([config.window], tf.cast(video["video_face_found"], tf.float32))
     element = {
         "labels": tf.stack([tf.gather(video["arousal"], frames), tf.gather(video["valence"], frames), weights,
                             tf.cast(label_valid, tf.float32), tf.cast(face_found, tf.float32), video_face], -1),
@@ -371,7 +372,7 @@ def _video_element(video, config, training):
     else:
         offset = position = tf.constant(EVALUATION_OFFSET, tf.float64)
     frames, mask = utterance_sample_frames(length, video["fps"], offset, position, config.window)
-    has_face = tf.reduce_any(video["face_found"] > 0)
+    has_face = video["video_face_found"]
     face = tf.cast(has_face, tf.float32)
     label = tf.stack([video["video_arousal"], video["video_valence"], face, 1.0, face, face])
     element = {"labels": label, "video_id": video["video_id"], "start": 0, "num_frames": length,
@@ -564,29 +565,26 @@ def to_keras(dataset, config):
     return dataset.map(lambda e: ({k: e[k] for k in keys}, e["labels"]), num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def list_video_ids(files, record_limits=None):
-    """Every video id in the shards, in file order (for cross-validation folds)."""
-    ids = []
-    spec = {"video_id": tf.io.FixedLenFeature([], tf.string)}
+def _scan_records(files, record_limits, sequence_features=None):
+    """``(video_id, parsed sequence features)`` of every readable record, in file order (eager)."""
+    context_spec = {"video_id": tf.io.FixedLenFeature([], tf.string)}
     for path in files:
         for record in tf.data.TFRecordDataset(path).take(int((record_limits or {}).get(path, -1))):
-            context, _ = tf.io.parse_single_sequence_example(record, context_features=spec)
-            ids.append(context["video_id"].numpy().decode("utf-8"))
-    return ids
+            context, sequence = tf.io.parse_single_sequence_example(
+                record, context_features=context_spec, sequence_features=sequence_features)
+            yield context["video_id"].numpy().decode("utf-8"), sequence
+
+
+def list_video_ids(files, record_limits=None):
+    """Every video id in the shards, in file order (for cross-validation folds)."""
+    return [video_id for video_id, _ in _scan_records(files, record_limits)]
 
 
 def faceless_video_ids(files, record_limits=None):
     """Ids of the videos (utterances) in the shards in which no frame has a face."""
-    ids = []
-    context_spec = {"video_id": tf.io.FixedLenFeature([], tf.string)}
-    sequence_spec = {"face_found": tf.io.FixedLenSequenceFeature([], tf.int64)}
-    for path in files:
-        for record in tf.data.TFRecordDataset(path).take(int((record_limits or {}).get(path, -1))):
-            context, sequence = tf.io.parse_single_sequence_example(
-                record, context_features=context_spec, sequence_features=sequence_spec)
-            if not tf.reduce_any(sequence["face_found"] > 0):
-                ids.append(context["video_id"].numpy().decode("utf-8"))
-    return ids
+    spec = {"face_found": tf.io.FixedLenSequenceFeature([], tf.int64)}
+    return [video_id for video_id, sequence in _scan_records(files, record_limits, spec)
+            if not np.any(sequence["face_found"].numpy() > 0)]
 
 
 def readable_records(path):

@@ -151,7 +151,6 @@ def build_mimamo_net(config=None, name="mimamo_net", window=None, unroll=False):
     if config.recurrent:
         # An utterance's real snippets come first (``sample_mask``, 1/0; the RNN casts it to bool):
         # the GRUs skip the repeats after them.
-        gru_mask = sample_mask
         for i in range(config.gru_layers):
             if i:
                 # Between stacked layers, like the authors' multi-layer GRU dropout.
@@ -159,7 +158,7 @@ def build_mimamo_net(config=None, name="mimamo_net", window=None, unroll=False):
             # Recurs over axis 1 (time) of (batch, time, features): each sequence on its own.
             x = layers.Bidirectional(
                 layers.GRU(config.gru_units, return_sequences=True, unroll=unroll, dtype=full), name=f"bigru{i + 1}", dtype=full
-            )(x, mask=gru_mask)
+            )(x, mask=sample_mask)
     if config.label_level == "video":
         # The paper's video-level prediction: the mean over the utterance's snippets (of the GRU
         # outputs, or of the 256-d stream features for a single-stream net), then the linear head.

@@ -56,18 +56,20 @@ def run(base, output_dir, betas, temporal_inputs=TEMPORAL_INPUTS, checkpoint="be
         raise ConfigError(f"--corrupt must be one of {', '.join(CORRUPT)}; got {corrupt!r}")
     split = base.data.eval_split
     series = {}
+    resolved = {}  # cell -> its run's config; each cell is trained (or found finished) once
     for temporal in temporal_inputs:
         values = {"cell": streams.cell_name("none", temporal), "cells": [], "betas": [], "arousal": [],
                   "valence": [], "mean": [], "metrics_files": []}
         for beta in betas:
             name = training_cell(temporal, beta, corrupt)
-            config = streams.cell_config(base, "none", temporal, training)
-            if name != values["cell"]:
-                config = config_lib.replace(config, data={"train_gamma_beta": float(beta)})
-            cells.train_cell(config, output_dir, name, evaluate_split=split, checkpoint=checkpoint,
-                             verbose=verbose, log=log)
-            resolved = runs.read_config(cells.run_dir(output_dir, name))
-            result, _ = cells.evaluate_cell(resolved, output_dir, name, evaluation_name(beta), split, checkpoint,
+            if name not in resolved:
+                config = streams.cell_config(base, "none", temporal, training)
+                if name != values["cell"]:
+                    config = config_lib.replace(config, data={"train_gamma_beta": float(beta)})
+                cells.train_cell(config, output_dir, name, evaluate_split=split, checkpoint=checkpoint,
+                                 verbose=verbose, log=log)
+                resolved[name] = runs.read_config(cells.run_dir(output_dir, name))
+            result, _ = cells.evaluate_cell(resolved[name], output_dir, name, evaluation_name(beta), split, checkpoint,
                                             float(beta), log=log)
             values["cells"].append(name)
             m = result["metrics"]
