@@ -8,15 +8,21 @@ import dataclasses
 import os
 from typing import Dict, Optional, Tuple
 
-import cv2
 import numpy as np
 
-from data_prep.readers.base import DatasetReader, InputError, VideoItem, reconcile
+from data_prep import aligned_frames
+from data_prep.readers.base import ConfigurationError, DatasetReader, InputError, VideoItem, reconcile
 from mimamo_tf import faces
 from mimamo_tf import video as video_io
 from mimamo_tf.data import schema
 
 ALIGNED_BACKEND = "cropped_aligned"
+# --cropped_aligned_geometry: re-align a provider's crops to our template, or keep them as they are.
+CROPPED_ALIGNED_GEOMETRIES = ("realign", "keep")
+# `face_geometry` sources: what the faces of an example were made from.
+VIDEO_GEOMETRY_SOURCE = "video"
+REALIGNED_GEOMETRY_SUFFIX = ", realigned"         # e.g. "cropped_aligned, realigned"
+PROVIDER_CROP_GEOMETRY_SUFFIX = ", provider's crop"  # e.g. "omg_aligned_dir, provider's crop"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +37,10 @@ class ExampleOptions:
         max_label_surplus: tolerated extra label lines beyond the decoded frames.
         spatial_features: "" (off), "imagenet", "none" (random, tests) or a weights file path.
         default_fps: fps stored when no video is available (cropped_aligned without the video).
+        cropped_aligned_geometry: "realign" (default) warps a provider's crops (Aff-Wild2's
+            cropped_aligned) to our template with the raw-video face pipeline, so they share the
+            geometry of video faces; "keep" uses them as the provider cut them. See
+            `data_prep.aligned_frames`.
     """
 
     face_backend: str = "mtcnn"
@@ -40,6 +50,12 @@ class ExampleOptions:
     max_label_surplus: int = 2
     spatial_features: str = ""
     default_fps: float = 30.0
+    cropped_aligned_geometry: str = "realign"
+
+    def __post_init__(self):
+        if self.cropped_aligned_geometry not in CROPPED_ALIGNED_GEOMETRIES:
+            raise ConfigurationError(f"--cropped_aligned_geometry={self.cropped_aligned_geometry!r}; "
+                                     f"expected one of {CROPPED_ALIGNED_GEOMETRIES}")
 
 
 def label_statistics(arousal, valence, valid) -> Dict[str, Dict[str, float]]:
@@ -116,34 +132,30 @@ class ExampleBuilder:
                 rgb, gray, found = np.zeros_like(rgb), np.zeros_like(gray), 0
             yield rgb, gray, found
 
-    def _faces_from_aligned_dir(self, item: VideoItem, num_frames: int, unreadable: list):
-        directory = item.aligned_dir
-        indices = []
-        for name in os.listdir(directory):
-            stem, extension = os.path.splitext(name)
-            if extension.lower() == ".jpg" and stem.isdigit():
-                indices.append(int(stem))
-        if indices and min(indices) < 1:
-            raise InputError(f"{directory}: frame file numbers start at 1, found {min(indices):05d}.jpg")
-        if indices and max(indices) > num_frames + self.options.max_label_surplus:
-            raise InputError(f"{directory}: {max(indices):05d}.jpg is beyond the video's "
-                             f"{num_frames} frames")
-        present = set(indices)
-        for index in range(1, num_frames + 1):
-            if index not in present:
-                yield (np.zeros((faces.RGB_SIZE, faces.RGB_SIZE, 3), np.uint8),
-                       np.zeros((faces.GRAY_SIZE, faces.GRAY_SIZE), np.uint8), 0)
-                continue
-            path = os.path.join(directory, f"{index:05d}.jpg")
-            image = cv2.imread(path, cv2.IMREAD_COLOR)
-            if image is None:
-                # One bad file costs its frame, not the video and all its labels.
-                unreadable.append(f"{path}: unreadable image")
-                yield (np.zeros((faces.RGB_SIZE, faces.RGB_SIZE, 3), np.uint8),
-                       np.zeros((faces.GRAY_SIZE, faces.GRAY_SIZE), np.uint8), 0)
-                continue
-            rgb, gray = faces.standardize_aligned_face(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-            yield rgb, gray, 1
+    def _realigns(self, item: VideoItem) -> bool:
+        """Whether `item`'s pre-aligned faces are re-aligned to our template."""
+        return (item.aligned_dir is not None and self.reader.aligned_frames_realignable
+                and self.options.cropped_aligned_geometry == "realign")
+
+    def face_geometry(self, item: VideoItem) -> dict:
+        """The `faces.face_geometry` of `item`'s prepared faces (recorded in the sidecar)."""
+        if item.aligned_dir is None:
+            return faces.face_geometry(VIDEO_GEOMETRY_SOURCE)
+        name = self.reader.aligned_frames_name
+        if self._realigns(item):
+            return faces.face_geometry(name + REALIGNED_GEOMETRY_SUFFIX)
+        return faces.face_geometry(name + PROVIDER_CROP_GEOMETRY_SUFFIX, template=False)
+
+    def _faces_from_aligned_dir(self, item: VideoItem, num_frames: int, unreadable: list,
+                                crops_without_face: list):
+        present = aligned_frames.frame_numbers(item.aligned_dir, num_frames, self.options.max_label_surplus)
+        if self._realigns(item):
+            # The crop already shows the annotated person (a _left/_right annotation has its own
+            # crops), so the track starts on the crop's largest face, not on the leftmost/rightmost.
+            return aligned_frames.realigned_faces(
+                item.aligned_dir, present, num_frames, self.detector, self._config("largest"),
+                unreadable, crops_without_face)
+        return aligned_frames.provided_faces(item.aligned_dir, present, num_frames, unreadable)
 
     def build(self, item: VideoItem) -> Tuple[bytes, Dict[str, object]]:
         """Prepares one item.
@@ -154,7 +166,9 @@ class ExampleBuilder:
         Returns:
             (serialized SequenceExample, statistics dict with frames, frames_with_face,
             valid_label_frames, unreadable_frames (frames that could not be decoded, recorded as
-            without a face), the first such message, and mergeable label sums).
+            without a face), the first such message, crops_without_face (re-aligned crops in which
+            no face was found, recorded as without a face), face_geometry, and mergeable label
+            sums).
 
         Raises:
             InputError: bad labels, labels/frames mismatch, bad aligned frames.
@@ -176,10 +190,12 @@ class ExampleBuilder:
             raise InputError(f"{item.source}: neither a video nor aligned frames with labels")
         arousal, valence, valid = reconcile(labels, num_frames, self.options.max_label_surplus)
 
-        unreadable = []
+        unreadable, crops_without_face = [], []
         if item.aligned_dir is not None:
-            frames = self._faces_from_aligned_dir(item, num_frames, unreadable)
-            backend = ALIGNED_BACKEND
+            frames = self._faces_from_aligned_dir(item, num_frames, unreadable, crops_without_face)
+            # Re-aligned crops: the crops' source and the detector that found their landmarks.
+            backend = (f"{ALIGNED_BACKEND}+{self.options.face_backend}" if self._realigns(item)
+                       else ALIGNED_BACKEND)
         else:
             frames = self._faces_from_video(item, num_frames, unreadable)
             backend = self.options.face_backend
@@ -214,6 +230,8 @@ class ExampleBuilder:
             "valid_label_frames": int(np.sum(valid)),
             "unreadable_frames": len(unreadable),
             "unreadable_first": unreadable[0] if unreadable else None,
+            "crops_without_face": len(crops_without_face),
+            "face_geometry": self.face_geometry(item),
             "labels": label_statistics(arousal, valence, valid),
         }
         return schema.serialize(example), stats

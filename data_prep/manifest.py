@@ -5,7 +5,8 @@ import math
 import os
 from typing import Dict
 
-from data_prep.shard_writer import merge_label_stats, write_json_atomic
+from data_prep.shard_writer import (COUNTED_KEYS, combine_face_geometries, merge_label_stats,
+                                    write_json_atomic)
 from mimamo_tf.data import schema, shards
 
 MANIFEST_NAME = shards.MANIFEST_FILE
@@ -27,7 +28,9 @@ def build_manifest(output_dir: str) -> dict:
     """Aggregates every complete shard's sidecar in `output_dir`.
 
     Returns:
-        {"schema_version", "splits": {split: {totals, label statistics, shards, failed}}}.
+        {"schema_version", "splits": {split: {totals (frames, frames_with_face, ...,
+        crops_without_face), label statistics, shards, failed, face_geometry (one
+        `faces.face_geometry` dict, or the list of the distinct ones when shards disagree)}}}.
     """
     splits: Dict[str, dict] = {}
     for path in shards.list_shards(output_dir):
@@ -38,12 +41,13 @@ def build_manifest(output_dir: str) -> dict:
             "dataset": sidecar["settings"].get("dataset"),
             "num_output_shards": sidecar["num_output_shards"], "complete_shards": 0,
             "examples": 0, "frames": 0, "frames_with_face": 0, "valid_label_frames": 0,
-            "unreadable_frames": 0, "label_sums": {}, "shards": [], "failed": [],
-            "videos_with_unreadable_frames": [], "settings": sidecar["settings"],
+            "unreadable_frames": 0, "crops_without_face": 0, "label_sums": {}, "shards": [], "failed": [],
+            "videos_with_unreadable_frames": [], "settings": sidecar["settings"], "face_geometry": None,
         })
         split["complete_shards"] += 1
-        for key in ("examples", "frames", "frames_with_face", "valid_label_frames", "unreadable_frames"):
+        for key in ("examples",) + COUNTED_KEYS:
             split[key] += sidecar.get(key, 0)
+        split["face_geometry"] = combine_face_geometries([split["face_geometry"], sidecar.get("face_geometry")])
         # Frames that could not be decoded were written as frames without a face; say where.
         split["videos_with_unreadable_frames"].extend(
             {"video_id": v["video_id"], "unreadable_frames": v["unreadable_frames"], "shard": name}

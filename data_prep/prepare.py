@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from data_prep import manifest as manifest_lib
 from data_prep import shard_writer
-from data_prep.examples import ExampleBuilder, ExampleOptions
+from data_prep.examples import CROPPED_ALIGNED_GEOMETRIES, ExampleBuilder, ExampleOptions
 from data_prep.readers import READERS, ConfigurationError, make_reader
 from mimamo_tf import atomic_files
 from mimamo_tf.data import shards
@@ -205,10 +205,12 @@ def prepare(dataset: str, data_root: str, output_dir: str, split: str = "train",
         run(config, tasks, num_workers, progress)
     manifest = manifest_lib.write_manifest(output_dir)
     summary = manifest["splits"].get(split, {})
+    faceless_crops = summary.get("crops_without_face", 0)
     shard_writer.log(
         f"{split}: {summary.get('complete_shards', 0)}/{count} shards complete, "
         f"{summary.get('examples', 0)} examples, {summary.get('frames', 0)} frames, "
-        f"{len(summary.get('failed', []))} failed inputs (see {output_dir}/manifest.json)")
+        + (f"{faceless_crops} re-aligned crops without a face found, " if faceless_crops else "")
+        + f"{len(summary.get('failed', []))} failed inputs (see {output_dir}/manifest.json)")
     return manifest
 
 
@@ -221,7 +223,7 @@ def main(argv):
         face_backend=FLAGS.face_backend, detect_every=FLAGS.detect_every,
         smoothing_sigma=FLAGS.smoothing_sigma, detector_max_side=FLAGS.detector_max_side,
         max_label_surplus=FLAGS.max_label_surplus, spatial_features=FLAGS.spatial_features,
-        default_fps=FLAGS.default_fps)
+        default_fps=FLAGS.default_fps, cropped_aligned_geometry=FLAGS.cropped_aligned_geometry)
     reader_options = {"affwild2_source": FLAGS.affwild2_source, "omg_csv": FLAGS.omg_csv,
                       "omg_clips_dir": FLAGS.omg_clips_dir,
                       # Absolute here, so worker processes and the manifest see the same folder.
@@ -265,6 +267,13 @@ def define_flags():
     flags.DEFINE_integer("max_label_surplus", 2, "Tolerated label lines beyond the decoded frames.")
     flags.DEFINE_enum("affwild2_source", "video", ["video", "cropped_aligned"],
                       "Aff-Wild2: detect faces in the raw videos, or use the provided aligned frames.")
+    flags.DEFINE_enum("cropped_aligned_geometry", "realign", list(CROPPED_ALIGNED_GEOMETRIES),
+                      "Aff-Wild2 with --affwild2_source=cropped_aligned: realign warps each provided "
+                      "crop to the project's face template (landmarks found by the raw-video face "
+                      "pipeline), so the faces have the geometry of video faces and of predict; keep "
+                      "uses the provider's crop as it is (another template: eyes lower, face larger). "
+                      "A crop in which realign finds no face is written without a face and counted "
+                      "(crops_without_face in the sidecars and manifest.json).")
     flags.DEFINE_string("omg_csv", "", "OMG: CSV file (default: the split's standard name).")
     flags.DEFINE_string("omg_clips_dir", "", "OMG: folder of <video>/<utterance>.mp4 (default: data_root).")
     flags.DEFINE_string("omg_aligned_dir", None, "OMG: folder of pre-aligned faces <video>/<utterance "

@@ -13,11 +13,16 @@ import math
 import os
 import sys
 import traceback
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, Iterable, List, Sequence, Union
 
 from data_prep.readers.base import VideoItem
 from mimamo_tf import atomic_files
 from mimamo_tf.data import shards
+
+
+# Per-video counts that a sidecar and the manifest sum up.
+COUNTED_KEYS = ("frames", "frames_with_face", "valid_label_frames", "unreadable_frames",
+                "crops_without_face")
 
 
 def plan_shards(items: Sequence[VideoItem], videos_per_shard: int) -> List[List[VideoItem]]:
@@ -86,6 +91,23 @@ def merge_label_stats(total: Dict[str, Dict], part: Dict[str, Dict]) -> Dict[str
     return merged
 
 
+def combine_face_geometries(geometries: Iterable[Union[None, dict, list]]) -> Union[None, dict, list]:
+    """The ``face_geometry`` record of a shard or a split, from those of its parts.
+
+    One geometry (`faces.face_geometry` dict) when every part agrees, the list of the distinct ones
+    (in order of appearance) when they differ, None when no part has one (every item failed, or
+    sidecars written before geometries were recorded). A part may itself be such a list.
+    """
+    distinct = []
+    for geometry in geometries:
+        for one in geometry if isinstance(geometry, list) else [geometry]:
+            if one is not None and one not in distinct:
+                distinct.append(one)
+    if not distinct:
+        return None
+    return distinct[0] if len(distinct) == 1 else distinct
+
+
 def write_shard(output_dir: str, split: str, index: int, count: int, items: Sequence[VideoItem],
                 build: Callable[[VideoItem], tuple], run_fingerprint: str, settings: dict,
                 report: Callable[[int, bool, str], None]) -> dict:
@@ -103,7 +125,9 @@ def write_shard(output_dir: str, split: str, index: int, count: int, items: Sequ
         report: called after every item with (frames, failed, message).
 
     Returns:
-        The sidecar dict.
+        The sidecar dict: the shard's totals (frames, frames_with_face, valid_label_frames,
+        unreadable_frames, crops_without_face, label sums), one entry per written video, the failed
+        items, and face_geometry (see `combine_face_geometries`).
     """
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
@@ -112,9 +136,10 @@ def write_shard(output_dir: str, split: str, index: int, count: int, items: Sequ
     sidecar = {
         "file": name, "split": split, "shard_index": index, "num_output_shards": count,
         "fingerprint": run_fingerprint, "settings": settings, "examples": 0, "frames": 0,
-        "frames_with_face": 0, "valid_label_frames": 0, "unreadable_frames": 0, "labels": {}, "videos": [],
-        "failed": [],
+        "frames_with_face": 0, "valid_label_frames": 0, "unreadable_frames": 0, "crops_without_face": 0,
+        "labels": {}, "videos": [], "failed": [], "face_geometry": None,
     }
+    geometries = []
     # The sidecar is renamed into place first and the .tfrecord last: a complete shard is one whose
     # .tfrecord exists.
     with atomic_files.replacing(final_path, fsync=True) as tmp_path:
@@ -134,18 +159,21 @@ def write_shard(output_dir: str, split: str, index: int, count: int, items: Sequ
                     continue
                 writer.write(serialized)
                 sidecar["examples"] += 1
-                for key in ("frames", "frames_with_face", "valid_label_frames", "unreadable_frames"):
+                for key in COUNTED_KEYS:
                     sidecar[key] += stats.get(key, 0)
                 sidecar["labels"] = merge_label_stats(sidecar["labels"], stats["labels"])
                 sidecar["videos"].append({"video_id": item.video_id, "frames": stats["frames"],
                                           "frames_with_face": stats["frames_with_face"],
                                           "valid_label_frames": stats["valid_label_frames"],
-                                          "unreadable_frames": stats.get("unreadable_frames", 0)})
+                                          "unreadable_frames": stats.get("unreadable_frames", 0),
+                                          "crops_without_face": stats.get("crops_without_face", 0)})
+                geometries.append(stats.get("face_geometry"))
                 unreadable = stats.get("unreadable_frames", 0)
                 report(stats["frames"], False, (
                     f"WARNING {item.source} ({item.video_id}): {unreadable} unreadable frame(s) recorded as "
                     f"without a face, first: {stats['unreadable_first']}") if unreadable else "")
             writer.flush()
+        sidecar["face_geometry"] = combine_face_geometries(geometries)
         write_json_atomic(os.path.join(output_dir, shards.sidecar_name(name)), sidecar)
     return sidecar
 

@@ -17,8 +17,10 @@ pipeline run on it unchanged)::
 
     <output_dir>/VA_Set/{Train_Set,Validation_Set}/<name>.txt   "valence,arousal" + one line/frame
     <output_dir>/videos/<video>.mp4                              raw videos (mp4v)
-    <output_dir>/cropped_aligned/<name>/00001.jpg                112x112 faces aligned on the true
-                                                                 landmarks (missing: no face)
+    <output_dir>/cropped_aligned/<name>/00001.jpg                112x112 faces cut on the true
+                                                                 landmarks (missing: no face), by
+                                                                 default with an ArcFace-style
+                                                                 template, as the real crops are
     <output_dir>/ground_truth/<name>.npz                         landmarks, face_visible, labels
 
 Aff-Wild2's oddities are reproduced: some label files have 1-2 more lines than the video has
@@ -38,6 +40,14 @@ utterances of different lengths, each labelled once::
     <output_dir>/ground_truth/<video>/utterance_<k>.npz  per-frame valence, arousal (generator's
                                                          [-1, 1]), face_visible, landmarks; the
                                                          utterance labels; start_frame, fps
+
+**The crops' template** (``--cropped_aligned_template``): ``arcface`` (the Aff-Wild2 default) cuts
+the crops as Aff-Wild2's provider does, with a face-recognition template (ArcFace's 112x112
+reference points: eyes at y = 0.46 of the crop, the face about 8% larger than in ours); ``ours``
+cuts them with the project's template (`mimamo_tf.faces.CANONICAL_TEMPLATE`, eyes at y = 0.38), the
+geometry the raw-video path produces. OMG's default is ``ours``: its faces stand for faces aligned
+beforehand, and prepare has no re-alignment for them (``prepare --cropped_aligned_geometry``
+re-aligns Aff-Wild2's crops only).
 
 ``start``/``end`` are the utterance's span in seconds within its source video. An utterance's
 labels are the means over its frames of the per-frame truth, mapped to OMG's ranges: arousal in
@@ -88,6 +98,16 @@ FACE_ROI = (150, 30, 310, 200)  # x0, y0, x1, y1
 NO_FACE_REGION = (300, 0, 512, 300)  # x0, y0, x1, y1
 
 ALIGNED_SIZE = 112  # Aff-Wild2 cropped_aligned frames are 112x112
+# ArcFace's published 112x112 reference points (left eye, right eye, nose tip, mouth corners:
+# (38.29, 51.70), (73.53, 51.50), (56.03, 71.74), (41.55, 92.37), (70.73, 92.20) px) as fractions of
+# the crop: the face-recognition crop of 112x112 aligned-face releases such as Aff-Wild2's. Next to
+# `CANONICAL_TEMPLATE` the eyes sit lower (y 0.46, not 0.38) and the face is larger (inter-ocular
+# distance 0.315 of the side, not 0.300; the least-squares scale between the two is 1.08).
+ARCFACE_STYLE_TEMPLATE = np.array(
+    [[0.3419, 0.4616], [0.6565, 0.4598], [0.5002, 0.6405], [0.3710, 0.8247], [0.6315, 0.8233]],
+    np.float64)
+# --cropped_aligned_template: the template the cropped_aligned faces are cut with.
+CROPPED_ALIGNED_TEMPLATES = {"arcface": ARCFACE_STYLE_TEMPLATE, "ours": alignment.CANONICAL_TEMPLATE}
 SIZES = {
     # name: (train videos, validation videos, frames per video, two-person train videos)
     "tiny": (2, 1, 30, 0),
@@ -129,6 +149,8 @@ class SyntheticConfig:
         seed: everything is a deterministic function of the seed.
         cutaways: insert a stretch of frames without a face in every other video.
         label_surplus: give some label files 1-2 lines more than frames, like Aff-Wild2.
+        cropped_aligned_template: template of the cropped_aligned faces, a key of
+            `CROPPED_ALIGNED_TEMPLATES`: "arcface" (the provider's style, the default) or "ours".
     """
 
     train_videos: int = 2
@@ -141,6 +163,10 @@ class SyntheticConfig:
     seed: int = 0
     cutaways: bool = True
     label_surplus: bool = True
+    cropped_aligned_template: str = "arcface"
+
+    def __post_init__(self):
+        _check_template(self.cropped_aligned_template)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,6 +183,8 @@ class OmgSyntheticConfig:
         fps: frame rate.
         seed: everything is a deterministic function of the seed.
         cutaways: frames and whole utterances without a face (see the module docstring).
+        cropped_aligned_template: template of the aligned faces (see `SyntheticConfig`); "ours" by
+            default: prepare keeps OMG's pre-aligned faces as they are.
     """
 
     train_videos: int = 4
@@ -169,8 +197,10 @@ class OmgSyntheticConfig:
     fps: float = 30.0
     seed: int = 0
     cutaways: bool = True
+    cropped_aligned_template: str = "ours"
 
     def __post_init__(self):
+        _check_template(self.cropped_aligned_template)
         if self.utterances_per_video < 1:
             raise ValueError(f"utterances_per_video must be >= 1, got {self.utterances_per_video}")
         # A partial cut-away keeps at least one face frame on each side of a stretch of >= 3.
@@ -179,6 +209,12 @@ class OmgSyntheticConfig:
         if self.max_utterance_frames < self.min_utterance_frames:
             raise ValueError(f"max_utterance_frames {self.max_utterance_frames} < "
                              f"min_utterance_frames {self.min_utterance_frames}")
+
+
+def _check_template(name: str) -> None:
+    if name not in CROPPED_ALIGNED_TEMPLATES:
+        raise ValueError(f"cropped_aligned_template must be one of {sorted(CROPPED_ALIGNED_TEMPLATES)}, "
+                         f"got {name!r}")
 
 
 def _astronaut() -> np.ndarray:
@@ -422,10 +458,18 @@ def write_label_file(path: str, valence: np.ndarray, arousal: np.ndarray, valid:
 
 
 def write_aligned_frames(directory: str, frames: np.ndarray, landmarks: np.ndarray,
-                         visible: np.ndarray) -> None:
-    """cropped_aligned/<name>/{i+1:05d}.jpg aligned on the true landmarks; none where no face."""
+                         visible: np.ndarray, template: str = "ours") -> None:
+    """cropped_aligned/<name>/{i+1:05d}.jpg aligned on the true landmarks; none where no face.
+
+    Args:
+        directory: the video's folder (created).
+        frames: uint8 (T, H, W, 3) RGB frames.
+        landmarks: (T, 5, 2) true landmarks in frame pixels.
+        visible: bool (T,) where the face is shown.
+        template: a key of `CROPPED_ALIGNED_TEMPLATES`.
+    """
     os.makedirs(directory, exist_ok=True)
-    target = alignment.template_points(ALIGNED_SIZE)
+    target = CROPPED_ALIGNED_TEMPLATES[template] * float(ALIGNED_SIZE)
     for i in np.flatnonzero(visible):
         matrix = alignment.estimate_similarity(landmarks[i], target)
         face = cv2.warpAffine(frames[i], matrix, (ALIGNED_SIZE, ALIGNED_SIZE), flags=cv2.INTER_LINEAR)
@@ -466,7 +510,7 @@ def generate(output_dir: str, config: SyntheticConfig = SyntheticConfig()) -> Di
             write_label_file(os.path.join(output_dir, "VA_Set", folders[split], name + ".txt"),
                              track.valence, track.arousal, visible, surplus)
             write_aligned_frames(os.path.join(output_dir, "cropped_aligned", name), frames,
-                                 landmarks[person], visible)
+                                 landmarks[person], visible, config.cropped_aligned_template)
             np.savez_compressed(os.path.join(output_dir, "ground_truth", name + ".npz"),
                                 landmarks=landmarks[person], face_visible=visible,
                                 valence=track.valence, arousal=track.arousal, micro=track.micro,
@@ -569,7 +613,8 @@ def generate_omg(output_dir: str, config: OmgSyntheticConfig = OmgSyntheticConfi
             utterance_valence = float(np.mean(valence))
             video_io.write_video(os.path.join(output_dir, video_name, utterance), frames[span], config.fps)
             write_aligned_frames(os.path.join(output_dir, "cropped_aligned", video_name, stem),
-                                 frames[span], landmarks[span], visible[span])
+                                 frames[span], landmarks[span], visible[span],
+                                 config.cropped_aligned_template)
             np.savez_compressed(os.path.join(output_dir, "ground_truth", video_name, stem + ".npz"),
                                 valence=valence, arousal=arousal, face_visible=visible[span],
                                 landmarks=landmarks[span], utterance_arousal=utterance_arousal,
@@ -603,12 +648,20 @@ def main(argv):
         validation_videos=validation if FLAGS.validation_videos is None else FLAGS.validation_videos,
         two_person_videos=pairs if FLAGS.two_person_videos is None else FLAGS.two_person_videos,
         frames=frames if FLAGS.frames is None else FLAGS.frames,
-        width=FLAGS.width, height=FLAGS.height, seed=FLAGS.seed)
+        width=FLAGS.width, height=FLAGS.height, seed=FLAGS.seed,
+        **_template_override())
     names = generate(FLAGS.output_dir, config)
     total = (config.train_videos + config.validation_videos + config.two_person_videos) * config.frames
     print(f"wrote {len(names['train'])} train and {len(names['validation'])} validation annotations "
           f"({total} video frames) to {FLAGS.output_dir}")
     return 0
+
+
+def _template_override() -> dict:
+    """``--cropped_aligned_template`` as a config keyword, or nothing (the format's default)."""
+    if FLAGS.cropped_aligned_template is None:
+        return {}
+    return {"cropped_aligned_template": FLAGS.cropped_aligned_template}
 
 
 def _main_omg():
@@ -624,7 +677,7 @@ def _main_omg():
             utterances_per_video=(utterances if FLAGS.utterances_per_video is None
                                   else FLAGS.utterances_per_video),
             min_utterance_frames=shortest, max_utterance_frames=longest,
-            width=FLAGS.width, height=FLAGS.height, seed=FLAGS.seed)
+            width=FLAGS.width, height=FLAGS.height, seed=FLAGS.seed, **_template_override())
     except ValueError as error:
         raise app.UsageError(f"--format=omg: {error}") from error
     names = generate_omg(FLAGS.output_dir, config)
@@ -656,6 +709,10 @@ def define_flags():
     flags.DEFINE_integer("width", 320, "Frame width (per person).")
     flags.DEFINE_integer("height", 240, "Frame height.")
     flags.DEFINE_integer("seed", 0, "Random seed (output is a deterministic function of it).")
+    flags.DEFINE_enum("cropped_aligned_template", None, sorted(CROPPED_ALIGNED_TEMPLATES),
+                      "Template the cropped_aligned faces are cut with: arcface (a face-recognition "
+                      "112x112 crop like Aff-Wild2's provided faces: eyes lower, face larger) or ours "
+                      "(mimamo_tf.faces.CANONICAL_TEMPLATE). Default: arcface for affwild2, ours for omg.")
 
 
 def cli():

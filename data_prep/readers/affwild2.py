@@ -11,8 +11,9 @@ A label file starts with the header ``valence,arousal`` (columns are taken by na
 per frame; ``-5`` marks an invalid frame. ``<video>_left.txt``/``<video>_right.txt`` annotate the
 left/right person of ``<video>``: the face track starts on the leftmost/rightmost face.
 
-With ``source="cropped_aligned"`` the provided aligned frames are used and face detection is
-skipped; a missing jpg is a frame without a face.
+With ``source="cropped_aligned"`` the provided aligned frames are used instead of the videos; a
+missing jpg is a frame without a face. Prepare re-aligns them to the project's template by default
+(``--cropped_aligned_geometry=realign``, see `data_prep.aligned_frames`) or keeps the provider's crop.
 """
 
 import os
@@ -103,6 +104,9 @@ class AffWild2Reader(DatasetReader):
 
     name = "affwild2"
     splits = tuple(SPLIT_FOLDERS)
+    aligned_frames_name = "cropped_aligned"
+    # The provided crops follow the provider's template, not ours: prepare re-aligns them by default.
+    aligned_frames_realignable = True
 
     def __init__(self, data_root: str, split: str, source: str = "video"):
         super().__init__(data_root, split)

@@ -149,10 +149,21 @@ def parse_float(text: str, path: str, line_number: int) -> float:
 
 
 class DatasetReader:
-    """Interface: list the items of one split and parse an item's labels."""
+    """Interface: list the items of one split and parse an item's labels.
+
+    Attributes:
+        name: the ``--dataset`` name.
+        splits: the split names it accepts (empty: any).
+        aligned_frames_name: what its pre-aligned faces (`VideoItem.aligned_dir`) are called in
+            records, e.g. the flag or folder they come from.
+        aligned_frames_realignable: True when those faces are a provider's crops that prepare
+            re-aligns to the project's template under ``--cropped_aligned_geometry=realign``.
+    """
 
     name = "abstract"
     splits: tuple = ()
+    aligned_frames_name = "aligned frames"
+    aligned_frames_realignable = False
 
     def __init__(self, data_root: str, split: str):
         if not os.path.isdir(data_root):

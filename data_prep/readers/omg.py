@@ -50,6 +50,9 @@ class OmgReader(DatasetReader):
 
     name = "omg"
     splits = tuple(DEFAULT_CSV_NAMES)
+    # Faces aligned beforehand with an unknown template: used as they are (never re-aligned), and
+    # recorded as a provider's crop.
+    aligned_frames_name = "omg_aligned_dir"
 
     def __init__(self, data_root: str, split: str, csv_path: Optional[str] = None,
                  clips_dir: Optional[str] = None, aligned_dir: Optional[str] = None):

@@ -6,6 +6,7 @@ ITU-R 601 luma resized to 48x48 (temporal stream). The 48x48 face is derived fro
 """
 
 import math
+from typing import Mapping, Optional
 
 import cv2
 import numpy as np
@@ -188,3 +189,57 @@ def standardize_aligned_face(face_rgb: np.ndarray):
         rgb = cv2.resize(face_rgb, (RGB_SIZE, RGB_SIZE),
                          interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
     return rgb, gray_from_rgb(rgb)
+
+
+def face_geometry(source: str, template: bool = True, size: int = RGB_SIZE) -> dict:
+    """Describes where faces sit in aligned crops, as a JSON-able dict (recorded with data).
+
+    Two sets of faces have the same geometry when the same five landmarks land on the same pixels
+    of equally sized crops: then a model trained on one is served faces like the ones it learned
+    from. Faces warped to `CANONICAL_TEMPLATE` (raw video, `predict`, re-aligned provider crops)
+    share one geometry; a provider's crop (e.g. Aff-Wild2's `cropped_aligned` kept as it is) follows
+    the provider's template, which is not known here.
+
+    Args:
+        source: what the faces were made from, e.g. ``"video"``; descriptive only, never compared.
+        template: True when the faces were warped to `CANONICAL_TEMPLATE`; False when their template
+            is someone else's (recorded as None).
+        size: side of the square output crop in pixels.
+
+    Returns:
+        ``{"source": source, "template": [[x, y] x 5] in pixels of the output crop (landmark order
+        of `detection.LANDMARK_NAMES`) or None, "output_size": size}``.
+    """
+    points = template_points(size).round(3).tolist() if template else None
+    return {"source": str(source), "template": points, "output_size": int(size)}
+
+
+def same_face_geometry(first: Optional[Mapping], second: Optional[Mapping],
+                       tolerance: float = 0.5) -> bool:
+    """Whether faces of two recorded geometries (`face_geometry` dicts) are interchangeable.
+
+    The sources are not compared (a re-aligned crop and a video frame give the same faces). A
+    geometry whose template is None (a provider's crop) is never the same as any geometry, itself
+    included: its template is unknown. Anything that is not one geometry dict (None, or the list a
+    manifest records when the shards of a split disagree) is never the same either.
+
+    Args:
+        first: a `face_geometry` dict.
+        second: another one.
+        tolerance: largest difference of a template coordinate, in pixels of the output crop.
+
+    Returns:
+        True when both templates are known, the output sizes are equal and every template
+        coordinate agrees within `tolerance`.
+    """
+    if not isinstance(first, Mapping) or not isinstance(second, Mapping):
+        return False
+    if first.get("template") is None or second.get("template") is None:
+        return False
+    if first.get("output_size") != second.get("output_size"):
+        return False
+    points_a = np.asarray(first["template"], np.float64)
+    points_b = np.asarray(second["template"], np.float64)
+    if points_a.shape != (5, 2) or points_b.shape != (5, 2):
+        return False
+    return bool(np.abs(points_a - points_b).max() <= tolerance)

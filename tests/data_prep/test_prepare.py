@@ -29,10 +29,17 @@ FRAMES = 24
 
 @pytest.fixture(scope="module")
 def synthetic_root(tmp_path_factory):
+    # cropped_aligned cut with our template: kept as they are (KEEP_CROPS), they are the faces
+    # aligned on the true landmarks that the video path is checked against.
     root = str(tmp_path_factory.mktemp("synthetic_affwild2"))
     synthetic.generate(root, synthetic.SyntheticConfig(
-        train_videos=2, validation_videos=1, two_person_videos=1, frames=FRAMES, seed=7))
+        train_videos=2, validation_videos=1, two_person_videos=1, frames=FRAMES, seed=7,
+        cropped_aligned_template="ours"))
     return root
+
+
+# The provided crops used exactly as they are (no re-alignment).
+KEEP_CROPS = ExampleOptions(cropped_aligned_geometry="keep")
 
 
 def _examples(directory):
@@ -63,7 +70,7 @@ def video_mode_dir(synthetic_root, tmp_path_factory):
 def aligned_mode_dir(synthetic_root, tmp_path_factory):
     output = str(tmp_path_factory.mktemp("aligned_mode"))
     prepare("affwild2", synthetic_root, output, split="train", videos_per_shard=1,
-            reader_options={"affwild2_source": "cropped_aligned"})
+            example_options=KEEP_CROPS, reader_options={"affwild2_source": "cropped_aligned"})
     return output
 
 
@@ -128,7 +135,7 @@ def test_cropped_aligned_mode_uses_the_provided_frames_exactly(synthetic_root, a
 def test_parallel_workers_write_the_same_bytes(synthetic_root, aligned_mode_dir, tmp_path):
     output = str(tmp_path / "parallel")
     prepare("affwild2", synthetic_root, output, split="train", videos_per_shard=1, num_workers=2,
-            reader_options={"affwild2_source": "cropped_aligned"})
+            example_options=KEEP_CROPS, reader_options={"affwild2_source": "cropped_aligned"})
     assert _shard_bytes(output) == _shard_bytes(aligned_mode_dir)
     assert len(_shard_bytes(output)) == 4
 
@@ -137,10 +144,10 @@ def test_machines_split_the_shards(synthetic_root, aligned_mode_dir, tmp_path):
     output = str(tmp_path / "two_machines")
     options = {"affwild2_source": "cropped_aligned"}
     prepare("affwild2", synthetic_root, output, videos_per_shard=1, num_shards=2, shard_index=1,
-            reader_options=options)
+            example_options=KEEP_CROPS, reader_options=options)
     assert sorted(_shard_bytes(output)) == ["train-00001-of-00004.tfrecord", "train-00003-of-00004.tfrecord"]
     manifest = prepare("affwild2", synthetic_root, output, videos_per_shard=1, num_shards=2,
-                       shard_index=0, reader_options=options)
+                       shard_index=0, example_options=KEEP_CROPS, reader_options=options)
     assert manifest["splits"]["train"]["complete"]
     assert _shard_bytes(output) == _shard_bytes(aligned_mode_dir)
 

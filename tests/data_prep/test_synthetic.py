@@ -174,6 +174,9 @@ def test_omg_prepare_with_aligned_faces_keeps_csv_labels_and_true_face_flags(omg
     manifest = prepare("omg", root, output, split="train", reader_options={"omg_aligned_dir": aligned})
     summary = manifest["splits"]["train"]
     assert summary["settings"]["omg_aligned_dir"] == aligned
+    # Faces aligned beforehand are used as they are: recorded as a crop of unknown template.
+    assert summary["face_geometry"] == {"source": "omg_aligned_dir, provider's crop", "template": None,
+                                        "output_size": 224}
     assert [(f["video_id"], missing in f["reason"]) for f in summary["failed"]] == [
         ("omgsynth001/utterance_2", True)]
     rows = {f"{r['video']}/{r['utterance'][:-4]}": r for r in _omg_rows(root, "train")}

@@ -71,6 +71,26 @@ def test_warp_of_a_large_face_is_antialiased(astronaut):
     assert np.abs(small.astype(float) - large.astype(float)).mean() < 6.0
 
 
+def test_face_geometry_records_our_template_and_compares_within_a_tolerance():
+    import json
+
+    video = faces.face_geometry("video")
+    # Eyes of our template at (0.35, 0.38) and (0.65, 0.38) of a 224 crop, JSON as it is stored.
+    assert video["template"][:2] == [[78.4, 85.12], [145.6, 85.12]] and video["output_size"] == 224
+    assert json.loads(json.dumps(video)) == video
+    realigned = faces.face_geometry("cropped_aligned, realigned")
+    assert faces.same_face_geometry(video, realigned)  # the source is descriptive only
+    nudged = dict(video, template=(np.asarray(video["template"]) + 0.3).tolist())
+    moved = dict(video, template=(np.asarray(video["template"]) + [0.0, 2.0]).tolist())
+    assert faces.same_face_geometry(video, nudged) and not faces.same_face_geometry(video, moved)
+    assert not faces.same_face_geometry(video, faces.face_geometry("video", size=112))
+    provider = faces.face_geometry("cropped_aligned, provider's crop", template=False)
+    assert provider["template"] is None
+    # An unknown template is never the same, not even as itself; nor is a list of geometries.
+    assert not faces.same_face_geometry(provider, provider)
+    assert not faces.same_face_geometry(video, [video]) and not faces.same_face_geometry(None, video)
+
+
 def test_local_linear_smoothing_keeps_linear_motion_and_removes_noise():
     t = np.arange(60, dtype=np.float64)
     linear = np.stack([3.0 + 0.7 * t, -2.0 - 0.1 * t], axis=1)
