@@ -23,6 +23,7 @@ import dataclasses
 import os
 from typing import Optional, Tuple
 
+from mimamo_tf import window_plan
 from mimamo_tf.atomic_files import write_text
 from mimamo_tf.errors import InputError
 
@@ -139,6 +140,9 @@ class DataConfig:
         window: frames per training/evaluation window; at video level the most snippets taken of
             an utterance (one per second; a longer utterance gives a block of ``window`` seconds).
         stride: stride of training windows.
+        window_overlap: evaluation and validation windows overlap by this fraction of a window, and
+            every frame takes the prediction of the window whose centre is nearest
+            (``mimamo_tf.window_plan``); 0 tiles the video with windows one after the other.
         batch_size: global batch size in windows (split over replicas and workers).
         eval_batch_size: windows per batch of ``evaluate`` (and the studies' evaluations); any value
             gives the same predictions.
@@ -158,6 +162,7 @@ class DataConfig:
     inner_validation_fraction: float = 0.2
     window: int = 64
     stride: int = 32
+    window_overlap: float = window_plan.DEFAULT_OVERLAP
     batch_size: int = 8
     eval_batch_size: int = 8
     crop_fraction: float = 0.85
@@ -267,6 +272,9 @@ _FLAGS = (
     ("window", "data", "window",
      "Frames per training/evaluation window; at video level the most one-per-second snippets of an utterance."),
     ("stride", "data", "stride", "Stride of training windows."),
+    ("window_overlap", "data", "window_overlap",
+     "Evaluation/validation windows overlap by this fraction of a window (0: tiled); each frame takes the "
+     "prediction of the window whose centre is nearest, so it has context on both sides."),
     ("batch_size", "data", "batch_size", "Global batch size in windows."),
     ("eval_batch_size", "data", "eval_batch_size", "Windows per evaluation batch (evaluate, studies)."),
     ("skip_corrupt_records", "data", "skip_corrupt_records",
@@ -529,6 +537,9 @@ def validate(config, require_data=True, require_model_dir=True):
         raise ConfigError(f"--lr_decay_epochs must be epochs >= 0, got {opt.lr_decay_epochs}")
     if not 0 <= data.inner_validation_fraction < 1:
         raise ConfigError(f"--inner_validation_fraction must be in [0, 1); got {data.inner_validation_fraction}")
+    if not 0 <= data.window_overlap < 1:
+        raise ConfigError(f"--window_overlap is a fraction of the window in [0, 1) (0.5: half a window, 0: tiled "
+                          f"windows); got {data.window_overlap}")
     if not 0 <= data.train_gamma_beta <= 1:
         raise ConfigError(f"--train_gamma_beta must be in [0, 1]; got {data.train_gamma_beta}")
     return config

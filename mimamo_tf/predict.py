@@ -10,12 +10,15 @@ Valence and arousal for every frame of the face in each video, from a model expo
 * ``OUT/<name>.png`` — both curves over time, stretches without a face shaded;
 * ``OUT/<name>.mp4`` with ``--overlay`` — the video with the face box and both values drawn.
 
+Windows overlap by half a window by default (``--window_overlap``), each frame predicted by the
+window in which it sits nearest the centre, as ``evaluate`` does: no seams where windows meet.
 Videos are streamed (memory does not grow with their length) and processed one by one; a video
 that cannot be read is reported and skipped. Exit code: 0 when every video was done, 1 when some
 failed, 2 for bad flags or a model that is not an export.
 """
 
 from mimamo_tf.command_line import EXIT_DONE, EXIT_SOME_FAILED, run_command
+from mimamo_tf.window_plan import DEFAULT_OVERLAP
 
 
 def define_flags(flag_values):
@@ -33,20 +36,32 @@ def define_flags(flag_values):
                          "(what evaluate and the official scorers use) instead of empty values.",
                          flag_values=flag_values)
     flags.DEFINE_integer("num_threads", 0, "LiteRT interpreter threads (0: all cores).", flag_values=flag_values)
+    flags.DEFINE_float("window_overlap", DEFAULT_OVERLAP,
+                       "Consecutive windows overlap by this fraction of a window and each frame takes the "
+                       "prediction of the window whose centre is nearest, as evaluate does (0: windows one after "
+                       "the other, faster, with a seam at every window boundary).", flag_values=flag_values)
 
 
 def main(flag_values):
-    from mimamo_tf.inference import Predictor
+    import warnings
+
     from mimamo_tf.errors import InputError
+    from mimamo_tf.inference import Predictor
+    from mimamo_tf.inference.predictor import FaceGeometryWarning
     from mimamo_tf.inference.batch_prediction import find_videos, predict_videos
 
     missing = [name for name in ("model", "input", "output_dir") if not getattr(flag_values, name)]
     if missing:
         raise InputError(f"{', '.join('--' + m for m in missing)} required")
     videos = find_videos(flag_values.input)
-    predictor = Predictor.load(flag_values.model, num_threads=flag_values.num_threads or None)
-    print(f"mimamo_tf.predict: {predictor.runner.kind} {flag_values.model} (windows of {predictor.window} frames, "
-          f"{predictor.context} context frames each side) on {len(videos)} video(s)")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FaceGeometryWarning)
+        predictor = Predictor.load(flag_values.model, num_threads=flag_values.num_threads or None,
+                                   window_overlap=flag_values.window_overlap)
+    for warning in caught:
+        print(f"mimamo_tf.predict: warning: {warning.message}")
+    print(f"mimamo_tf.predict: {predictor.runner.kind} {flag_values.model} (windows of {predictor.window} frames "
+          f"every {predictor.stride}, {predictor.context} context frames each side) on {len(videos)} video(s)")
     done, failed = predict_videos(predictor, videos, flag_values.output_dir, flag_values.overlay,
                                   flag_values.fill_missing)
     print(f"mimamo_tf.predict: {len(done)} of {len(videos)} video(s) done, {len(failed)} failed"

@@ -1,11 +1,16 @@
-"""``python -m mimamo_tf.bench export --export_dir=saved_models/demo --data_dir=data/tfrecords``:
+"""``python -m mimamo_tf.bench export --export_dir=saved_models/demo --data_dir=data/tfrecords --data_root=data/synthetic``:
 what each model file of an export costs and gives, side by side.
 
 Every file (the SavedModel, ``model.tflite``, ``model_dynamic_range.tflite`` when present) runs
-through ``Predictor.predict_faces`` on the aligned faces stored in the split's shards (the faces
-the network was evaluated on), and the official CCC (all frames with a valid label, faceless frames
-filled as ``evaluate`` fills them) is computed for each: the table shows size on disk, CCC, its
-change from the SavedModel, the largest prediction difference and frames/s of the model alone.
+through ``Predictor.predict_faces`` on the faces ``predict`` sees: each video of the split aligned
+from its raw file by the face pipeline ``Predictor.predict_video`` runs (``labelled_videos``; the
+faces are found once and shared by every file), windows overlapping as ``predict``'s default. So
+the CCC column is the official CCC (all frames with a valid label, faceless frames filled as
+``evaluate`` fills them) a user of ``predict`` gets on those videos. ``--faces=stored`` scores the
+faces stored in the shards instead (when the raw videos are not at hand: those went through JPEG
+and, for data prepared from provided crops, another alignment — the table says so). The table shows
+size on disk, CCC, its change from the SavedModel, the largest prediction difference and frames/s
+of the model alone.
 """
 
 import os
@@ -21,52 +26,66 @@ def _size_mb(path):
     return os.path.getsize(path) / 2**20
 
 
-def stored_videos(data_dir, split):
-    """``(video_id, rgb224, face_found, labels (T, 2), label_valid)`` of every video in the split."""
+def add_stored_faces(videos, data_dir, split):
+    """Fills ``faces``/``face_found`` of every video from the faces stored in the split's shards."""
     import tensorflow as tf
 
     from mimamo_tf.data import schema, shards
 
-    files = shards.list_shards(data_dir, split)
-    if not files:
-        raise SystemExit(f"--data_dir={data_dir}: no shards of split {split!r}")
-    for path in files:
+    by_id = {v.video_id: v for v in videos}
+    for path in shards.list_shards(data_dir, split):
         for record in tf.data.TFRecordDataset(path):
             video = schema.parse_sequence_example(record.numpy())
-            yield (video["video_id"], video["rgb224"], video["face_found"],
-                   np.stack([video["arousal"], video["valence"]], -1), video["label_valid"] > 0)
+            by_id[video["video_id"]].faces = video["rgb224"]
+            by_id[video["video_id"]].face_found = video["face_found"]
+    return videos
 
 
 def define_flags(flag_values):
+    from mimamo_tf.window_plan import DEFAULT_OVERLAP
+
     flags.DEFINE_string("export_dir", "saved_models/demo", "An export of python -m mimamo_tf.export.", flag_values=flag_values)
-    flags.DEFINE_string("data_dir", "data/tfrecords", "Prepared shards with the faces to predict.", flag_values=flag_values)
+    flags.DEFINE_string("data_dir", "data/tfrecords", "Prepared shards with the split's labels.", flag_values=flag_values)
+    flags.DEFINE_string("data_root", "data/synthetic", "The raw videos the shards were prepared from (--faces=videos).",
+                        flag_values=flag_values)
+    flags.DEFINE_enum("faces", "videos", ["videos", "stored"],
+                      "videos: align the faces from the raw videos as predict does; stored: the shards' faces.",
+                      flag_values=flag_values)
     flags.DEFINE_string("split", "validation", "Which split's videos.", flag_values=flag_values)
+    flags.DEFINE_float("window_overlap", DEFAULT_OVERLAP, "Window overlap, as predict's --window_overlap.",
+                       flag_values=flag_values)
 
 
 def main(FLAGS):
-    from mimamo_tf.ccc import ccc_numpy
-    from mimamo_tf.serving.model_card import LITERT_FILES
+    from mimamo_tf.benchmarks.labelled_videos import add_predict_faces, official_ccc, read_split
     from mimamo_tf.inference import Predictor
+    from mimamo_tf.serving.model_card import LITERT_FILES
 
     export_dir = FLAGS.export_dir
     files = [("SavedModel", export_dir)] + [
         (f"LiteRT {kind}", os.path.join(export_dir, name)) for kind, name in LITERT_FILES.items()
         if os.path.isfile(os.path.join(export_dir, name))]
-    videos = list(stored_videos(FLAGS.data_dir, FLAGS.split))
-    labels = np.concatenate([v[3] for v in videos])
-    valid = np.concatenate([v[4] for v in videos])
+    videos = read_split(FLAGS.data_dir, FLAGS.split)
+    if FLAGS.faces == "videos":
+        add_predict_faces(videos, FLAGS.data_root)
+        faces_said = f"faces aligned from the raw videos in {FLAGS.data_root}, as predict aligns them"
+    else:
+        add_stored_faces(videos, FLAGS.data_dir, FLAGS.split)
+        faces_said = ("faces stored in the shards (JPEG, prepare's alignment): not what predict sees on the raw "
+                      "videos; pass --faces=videos --data_root=... for that")
     rows, reference = [], None
     for name, path in files:
-        predictor = Predictor.load(path)
+        predictor = Predictor.load(path, window_overlap=FLAGS.window_overlap)
         predictor.warm_up()
         start = time.perf_counter()
-        predictions = np.concatenate([predictor.predict_faces(rgb, found) for _, rgb, found, _, _ in videos])
+        predictions = [predictor.predict_faces(v.faces, v.face_found) for v in videos]
         seconds = time.perf_counter() - start
-        ccc = [ccc_numpy(predictions[valid, i], labels[valid, i]) for i in range(2)]
-        reference = predictions if reference is None else reference
-        rows.append((name, _size_mb(path), ccc, np.abs(predictions - reference).max(), len(predictions) / seconds))
-    print(f"{len(videos)} {FLAGS.split} videos, {int(valid.sum())} labelled frames of {FLAGS.data_dir}; "
-          f"export {export_dir}")
+        stacked = np.concatenate(predictions)
+        reference = stacked if reference is None else reference
+        rows.append((name, _size_mb(path), official_ccc(videos, predictions), np.abs(stacked - reference).max(),
+                     len(stacked) / seconds))
+    print(f"{len(videos)} {FLAGS.split} videos of {FLAGS.data_dir}, {sum(int(v.label_valid.sum()) for v in videos)} "
+          f"labelled frames; {faces_said}; export {export_dir}, windows overlapping by {FLAGS.window_overlap:g}")
     header = (f"{'model file':26s} {'size MB':>8s} {'CCC arousal':>12s} {'CCC valence':>12s} {'mean change':>12s} "
               f"{'max |diff|':>11s} {'frames/s':>9s}")
     print(header)

@@ -9,12 +9,15 @@ for the rest, including padding past the video's end) — the layout ``MaskedCCC
 ``label_valid``, ``face_found`` and ``video_face_found`` (the video has a face somewhere), from
 which validation computes the official CCC as ``evaluate`` does (``mimamo_tf.ccc.validation_cccs``).
 Bookkeeping for evaluation: ``video_id``, ``start`` (index of the window's first frame),
-``num_frames``, ``face_found`` and ``label_valid``.
+``num_frames``, ``owned`` (1 on the frames whose prediction this window gives), ``face_found`` and
+``label_valid``.
 
 Frame-level datasets are cut into windows of ``window`` frames: with ``stride`` for training (the
-paper: 64 frames, stride 32), tiling every frame exactly once for evaluation. Each window brings
-``context`` extra gray frames per side, clamped at the video's ends, so snippets at window borders
-see the real neighbouring frames.
+paper: 64 frames, stride 32); for evaluation overlapping by ``window_overlap`` of a window, each
+window predicting the frames nearest its centre (``mimamo_tf.window_plan``): its labels, loss weight
+and face flags count only on those (``owned``), so every frame is scored exactly once. Each window
+brings ``context`` extra gray frames per side, clamped at the video's ends, so snippets at window
+borders see the real neighbouring frames.
 
 Video-level datasets (OMG) give one element per utterance, sampled as the paper did: one snippet per
 second of the utterance (at its fps), starting at a random offset in [0, 1 s) drawn per utterance and
@@ -32,11 +35,12 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from mimamo_tf import window_plan
 from mimamo_tf.config import DataConfig, ModelConfig, RuntimeConfig
 from mimamo_tf.data import schema, shards
 from mimamo_tf.errors import InputError
 
-OUTPUT_KEYS = ("labels", "video_id", "start", "num_frames", "face_found", "label_valid")
+OUTPUT_KEYS = ("labels", "video_id", "start", "num_frames", "owned", "face_found", "label_valid")
 # The columns of ``labels``: the targets, the loss weight, and what the official CCC needs.
 LABEL_COLUMNS = ("arousal", "valence", "weight", "label_valid", "face_found", "video_face_found")
 # Evaluation samples an utterance at the middle of each second, and a long one in its middle
@@ -59,6 +63,8 @@ class PipelineConfig:
     Attributes:
         window: frames per window (and per sampled utterance at video level).
         stride: training window stride.
+        window_overlap: overlap of evaluation windows, a fraction of ``window``
+            (``mimamo_tf.window_plan``).
         batch_size: windows per batch (global batch under a distribution strategy).
         context: extra gray frames per side (``snippet_length // 2``; 0 without a phase stream).
         temporal_input: ``"phase_difference"``, ``"phase"``, ``"optical_flow"`` or None.
@@ -78,6 +84,7 @@ class PipelineConfig:
     # this view with ``pipeline_config``.
     window: int = DataConfig.window
     stride: int = DataConfig.stride
+    window_overlap: float = DataConfig.window_overlap
     batch_size: int = DataConfig.batch_size
     context: int = ModelConfig.snippet_length // 2
     temporal_input: str = ModelConfig.temporal_input
@@ -99,7 +106,7 @@ def pipeline_config(config, **overrides):
     """
     model, data = config.model, config.data
     values = dict(
-        window=data.window, stride=data.stride, batch_size=data.batch_size,
+        window=data.window, stride=data.stride, window_overlap=data.window_overlap, batch_size=data.batch_size,
         context=model.snippet_length // 2 if model.uses_temporal else 0,
         temporal_input=model.temporal_input if model.uses_temporal else None,
         snippet_length=model.snippet_length,
@@ -272,17 +279,23 @@ def _gamma_corrupt(frames, video, frame_index, beta):
     return tf.cast(tf.round(corrupted * 255.0), tf.uint8)
 
 
-def _window(video, start, config):
-    """One window of ``config.window`` frames starting at ``start`` (padded past the end)."""
+def _window(video, start, config, owned=None):
+    """One window of ``config.window`` frames starting at ``start`` (padded past the end).
+
+    ``owned``: ``(first, end)``, the frames whose prediction this window gives (an evaluation
+    window); None: all of its frames in the video (a training window).
+    """
     length = tf.shape(video["gray48"])[0]
     frames = tf.range(start, start + config.window)
-    inside = frames < length
+    counted = frames < length
+    if owned is not None:
+        counted &= (frames >= owned[0]) & (frames < owned[1])
     frames = tf.minimum(frames, length - 1)
-    weights = tf.where(inside, tf.gather(_frame_weights(video), frames), 0.0)
+    weights = tf.where(counted, tf.gather(_frame_weights(video), frames), 0.0)
     # Kept apart (the loss weight is their product): the official scorers count every frame with a
     # valid label, with or without a face.
-    face_found = tf.where(inside, tf.gather(video["face_found"], frames), 0)
-    label_valid = tf.where(inside, tf.gather(video["label_valid"], frames), 0)
+    face_found = tf.where(counted, tf.gather(video["face_found"], frames), 0)
+    label_valid = tf.where(counted, tf.gather(video["label_valid"], frames), 0)
     video_face = tf.fill([config.window], tf.cast(video["video_face_found"], tf.float32))
     element = {
         "labels": tf.stack([tf.gather(video["arousal"], frames), tf.gather(video["valence"], frames), weights,
@@ -290,6 +303,7 @@ def _window(video, start, config):
         "video_id": video["video_id"],
         "start": start,
         "num_frames": length,
+        "owned": tf.cast(counted, tf.int32),
         "face_found": face_found,
         "label_valid": label_valid,
     }
@@ -501,15 +515,15 @@ def make_dataset(files, config, training, video_ids=None, repeat=False, record_l
             # An utterance without any face has loss weight 0: it would only cost a step.
             dataset = dataset.filter(lambda element: element["face_found"] > 0)
     else:
-        stride = config.stride if training else config.window
-
         def windows(video):
             length = tf.shape(video["gray48"])[0]
             if training:
-                starts = training_window_starts(length, config.window, stride)
-            else:
-                starts = tf.range(0, length, stride)
-            return tf.data.Dataset.from_tensor_slices(starts).map(lambda s: _window(video, s, config))
+                starts = training_window_starts(length, config.window, config.stride)
+                return tf.data.Dataset.from_tensor_slices(starts).map(lambda s: _window(video, s, config))
+            stride = window_plan.overlap_stride(config.window, config.window_overlap)
+            starts = evaluation_window_starts(length, config.window, stride)
+            return tf.data.Dataset.from_tensor_slices(starts).map(
+                lambda s: _window(video, s, config, owned_frames(s, length, config.window, stride)))
 
         dataset = dataset.flat_map(windows)
         if training:
@@ -541,6 +555,21 @@ def training_window_starts(length, window, stride):
     last = tf.maximum(length - window, 0)
     starts = tf.range(0, last + 1, stride)
     return tf.cond(last % stride > 0, lambda: tf.concat([starts, [last]], 0), lambda: starts)
+
+
+def evaluation_window_starts(length, window, stride):
+    """First frames of the evaluation windows of a video of ``length`` frames (in-graph twin of
+    ``mimamo_tf.window_plan.window_starts``)."""
+    count = 1 + tf.maximum(0, -tf.math.floordiv(window - length, stride))
+    return tf.range(count) * stride
+
+
+def owned_frames(start, length, window, stride):
+    """``(first, end)`` of the frames the evaluation window at ``start`` predicts (in-graph twin of
+    ``mimamo_tf.window_plan.owned_frames``)."""
+    first = tf.where(start == 0, 0, start + (window - 1 - stride) // 2 + 1)
+    end = tf.where(start + window >= length, length, start + (window - 1 + stride) // 2 + 1)
+    return first, tf.minimum(end, length)
 
 
 def model_input_keys(config):

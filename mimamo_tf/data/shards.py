@@ -69,3 +69,11 @@ def backbone_record(directory):
         if record:
             return record
     return None
+
+
+def face_geometry_record(directory, split):
+    """Where the faces of ``split`` sit in their crops (the manifest's ``face_geometry``: a
+    ``mimamo_tf.faces.face_geometry`` dict, a list when its shards disagree), or None when the
+    directory was prepared before it was recorded."""
+    split_entry = ((read_manifest(directory) or {}).get("splits") or {}).get(split) or {}
+    return split_entry.get("face_geometry")

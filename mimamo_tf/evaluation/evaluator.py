@@ -1,5 +1,6 @@
-"""Evaluating a trained run on a split of its data: the model over evaluation windows that tile
-every frame once, whole videos reassembled, scored (``scoring``) and written.
+"""Evaluating a trained run on a split of its data: the model over overlapping evaluation windows,
+whole videos reassembled from the frames each window predicts (``mimamo_tf.window_plan``: the
+frames nearest its centre), scored (``scoring``) and written.
 
 Outputs in ``output_dir`` (default ``<model_dir>/eval_<split>``):
 
@@ -39,6 +40,7 @@ def collect_predictions(model, dataset, keys, label_level):
         outputs = np.asarray(model({k: batch[k] for k in keys}, training=False))
         labels = batch["labels"].numpy()
         face_found, label_valid = batch["face_found"].numpy() > 0, batch["label_valid"].numpy() > 0
+        owned_by = batch["owned"].numpy() > 0 if label_level == "frame" else None
         for i, video_id in enumerate(batch["video_id"].numpy()):
             video_id = video_id.decode("utf-8")
             if label_level == "video":
@@ -51,11 +53,16 @@ def collect_predictions(model, dataset, keys, label_level):
             entry = videos.setdefault(video_id, dict(
                 pred=np.full((length, 2), np.nan, np.float32), labels=np.zeros((length, 2), np.float32),
                 label_valid=np.zeros(length, bool), face_found=np.zeros(length, bool)))
-            count = min(len(outputs[i]), length - start)
-            entry["pred"][start : start + count] = outputs[i][:count]
-            entry["labels"][start : start + count] = labels[i][:count, :2]
-            entry["label_valid"][start : start + count] = label_valid[i][:count]
-            entry["face_found"][start : start + count] = face_found[i][:count]
+            # The frames this window predicts (``mimamo_tf.window_plan``: overlapping windows, each
+            # frame from the window whose centre is nearest).
+            owned = np.flatnonzero(owned_by[i])
+            frames = start + owned
+            if not np.isnan(entry["pred"][frames, 0]).all():
+                raise RuntimeError(f"two evaluation windows predict the same frame of {video_id}")
+            entry["pred"][frames] = outputs[i][owned]
+            entry["labels"][frames] = labels[i][owned, :2]
+            entry["label_valid"][frames] = label_valid[i][owned]
+            entry["face_found"][frames] = face_found[i][owned]
     for video_id, entry in videos.items():
         if np.isnan(entry["pred"]).any():
             raise RuntimeError(f"evaluation windows did not cover every frame of {video_id}")

@@ -21,11 +21,38 @@ from typing import Dict
 import numpy as np
 
 from mimamo_tf import video as video_io
+from mimamo_tf import window_plan
 from mimamo_tf.inference.runners import PredictError, load_runner
 from mimamo_tf.inference.windows import WindowStream
 
 class NoFaceWarning(UserWarning):
     """No face was found anywhere in a video: its rows all have ``face_found=0`` and no values."""
+
+
+class FaceGeometryWarning(UserWarning):
+    """The model's card says its training faces sat in their crops otherwise than the faces the
+    predictor aligns (e.g. Aff-Wild2's ``cropped_aligned`` crops kept as provided)."""
+
+
+def face_geometry_mismatch(card):
+    """A message when ``card`` (a ``ModelCard``) records training faces of another geometry than
+    ``predict``'s alignment, else None (also when the card does not record it)."""
+    from mimamo_tf import faces
+
+    trained = card.face_geometry
+    served = faces.face_geometry("predict")
+    if trained is None or faces.same_face_geometry(trained, served):
+        return None
+    def describe(geometry):
+        if not isinstance(geometry, dict):
+            return repr(geometry)
+        template = geometry.get("template") or "unknown (the provider's crop)"
+        return f"{geometry.get('source')}, template {template}"
+
+    described = "; ".join(describe(g) for g in (trained if isinstance(trained, list) else [trained]))
+    return (f"the model was trained on faces of another geometry ({described}) than predict aligns (our "
+            f"template {served['template']}, {served['output_size']}x{served['output_size']}): its predictions may be "
+            "off. Prepare the training data with --cropped_aligned_geometry=realign (the default) and train again")
 
 
 COLUMNS = ("frame", "time_s", "face_found", "face_x", "face_y", "face_w", "face_h", "arousal", "valence")
@@ -104,17 +131,35 @@ class Predictor:
         runner: a ``runners.SavedModelRunner`` or ``runners.LiteRTRunner``.
         face_config: ``mimamo_tf.faces.FacePipelineConfig`` (prepare's defaults).
         detector: a ``mimamo_tf.faces.FaceDetector`` (default MTCNN, as prepare).
+        window_overlap: consecutive windows overlap by this fraction of the model's window, each
+            frame predicted by the window whose centre is nearest (``mimamo_tf.window_plan``, as
+            ``evaluate``); 0: windows one after the other.
+        reuse_features: with a SavedModel that has the model in two parts (a network on stored
+            backbone features), run the backbone once per face and keep its feature for the next
+            window, instead of once per window it is in (the same predictions, half the cost at
+            half-window overlap); False: ``serving_default`` on every window.
 
     Example:
         >>> Predictor.load("saved_models/demo").predict_video("clip.mp4").rows()[0]
     """
 
-    def __init__(self, runner, face_config=None, detector=None):
+    def __init__(self, runner, face_config=None, detector=None, window_overlap=window_plan.DEFAULT_OVERLAP,
+                 reuse_features=True):
         from mimamo_tf import faces
 
         self.runner = runner
         self.face_config = face_config or faces.FacePipelineConfig()
         self._detector = detector
+        try:
+            self.stride = window_plan.overlap_stride(runner.window, window_overlap)
+        except ValueError as error:
+            raise PredictError(f"--window_overlap={window_overlap}: {error}") from None
+        self.window_overlap = window_overlap
+        self.reuse_features = reuse_features
+        card = getattr(runner, "card", None)  # any callable with window and context runs; a card is checked
+        mismatch = face_geometry_mismatch(card) if card is not None else None
+        if mismatch:
+            warnings.warn(f"{getattr(runner, 'path', 'the model')}: {mismatch}", FaceGeometryWarning, stacklevel=2)
 
     @classmethod
     def load(cls, path, num_threads=None, **kwargs):
@@ -151,17 +196,35 @@ class Predictor:
     def _predict_stream(self, face_found, faces_in_order, predictions, seconds):
         """Feeds faces in frame order through a ``WindowStream`` into the model, writing each
         window's predictions into ``predictions``; the model's time goes to ``seconds["model"]``."""
-        stream = WindowStream(face_found, self.window, self.context)
+        stream = WindowStream(face_found, self.window, self.context, self.stride)
+        # Backbone features of the faces still held, when the export has the model in two parts.
+        features = {} if getattr(self.runner, "split", False) and self.reuse_features else None
         for t, face in enumerate(faces_in_order):
             ready = stream.add(t, face)
             if not ready:
                 continue
             model_start = time.perf_counter()
-            for start, window_faces in ready:
-                out = self.runner(window_faces[None])[0]
-                end = min(start + self.window, len(predictions))
-                predictions[start:end] = out[: end - start]
+            for window in ready:
+                if features is None:
+                    out = self.runner(window.faces[None])[0]
+                else:
+                    out = self._from_kept_features(window, features, stream.held)
+                predictions[window.first : window.end] = out[window.first - window.start : window.end - window.start]
             seconds["model"] += time.perf_counter() - model_start
+
+    def _from_kept_features(self, window, features, held):
+        """The window's predictions from the export's two parts: the backbone runs once per face
+        (in one batch for the faces new to this window) and its feature is kept in ``features``
+        while a later window needs the face (``held``), so overlapping windows do not pay for it twice."""
+        central = [int(i) for i in window.sources[self.context : self.context + self.window]]
+        new = sorted(set(central) - features.keys())
+        if new:
+            position = {int(source): k for k, source in enumerate(window.sources)}
+            features.update(zip(new, self.runner.frame_features(window.faces[[position[i] for i in new]])))
+        out = self.runner.from_features(window.faces[None], np.stack([features[i] for i in central])[None])[0]
+        for frame in [k for k in features if k not in held]:
+            del features[frame]
+        return out
 
     def predict_video(self, path, fill_missing=False, progress=None):
         """Per-frame valence and arousal of the face in video ``path``.

@@ -11,7 +11,8 @@ import os
 import numpy as np
 
 from mimamo_tf.errors import InputError
-from mimamo_tf.serving.model_card import LITERT_FILES, OUTPUTS, SIGNATURE, ModelCardError, read_card
+from mimamo_tf.serving.model_card import (LITERT_FILES, OUTPUTS, SIGNATURE, SPLIT_SIGNATURES, ModelCardError,
+                                          read_card)
 
 
 class PredictError(InputError, ValueError):
@@ -58,6 +59,8 @@ class SavedModelRunner:
                                f"{sorted(outputs)}; expected faces -> {', '.join(OUTPUTS)}")
         self._loaded = loaded  # keeps the signature's variables alive
         self._signature = signature
+        split = [loaded.signatures.get(name) for name in SPLIT_SIGNATURES]
+        self._split = split if all(split) else None
         self._tf = tf
         self.context = self.card.context_frames
         self.window = self.card.trained_window
@@ -66,6 +69,23 @@ class SavedModelRunner:
     def __call__(self, faces):
         """``(n, window + 2 * context, 224, 224, 3)`` uint8 -> ``(n, window, 2)`` float32."""
         out = self._signature(faces=self._tf.constant(faces, self._tf.uint8))
+        return np.stack([out[name].numpy() for name in OUTPUTS], -1)
+
+    @property
+    def split(self):
+        """Whether the export has the model in two parts (``frame_features``, ``from_features``)."""
+        return self._split is not None
+
+    def frame_features(self, faces):
+        """``(n, 224, 224, 3)`` uint8 -> ``(n, D)`` float32: the frozen backbone on each face."""
+        out = self._split[0](faces=self._tf.constant(faces[None], self._tf.uint8))
+        return out["spatial_features"].numpy()[0]
+
+    def from_features(self, faces, spatial_features):
+        """``faces`` ``(n, window + 2 * context, 224, 224, 3)`` uint8 and the central faces'
+        ``spatial_features`` ``(n, window, D)`` -> ``(n, window, 2)``: what ``__call__`` gives."""
+        out = self._split[1](faces=self._tf.constant(faces, self._tf.uint8),
+                             spatial_features=self._tf.constant(spatial_features, self._tf.float32))
         return np.stack([out[name].numpy() for name in OUTPUTS], -1)
 
 

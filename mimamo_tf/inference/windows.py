@@ -1,15 +1,21 @@
 """Windows of aligned faces for an exported model, assembled while a video streams past.
 
 An export takes ``window + 2 * context`` faces and predicts the ``window`` central frames; a video
-is cut like ``evaluate`` cuts it: windows starting at 0, ``window``, ``2 * window``, ... with the
-context clamped at the video's ends (the first/last face repeated) and the last window padded
-the same way. A frame without a face takes the face of its nearest frame with a face (as the
-input pipeline does), so a window can need a face that comes later in the video: it is emitted
-as soon as every face it needs has arrived, and faces no later window needs are dropped — a
-window is never held longer than its faces take to arrive, whatever the video's length.
+is cut like ``evaluate`` cuts it (``mimamo_tf.window_plan``): windows every ``stride`` frames
+(overlapping when ``stride < window``), each predicting the frames nearest its centre, with the
+context clamped at the video's ends (the first/last face repeated) and the last window padded the
+same way. A frame without a face takes the face of its nearest frame with a face (as the input
+pipeline does), so a window can need a face that comes later in the video: it is emitted as soon as
+every face it needs has arrived, with the frames whose predictions it makes final, and faces no
+later window needs are dropped — a window is never held longer than its faces take to arrive, and
+at most ``window + 2 * context + stride`` faces are held, whatever the video's length.
 """
 
+import collections
+
 import numpy as np
+
+from mimamo_tf import window_plan
 
 
 def nearest_face_frames(face_found):
@@ -35,6 +41,13 @@ def window_frames(start, num_frames, window, context):
     return np.clip(np.arange(start - context, start + window + context), 0, num_frames - 1)
 
 
+ReadyWindow = collections.namedtuple("ReadyWindow", "start faces first end sources")
+ReadyWindow.__doc__ = """A window whose faces have all arrived: ``faces`` ``(window + 2 * context, ...)`` from frame
+``start - context`` on, ``sources`` the frame each face is (a frame without a face takes its nearest
+face's); its predictions of frames ``first <= t < end`` are final (the model's output
+``[first - start, end - start)``)."""
+
+
 class WindowStream:
     """Turns faces arriving in frame order into the model's input windows.
 
@@ -43,22 +56,29 @@ class WindowStream:
             pipeline locates faces in a first pass).
         window: predicted frames per window.
         context: extra frames on each side.
+        stride: frames between window starts (``window_plan.overlap_stride``); None: ``window``
+            (windows one after the other).
 
     Call ``add(frame_index, face)`` for every frame in order; it returns the windows completed by
-    that face as ``(start, faces)`` pairs, ``faces`` being ``(window + 2 * context, ...)``.
-    ``peak`` is the most faces held at once.
+    that face as ``ReadyWindow`` tuples. ``peak`` is the most faces held at once.
     """
 
-    def __init__(self, face_found, window, context):
+    def __init__(self, face_found, window, context, stride=None):
         self.face_found = np.asarray(face_found) > 0
         self.num_frames = len(self.face_found)
         self.window = int(window)
         self.context = int(context)
+        self.stride = int(stride or window)
         self.source = nearest_face_frames(self.face_found)
-        self.starts = list(range(0, self.num_frames, self.window))
+        self.starts = [int(s) for s in window_plan.window_starts(self.num_frames, self.window, self.stride)]
         self._next = 0
         self._kept = {}
         self.peak = 0
+
+    @property
+    def held(self):
+        """The frames whose faces are still held (some window yet to come needs them)."""
+        return self._kept.keys()
 
     @property
     def done(self):
@@ -76,7 +96,9 @@ class WindowStream:
             sources = self._sources(self._next)
             if sources.max() > index:
                 break
-            ready.append((self.starts[self._next], np.stack([self._kept[i] for i in sources])))
+            start = self.starts[self._next]
+            first, end = window_plan.owned_frames(start, self.num_frames, self.window, self.stride)
+            ready.append(ReadyWindow(start, np.stack([self._kept[i] for i in sources]), first, end, sources))
             self._next += 1
             if not self.done:
                 oldest_needed = self._sources(self._next).min()

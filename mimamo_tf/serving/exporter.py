@@ -5,20 +5,26 @@
 * a SavedModel whose ``serving_default`` signature maps ``faces`` — uint8
   ``(batch, window + 2 * context, 224, 224, 3)`` RGB aligned faces, ``context`` extra frames on each
   side of the window (``snippet_length // 2``; repeat the first/last face at a video's ends) — to
-  ``arousal`` and ``valence``, ``(batch, window)`` float32 (``face_model.build_face_model``);
+  ``arousal`` and ``valence``, ``(batch, window)`` float32 (``face_model.build_face_model``). Its
+  network computes in ``compute_dtype`` (float32 by default) whatever precision the run trained in
+  (``--mixed_precision``, bfloat16 by default): it is rebuilt from the run's config in that
+  precision (``face_model.rebuild_network``), so a float32 export needs no bfloat16 support from the
+  CPU and computes what the LiteRT files compute;
 * with ``tflite``: ``model.tflite`` (LiteRT, builtin ops only, float32, one fixed window, batch 1);
   with ``quantize="dynamic"`` also ``model_dynamic_range.tflite`` (int8 weights, float activations);
 * ``model_card.json`` (``model_card.ModelCard``): the input contract, outputs, backbone, training
-  data, validation metrics of the exported epoch, package version.
+  data, validation metrics of the exported epoch, the SavedModel's compute precision, package version.
 """
 
 import os
 import tempfile
 
 from mimamo_tf import __version__, runs
+from mimamo_tf.data import shards
 from mimamo_tf.serving import litert
-from mimamo_tf.serving.face_model import ExportError, build_face_model, fixed_window_model
-from mimamo_tf.serving.model_card import LITERT_FILES, LiteRTFiles, ModelCard, write_card
+from mimamo_tf.serving.face_model import (ExportError, build_face_model, build_split_models, check_compute_dtype,
+                                          fixed_window_model, rebuild_network)
+from mimamo_tf.serving.model_card import LITERT_FILES, SPLIT_SIGNATURES, LiteRTFiles, ModelCard, write_card
 
 
 def export_litert(model, config, backbone, export_dir, window, quantize=None):
@@ -36,6 +42,15 @@ def export_litert(model, config, backbone, export_dir, window, quantize=None):
     return written
 
 
+def write_saved_model(network, config, backbone, export_dir):
+    """The export's SavedModel: ``serving_default`` (faces -> arousal, valence) and, for a network on
+    stored features, the same model in two parts as the ``frame_features`` and
+    ``window_from_features`` signatures (``face_model.build_split_models``)."""
+    split = build_split_models(network, config, backbone)
+    endpoints = dict(zip(SPLIT_SIGNATURES, split)) if split else None
+    return litert.export_saved_model(build_face_model(network, config, backbone), export_dir, endpoints=endpoints)
+
+
 def validation_metrics(model_dir, checkpoint="best", selection_key=runs.SELECTION_METRIC):
     """``epoch`` and ``val_ccc_*`` (official, and ``*_face_only``) of the epoch a checkpoint holds:
     the best epoch by ``selection_key`` (``runs.best_epoch``) for ``best``, the last for ``last``;
@@ -50,8 +65,9 @@ def validation_metrics(model_dir, checkpoint="best", selection_key=runs.SELECTIO
     return {k: entry[k] for k in keys if k in entry}
 
 
-def model_card(config, backbone_record, model_dir, checkpoint, litert_files=None):
-    """The ``ModelCard`` of an export of the run ``config`` (``litert_files``: ``LiteRTFiles`` or None)."""
+def model_card(config, backbone_record, model_dir, checkpoint, litert_files=None, compute_dtype=None):
+    """The ``ModelCard`` of an export of the run ``config`` (``litert_files``: ``LiteRTFiles`` or None;
+    ``compute_dtype``: the SavedModel's compute precision, None if not known)."""
     data = config.data
     return ModelCard(
         context_frames=config.model.context_frames, trained_window=data.window,
@@ -63,12 +79,18 @@ def model_card(config, backbone_record, model_dir, checkpoint, litert_files=None
                        "selection_metric": config.optimization.selection_metric},
         checkpoint=checkpoint,
         validation_metrics=validation_metrics(model_dir, checkpoint, runs.selection_key(config)),
-        litert=litert_files, package_version=__version__)
+        litert=litert_files, compute_dtype=compute_dtype,
+        face_geometry=shards.face_geometry_record(data.data_dir, data.train_split) if data.data_dir else None,
+        package_version=__version__)
 
 
-def export_run(model_dir, export_dir, checkpoint="best", tflite=False, quantize=None, tflite_window=0):
+def export_run(model_dir, export_dir, checkpoint="best", tflite=False, quantize=None, tflite_window=0,
+               compute_dtype="float32"):
     """Writes the face-input SavedModel and ``model_card.json`` of a run into ``export_dir`` (and the
     LiteRT files with ``tflite``; ``quantize="dynamic"`` implies it).
+
+    The SavedModel's network computes in ``compute_dtype`` (``face_model.COMPUTE_DTYPES``), whatever
+    the run's ``--mixed_precision``; the LiteRT files are float32 always.
 
     Returns:
         The written ``ModelCard``.
@@ -81,15 +103,16 @@ def export_run(model_dir, export_dir, checkpoint="best", tflite=False, quantize=
     quantize = quantize if quantize == "dynamic" else None
     if tflite_window < 0:
         raise ExportError(f"--tflite_window must be >= 1 frames (0: the training window); got {tflite_window}")
+    check_compute_dtype(compute_dtype)
     run = runs.load_run(model_dir, checkpoint)
-    face_model = build_face_model(run.model, run.config, run.backbone)
+    network = rebuild_network(run.model, run.config, compute_dtype)
     os.makedirs(export_dir, exist_ok=True)
-    litert.export_saved_model(face_model, export_dir)
+    write_saved_model(network, run.config, run.backbone, export_dir)
     litert_files = None
     if tflite or quantize:
         window = tflite_window or run.config.data.window
         written = export_litert(run.model, run.config, run.backbone, export_dir, window, quantize)
         litert_files = LiteRTFiles(window=window, files={kind: os.path.basename(path) for kind, path in written.items()})
-    card = model_card(run.config, run.backbone_record, model_dir, checkpoint, litert_files)
+    card = model_card(run.config, run.backbone_record, model_dir, checkpoint, litert_files, compute_dtype)
     write_card(card, export_dir)
     return card

@@ -4,11 +4,18 @@
 aligned RGB faces, uint8 ``(batch, window + 2 * context, 224, 224, 3)``. The gray 48x48 frames that
 prepare stores (``models.face_inputs.GrayFromRGB``), the frozen backbone of stored features, the
 pyramid and phase differences, both streams and the BiGRU all run inside the graph.
-``fixed_window_model`` rebuilds the network for one fixed window with unrolled GRUs (LiteRT's
-builtins have no loop over a tensor list) and copies the trained weights in.
+``rebuild_network`` builds a run's network anew from its config in a chosen compute precision and
+copies the trained weights in: the SavedModel's network (float32 by default, whatever precision the
+run trained in) and ``fixed_window_model``, the LiteRT one (one fixed window, unrolled GRUs since
+LiteRT's builtins have no loop over a tensor list, always float32).
 """
 
 from mimamo_tf.errors import InputError
+
+# The compute precisions an export offers (``--compute_dtype``), named as ``--mixed_precision``
+# names them (keys of ``models.precision.DTYPE_POLICIES``, which owns their Keras policies). float16,
+# a GPU training precision (with loss scaling), is not offered: such a run exports as float32.
+COMPUTE_DTYPES = ("float32", "bfloat16")
 
 
 class ExportError(InputError, ValueError):
@@ -61,27 +68,96 @@ def build_face_model(model, config, backbone=None, window=None, batch_size=None)
     return keras.Model(faces, named, name="mimamo_net_faces")
 
 
-def fixed_window_model(model, config, window):
-    """``model`` rebuilt for LiteRT: ``window`` frames, unrolled GRUs, float32, its weights copied.
+def build_split_models(model, config, backbone):
+    """The face model in two parts, for a client that keeps each face's backbone feature while
+    windows overlap (``Predictor``: the backbone is most of the cost, and with half-window overlap
+    every face is in two windows): ``(frame_features, window_from_features)``, or None when the
+    network has no stored-feature spatial stream (nothing to keep).
 
-    The architecture comes from the run's config (the same builder that made ``model``), so the
-    variables pair up in order; shapes are checked before anything is copied.
+    * ``frame_features``: ``faces`` uint8 ``(batch, frames, 224, 224, 3)`` -> ``spatial_features``
+      ``(batch, frames, D)`` float32, the frozen backbone on each face;
+    * ``window_from_features``: ``faces`` as ``build_face_model`` takes them (the gray faces of the
+      temporal stream come from all ``window + 2 * context``) and ``spatial_features`` ``(batch,
+      window, D)`` of the central faces -> ``arousal``, ``valence``: ``build_face_model``'s outputs.
+    """
+    import keras
+
+    from mimamo_tf.models.face_inputs import GrayFromRGB
+    from mimamo_tf.models.per_frame import PerFrame
+
+    cfg = config.model
+    if not (cfg.uses_spatial and cfg.spatial_input == "features") or backbone is None:
+        return None
+    build_face_model(model, config, backbone)  # the same checks as the whole model
+    frames = keras.Input((None, 224, 224, 3), dtype="uint8", name="faces")
+    features = PerFrame(backbone, name="backbone_per_frame")(frames)
+    frame_features = keras.Model(frames, {"spatial_features": keras.layers.Identity(name="spatial_features")(features)},
+                                 name="mimamo_net_frame_features")
+    faces = keras.Input((None, 224, 224, 3), dtype="uint8", name="faces")
+    stored = keras.Input((None, int(model.input["spatial_features"].shape[-1])), name="spatial_features")
+    inputs = {"spatial_features": stored}
+    if cfg.uses_temporal:
+        inputs["gray48"] = GrayFromRGB(name="gray48")(faces)
+    outputs = model(inputs, training=False)
+    named = {name: keras.layers.Identity(name=name)(outputs[..., i]) for i, name in enumerate(("arousal", "valence"))}
+    window_from_features = keras.Model({"faces": faces, "spatial_features": stored}, named,
+                                       name="mimamo_net_window_from_features")
+    return frame_features, window_from_features
+
+
+def check_compute_dtype(compute_dtype):
+    """``compute_dtype`` if it is one of ``COMPUTE_DTYPES``; ``ExportError`` naming the flag otherwise."""
+    if compute_dtype not in COMPUTE_DTYPES:
+        raise ExportError(f"--compute_dtype must be one of {', '.join(COMPUTE_DTYPES)}; got {compute_dtype!r}")
+    return compute_dtype
+
+
+def rebuild_network(model, config, compute_dtype="float32", window=None, unroll=False):
+    """``model``'s network built anew from the run's config in ``compute_dtype``, its weights copied.
+
+    A loaded checkpoint keeps the dtype policy it trained under (``mixed_bfloat16`` by default), so
+    serving it as loaded would compute in the training precision. The architecture comes from the
+    run's config through the builder that made ``model``, so the variables pair up in order; their
+    shapes are checked before anything is copied. Variables are float32 under every policy, so the
+    weights copy exactly.
+
+    Args:
+        model: the trained network (a run's checkpoint).
+        config: the run's ``ExperimentConfig``.
+        compute_dtype: one of ``COMPUTE_DTYPES``; the layers that stay float32 under mixed
+            precision (phase front end, GRUs, head) stay float32 under ``"bfloat16"`` too.
+        window, unroll: ``build_mimamo_net``'s fixed window and GRU unrolling (None, False: any
+            window, looped GRUs).
+
+    Raises:
+        ExportError: an unknown ``compute_dtype``, or a checkpoint whose variables do not match the
+            network its config builds.
     """
     from mimamo_tf import config as config_lib
     from mimamo_tf.models import build_mimamo_net
     from mimamo_tf.models.precision import dtype_policy
 
+    check_compute_dtype(compute_dtype)
     model_config = config.model
     if "spatial_features" in model.input:
         model_config = config_lib.replace(
             config, model={"spatial_feature_dim": int(model.input["spatial_features"].shape[-1])}).model
-    with dtype_policy("float32"):
-        fixed = build_mimamo_net(model_config, name=model.name, window=window, unroll=True)
-    source, target = model.weights, fixed.weights
+    with dtype_policy(compute_dtype):
+        rebuilt = build_mimamo_net(model_config, name=model.name, window=window, unroll=unroll)
+    source, target = model.weights, rebuilt.weights
     mismatched = [(a.path, tuple(a.shape), b.path, tuple(b.shape)) for a, b in zip(source, target)
                   if tuple(a.shape) != tuple(b.shape)]
     if len(source) != len(target) or mismatched:
         raise ExportError(f"the checkpoint's network does not match its flags.cfg ({len(source)} vs {len(target)} "
                           f"variables; first differences {mismatched[:3]})")
-    fixed.set_weights(model.get_weights())
-    return fixed
+    rebuilt.set_weights(model.get_weights())
+    return rebuilt
+
+
+def fixed_window_model(model, config, window):
+    """``model`` rebuilt for LiteRT: ``window`` frames, unrolled GRUs, float32, its weights copied.
+
+    Always float32, whatever ``--compute_dtype`` the SavedModel has: the LiteRT files are the float32
+    model and its dynamic-range quantisation (int8 weights, float32 activations) of it.
+    """
+    return rebuild_network(model, config, "float32", window=window, unroll=True)

@@ -14,19 +14,31 @@ from mimamo_tf.atomic_files import write_bytes
 from mimamo_tf.serving.face_model import ExportError
 
 
-def export_saved_model(model, directory, static_batch=False):
-    """Writes ``model`` as a SavedModel with a ``serving_default`` signature (TF Serving layout).
-
-    Keras makes the batch dimension of the signature dynamic; ``static_batch`` keeps every input's
-    full static shape (a LiteRT file then has no dynamic dimension left).
-    """
+def _input_signature(model, static_batch):
+    """The argument of ``model``'s call as ``tf.TensorSpec``s named as its inputs (the signature's
+    keys): one spec for a single input, a dict of them for several."""
     import tensorflow as tf
 
-    signature = None
-    if static_batch:
-        signature = [tf.TensorSpec(tensor.shape, tensor.dtype, name=tensor.name.split(":")[0])
-                     for tensor in model.inputs]
-    model.export(directory, format="tf_saved_model", verbose=False, input_signature=signature)
+    specs = {tensor.name.split(":")[0]: tf.TensorSpec(tensor.shape if static_batch else [None, *tensor.shape[1:]],
+                                                      tensor.dtype, name=tensor.name.split(":")[0])
+             for tensor in model.inputs}
+    return list(specs.values()) if len(specs) == 1 else [specs]
+
+
+def export_saved_model(model, directory, static_batch=False, endpoints=None):
+    """Writes ``model`` as a SavedModel with a ``serving_default`` signature (TF Serving layout).
+
+    The batch dimension of the signature is dynamic; ``static_batch`` keeps every input's full
+    static shape (a LiteRT file then has no dynamic dimension left). ``endpoints``: ``{name:
+    Keras model}`` written as further signatures of the same SavedModel (their weights shared).
+    """
+    import keras
+
+    archive = keras.export.ExportArchive()
+    archive.track_and_add_endpoint("serve", model, _input_signature(model, static_batch))
+    for name, endpoint in (endpoints or {}).items():
+        archive.track_and_add_endpoint(name, endpoint, _input_signature(endpoint, static_batch))
+    archive.write_out(directory, verbose=False)
     return directory
 
 

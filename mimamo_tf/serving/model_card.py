@@ -5,7 +5,10 @@ the benchmarks read it. Both sides go through ``ModelCard``: the JSON layout liv
 
 Versions: ``schema_version`` 1 is the first with a version field. Cards written before it (the same
 layout, no ``schema_version``) are read as version 0; a card of a newer version than this package
-knows is refused with a message saying so, rather than half understood.
+knows is refused with a message saying so, rather than half understood. The version counts changes
+an older reader would misread: a key removed, renamed or given another meaning. A new optional key
+(``compute_dtype``, ``face_geometry``) is not one: older readers ignore it, and this reader takes a card without it as
+"not recorded" (None), so the version stays.
 
 Example:
     >>> card = read_card("saved_models/demo")
@@ -26,6 +29,10 @@ SCHEMA_VERSION = 1
 # The LiteRT files an export directory can hold, by kind.
 LITERT_FILES = {"float32": "model.tflite", "dynamic_range": "model_dynamic_range.tflite"}
 SIGNATURE = "serving_default"
+# The face model in two parts (``face_model.build_split_models``), for clients that keep each face's
+# backbone feature while windows overlap: faces -> spatial_features; faces + spatial_features ->
+# arousal, valence.
+SPLIT_SIGNATURES = ("frame_features", "window_from_features")
 OUTPUTS = ("arousal", "valence")
 FACE_SIZE = 224
 
@@ -57,7 +64,12 @@ class ModelCard:
         checkpoint: which checkpoint was exported (``best``, ``last`` or a path).
         validation_metrics: the exported epoch's ``epoch``, ``val_ccc_*`` (official: every
             valid-label frame) and ``val_ccc_*_face_only`` (``runs.best_epoch``), or None.
-        litert: the LiteRT files, or None.
+        litert: the LiteRT files (always float32 compute), or None.
+        compute_dtype: the SavedModel's compute precision (``"float32"`` or ``"bfloat16"``,
+            ``export --compute_dtype``); None for cards written before it was recorded.
+        face_geometry: where the faces of the training data sit in their crops
+            (``mimamo_tf.faces.face_geometry``: source, template points, output size, from the
+            prepared data's manifest); None when the data did not record it.
         package_version: mimamo_tf's version that wrote the card.
         schema_version: this card's layout version (0: written before the field existed).
     """
@@ -73,6 +85,8 @@ class ModelCard:
     checkpoint: str = "best"
     validation_metrics: Optional[dict] = None
     litert: Optional[LiteRTFiles] = None
+    compute_dtype: Optional[str] = None
+    face_geometry: Optional[object] = None
     package_version: str = ""
     schema_version: int = SCHEMA_VERSION
 
@@ -97,6 +111,10 @@ class ModelCard:
                                          "are per frame pair",
             }},
             "outputs": {name: {"shape": ["batch", "window"], "dtype": "float32"} for name in OUTPUTS},
+            # The SavedModel's; the outputs are float32 either way.
+            "compute_dtype": self.compute_dtype,
+            # The training faces' geometry: predict aligns to our template and warns when it differs.
+            "face_geometry": self.face_geometry,
             "model": {"streams": self.streams, "temporal_input": self.temporal_input,
                       "snippet_length": self.snippet_length, "spatial_input": self.spatial_input},
             "spatial_backbone": self.spatial_backbone,
@@ -135,10 +153,16 @@ class ModelCard:
                 spatial_backbone=data.get("spatial_backbone"), training_data=data.get("training_data"),
                 checkpoint=str(data.get("checkpoint", "")), validation_metrics=data.get("validation_metrics"),
                 litert=None if not litert else LiteRTFiles(window=int(litert["window"]), files=dict(litert["files"])),
+                compute_dtype=_optional_str(data.get("compute_dtype")),
+                face_geometry=data.get("face_geometry"),
                 package_version=str(data.get("package_version", "")), schema_version=version)
         except (KeyError, TypeError, ValueError) as error:
             raise ModelCardError(f"{source}: not a model card written by mimamo_tf.export (missing or bad "
                                  f"{error!r})") from None
+
+
+def _optional_str(value):
+    return None if value is None else str(value)
 
 
 def card_path(export_dir):

@@ -7,6 +7,7 @@ from mimamo_tf.testing.tiny_shards import tiny_video, write_dataset, write_shard
 
 from mimamo_tf.data import pipeline
 from mimamo_tf.data.pipeline import DataError, PipelineConfig
+from mimamo_tf.testing.window_reference import frame_windows
 
 
 @pytest.fixture(scope="module")
@@ -23,22 +24,31 @@ def _elements(dataset):
             yield {k: v[i] for k, v in batch.items()}
 
 
-def test_evaluation_windows_cover_every_frame_once_with_clamped_context(dataset_dir):
+@pytest.mark.parametrize("overlap", [0.0, 0.5])
+def test_evaluation_windows_cover_every_frame_once_with_clamped_context(dataset_dir, overlap):
+    """Evaluation windows (tiled, or overlapping by half): inputs with clamped context and nearest-face
+    filling, and labels, weights and face flags that count only on the frames the window predicts
+    (the window with the nearest centre, window_reference), so every frame counts exactly once."""
     directory, videos = dataset_dir
-    config = PipelineConfig(window=8, batch_size=3, context=6)
+    config = PipelineConfig(window=8, batch_size=3, context=6, window_overlap=overlap)
     files = pipeline.split_shards(directory, "train")
     covered = {}
     for e in _elements(pipeline.make_dataset(files, config, training=False)):
         video = videos[e["video_id"].decode()]
         length = len(video["gray48"])
         assert e["num_frames"] == length
+        starts, owner = frame_windows(length, 8, overlap)
+        assert e["start"] in starts
         frames = np.arange(e["start"], e["start"] + 8)
         inside = frames < length
         clamped = np.minimum(frames, length - 1)
-        expected_weight = np.where(inside, video["label_valid"][clamped] * video["face_found"][clamped], 0)
+        counted = inside & (owner[clamped] == e["start"])
+        np.testing.assert_array_equal(e["owned"], counted)
+        expected_weight = np.where(counted, video["label_valid"][clamped] * video["face_found"][clamped], 0)
         np.testing.assert_array_equal(e["labels"][:, 2], expected_weight)
-        np.testing.assert_array_equal(e["face_found"], np.where(inside, video["face_found"][clamped], 0))
-        np.testing.assert_array_equal(e["label_valid"], np.where(inside, video["label_valid"][clamped], 0))
+        np.testing.assert_array_equal(e["face_found"], np.where(counted, video["face_found"][clamped], 0))
+        np.testing.assert_array_equal(e["label_valid"], np.where(counted, video["label_valid"][clamped], 0))
+        np.testing.assert_array_equal(e["labels"][:, 3:5], np.stack([e["label_valid"], e["face_found"]], -1))
         np.testing.assert_allclose(e["labels"][inside, 0], video["arousal"][frames[inside]])
         np.testing.assert_allclose(e["labels"][inside, 1], video["valence"][frames[inside]])
         # Inputs of frames without a face come from the nearest frame with one.
@@ -47,7 +57,7 @@ def test_evaluation_windows_cover_every_frame_once_with_clamped_context(dataset_
         np.testing.assert_allclose(e["gray48"], video["gray48"][source[context]] / 255.0, atol=1e-6)
         np.testing.assert_allclose(e["spatial_features"][inside],
                                    video["spatial_features"][source[frames[inside]]].astype(np.float16), rtol=1e-3)
-        for f in frames[inside]:
+        for f in frames[counted]:
             covered[(e["video_id"].decode(), f)] = covered.get((e["video_id"].decode(), f), 0) + 1
     expected = {(v, f) for v in ("v0", "v1", "v2", "v3") for f in range(len(videos[v]["gray48"]))}
     assert set(covered) == expected and set(covered.values()) == {1}
@@ -154,7 +164,7 @@ def test_predictions_do_not_depend_on_what_a_faceless_gap_contains(tmp_path):
         black[key][gap] = 0
         noisy[key][gap] = rng.uniform(0, 255, noisy[key][gap].shape).astype(video[key].dtype)
     model = build_mimamo_net(MimamoConfig())
-    config = PipelineConfig(window=8, batch_size=4, context=6)
+    config = PipelineConfig(window=8, batch_size=4, context=6, window_overlap=0.0)
     outputs = []
     for name, content in (("black", black), ("noisy", noisy)):
         files = write_shards(tmp_path / name, "validation", [content])

@@ -13,6 +13,7 @@ import tensorflow as tf
 from mimamo_tf.testing.tiny_shards import tiny_video, write_dataset, write_shards
 
 from mimamo_tf.ccc import ccc_numpy
+from mimamo_tf.testing.window_reference import frame_windows
 from mimamo_tf.data import schema, shards
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -87,9 +88,10 @@ def test_metrics_equal_numpy_ccc_of_written_predictions(frame_run, tmp_path):
 
 @pytest.mark.slow
 def test_every_prediction_line_is_the_model_output_of_an_independently_rebuilt_window(frame_run, tmp_path):
-    """Oracle: the evaluation windows rebuilt in NumPy from the videos' arrays (tiling every frame
-    once, 6 clamped context frames per side, no-face frames given their nearest face frame's
-    inputs), run through the checkpoint one window at a time."""
+    """Oracle: the evaluation windows rebuilt in NumPy from the videos' arrays (overlapping by half
+    a window, every frame from the window with the nearest centre (window_reference), 6 clamped
+    context frames per side, no-face frames given their nearest face frame's inputs), run through
+    the checkpoint one window at a time."""
     import keras
 
 
@@ -106,14 +108,16 @@ def test_every_prediction_line_is_the_model_output_of_an_independently_rebuilt_w
             continue  # a video without any face: test_a_video_without_any_face_gets_the_mean_face_frame_prediction
         source = np.array([with_face[np.argmin(np.abs(with_face - t))] for t in range(length)])
         features = video["spatial_features"].astype(np.float16).astype(np.float32)
-        expected = []
-        for start in range(0, length, window):
+        starts, owner = frame_windows(length, window, 0.5)  # the default --window_overlap
+        assert len(starts) > (length + window - 1) // window  # more windows than tiling
+        expected = np.zeros((length, 2), np.float32)
+        for start in starts:
             frames = np.minimum(np.arange(start, start + window), length - 1)
             around = np.clip(np.arange(start - context, start + window + context), 0, length - 1)
             output = model({"gray48": video["gray48"][source[around]][None] / 255.0,
                             "spatial_features": features[source[frames]][None]}, training=False)
-            expected.append(np.asarray(output)[0][: length - start])
-        expected = np.concatenate(expected)
+            mine = np.flatnonzero(owner == start)
+            expected[mine] = np.asarray(output)[0][mine - start]
         lines = (tmp_path / "predictions" / f"{video_id}.txt").read_text().splitlines()[1:]
         written = np.array([[float(x) for x in line.split(",")] for line in lines])[:, ::-1]
         np.testing.assert_allclose(written, expected, atol=2e-5)

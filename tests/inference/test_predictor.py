@@ -11,9 +11,10 @@ import pytest
 import tensorflow as tf
 from skimage import data
 
-from mimamo_tf import faces, video
+from mimamo_tf import faces, video, window_plan
 from mimamo_tf.data.pipeline import nearest_face_frames_numpy
 from mimamo_tf.inference.windows import WindowStream, nearest_face_frames
+from mimamo_tf.testing.window_reference import frame_windows
 
 NO_FACE = slice(12, 18)
 
@@ -39,10 +40,12 @@ def _rows(path):
         return list(csv.DictReader(handle))
 
 
-def test_window_stream_gives_evaluate_windows_with_bounded_memory():
+@pytest.mark.parametrize("overlap", [0.0, 0.5])
+def test_window_stream_gives_evaluate_windows_with_bounded_memory(overlap):
     """Every window equals the clamped, face-filled window built from the whole video at once, in
-    order, each once, while at most window + 2 * context + 1 faces are held — also across a
-    no-face gap longer than several windows."""
+    order, each once, and says which frames it predicts (the window with the nearest centre,
+    window_reference); at most window + 2 * context + stride faces are held — also across a no-face
+    gap longer than several windows — and a window is emitted as soon as its last face arrives."""
     rng = np.random.default_rng(0)
     face_found = (rng.random(400) > 0.2).astype(int)
     face_found[100:260] = 0  # a long gap: its second half waits for the face at 260
@@ -50,15 +53,24 @@ def test_window_stream_gives_evaluate_windows_with_bounded_memory():
     np.testing.assert_array_equal(nearest_face_frames(face_found), nearest_face_frames_numpy(face_found))
     np.testing.assert_array_equal(nearest_face_frames(np.zeros(5)), np.arange(5))
     window, context = 16, 6
-    stream = WindowStream(face_found, window, context)
+    stride = window_plan.overlap_stride(window, overlap)
+    stream = WindowStream(face_found, window, context, stride)
     frames = np.arange(400)[:, None] * np.ones((1, 3))  # a "face" that says which frame it is
-    got = [item for t in range(400) for item in stream.add(t, frames[t])]
+    emitted_at = {}
+    got = []
+    for t in range(400):
+        for item in stream.add(t, frames[t]):
+            emitted_at[item.start] = t
+            got.append(item)
     source = nearest_face_frames_numpy(face_found)
-    assert [start for start, _ in got] == list(range(0, 400, window))
-    for start, faces_in in got:
-        expected = source[np.clip(np.arange(start - context, start + window + context), 0, 399)]
-        np.testing.assert_array_equal(faces_in[:, 0], expected)
-    assert stream.peak <= window + 2 * context + 1
+    starts, owner = frame_windows(400, window, overlap)
+    assert [item.start for item in got] == list(starts)
+    for item in got:
+        needed = source[np.clip(np.arange(item.start - context, item.start + window + context), 0, 399)]
+        np.testing.assert_array_equal(item.faces[:, 0], needed)
+        assert emitted_at[item.start] == needed.max()  # as soon as the last face it needs is there
+        np.testing.assert_array_equal(np.flatnonzero(owner == item.start), np.arange(item.first, item.end))
+    assert stream.peak <= window + 2 * context + stride
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +104,14 @@ def test_predict_csv_equals_the_model_on_faces_aligned_in_memory(predicted):
     signature = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
     filled = aligned.rgb224[nearest_face_frames_numpy(found)]
     window, context = 8, 6  # configs/smoke.cfg; context = snippet_length / 2
+    # Windows overlapping by half (predict's default), each frame from the window with the nearest centre.
+    starts, owner = frame_windows(len(found), window, 0.5)
     expected = np.zeros((len(found), 2), np.float32)
-    for start in range(0, len(found), window):
+    for start in starts:
         frames = np.clip(np.arange(start - context, start + window + context), 0, len(found) - 1)
         out_ = signature(faces=tf.constant(filled[frames][None]))
-        end = min(start + window, len(found))
-        expected[start:end] = np.stack([out_["arousal"][0], out_["valence"][0]], -1)[: end - start]
+        mine = np.flatnonzero(owner == start)
+        expected[mine] = np.stack([out_["arousal"][0], out_["valence"][0]], -1)[mine - start]
     boxes = aligned.track.boxes
     for t, row in enumerate(rows):
         assert int(row["frame"]) == t and float(row["time_s"]) == pytest.approx(t / 25.0, abs=1e-4)
@@ -156,3 +170,58 @@ def test_video_without_a_face_and_bad_models(exported_run, tmp_path):
                              f"--input={tmp_path / '*.avi'}", f"--output_dir={tmp_path / 'o3'}"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and "matches no file" in result.stderr
+
+
+@pytest.mark.slow
+def test_predict_warns_when_the_training_faces_had_another_geometry(exported_run, tmp_path):
+    """A card recording the provider's crops (template unknown) or another template warns, naming
+    the fix; our template (whatever the source) or no record does not."""
+    import json
+    import shutil
+    import warnings
+
+    from mimamo_tf.inference import Predictor
+    from mimamo_tf.inference.predictor import FaceGeometryWarning
+
+    _, export_dir, _ = exported_run
+    copy = tmp_path / "export"
+    shutil.copytree(export_dir, copy)
+    card = json.loads((copy / "model_card.json").read_text())
+    lower_eyes = faces.face_geometry("another template")
+    lower_eyes["template"] = [[x, y + 10.0] for x, y in lower_eyes["template"]]
+    cases = [(faces.face_geometry("cropped_aligned, provider's crop", template=False), True),
+             (lower_eyes, True), (faces.face_geometry("cropped_aligned, realigned"), False), (None, False)]
+    for geometry, warns in cases:
+        card["face_geometry"] = geometry
+        (copy / "model_card.json").write_text(json.dumps(card))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            Predictor.load(str(copy))
+        messages = [str(w.message) for w in caught if issubclass(w.category, FaceGeometryWarning)]
+        assert bool(messages) == warns, (geometry, messages)
+        if warns:
+            assert "another geometry" in messages[0] and "--cropped_aligned_geometry=realign" in messages[0]
+
+
+@pytest.mark.slow
+def test_overlapping_windows_run_the_backbone_once_per_face_with_the_same_predictions(exported_run):
+    """The export's two parts (frame_features, window_from_features) give serving_default's
+    predictions, while the backbone sees each face once instead of once per window it is in."""
+    from mimamo_tf.inference import Predictor
+    from mimamo_tf.inference.runners import load_runner
+
+    _, export_dir, video = exported_run
+    runner = load_runner(str(export_dir))
+    assert runner.split
+    faces_rgb = np.concatenate([video["rgb224"]] * 3)  # 48 frames: several overlapping windows of 8
+    found = np.ones(len(faces_rgb), int)
+    found[20:23] = 0
+    featurized = []
+    frame_features = runner.frame_features
+    runner.frame_features = lambda batch: featurized.append(len(batch)) or frame_features(batch)
+    reused = Predictor(runner).predict_faces(faces_rgb, found)
+    whole = Predictor(runner, reuse_features=False).predict_faces(faces_rgb, found)
+    np.testing.assert_allclose(reused, whole, atol=1e-5)
+    assert sum(featurized) == int(found.sum())  # each face once (a faceless frame takes its neighbour's)
+    windows = len(window_plan.window_starts(len(found), runner.window, Predictor(runner).stride))
+    assert windows * runner.window >= 1.8 * sum(featurized)  # what serving_default's backbone would see

@@ -14,7 +14,7 @@ from mimamo_tf.serving.model_card import (SCHEMA_VERSION, LiteRTFiles, ModelCard
 def _card(**changes):
     config = config_lib.ExperimentConfig()
     card = exporter.model_card(config, {"spec": "fer_mini_xception"}, "/nonexistent", "best",
-                               LiteRTFiles(window=16, files={"float32": "model.tflite"}))
+                               LiteRTFiles(window=16, files={"float32": "model.tflite"}), compute_dtype="float32")
     return ModelCard(**{**card.__dict__, **changes})
 
 
@@ -27,15 +27,28 @@ def test_card_round_trips_and_states_the_input_contract(tmp_path):
     assert faces["shape"] == ["batch", "window + 12", 224, 224, 3] and faces["context_frames"] == 6
     assert faces["window"] == {"trained_with": 64, "any_length": True}
     assert data["litert"]["faces_shape"] == [1, 16 + 12, 224, 224, 3]
+    assert data["compute_dtype"] == "float32" and "float32 compute" in data["litert"]["description"]
     assert read_card(tmp_path) == card
+    write_card(_card(compute_dtype="bfloat16"), tmp_path)
+    assert read_card(tmp_path).compute_dtype == "bfloat16"
+
+
+def test_a_card_written_before_compute_dtype_reads_it_as_unknown(tmp_path):
+    """An optional key added within schema version 1: older cards lack it and still read."""
+    data = _card().to_json()
+    del data["compute_dtype"]
+    (tmp_path / "model_card.json").write_text(json.dumps(data))
+    card = read_card(tmp_path)
+    assert card.compute_dtype is None and card.schema_version == 1 and card == _card(compute_dtype=None)
 
 
 def test_a_card_written_before_the_version_field_is_read_as_version_0(tmp_path):
     data = _card().to_json()
-    del data["schema_version"]  # what mimamo_tf 0.1.0 before the schema wrote
+    del data["schema_version"], data["compute_dtype"]  # what mimamo_tf 0.1.0 before the schema wrote
     (tmp_path / "model_card.json").write_text(json.dumps(data))
     card = read_card(tmp_path)
     assert card.schema_version == 0 and card.context_frames == 6 and card.trained_window == 64
+    assert card.compute_dtype is None
     assert card.litert == LiteRTFiles(window=16, files={"float32": "model.tflite"})
 
 
@@ -70,3 +83,24 @@ def test_validation_metrics_are_those_of_the_exported_epoch(tmp_path):
     assert exporter.validation_metrics(str(tmp_path), "/some/other.keras") is None
     card = exporter.model_card(config_lib.ExperimentConfig(), None, str(tmp_path), "best")
     assert card.validation_metrics["epoch"] == 1 and card.to_json()["validation_metrics"]["val_ccc_mean"] == 0.6
+
+
+def test_the_card_records_the_training_faces_geometry_from_the_manifest(tmp_path):
+    """The geometry comes from the training split of the run's data dir (what prepare recorded),
+    survives the JSON round trip, and is None for data prepared before it was recorded."""
+    from mimamo_tf import faces
+
+    provider = faces.face_geometry("cropped_aligned, provider's crop", template=False)
+    ours = faces.face_geometry("video")
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "manifest.json").write_text(json.dumps({"splits": {"train": {"face_geometry": provider},
+                                                                   "validation": {"face_geometry": ours}}}))
+    config = config_lib.replace(config_lib.ExperimentConfig(), data={"data_dir": str(data_dir)})
+    card = exporter.model_card(config, None, str(tmp_path), "best")
+    assert card.face_geometry == provider  # the training split's, not the validation split's
+    write_card(card, str(tmp_path))
+    assert read_card(str(tmp_path)).face_geometry == provider
+    assert json.loads((tmp_path / "model_card.json").read_text())["face_geometry"]["template"] is None
+    (data_dir / "manifest.json").write_text(json.dumps({"splits": {"train": {}}}))
+    assert exporter.model_card(config, None, str(tmp_path), "best").face_geometry is None

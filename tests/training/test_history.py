@@ -13,6 +13,7 @@ import pytest
 
 from mimamo_tf import config as config_lib
 from mimamo_tf.testing.tiny_shards import tiny_video, write_shards
+from mimamo_tf.testing.window_reference import frame_windows
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SMOKE = str(REPO / "configs" / "smoke.cfg")
@@ -57,20 +58,23 @@ def history_run(tmp_path_factory):
 
 
 def _predictions(model, video):
-    """The model on the evaluation windows of one video, rebuilt in NumPy: every frame once, the
+    """The model on the evaluation windows of one video, rebuilt in NumPy: windows overlapping by
+    half (the default), every frame from the window with the nearest centre (window_reference), the
     context frames clamped to the video, faceless frames given their nearest face frame's inputs."""
     length = len(video["gray48"])
     with_face = np.flatnonzero(video["face_found"])
     source = np.array([with_face[np.argmin(np.abs(with_face - t))] for t in range(length)])
     features = video["spatial_features"].astype(np.float16).astype(np.float32)  # as the shards store them
-    out = []
-    for start in range(0, length, WINDOW):
+    starts, owner = frame_windows(length, WINDOW, 0.5)
+    out = np.zeros((length, 2), np.float32)
+    for start in starts:
         frames = np.minimum(np.arange(start, start + WINDOW), length - 1)
         around = np.clip(np.arange(start - CONTEXT, start + WINDOW + CONTEXT), 0, length - 1)
         output = model({"gray48": video["gray48"][source[around]][None].astype(np.float32) / 255.0,
                         "spatial_features": features[source[frames]][None]}, training=False)
-        out.append(np.asarray(output)[0][: length - start])
-    return np.concatenate(out)
+        mine = np.flatnonzero(owner == start)
+        out[mine] = np.asarray(output)[0][mine - start]
+    return out
 
 
 @pytest.mark.slow

@@ -1,0 +1,63 @@
+"""How a video is cut into windows for evaluation and prediction, and which window predicts which frame.
+
+A bidirectional GRU over a window sees nothing before its first frame or after its last, so the
+frames at a window's edges are predicted with one-sided context, and two independent windows that
+meet disagree at the seam. Windows therefore overlap: they start every ``stride`` frames (``stride =
+window - round(overlap * window)``, ``overlap`` a fraction of the window: 0 tiles the video as
+training windows would, one after the other; 0.5, the default, is half a window) until one reaches
+the video's last frame, and every frame takes the prediction of the one window whose centre is
+nearest (the earlier one on a tie) — the window in which it has the most context on its poorer
+side. With half-window overlap that is each window's central half (its first and last quarter go
+to its neighbours), so every frame has at least a quarter window of context on both sides, except
+the video's first and last quarter window, which keep the clamped context of the video's ends.
+
+Each frame is predicted by exactly one window, so the merged prediction is a selection, not an
+average: validation during training scores the same frames of the same windows as ``evaluate``
+(each window's labels count only on the frames it owns), and a stream can emit a frame as soon as
+its window has run. ``python -m mimamo_tf.bench windows`` measures this choice against tiling and
+against a triangular cross-fade (docs/design.md, section 6).
+
+NumPy here; ``mimamo_tf.data.pipeline.evaluation_window_starts``/``owned_frames`` are the in-graph
+twins (tested against these).
+"""
+
+import numpy as np
+
+DEFAULT_OVERLAP = 0.5
+
+
+def overlap_stride(window, overlap):
+    """Frames between the starts of consecutive windows of ``window`` frames overlapping by the
+    fraction ``overlap`` of a window (in [0, 1)); at least 1.
+
+    Raises:
+        ValueError: ``overlap`` outside [0, 1) or ``window`` < 1.
+    """
+    if window < 1:
+        raise ValueError(f"window must be >= 1 frames, got {window}")
+    if not 0.0 <= overlap < 1.0:
+        raise ValueError(f"the window overlap is a fraction of the window in [0, 1), got {overlap}")
+    return max(1, int(window) - int(round(overlap * window)))
+
+
+def window_starts(num_frames, window, stride):
+    """First frames of the windows of a video of ``num_frames`` frames: ``0, stride, 2 * stride, ...``
+    up to the first window that reaches the last frame (a shorter last window is padded by the
+    caller, repeating the last frame, as a video shorter than ``window`` is)."""
+    count = 1 + max(0, -(-(int(num_frames) - int(window)) // int(stride)))
+    return np.arange(count, dtype=np.int64) * int(stride)
+
+
+def owned_frames(start, num_frames, window, stride):
+    """``(first, end)``: the frames ``first <= t < end`` whose prediction comes from the window
+    starting at ``start`` (frames nearer its centre than any other window's; ties go to the
+    earlier window). The owned ranges of ``window_starts`` tile ``[0, num_frames)``."""
+    first = 0 if start == 0 else start + (window - 1 - stride) // 2 + 1
+    end = num_frames if start + window >= num_frames else start + (window - 1 + stride) // 2 + 1
+    return int(first), int(min(end, num_frames))
+
+
+def plan(num_frames, window, stride):
+    """``[(start, first, end), ...]``: every window of the video and the frames it predicts."""
+    return [(int(s), *owned_frames(int(s), num_frames, window, stride))
+            for s in window_starts(num_frames, window, stride)]
