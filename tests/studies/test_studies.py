@@ -186,7 +186,24 @@ def test_speed_study_cli(tmp_path):
     (("--study=streams", "--data_dir=/nonexistent", "--output_dir=/tmp/unused", "--preset=synthetic",
       "--cells=features+nothing"), "--cells"),
 ])
-def test_bad_flags_exit_2_naming_the_flag(flags, message):
-    run = _study(*flags)
+def test_bad_flags_are_refused_naming_the_flag(flags, message):
+    """In-process (the study's own checks, before any work); the command turns them into exit 2
+    (test_the_command_exits_2_on_a_bad_flag)."""
+    from absl import flags as absl_flags
+
+    from mimamo_tf import study
+    from mimamo_tf.errors import InputError
+
+    flag_values = absl_flags.FlagValues()
+    study.define_flags(flag_values)
+    argv = ["study", *flags]
+    flag_values(argv)
+    with pytest.raises(InputError) as raised:
+        study.run_study(flag_values, argv)
+    assert message in str(raised.value)
+
+
+def test_the_command_exits_2_on_a_bad_flag():
+    run = _study("--study=bogus", "--output_dir=/tmp/unused")
     assert run.returncode == 2, (run.stdout, run.stderr)
-    assert message in run.stderr
+    assert "--study must be one of streams, length, illumination, speed" in run.stderr

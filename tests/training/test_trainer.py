@@ -1,6 +1,6 @@
-"""The trainer end to end on real shards: outputs, fail-fast errors, exact resume after SIGKILL (one
-process and two MultiWorkerMirroredStrategy workers on 127.0.0.1), damaged shards, and two workers
-computing what one process computes."""
+"""The trainer end to end on real shards: outputs, fail-fast errors, exact resume after SIGKILL (two
+MultiWorkerMirroredStrategy workers on 127.0.0.1, dropout on; a single process resumes in
+tests/tuning's killed trial), damaged shards, and two workers computing what one process computes."""
 
 import json
 import os
@@ -187,25 +187,6 @@ def test_rerun_with_other_settings_is_refused_naming_the_flags(data_dir, smoke_r
     assert (model_dir / "history.json").read_text() == before
 
 
-def test_killed_run_ends_with_the_weights_of_an_uninterrupted_run(data_dir, tmp_path):
-    flags = (f"--data_dir={data_dir}", *RESUME)  # dropout on: its random state is restored too
-    reference = _start(flags, tmp_path / "uninterrupted")
-    killed = _start(flags, tmp_path / "killed")
-    _kill_when_saved([killed], tmp_path / "killed", KILL_AT)
-    _finish([reference])
-    (resumed,) = _finish([_start(flags, tmp_path / "killed")])
-    match = re.search(r"Resuming from \S+: epoch (\d+), (\d+) steps of it done", resumed)
-    assert match and int(match.group(2)) > 0, resumed  # it resumed in the middle of an epoch
-    final = _weights(tmp_path / "uninterrupted" / "checkpoints" / "last.keras")
-    assert _relative_difference(_weights(tmp_path / "killed" / "checkpoints" / "last.keras"), final) <= 1e-5
-    history = json.loads((tmp_path / "killed" / "history.json").read_text())
-    reference_history = json.loads((tmp_path / "uninterrupted" / "history.json").read_text())
-    assert [e["epoch"] for e in history] == [0, 1]
-    for got, expected in zip(history, reference_history):
-        for key in ("loss", "ccc_mean", "val_loss", "val_ccc_mean"):
-            assert got[key] == pytest.approx(expected[key], rel=1e-5, abs=1e-7), (key, got, expected)
-
-
 @pytest.fixture(scope="module")
 def damaged_data(data_dir, tmp_path_factory):
     """A copy of the data whose first training shard is cut in half, as a failed copy would leave it."""
@@ -241,7 +222,8 @@ def two_worker_runs(data_dir, tmp_path_factory):
     common = (f"--data_dir={data_dir}", "--learning_rate=0.005", "--nodropout", "--epochs=2")
     _finish([_start(common, root / "single"), _start(common[:-1] + ("--epochs=1", "--learning_rate=0"), root / "initial")])
     _finish([_start(common, root / "multi", c) for c in _cluster()])
-    resume = (*common, *RESUME)
+    # Dropout on for the killed and the uninterrupted runs: each replica's random state is restored too.
+    resume = (f"--data_dir={data_dir}", "--learning_rate=0.005", *RESUME)
     _finish([_start(resume, root / "uninterrupted", c) for c in _cluster()])
     _kill_when_saved([_start(resume, root / "killed", c) for c in _cluster()], root / "killed", KILL_AT)
     resumed = _finish([_start(resume, root / "killed", c) for c in _cluster()])
@@ -249,10 +231,21 @@ def two_worker_runs(data_dir, tmp_path_factory):
 
 
 def test_two_workers_killed_and_restarted_end_with_the_uninterrupted_weights(two_worker_runs):
+    """Two workers, dropout on, killed mid-epoch and restarted: the weights and every logged number
+    of the uninterrupted run (the data position, optimizer slots, each replica's random state and
+    the epoch's running sums are all restored)."""
     root, resumed = two_worker_runs
-    assert all("Resuming from" in out for out in resumed), resumed
+    for out in resumed:
+        match = re.search(r"Resuming from \S+: epoch (\d+), (\d+) steps of it done", out)
+        assert match and int(match.group(2)) > 0, out  # it resumed in the middle of an epoch
     final = _weights(root / "uninterrupted" / "checkpoints" / "last.keras")
     assert _relative_difference(_weights(root / "killed" / "checkpoints" / "last.keras"), final) <= 1e-5
+    history = json.loads((root / "killed" / "history.json").read_text())
+    reference_history = json.loads((root / "uninterrupted" / "history.json").read_text())
+    assert [e["epoch"] for e in history] == [0, 1]
+    for got, expected in zip(history, reference_history):
+        for key in ("loss", "ccc_mean", "val_loss", "val_ccc_mean"):
+            assert got[key] == pytest.approx(expected[key], rel=1e-5, abs=1e-7), (key, got, expected)
 
 
 def test_two_workers_on_loopback_agree_with_a_single_process(two_worker_runs):
@@ -280,10 +273,19 @@ def test_two_workers_on_loopback_agree_with_a_single_process(two_worker_runs):
 
 
 def test_the_width_of_stored_features_is_read_from_the_shards(tmp_path):
-    # e.g. fer_mini_xception's 128-d features instead of ResNet50's 2048
+    # e.g. fer_mini_xception's 128-d features instead of ResNet50's 2048 (in-process: the CLI's
+    # flag handling is tested above)
+    from mimamo_tf.data.pipeline import DataError
+    from mimamo_tf.training import Trainer
+
     write_dataset(tmp_path / "data", spatial_dim=128)
-    run = _train(f"--data_dir={tmp_path / 'data'}", f"--model_dir={tmp_path / 'run'}", "--epochs=1")
-    assert run.returncode == 0, run.stderr[-3000:]
+    flagfile = SMOKE[len("--flagfile="):]
+    config = config_lib.from_flagfile(flagfile, [f"--data_dir={tmp_path / 'data'}", f"--model_dir={tmp_path / 'run'}",
+                                                 "--epochs=1", "--validation_steps=1"])
+    Trainer(config, verbose=False).run()
     assert "--spatial_feature_dim=128" in (tmp_path / "run" / "flags.cfg").read_text()
-    run = _train(f"--data_dir={tmp_path / 'data'}", f"--model_dir={tmp_path / 'other'}", "--spatial_feature_dim=2048")
-    assert run.returncode == 2 and "spatial features are 128-d, the configuration expects 2048" in run.stderr
+    config = config_lib.from_flagfile(flagfile, [f"--data_dir={tmp_path / 'data'}", f"--model_dir={tmp_path / 'other'}",
+                                                 "--spatial_feature_dim=2048"])
+    with pytest.raises((config_lib.ConfigError, DataError),
+                       match="spatial features are 128-d, the configuration expects 2048"):
+        Trainer(config, verbose=False)
