@@ -188,7 +188,7 @@ class ExampleBuilder:
             num_frames = len(labels.arousal)
         else:
             raise InputError(f"{item.source}: neither a video nor aligned frames with labels")
-        arousal, valence, valid = reconcile(labels, num_frames, self.options.max_label_surplus)
+        arousal, valence, valid = reconcile(labels, num_frames, self.options.max_label_surplus, fps)
 
         unreadable, crops_without_face = [], []
         if item.aligned_dir is not None:
@@ -221,7 +221,9 @@ class ExampleBuilder:
         example = schema.make_sequence_example(
             video_id=item.video_id, dataset=item.dataset, split=item.split, fps=fps,
             gray48=np.stack(gray), rgb224_jpeg=jpegs, face_found=np.asarray(found, np.uint8),
-            arousal=arousal, valence=valence, label_valid=valid, label_level=labels.level,
+            arousal=arousal, valence=valence, label_valid=valid,
+            # Time-stamped annotations are per-frame labels once resampled.
+            label_level="frame" if labels.level == "timed" else labels.level,
             source=item.source, face_backend=backend, video_arousal=labels.video_arousal,
             video_valence=labels.video_valence, spatial_features=spatial)
         stats = {

@@ -228,7 +228,8 @@ def main(argv):
                       "omg_clips_dir": FLAGS.omg_clips_dir,
                       # Absolute here, so worker processes and the manifest see the same folder.
                       "omg_aligned_dir": (os.path.abspath(FLAGS.omg_aligned_dir)
-                                          if FLAGS.omg_aligned_dir else None)}
+                                          if FLAGS.omg_aligned_dir else None),
+                      "label_range": FLAGS.label_range, "max_label_gap_seconds": FLAGS.max_label_gap_seconds}
     try:
         manifest = prepare(FLAGS.dataset, FLAGS.data_root, FLAGS.output_dir, split=FLAGS.split,
                 num_workers=FLAGS.num_workers, num_shards=FLAGS.num_shards,
@@ -280,6 +281,10 @@ def define_flags():
                         "stem>/00001.jpg (missing file: no face in that frame), used instead of face "
                         "detection; relative to the current directory. Default: detect faces in the clips.")
     flags.DEFINE_float("default_fps", 30.0, "fps stored when no video is available.")
+    flags.DEFINE_string("label_range", "-1,1", "folder: LOW,HIGH of the scale of the <video>.csv annotations "
+                        "(e.g. -1000,1000 or 1,9), mapped linearly onto [-1, 1]; a value outside it is an error.")
+    flags.DEFINE_float("max_label_gap_seconds", 1.0, "folder: frames between two annotation samples further apart "
+                       "than this have no label (label_valid=0), as frames outside the annotated span.")
 
 
 def cli():

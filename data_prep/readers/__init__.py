@@ -9,6 +9,7 @@ from data_prep.readers.base import (ConfigurationError, DatasetReader, InputErro
                                     VideoItem, reconcile)
 from data_prep.readers.folder import FolderReader
 from data_prep.readers.omg import OmgReader
+from data_prep.readers.timed_labels import DEFAULT_LABEL_RANGE, DEFAULT_MAX_GAP_SECONDS, parse_label_range
 
 READERS = {
     AffWildReader.name: AffWildReader,
@@ -25,7 +26,8 @@ def make_reader(name: str, data_root: str, split: str, **options) -> DatasetRead
         name: one of `READERS`.
         data_root: dataset folder.
         split: split name.
-        **options: affwild2_source (affwild2), omg_csv, omg_clips_dir and omg_aligned_dir (omg).
+        **options: affwild2_source (affwild2), omg_csv, omg_clips_dir and omg_aligned_dir (omg),
+            label_range ("LOW,HIGH") and max_label_gap_seconds (folder).
 
     Raises:
         ConfigurationError: unknown dataset, or a layout the reader cannot use.
@@ -38,6 +40,16 @@ def make_reader(name: str, data_root: str, split: str, **options) -> DatasetRead
         return OmgReader(data_root, split, csv_path=options.get("omg_csv") or None,
                          clips_dir=options.get("omg_clips_dir") or None,
                          aligned_dir=options.get("omg_aligned_dir") or None)
+    if name == FolderReader.name:
+        try:
+            label_range = parse_label_range(options.get("label_range") or DEFAULT_LABEL_RANGE)
+        except ValueError as error:
+            raise ConfigurationError(str(error)) from None
+        gap = options.get("max_label_gap_seconds")
+        gap = DEFAULT_MAX_GAP_SECONDS if gap is None else float(gap)
+        if not gap > 0:
+            raise ConfigurationError(f"--max_label_gap_seconds must be > 0; got {gap}")
+        return FolderReader(data_root, split, max_label_gap_seconds=gap, label_range=label_range)
     return READERS[name](data_root, split)
 
 

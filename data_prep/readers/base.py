@@ -70,6 +70,9 @@ class Labels:
         video_arousal: utterance label for level "video", else NaN.
         video_valence: utterance label for level "video", else NaN.
         path: label file for messages.
+        positions, position_unit, max_gap_seconds: level "timed" (annotations at their own rate,
+            `timed_labels`): where each sample lies ("seconds" or "frames"), and the longest gap
+            between samples that is interpolated over.
     """
 
     arousal: np.ndarray
@@ -79,6 +82,9 @@ class Labels:
     video_arousal: float = float("nan")
     video_valence: float = float("nan")
     path: str = ""
+    positions: Optional[np.ndarray] = None
+    position_unit: str = ""
+    max_gap_seconds: float = 0.0
 
     @classmethod
     def none(cls) -> "Labels":
@@ -92,8 +98,11 @@ class Labels:
                    video_arousal=float(arousal), video_valence=float(valence), path=path)
 
 
-def reconcile(labels: Labels, num_frames: int, max_label_surplus: int = 2):
+def reconcile(labels: Labels, num_frames: int, max_label_surplus: int = 2, fps: float = 0.0):
     """Per-frame label arrays of exactly `num_frames` frames.
+
+    Time-stamped labels (level "timed") are resampled to the frames at `fps`
+    (`timed_labels.resample`).
 
     Frame-level label files often have 1-2 lines more than the video decodes to (Aff-Wild2): a
     surplus up to `max_label_surplus` is truncated. Any other mismatch means the labels do not
@@ -113,6 +122,12 @@ def reconcile(labels: Labels, num_frames: int, max_label_surplus: int = 2):
     if labels.level == "none":
         zeros = np.zeros(num_frames, np.float32)
         return zeros, zeros.copy(), np.zeros(num_frames, np.uint8)
+    if labels.level == "timed":
+        from data_prep.readers.timed_labels import resample  # the module builds on this one
+
+        if not fps > 0:
+            raise InputError(f"{labels.path}: time-stamped labels need the video's frame rate")
+        return resample(labels, num_frames, fps)
     if labels.level == "video":
         return (np.full(num_frames, labels.video_arousal, np.float32),
                 np.full(num_frames, labels.video_valence, np.float32),

@@ -358,15 +358,29 @@ def test_folder_dataset_on_a_real_face_clip(tmp_path):
     root.mkdir()
     for clip in clips:
         shutil.copy(clip, root / clip.name)
+    # single_face gets its own annotation: 10 Hz on a 1-9 scale, rising linearly (so the resampled
+    # frame labels are that line at the frames' times), up to 1.5 s; no_face none.
+    times = np.arange(0.0, 1.55, 0.1)
+    (root / "single_face.csv").write_text("time_s,valence,arousal\n" + "".join(
+        f"{t:.1f},{1 + 4 * t:.6f},{9 - 4 * t:.6f}\n" for t in times))
     output = str(tmp_path / "out")
-    manifest = prepare("folder", str(root), output, split="all")
+    manifest = prepare("folder", str(root), output, split="all", reader_options={"label_range": "1,9"})
     report = io.StringIO()
     assert inspect_path(output, stream=report) == 0
     examples = _examples(output)
     assert examples["single_face"]["num_frames"] == 72
     assert examples["single_face"]["face_found"].sum() == 72
     assert examples["no_face"]["num_frames"] == 95 and examples["no_face"]["face_found"].sum() == 0
-    assert examples["single_face"]["label_level"] == "none" and not examples["single_face"]["label_valid"].any()
+    assert examples["no_face"]["label_level"] == "none" and not examples["no_face"]["label_valid"].any()
+    labelled = examples["single_face"]
+    frame_times = np.arange(72) / labelled["fps"]
+    annotated = frame_times <= 1.5 + 1e-9
+    assert labelled["label_level"] == "frame" and 0 < annotated.sum() < 72
+    np.testing.assert_array_equal(labelled["label_valid"] > 0, annotated)
+    # (1 + 4 t) on the 1-9 scale is t - 1 on [-1, 1]; (9 - 4 t) is 1 - t.
+    np.testing.assert_allclose(labelled["valence"][annotated], frame_times[annotated] - 1, atol=1e-5)
+    np.testing.assert_allclose(labelled["arousal"][annotated], 1 - frame_times[annotated], atol=1e-5)
+    assert manifest["splits"]["all"]["settings"]["label_range"] == [1.0, 9.0]
     assert manifest["splits"]["all"]["frames"] == 167
     assert "total" in report.getvalue() and "167" in report.getvalue()
 
