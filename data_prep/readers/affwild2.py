@@ -23,7 +23,7 @@ import numpy as np
 
 from data_prep.readers import files
 from data_prep.readers.base import (ConfigurationError, DatasetReader, InputError, Labels,
-                                    VideoItem, parse_float, relative_source)
+                                    VideoItem, numeric_rows, relative_source)
 
 INVALID_LABEL = -5.0
 SPLIT_FOLDERS = {"train": "Train_Set", "validation": "Validation_Set", "test": "Test_Set"}
@@ -73,12 +73,7 @@ def read_va_file(path: str) -> Labels:
     valence = np.zeros(count, np.float32)
     arousal = np.zeros(count, np.float32)
     valid = np.ones(count, np.uint8)
-    for index, line in enumerate(lines[1:]):
-        number = index + 2
-        fields = line.split(",")
-        if len(fields) != 2:
-            raise InputError(f"{path}:{number}: expected 2 comma-separated values, got {line!r}")
-        values = [parse_float(field, path, number) for field in fields]
+    for index, (number, values) in enumerate(numeric_rows(lines, path, 2)):
         v, a = values[valence_column], values[arousal_column]
         if v == INVALID_LABEL or a == INVALID_LABEL:
             valid[index] = 0

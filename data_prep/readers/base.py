@@ -163,6 +163,17 @@ def parse_float(text: str, path: str, line_number: int) -> float:
     return value
 
 
+def numeric_rows(lines, path: str, columns: int):
+    """``(line number, values)`` of every line after a CSV header, ``columns`` numbers each;
+    InputError naming the file and line for a line that is not."""
+    for index, line in enumerate(lines[1:]):
+        number = index + 2
+        fields = line.split(",")
+        if len(fields) != columns:
+            raise InputError(f"{path}:{number}: expected {columns} comma-separated values, got {line!r}")
+        yield number, [parse_float(field, path, number) for field in fields]
+
+
 class DatasetReader:
     """Interface: list the items of one split and parse an item's labels.
 

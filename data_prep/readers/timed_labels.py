@@ -16,7 +16,7 @@ from typing import Tuple
 import numpy as np
 
 from data_prep.readers import files
-from data_prep.readers.base import InputError, Labels, parse_float
+from data_prep.readers.base import InputError, Labels, numeric_rows
 
 POSITION_COLUMNS = {"time_s": "seconds", "frame": "frames"}
 VALUE_COLUMNS = ("valence", "arousal")
@@ -59,12 +59,7 @@ def read_timed_label_file(path: str, label_range=DEFAULT_LABEL_RANGE,
     position_column = header.index(positions[0])
     valence_column, arousal_column = header.index("valence"), header.index("arousal")
     samples = []
-    for index, line in enumerate(lines[1:]):
-        number = index + 2
-        fields = line.split(",")
-        if len(fields) != 3:
-            raise InputError(f"{path}:{number}: expected 3 comma-separated values, got {line!r}")
-        values = [parse_float(field, path, number) for field in fields]
+    for number, values in numeric_rows(lines, path, 3):
         position = values[position_column]
         if samples and position <= samples[-1][0]:
             raise InputError(f"{path}:{number}: {positions[0]} {position:g} does not come after the previous "
