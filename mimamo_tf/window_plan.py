@@ -15,7 +15,7 @@ Each frame is predicted by exactly one window, so the merged prediction is a sel
 average: validation during training scores the same frames of the same windows as ``evaluate``
 (each window's labels count only on the frames it owns), and a stream can emit a frame as soon as
 its window has run. ``python -m mimamo_tf.bench windows`` measures this choice against tiling and
-against a triangular cross-fade (docs/design.md, section 6).
+against a triangular cross-fade (docs/design.md, section 7).
 
 NumPy here; ``mimamo_tf.data.pipeline.evaluation_window_starts``/``owned_frames`` are the in-graph
 twins (tested against these).

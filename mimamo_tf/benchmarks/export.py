@@ -26,21 +26,6 @@ def _size_mb(path):
     return os.path.getsize(path) / 2**20
 
 
-def add_stored_faces(videos, data_dir, split):
-    """Fills ``faces``/``face_found`` of every video from the faces stored in the split's shards."""
-    import tensorflow as tf
-
-    from mimamo_tf.data import schema, shards
-
-    by_id = {v.video_id: v for v in videos}
-    for path in shards.list_shards(data_dir, split):
-        for record in tf.data.TFRecordDataset(path):
-            video = schema.parse_sequence_example(record.numpy())
-            by_id[video["video_id"]].faces = video["rgb224"]
-            by_id[video["video_id"]].face_found = video["face_found"]
-    return videos
-
-
 def define_flags(flag_values):
     from mimamo_tf.window_plan import DEFAULT_OVERLAP
 
@@ -65,12 +50,11 @@ def main(FLAGS):
     files = [("SavedModel", export_dir)] + [
         (f"LiteRT {kind}", os.path.join(export_dir, name)) for kind, name in LITERT_FILES.items()
         if os.path.isfile(os.path.join(export_dir, name))]
-    videos = read_split(FLAGS.data_dir, FLAGS.split)
+    videos = read_split(FLAGS.data_dir, FLAGS.split, stored_faces=FLAGS.faces == "stored")
     if FLAGS.faces == "videos":
         add_predict_faces(videos, FLAGS.data_root)
         faces_said = f"faces aligned from the raw videos in {FLAGS.data_root}, as predict aligns them"
     else:
-        add_stored_faces(videos, FLAGS.data_dir, FLAGS.split)
         faces_said = ("faces stored in the shards (JPEG, prepare's alignment): not what predict sees on the raw "
                       "videos; pass --faces=videos --data_root=... for that")
     rows, reference = [], None

@@ -28,8 +28,9 @@ class LabelledVideo:
     face_found: np.ndarray = None
 
 
-def read_split(data_dir, split):
-    """The split's videos with their labels (no faces yet), in shard order."""
+def read_split(data_dir, split, stored_faces=False):
+    """The split's videos with their labels, in shard order; with ``stored_faces``, also the faces
+    stored in the shards (JPEG, prepare's alignment) as ``faces``/``face_found``."""
     import tensorflow as tf
 
     from mimamo_tf.data import schema, shards
@@ -40,13 +41,15 @@ def read_split(data_dir, split):
     videos = []
     for path in files:
         for record in tf.data.TFRecordDataset(path):
-            video = schema.parse_sequence_example(record.numpy(), decode_images=False)
+            video = schema.parse_sequence_example(record.numpy(), decode_images=stored_faces)
             if video["label_level"] != "frame":
                 raise InputError(f"--data_dir={data_dir}: {video['video_id']} has utterance labels; these benchmarks "
                                  "score frame-level predictions")
             videos.append(LabelledVideo(video["video_id"], video["source"],
                                         np.stack([video["arousal"], video["valence"]], -1).astype(np.float32),
                                         video["label_valid"] > 0))
+            if stored_faces:
+                videos[-1].faces, videos[-1].face_found = video["rgb224"], video["face_found"]
     return videos
 
 

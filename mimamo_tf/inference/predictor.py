@@ -182,11 +182,17 @@ class Predictor:
     def context(self):
         return self.runner.context
 
+    @property
+    def reuses_features(self):
+        """Whether windows run on the export's two parts, the backbone once per face
+        (``reuse_features`` and a SavedModel that has them)."""
+        return self.reuse_features and getattr(self.runner, "split", False)
+
     def warm_up(self):
         """Runs the model once on a blank window, the way videos will run it (in two parts when
         the export has them): its one-off set-up cost stays out of timings."""
         blank = np.zeros((self.window + 2 * self.context, 224, 224, 3), np.uint8)
-        if getattr(self.runner, "split", False) and self.reuse_features:
+        if self.reuses_features:
             features = self.runner.frame_features(blank[self.context : self.context + self.window])
             self.runner.from_features(blank[None], features[None])
         else:
@@ -204,7 +210,7 @@ class Predictor:
         window's predictions into ``predictions``; the model's time goes to ``seconds["model"]``."""
         stream = WindowStream(face_found, self.window, self.context, self.stride)
         # Backbone features of the faces still held, when the export has the model in two parts.
-        features = {} if getattr(self.runner, "split", False) and self.reuse_features else None
+        features = {} if self.reuses_features else None
         for t, face in enumerate(faces_in_order):
             ready = stream.add(t, face)
             if not ready:

@@ -24,7 +24,7 @@ class ExportError(InputError, ValueError):
     kind = "export error"
 
 
-def build_face_model(model, config, backbone=None, window=None, batch_size=None):
+def build_face_model(model, config, backbone=None, window=None, batch_size=None, features_given=False):
     """The trained ``model`` behind a face-crop input: ``{"faces"} -> {"arousal", "valence"}``.
 
     Args:
@@ -34,6 +34,9 @@ def build_face_model(model, config, backbone=None, window=None, batch_size=None)
             ``--spatial_input=features``).
         window, batch_size: fixed sizes of the ``faces`` input (None: any); ``window`` excludes
             the context frames.
+        features_given: take the central faces' backbone features as a second input,
+            ``spatial_features`` ``(batch, window, D)``, instead of running ``backbone`` on them
+            (``build_split_models``).
 
     Raises:
         ExportError: a configuration whose inputs cannot be computed in-graph (optical flow) or
@@ -52,20 +55,28 @@ def build_face_model(model, config, backbone=None, window=None, batch_size=None)
     context = cfg.context_frames
     steps = window + 2 * context if window else None
     faces = keras.Input((steps, 224, 224, 3), batch_size=batch_size, dtype="uint8", name="faces")
+    model_inputs = {"faces": faces}
     inputs = {}
     if cfg.uses_temporal:
         inputs["gray48"] = GrayFromRGB(name="gray48")(faces)
     if cfg.uses_spatial:
-        window = CentralFrames(context, name="window_frames")(faces)
-        if cfg.spatial_input == "features":
+        if cfg.spatial_input == "features" and features_given:
+            inputs["spatial_features"] = model_inputs["spatial_features"] = keras.Input(
+                (window, int(model.input["spatial_features"].shape[-1])), batch_size=batch_size,
+                name="spatial_features")
+        elif cfg.spatial_input == "features":
             if backbone is None:
                 raise ExportError("the run trained on stored features: the backbone they came from is needed")
-            inputs["spatial_features"] = PerFrame(backbone, name="backbone_per_frame")(window)
+            central = CentralFrames(context, name="window_frames")(faces)
+            inputs["spatial_features"] = PerFrame(backbone, name="backbone_per_frame")(central)
         else:
-            inputs["rgb224"] = keras.layers.Identity(name="rgb224")(keras.ops.cast(window, "float32"))
+            central = CentralFrames(context, name="window_frames")(faces)
+            inputs["rgb224"] = keras.layers.Identity(name="rgb224")(keras.ops.cast(central, "float32"))
     outputs = model(inputs, training=False)
     named = {name: keras.layers.Identity(name=name)(outputs[..., i]) for i, name in enumerate(("arousal", "valence"))}
-    return keras.Model(faces, named, name="mimamo_net_faces")
+    if len(model_inputs) == 1:
+        return keras.Model(faces, named, name="mimamo_net_faces")
+    return keras.Model(model_inputs, named, name="mimamo_net_window_from_features")
 
 
 def build_split_models(model, config, backbone):
@@ -76,32 +87,22 @@ def build_split_models(model, config, backbone):
 
     * ``frame_features``: ``faces`` uint8 ``(batch, frames, 224, 224, 3)`` -> ``spatial_features``
       ``(batch, frames, D)`` float32, the frozen backbone on each face;
-    * ``window_from_features``: ``faces`` as ``build_face_model`` takes them (the gray faces of the
-      temporal stream come from all ``window + 2 * context``) and ``spatial_features`` ``(batch,
-      window, D)`` of the central faces -> ``arousal``, ``valence``: ``build_face_model``'s outputs.
+    * ``window_from_features``: ``build_face_model`` with ``features_given``: ``faces`` (the gray
+      faces of the temporal stream come from all ``window + 2 * context``) and the central faces'
+      ``spatial_features`` -> ``arousal``, ``valence``.
     """
     import keras
 
-    from mimamo_tf.models.face_inputs import GrayFromRGB
     from mimamo_tf.models.per_frame import PerFrame
 
     cfg = config.model
     if not (cfg.uses_spatial and cfg.spatial_input == "features") or backbone is None:
         return None
-    build_face_model(model, config, backbone)  # the same checks as the whole model
+    window_from_features = build_face_model(model, config, backbone, features_given=True)
     frames = keras.Input((None, 224, 224, 3), dtype="uint8", name="faces")
     features = PerFrame(backbone, name="backbone_per_frame")(frames)
     frame_features = keras.Model(frames, {"spatial_features": keras.layers.Identity(name="spatial_features")(features)},
                                  name="mimamo_net_frame_features")
-    faces = keras.Input((None, 224, 224, 3), dtype="uint8", name="faces")
-    stored = keras.Input((None, int(model.input["spatial_features"].shape[-1])), name="spatial_features")
-    inputs = {"spatial_features": stored}
-    if cfg.uses_temporal:
-        inputs["gray48"] = GrayFromRGB(name="gray48")(faces)
-    outputs = model(inputs, training=False)
-    named = {name: keras.layers.Identity(name=name)(outputs[..., i]) for i, name in enumerate(("arousal", "valence"))}
-    window_from_features = keras.Model({"faces": faces, "spatial_features": stored}, named,
-                                       name="mimamo_net_window_from_features")
     return frame_features, window_from_features
 
 
