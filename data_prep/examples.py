@@ -14,6 +14,7 @@ from data_prep import aligned_frames
 from data_prep.readers.base import ConfigurationError, DatasetReader, InputError, VideoItem, reconcile
 from mimamo_tf import faces
 from mimamo_tf import video as video_io
+from mimamo_tf.faces import identities
 from mimamo_tf.data import schema
 
 ALIGNED_BACKEND = "cropped_aligned"
@@ -122,7 +123,13 @@ class ExampleBuilder:
                     frame = blank
                 yield frame
 
-        track = faces.locate_faces(frames(record=True), self.detector, config)
+        if item.face_preference in ("leftmost", "rightmost"):
+            # One person of a two-person video: every face followed with stable ids (the tracker of
+            # `predict --faces=all`), then the identities on that side of the frame joined.
+            located = identities.locate_identities(frames(record=True), self.detector, config, info.fps or 30.0)
+            track = identities.person_on_side(located, item.face_preference, info.width)
+        else:
+            track = faces.locate_faces(frames(record=True), self.detector, config)
         if track.num_frames != num_frames:
             raise InputError(f"{item.video_path}: decoded {track.num_frames} frames, "
                              f"{num_frames} when counted (unstable decoding)")

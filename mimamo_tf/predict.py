@@ -1,14 +1,16 @@
 """``python -m mimamo_tf.predict --model=saved_models/NAME|FILE.tflite --input=VIDEO|DIR|GLOB --output_dir=OUT [--overlay] [--fill_missing]``
 
-Valence and arousal for every frame of the face in each video, from a model exported by
-``python -m mimamo_tf.export``. Per video ``<name>``:
+Valence and arousal for every frame of the face (``--faces=largest``, the default) or of every
+face (``--faces=all``) in each video, from a model exported by ``python -m mimamo_tf.export``.
+Per video ``<name>``:
 
-* ``OUT/<name>.csv`` — one row per decoded frame: ``frame, time_s, face_found, face_x, face_y,
-  face_w, face_h, arousal, valence`` (box in the frame's pixels; frames without a face have
-  ``face_found=0`` and empty values, or the model's predictions on the nearest face's inputs with
-  ``--fill_missing``);
-* ``OUT/<name>.png`` — both curves over time, stretches without a face shaded;
-* ``OUT/<name>.mp4`` with ``--overlay`` — the video with the face box and both values drawn.
+* ``OUT/<name>.csv`` — one row per decoded frame (with ``--faces=all``: per frame and face in it):
+  ``frame, time_s, face_id, face_found, face_x, face_y, face_w, face_h, arousal, valence`` (box in
+  the frame's pixels; frames without a face have ``face_found=0`` and empty values, or the model's
+  predictions on the nearest face's inputs with ``--fill_missing``). ``face_id`` stays the same
+  while a person is in view and when they come back within ``--reentry_seconds`` at the same place;
+* ``OUT/<name>.png`` — both curves over time, stretches without a face shaded (a panel per face);
+* ``OUT/<name>.mp4`` with ``--overlay`` — the video with each face's box, id and both values drawn.
 
 Windows overlap by half a window by default (``--window_overlap``), each frame predicted by the
 window in which it sits nearest the centre, as ``evaluate`` does: no seams where windows meet.
@@ -35,6 +37,13 @@ def define_flags(flag_values):
                          "Frames without a face get the model's predictions on the nearest face's inputs "
                          "(what evaluate and the official scorers use) instead of empty values.",
                          flag_values=flag_values)
+    flags.DEFINE_enum("faces", "largest", ["largest", "all"],
+                      "largest: follow one face (the largest where a track starts); all: every face, each with an id "
+                      "that stays while the person is in view (CSV column face_id, one row per frame and face).",
+                      flag_values=flag_values)
+    flags.DEFINE_float("reentry_seconds", 2.0,
+                       "With --faces=all: a face away for at most this long keeps its id when it comes back at the "
+                       "same place and size (0: every return is a new id).", flag_values=flag_values)
     flags.DEFINE_integer("num_threads", 0, "LiteRT interpreter threads (0: all cores).", flag_values=flag_values)
     flags.DEFINE_float("window_overlap", DEFAULT_OVERLAP,
                        "Consecutive windows overlap by this fraction of a window and each frame takes the "
@@ -53,6 +62,8 @@ def main(flag_values):
     missing = [name for name in ("model", "input", "output_dir") if not getattr(flag_values, name)]
     if missing:
         raise InputError(f"{', '.join('--' + m for m in missing)} required")
+    if flag_values.reentry_seconds < 0:
+        raise InputError(f"--reentry_seconds={flag_values.reentry_seconds}: expected seconds >= 0")
     videos = find_videos(flag_values.input)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FaceGeometryWarning)
@@ -63,7 +74,8 @@ def main(flag_values):
     print(f"mimamo_tf.predict: {predictor.runner.kind} {flag_values.model} (windows of {predictor.window} frames "
           f"every {predictor.stride}, {predictor.context} context frames each side) on {len(videos)} video(s)")
     done, failed = predict_videos(predictor, videos, flag_values.output_dir, flag_values.overlay,
-                                  flag_values.fill_missing)
+                                  flag_values.fill_missing, faces=flag_values.faces,
+                                  reentry_seconds=flag_values.reentry_seconds)
     print(f"mimamo_tf.predict: {len(done)} of {len(videos)} video(s) done, {len(failed)} failed"
           + "".join(f"\n  failed: {video}: {reason}" for video, reason in failed))
     return EXIT_SOME_FAILED if failed else EXIT_DONE

@@ -5,7 +5,7 @@
 (the videos of an ``--input`` to files, going on past failures).
 """
 
-from mimamo_tf.inference.predictor import COLUMNS, NoFaceWarning, Predictor, VideoPrediction
+from mimamo_tf.inference.predictor import COLUMNS, NoFaceWarning, Predictor, VideoFaces, VideoPrediction
 from mimamo_tf.inference.runners import PredictError, load_runner
 
-__all__ = ["COLUMNS", "NoFaceWarning", "PredictError", "Predictor", "VideoPrediction", "load_runner"]
+__all__ = ["COLUMNS", "NoFaceWarning", "PredictError", "Predictor", "VideoFaces", "VideoPrediction", "load_runner"]

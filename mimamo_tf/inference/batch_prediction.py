@@ -40,9 +40,11 @@ def output_stem(video, videos):
     return stem if len(same) == 1 else f"{stem}_{extension.lstrip('.')}"
 
 
-def predict_videos(predictor, videos, output_dir, overlay=False, fill_missing=False, say=print):
+def predict_videos(predictor, videos, output_dir, overlay=False, fill_missing=False, say=print, faces="largest",
+                   reentry_seconds=None):
     """Runs ``predictor`` on every video, writing its outputs; returns ``(done, failed)`` lists of
-    ``(video, files)`` and ``(video, reason)``."""
+    ``(video, files)`` and ``(video, reason)``. ``faces``, ``reentry_seconds``: see
+    ``Predictor.predict_video``."""
     from tqdm import tqdm
 
     from mimamo_tf.inference import outputs
@@ -58,7 +60,8 @@ def predict_videos(predictor, videos, output_dir, overlay=False, fill_missing=Fa
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", NoFaceWarning)
-                result = predictor.predict_video(video, fill_missing=fill_missing, progress=bar)
+                options = {} if reentry_seconds is None else {"reentry_seconds": reentry_seconds}
+                result = predictor.predict_video(video, fill_missing=fill_missing, progress=bar, faces=faces, **options)
             bar.close()
             files = [outputs.write_csv(result, os.path.join(output_dir, f"{stem}.csv")),
                      outputs.plot(result, os.path.join(output_dir, f"{stem}.png"))]
@@ -74,9 +77,10 @@ def predict_videos(predictor, videos, output_dir, overlay=False, fill_missing=Fa
                 say(f"mimamo_tf.predict: warning: {warning.message}")
             else:
                 warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
-        faces = int(result.face_found.sum())
+        with_face = int(result.face_found.sum())
+        people = f", {len(result.faces)} face id(s)" if hasattr(result, "faces") else ""
         speed = result.num_frames / max(result.seconds["total"], 1e-9)
-        say(f"mimamo_tf.predict: {video}: {result.num_frames} frames ({faces} with a face), {speed:.1f} frames/s "
-            f"-> {', '.join(files)}")
+        say(f"mimamo_tf.predict: {video}: {result.num_frames} frames ({with_face} with a face{people}), "
+            f"{speed:.1f} frames/s -> {', '.join(files)}")
         done.append((video, files))
     return done, failed

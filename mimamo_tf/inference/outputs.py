@@ -31,32 +31,51 @@ def no_face_stretches(face_found):
     return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
-def plot(result, path, title=None):
-    """Arousal and valence over time, with the stretches without a face shaded."""
-    import matplotlib
+def _people(result):
+    """``[(face_id or None, VideoPrediction)]``: the one followed face, or every person."""
+    people = getattr(result, "faces", None)
+    return sorted(people.items()) if people is not None else [(None, result)]
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+def _plot_curves(axis, result, label_stretches=True):
     time_s = result.time_s
-    figure, axis = plt.subplots(figsize=(10, 3.6), dpi=100)
     axis.plot(time_s, result.arousal, color="tab:red", linewidth=1.4, label="arousal")
     axis.plot(time_s, result.valence, color="tab:blue", linewidth=1.4, label="valence")
     frame_s = 1.0 / result.fps
     for index, (first, end) in enumerate(no_face_stretches(result.face_found)):
         axis.axvspan(first * frame_s - frame_s / 2, (end - 1) * frame_s + frame_s / 2, color="0.85", zorder=0,
-                     label="no face" + (" (filled)" if result.filled else "") if index == 0 else None)
+                     label=("no face" + (" (filled)" if result.filled else "")) if index == 0 and label_stretches
+                     else None)
     axis.axhline(0.0, color="0.5", linewidth=0.6)
     values = np.concatenate([result.arousal, result.valence])
     values = values[np.isfinite(values)]
     low, high = (min(values.min(), -1.0), max(values.max(), 1.0)) if len(values) else (-1.0, 1.0)
     axis.set_ylim(low - 0.05, high + 0.05)
     axis.set_xlim(0, max(time_s[-1] if len(time_s) else 0, frame_s))
-    axis.set_xlabel("time (s)")
     axis.set_ylabel("predicted value")
-    axis.set_title(title or os.path.basename(result.video))
     axis.legend(loc="upper right", ncol=3, fontsize=8)
     axis.grid(alpha=0.3)
+
+
+def plot(result, path, title=None):
+    """Arousal and valence over time, with the stretches without a face shaded: one panel, or one
+    per person (``face_id``) for a ``VideoFaces``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    people = _people(result)
+    figure, axes = plt.subplots(max(len(people), 1), 1, figsize=(10, 1.2 + 2.6 * max(len(people), 1)), dpi=100,
+                                sharex=True, squeeze=False)
+    if not people:  # --faces=all on a video without anyone: an empty panel that says so
+        axes[0, 0].text(0.5, 0.5, "no face in any frame", ha="center", va="center", transform=axes[0, 0].transAxes)
+    for axis, (face_id, person) in zip(axes[:, 0], people):
+        _plot_curves(axis, person)
+        if face_id is not None:
+            axis.set_title(f"face {face_id}", fontsize=10, loc="left")
+    axes[-1, 0].set_xlabel("time (s)")
+    figure.suptitle(title or os.path.basename(result.video))
     figure.tight_layout()
     with replacing(path) as tmp:
         figure.savefig(tmp, format="png")
@@ -79,22 +98,39 @@ def _bar(frame, label, value, origin, colour):
 
 
 def overlay_frames(frames, result, blank):
-    """The video's frames with the face box and both values drawn on each (``blank`` stands in for
-    an undecodable frame)."""
+    """The video's frames with each face's box (and id, for several people) and both values drawn
+    on each (``blank`` stands in for an undecodable frame)."""
     import cv2
 
+    people = _people(result)
     for t, frame in enumerate(frames):
         frame = np.ascontiguousarray(frame) if frame is not None else blank.copy()
         if t < result.num_frames:
-            if result.face_found[t]:
-                x, y, w, h = (int(round(v)) for v in result.face_box[t])
+            if people and people[0][0] is None:  # one face: gauges in the corner
+                person = people[0][1]
+                if person.face_found[t]:
+                    x, y, w, h = (int(round(v)) for v in person.face_box[t])
+                    cv2.rectangle(frame, (x, y), (x + w, y + h), (0, 255, 0), 2)
+                cv2.rectangle(frame, (0, 0), (150, 62), (0, 0, 0), -1)
+                if np.isfinite(person.arousal[t]):
+                    _bar(frame, "arousal", float(person.arousal[t]), (10, 22), (255, 80, 80))
+                    _bar(frame, "valence", float(person.valence[t]), (10, 50), (80, 160, 255))
+                else:
+                    cv2.putText(frame, "no face", (10, 36), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
+                                cv2.LINE_AA)
+            for face_id, person in people:
+                if face_id is None or not person.face_found[t]:
+                    continue
+                # Several people: each box with its id, and its gauges just below it.
+                x, y, w, h = (int(round(v)) for v in person.face_box[t])
                 cv2.rectangle(frame, (x, y), (x + w, y + h), (0, 255, 0), 2)
-            cv2.rectangle(frame, (0, 0), (150, 62), (0, 0, 0), -1)
-            if np.isfinite(result.arousal[t]):
-                _bar(frame, "arousal", float(result.arousal[t]), (10, 22), (255, 80, 80))
-                _bar(frame, "valence", float(result.valence[t]), (10, 50), (80, 160, 255))
-            else:
-                cv2.putText(frame, "no face", (10, 36), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+                cv2.putText(frame, f"face {face_id}", (x, max(y - 6, 12)), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                            (0, 255, 0), 1, cv2.LINE_AA)
+                if np.isfinite(person.arousal[t]):
+                    top = min(y + h + 4, frame.shape[0] - 62)
+                    cv2.rectangle(frame, (x, top), (x + 150, top + 62), (0, 0, 0), -1)
+                    _bar(frame, "arousal", float(person.arousal[t]), (x + 10, top + 22), (255, 80, 80))
+                    _bar(frame, "valence", float(person.valence[t]), (x + 10, top + 50), (80, 160, 255))
         yield frame
 
 

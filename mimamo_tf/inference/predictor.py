@@ -16,13 +16,14 @@ import dataclasses
 import os
 import time
 import warnings
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 
 from mimamo_tf import video as video_io
 from mimamo_tf import window_plan
 from mimamo_tf.inference.runners import PredictError, load_runner
+from mimamo_tf.faces import identities
 from mimamo_tf.inference.windows import WindowStream
 
 class NoFaceWarning(UserWarning):
@@ -55,7 +56,7 @@ def face_geometry_mismatch(card):
             "off. Prepare the training data with --cropped_aligned_geometry=realign (the default) and train again")
 
 
-COLUMNS = ("frame", "time_s", "face_found", "face_x", "face_y", "face_w", "face_h", "arousal", "valence")
+COLUMNS = ("frame", "time_s", "face_id", "face_found", "face_x", "face_y", "face_w", "face_h", "arousal", "valence")
 
 
 @dataclasses.dataclass
@@ -82,6 +83,7 @@ class VideoPrediction:
     valence: np.ndarray
     filled: bool = False
     seconds: Dict[str, float] = dataclasses.field(default_factory=dict)
+    face_id: Optional[np.ndarray] = None
 
     @property
     def num_frames(self):
@@ -91,19 +93,65 @@ class VideoPrediction:
     def time_s(self):
         return np.arange(self.num_frames) / self.fps
 
-    def rows(self):
-        """One dict per frame with the CSV's ``COLUMNS``; missing values are None."""
+    def row(self, t):
+        """Frame ``t`` as a dict with the CSV's ``COLUMNS``; missing values are None."""
         def value(x, digits):
             return None if not np.isfinite(x) else round(float(x), digits)
 
+        x, y, w, h = self.face_box[t]
+        face_id = None if self.face_id is None or self.face_id[t] < 0 else int(self.face_id[t])
+        return {"frame": t, "time_s": round(t / self.fps, 4), "face_id": face_id,
+                "face_found": int(self.face_found[t]),
+                "face_x": value(x, 1), "face_y": value(y, 1), "face_w": value(w, 1), "face_h": value(h, 1),
+                "arousal": value(self.arousal[t], 6), "valence": value(self.valence[t], 6)}
+
+    def rows(self):
+        """One dict per frame with the CSV's ``COLUMNS``; missing values are None."""
+        return [self.row(t) for t in range(self.num_frames)]
+
+
+@dataclasses.dataclass
+class VideoFaces:
+    """Per-frame results for every person in a video (``predict --faces=all``).
+
+    Attributes:
+        video: the video file.
+        fps: its frame rate.
+        num_frames: its decoded frames.
+        faces: ``{face_id: VideoPrediction}``, one per identity, each over the whole video: its
+            ``face_found`` is 1 where that person is in view, its values NaN where not (with
+            ``fill_missing``: filled between the person's first and last face).
+        filled: whether ``fill_missing`` was on.
+        seconds: wall time per stage, as ``VideoPrediction.seconds``.
+    """
+
+    video: str
+    fps: float
+    num_frames: int
+    faces: Dict[int, VideoPrediction]
+    filled: bool = False
+    seconds: Dict[str, float] = dataclasses.field(default_factory=dict)
+
+    @property
+    def face_found(self):
+        """``(T,)`` 1 where anyone's face was found."""
+        found = np.zeros(self.num_frames, np.int64)
+        for person in self.faces.values():
+            found |= person.face_found > 0
+        return found
+
+    @property
+    def time_s(self):
+        return np.arange(self.num_frames) / self.fps
+
+    def rows(self):
+        """One row per frame and person in it (ids in order); a frame without anyone has one row
+        with ``face_found=0`` and no ``face_id``."""
         rows = []
         for t in range(self.num_frames):
-            x, y, w, h = self.face_box[t]
-            rows.append({
-                "frame": t, "time_s": round(t / self.fps, 4), "face_found": int(self.face_found[t]),
-                "face_x": value(x, 1), "face_y": value(y, 1), "face_w": value(w, 1), "face_h": value(h, 1),
-                "arousal": value(self.arousal[t], 6), "valence": value(self.valence[t], 6),
-            })
+            mine = [person.row(t) for _, person in sorted(self.faces.items()) if person.face_id[t] >= 0]
+            rows.extend(mine or [{**{k: None for k in COLUMNS}, "frame": t, "time_s": round(t / self.fps, 4),
+                                  "face_found": 0}])
         return rows
 
 
@@ -122,6 +170,34 @@ class _Timed:
             return next(self.iterator)
         finally:
             self.seconds[self.key] += time.perf_counter() - start
+
+
+class _WindowFeeder:
+    """Feeds one face sequence, frame by frame, through a ``WindowStream`` into the predictor's
+    model, writing each window's predictions into ``predictions`` as soon as the window is complete
+    (several feeders run side by side, one per identity, in one pass over a video)."""
+
+    def __init__(self, predictor, face_found, predictions, seconds):
+        self.predictor = predictor
+        self.stream = WindowStream(face_found, predictor.window, predictor.context, predictor.stride)
+        self.predictions = predictions
+        self.seconds = seconds
+        # Backbone features of the faces still held, when the export has the model in two parts.
+        self.features = {} if predictor.reuses_features else None
+
+    def add(self, t, face):
+        """Frame ``t``'s face (anything for a frame without a face: it is never read)."""
+        ready = self.stream.add(t, face)
+        if not ready:
+            return
+        model_start = time.perf_counter()
+        for window in ready:
+            if self.features is None:
+                out = self.predictor.runner(window.faces[None])[0]
+            else:
+                out = self.predictor._from_kept_features(window, self.features, self.stream.held)
+            self.predictions[window.first : window.end] = out[window.first - window.start : window.end - window.start]
+        self.seconds["model"] += time.perf_counter() - model_start
 
 
 class Predictor:
@@ -208,21 +284,9 @@ class Predictor:
     def _predict_stream(self, face_found, faces_in_order, predictions, seconds):
         """Feeds faces in frame order through a ``WindowStream`` into the model, writing each
         window's predictions into ``predictions``; the model's time goes to ``seconds["model"]``."""
-        stream = WindowStream(face_found, self.window, self.context, self.stride)
-        # Backbone features of the faces still held, when the export has the model in two parts.
-        features = {} if self.reuses_features else None
+        feeder = _WindowFeeder(self, face_found, predictions, seconds)
         for t, face in enumerate(faces_in_order):
-            ready = stream.add(t, face)
-            if not ready:
-                continue
-            model_start = time.perf_counter()
-            for window in ready:
-                if features is None:
-                    out = self.runner(window.faces[None])[0]
-                else:
-                    out = self._from_kept_features(window, features, stream.held)
-                predictions[window.first : window.end] = out[window.first - window.start : window.end - window.start]
-            seconds["model"] += time.perf_counter() - model_start
+            feeder.add(t, face)
 
     def _from_kept_features(self, window, features, held):
         """The window's predictions from the export's two parts: the backbone runs once per face
@@ -238,23 +302,33 @@ class Predictor:
             del features[frame]
         return out
 
-    def predict_video(self, path, fill_missing=False, progress=None):
-        """Per-frame valence and arousal of the face in video ``path``.
+    def predict_video(self, path, fill_missing=False, progress=None, faces="largest",
+                      reentry_seconds=identities.DEFAULT_REENTRY_SECONDS):
+        """Per-frame valence and arousal of the face (or every face) in video ``path``.
 
         Args:
             path: a video file OpenCV can decode.
             fill_missing: give frames without a face the model's predictions on the nearest face's
-                inputs instead of NaN.
+                inputs instead of NaN (with ``faces="all"``: each person's frames between the first
+                and the last time they are seen).
             progress: a ``tqdm`` bar to advance (its total is set here), or None.
+            faces: ``"largest"``: follow one face (the largest where a track starts); ``"all"``:
+                every face, each an identity (``mimamo_tf.faces.identities``) run through the
+                model on its own windows.
+            reentry_seconds: with ``faces="all"``, a face away for at most this long keeps its id
+                when it comes back at the same place and size.
 
         Returns:
-            A ``VideoPrediction``.
+            A ``VideoPrediction``; with ``faces="all"`` a ``VideoFaces`` (``.faces[id]`` is each
+            person's ``VideoPrediction``).
 
         Raises:
             PredictError: the video cannot be opened or decoded (the message names it).
         """
-        from mimamo_tf import faces
+        from mimamo_tf import faces as face_pipeline
 
+        if faces not in FACE_MODES:
+            raise PredictError(f"faces={faces!r}: expected one of {', '.join(FACE_MODES)}")
         path = os.fspath(path)
         seconds = {"decode": 0.0, "faces": 0.0, "model": 0.0}
         started = time.perf_counter()
@@ -262,6 +336,7 @@ class Predictor:
             info = video_io.probe(path)
         except video_io.VideoReadError as error:
             raise PredictError(f"{path}: cannot be read as a video ({error})") from None
+        fps = float(info.fps or 30.0)
         blank = np.zeros((info.height, info.width, 3), np.uint8)
         undecodable = set()
 
@@ -275,39 +350,104 @@ class Predictor:
                     progress.update(1)
                 yield frame
 
+        def timed_pass(run):
+            # The face pipeline's share of a pass: its wall time less decoding and the model.
+            pass_start, decoded, model = time.perf_counter(), seconds["decode"], seconds["model"]
+            result = run()
+            seconds["faces"] += (time.perf_counter() - pass_start - (seconds["decode"] - decoded)
+                                 - (seconds["model"] - model))
+            return result
+
         if progress is not None:
             progress.reset(total=info.header_frame_count or None)
-            progress.set_postfix_str("finding the face")
+            progress.set_postfix_str("finding the faces" if faces == "all" else "finding the face")
         try:
-            pass_start = time.perf_counter()
-            decoded = seconds["decode"]
-            track = faces.locate_faces(frames(), self.detector, self.face_config)
-            seconds["faces"] += time.perf_counter() - pass_start - (seconds["decode"] - decoded)
-            face_found = track.face_found.astype(np.int64)
-            face_found[sorted(undecodable)] = 0
-            num_frames = len(face_found)
-            predictions = np.full((num_frames, 2), np.nan, np.float32)
-            if face_found.any():
+            if faces == "all":
+                located = timed_pass(lambda: identities.locate_identities(
+                    frames(), self.detector, self.face_config, fps, reentry_seconds))
+                tracks, num_frames = located.tracks, located.num_frames
+            else:
+                track = timed_pass(lambda: face_pipeline.locate_faces(frames(), self.detector, self.face_config))
+                tracks, num_frames = {0: track}, track.num_frames
+            found = {}
+            for person, track in tracks.items():
+                found[person] = track.face_found.astype(np.int64)
+                found[person][sorted(undecodable)] = 0
+            predictions = {}
+            if any(flags.any() for flags in found.values()):
                 if progress is not None:
                     progress.reset(total=num_frames)
                     progress.set_postfix_str("predicting")
-                aligned = faces.iter_aligned_faces(frames(), track, self.face_config)
-                pass_start, decoded = time.perf_counter(), seconds["decode"]
-                self._predict_stream(face_found, (rgb for rgb, _, _ in aligned), predictions, seconds)
-                seconds["faces"] += (time.perf_counter() - pass_start - (seconds["decode"] - decoded)
-                                     - seconds["model"])
-            else:
-                warnings.warn(f"{path}: no face found in any of its {num_frames} frames: every row has face_found=0",
-                              NoFaceWarning, stacklevel=2)
+                # One person's windows cover the frames from their first to their last face; the
+                # one followed face's cover the whole video (frames before it are filled from it).
+                spans = {person: _span(flags) if faces == "all" else (0, num_frames) for person, flags in found.items()}
+                predictions = timed_pass(lambda: self._predict_tracks(frames(), tracks, found, spans, num_frames,
+                                                                      seconds))
         except (video_io.VideoReadError, ValueError) as error:
             # ValueError: the second pass decoded a different number of frames than the first.
             raise PredictError(f"{path}: cannot be decoded ({error})") from None
-        if not fill_missing:
-            predictions[face_found == 0] = np.nan
-        boxes = np.asarray(track.boxes, np.float64)
-        face_box = np.stack([boxes[:, 0], boxes[:, 1], boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], -1)
-        face_box[face_found == 0] = np.nan
         seconds["total"] = time.perf_counter() - started
-        return VideoPrediction(video=path, fps=float(info.fps or 30.0), face_found=face_found, face_box=face_box,
-                               arousal=predictions[:, 0], valence=predictions[:, 1], filled=fill_missing,
-                               seconds=seconds)
+        if faces == "largest":
+            result = _track_prediction(path, fps, tracks[0], found[0], predictions.get(0), fill_missing, seconds,
+                                       face_id=np.where(found[0] > 0, tracks[0].track_ids, -1))
+        else:
+            people = {}
+            for person, track in tracks.items():
+                first, end = _span(found[person])
+                in_view = np.zeros(num_frames, bool)
+                in_view[first:end] = True
+                rows_of = in_view if fill_missing else found[person] > 0
+                people[person] = _track_prediction(path, fps, track, found[person], predictions.get(person),
+                                                   fill_missing, seconds, face_id=np.where(rows_of, person, -1),
+                                                   span=(first, end))
+            result = VideoFaces(video=path, fps=fps, num_frames=num_frames, faces=people, filled=fill_missing,
+                                seconds=seconds)
+        if not result.face_found.any():
+            warnings.warn(f"{path}: no face found in any of its {result.num_frames} frames: every row has face_found=0",
+                          NoFaceWarning, stacklevel=2)
+        return result
+
+    def _predict_tracks(self, frames, tracks, found, spans, num_frames, seconds):
+        """Pass 2: aligns every followed face of every frame and feeds each person's faces to their
+        own windows; ``{person: (T, 2)}`` predictions (NaN outside the person's span)."""
+        predictions, feeders = {}, {}
+        for person, (first, end) in spans.items():
+            predictions[person] = np.full((num_frames, 2), np.nan, np.float32)
+            if found[person].any():
+                feeders[person] = _WindowFeeder(self, found[person][first:end], predictions[person][first:end], seconds)
+        for t, aligned in enumerate(identities.iter_aligned_identities(frames, tracks, self.face_config, num_frames)):
+            for person, feeder in feeders.items():
+                first, end = spans[person]
+                if first <= t < end:
+                    feeder.add(t - first, aligned.get(person))
+        return predictions
+
+
+FACE_MODES = ("largest", "all")
+
+
+def _span(face_found):
+    """``(first, last + 1)`` of the frames with a face (``(0, 0)`` without any)."""
+    with_face = np.flatnonzero(face_found)
+    return (int(with_face[0]), int(with_face[-1]) + 1) if len(with_face) else (0, 0)
+
+
+def _track_prediction(path, fps, track, found, predictions, fill_missing, seconds, face_id, span=None):
+    """A ``VideoPrediction`` of one followed face: its boxes, and its predictions on the frames
+    with a face (and, ``fill_missing``, on the frames of ``span``, default all)."""
+    num_frames = len(found)
+    if predictions is None:
+        predictions = np.full((num_frames, 2), np.nan, np.float32)
+    predictions = predictions.copy()
+    keep = np.zeros(num_frames, bool)
+    if fill_missing:
+        first, end = span if span is not None else (0, num_frames)
+        keep[first:end] = True
+    keep |= found > 0
+    predictions[~keep] = np.nan
+    boxes = np.asarray(track.boxes, np.float64)
+    face_box = np.stack([boxes[:, 0], boxes[:, 1], boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], -1)
+    face_box[found == 0] = np.nan
+    return VideoPrediction(video=path, fps=fps, face_found=found, face_box=face_box, arousal=predictions[:, 0],
+                           valence=predictions[:, 1], filled=fill_missing, seconds=seconds,
+                           face_id=np.asarray(face_id, np.int64))

@@ -95,7 +95,7 @@ def test_predict_csv_equals_the_model_on_faces_aligned_in_memory(predicted):
     assert result.returncode == 1, result.stderr[-3000:]
     assert "1 of 2 video(s) done, 1 failed" in result.stdout and "broken.mp4" in result.stdout
     rows = _rows(out / "face.csv")
-    assert list(rows[0]) == ["frame", "time_s", "face_found", "face_x", "face_y", "face_w", "face_h",
+    assert list(rows[0]) == ["frame", "time_s", "face_id", "face_found", "face_x", "face_y", "face_w", "face_h",
                              "arousal", "valence"]
     # The oracle: the whole video aligned in memory, windows cut like evaluate, the SavedModel.
     aligned = faces.process_video(str(clip))
