@@ -28,7 +28,9 @@ def define_flags(flag_values):
 
     flags.DEFINE_string("model", None, "An export directory (SavedModel + model_card.json) or a .tflite file in one.",
                         flag_values=flag_values)
-    flags.DEFINE_string("input", None, "A video file, a folder of videos, or a glob pattern (quote it).",
+    flags.DEFINE_string("input", None,
+                        "A video file, a folder of videos, a glob pattern (quote it), a camera index (0, 1, ...) or a "
+                        "stream URL (rtsp://, http(s)://: MJPEG, HLS, anything OpenCV's FFmpeg backend opens).",
                         flag_values=flag_values)
     flags.DEFINE_string("output_dir", None, "Where the CSV, PNG (and MP4) of each video go.", flag_values=flag_values)
     flags.DEFINE_boolean("overlay", False, "Also write <name>.mp4: the video with the face box and both values.",
@@ -44,6 +46,16 @@ def define_flags(flag_values):
     flags.DEFINE_float("reentry_seconds", 2.0,
                        "With --faces=all: a face away for at most this long keeps its id when it comes back at the "
                        "same place and size (0: every return is a new id).", flag_values=flag_values)
+    flags.DEFINE_float("latency", 0.0,
+                       "Live input: seconds a row may wait after its frame arrived (0: the look-ahead the window, "
+                       "overlap and face smoothing need, plus 0.5 s of input queue); when processing falls further "
+                       "behind, frames are dropped at the input, between windows.", flag_values=flag_values)
+    flags.DEFINE_float("reconnect_seconds", 5.0,
+                       "Live input: a camera or stream that stops delivering frames is reopened for this long, then "
+                       "the run ends with exit 1.", flag_values=flag_values)
+    flags.DEFINE_string("jsonl", None,
+                        "Also write every row as one JSON object per line to this file, or to stdout with '-' (the "
+                        "progress messages then go to stderr).", flag_values=flag_values)
     flags.DEFINE_integer("num_threads", 0, "LiteRT interpreter threads (0: all cores).", flag_values=flag_values)
     flags.DEFINE_float("window_overlap", DEFAULT_OVERLAP,
                        "Consecutive windows overlap by this fraction of a window and each frame takes the "
@@ -64,6 +76,11 @@ def main(flag_values):
         raise InputError(f"{', '.join('--' + m for m in missing)} required")
     if flag_values.reentry_seconds < 0:
         raise InputError(f"--reentry_seconds={flag_values.reentry_seconds}: expected seconds >= 0")
+    from mimamo_tf.inference.live import parse_live_input
+
+    live = parse_live_input(flag_values.input)
+    if live is not None:
+        return _main_live(flag_values, live)
     videos = find_videos(flag_values.input)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FaceGeometryWarning)
@@ -79,6 +96,83 @@ def main(flag_values):
     print(f"mimamo_tf.predict: {len(done)} of {len(videos)} video(s) done, {len(failed)} failed"
           + "".join(f"\n  failed: {video}: {reason}" for video, reason in failed))
     return EXIT_SOME_FAILED if failed else EXIT_DONE
+
+
+def _main_live(flag_values, source):
+    """``predict`` on a camera or a stream: rows written (and flushed) as they become final."""
+    import csv
+    import json
+    import os
+    import signal
+    import sys
+    import threading
+
+    import numpy as np
+
+    from mimamo_tf.errors import InputError
+    from mimamo_tf.inference import COLUMNS, Predictor
+    from mimamo_tf.inference.live import lookahead_frames, open_live_source, predict_live
+
+    to_stdout = flag_values.jsonl == "-"
+    out = sys.stderr if to_stdout else sys.stdout
+
+    def say(message):
+        print(f"mimamo_tf.predict: {message}", file=out, flush=True)
+
+    if flag_values.overlay:
+        raise InputError(f"--overlay: not for a live --input={flag_values.input} (it draws on a copy of a video file)")
+    if flag_values.faces != "largest":
+        raise InputError(f"--faces={flag_values.faces}: a live --input follows one face (--faces=largest)")
+    if flag_values.latency < 0 or flag_values.reconnect_seconds < 0:
+        raise InputError("--latency and --reconnect_seconds are seconds >= 0")
+    predictor = Predictor.load(flag_values.model, num_threads=flag_values.num_threads or None,
+                               window_overlap=flag_values.window_overlap)
+    # The model and the detector are set up before the source opens, so no frame waits for them.
+    predictor.warm_up()
+    predictor.detector.detect(np.zeros((64, 64, 3), np.uint8))
+    opened = open_live_source(source)
+    fps = opened[3]
+    needed = lookahead_frames(predictor) / fps
+    os.makedirs(flag_values.output_dir, exist_ok=True)
+    csv_path = os.path.join(flag_values.output_dir, f"{source.name}.csv")
+    say(f"{predictor.runner.kind} {flag_values.model} on {flag_values.input} ({fps:g} frames/s): windows of "
+        f"{predictor.window} frames every {predictor.stride}, so a row follows its frame by at most {needed:.2f} s "
+        f"plus processing; rows -> {csv_path}" + (" and stdout (JSON lines)" if to_stdout else "")
+        + ". Ctrl-C stops.")
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    jsonl = None
+    try:
+        with open(csv_path, "w", newline="") as table:
+            writer = csv.DictWriter(table, fieldnames=COLUMNS)
+            writer.writeheader()
+            table.flush()
+            if flag_values.jsonl:
+                jsonl = sys.stdout if to_stdout else open(flag_values.jsonl, "w")
+
+            def on_row(row):
+                # Whole rows, flushed one by one: a stopped or killed run leaves only complete rows.
+                writer.writerow({k: "" if v is None else v for k, v in row.items()})
+                table.flush()
+                if jsonl is not None:
+                    jsonl.write(json.dumps(row) + "\n")
+                    jsonl.flush()
+
+            summary = predict_live(predictor, opened, on_row, latency=flag_values.latency or None,
+                                   reconnect_seconds=flag_values.reconnect_seconds, stop=stop, on_event=say)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if jsonl is not None and not to_stdout:
+            jsonl.close()
+    median, p95 = summary.latency_percentiles()
+    say(f"{summary.frames} frame(s) read, {summary.rows} row(s) written, {summary.dropped} dropped at the input "
+        f"({summary.segments} segment(s), {summary.reconnects} reconnect(s)); latency from a frame's arrival to its "
+        f"row: median {median:.2f} s, p95 {p95:.2f} s" + ("; stopped" if summary.stopped else ""))
+    if summary.error:
+        say(f"FAILED: {summary.error}")
+        return EXIT_SOME_FAILED
+    return EXIT_DONE
 
 
 def run():

@@ -17,6 +17,7 @@ Frames without a face stay in the sequence with `face_found = 0` and black image
 indices stay aligned with frame-level labels.
 """
 
+import collections
 import dataclasses
 import os
 from typing import Iterable, Iterator, List, Optional, Tuple
@@ -121,6 +122,7 @@ class _Locator:
         self.next_track_id = 0
         self.detector_calls = 0
         self.scale = 1.0
+        self._popped = 0
 
     def _detect(self, frame: np.ndarray) -> List[FaceDetection]:
         self.detector_calls += 1
@@ -219,11 +221,22 @@ class _Locator:
         self.pending = []
         self.tracking_ok = True
 
-    def finish(self) -> FaceTrack:
+    def flush(self) -> None:
         if self.pending:
             # The video ended between keyframes: its last frame becomes a keyframe.
             last = self.pending.pop()
             self._resolve_keyframe(last)
+
+    def pop_resolved(self) -> List[_FrameState]:
+        """The frames resolved since the last call, in order; only the last resolved frame is kept
+        (the next interval's anchor), so a stream's memory does not grow."""
+        new = self.done[self._popped:]
+        if self.done:
+            self.done, self._popped = self.done[-1:], 1
+        return new
+
+    def finish(self) -> FaceTrack:
+        self.flush()
         count = len(self.done)
         landmarks = np.zeros((count, 5, 2), np.float64)
         boxes = np.zeros((count, 4), np.float64)
@@ -288,6 +301,70 @@ def iter_aligned_faces(frames: Iterable[np.ndarray], track: FaceTrack,
         yield rgb, alignment.gray_from_rgb(rgb), 1
     if count != track.num_frames:
         raise ValueError(f"{count} frames but the face track has {track.num_frames}")
+
+
+AlignedFrame = collections.namedtuple("AlignedFrame", "index rgb224 face_found box track_id")
+AlignedFrame.__doc__ = """One frame out of `FaceStream`: ``rgb224`` uint8 (224, 224, 3) aligned face (None without a
+face), ``face_found`` 0/1, ``box`` float64 [x1, y1, x2, y2] of the face (None without one),
+``track_id`` its track (-1 without a face)."""
+
+
+class FaceStream:
+    """The one-face pipeline (`locate_faces`, then `iter_aligned_faces`) in a single pass over
+    frames that arrive one by one (a camera, a network stream): each frame comes out aligned as soon
+    as its face is final — its keyframe interval resolved and the smoothing's ``ceil(3 * sigma)``
+    frames after it located — the same faces the two passes give, with at most ``detect_every +
+    ceil(3 * sigma)`` frames held.
+
+    Args:
+        detector: a `FaceDetector`.
+        config: pipeline settings.
+
+    Call ``add(frame)`` for every frame in order; it returns the `AlignedFrame` tuples that became
+    final, in order. ``finish()`` returns the rest (the last frame becomes a keyframe, as in
+    `locate_faces`).
+    """
+
+    def __init__(self, detector: FaceDetector, config: FacePipelineConfig = FacePipelineConfig()):
+        self.config = config
+        self._locator = _Locator(detector, config)
+        self._smoother = smoothing.StreamingSmoother(config.smoothing_sigma)
+        self._frames = {}  # frame index -> RGB frame, until it is aligned
+        self._boxes = {}  # frame index -> (face box, track id), until it is aligned
+        self.num_frames = 0
+
+    @property
+    def detector_calls(self) -> int:
+        return self._locator.detector_calls
+
+    def _located(self, states: List[_FrameState]) -> List[AlignedFrame]:
+        final = []
+        for state in states:
+            if state.track_id >= 0:
+                self._boxes[state.index] = (state.box, state.track_id)
+                final += self._smoother.add(state.index, alignment.landmarks_to_params(state.landmarks), state.track_id)
+            else:
+                final += self._smoother.add(state.index, None, -1)
+        return [self._aligned(t, params) for t, params in final]
+
+    def _aligned(self, t: int, params: Optional[np.ndarray]) -> AlignedFrame:
+        frame = self._frames.pop(t)
+        box, track_id = self._boxes.pop(t, (None, -1))
+        if params is None:
+            return AlignedFrame(t, None, 0, None, -1)
+        return AlignedFrame(t, alignment.warp_face(frame, alignment.params_to_similarity(params)), 1, box, track_id)
+
+    def add(self, frame: np.ndarray) -> List[AlignedFrame]:
+        index = self.num_frames
+        self.num_frames += 1
+        self._frames[index] = frame
+        self._locator.add(index, frame, is_keyframe=(index % self.config.detect_every == 0))
+        return self._located(self._locator.pop_resolved())
+
+    def finish(self) -> List[AlignedFrame]:
+        self._locator.flush()
+        final = self._located(self._locator.pop_resolved())
+        return final + [self._aligned(t, params) for t, params in self._smoother.finish()]
 
 
 @dataclasses.dataclass

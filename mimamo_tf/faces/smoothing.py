@@ -93,3 +93,71 @@ def smooth_alignment_params(params: np.ndarray, segment_ids: np.ndarray, sigma: 
         block[:, 3] = np.unwrap(block[:, 3])
         result[start:stop] = local_linear_smooth(block, sigma)
     return result
+
+
+class StreamingSmoother:
+    """``smooth_alignment_params`` one frame at a time, with a bounded look-ahead.
+
+    A frame's smoothed parameters depend on the frames within ``radius = ceil(3 * sigma)`` of it in
+    its segment, so they are final once the frame ``radius`` later has arrived or the segment has
+    ended; they are then computed on exactly the offline filter's frames and equal its result (the
+    angle may differ by a multiple of 2 pi: it is unwrapped over fewer frames).
+
+    Args:
+        sigma: Gaussian width in frames (<= 0: no smoothing, no look-ahead).
+
+    Call ``add(t, params, segment_id)`` for frames ``t = 0, 1, ...`` (``params`` (4,), or None and
+    ``segment_id`` -1 without a face); it returns ``[(t, smoothed (4,) or None), ...]`` for the frames
+    that became final, in order. ``finish()`` returns the rest.
+    """
+
+    def __init__(self, sigma: float):
+        self.sigma = float(sigma)
+        self.radius = max(1, int(np.ceil(3.0 * sigma))) if sigma > 0 else 0
+        self._frames = []  # (t, params or None, segment) not yet final, and the radius before them
+        self._next = 0  # the next frame to make final
+
+    def _final(self, position, segment_end):
+        t, params, segment = self._frames[position]
+        if params is None:
+            return t, None
+        lo = position
+        while lo > 0 and self._frames[lo - 1][2] == segment and t - self._frames[lo - 1][0] <= self.radius:
+            lo -= 1
+        hi = min(segment_end, position + self.radius + 1)
+        block = np.array([self._frames[k][1] for k in range(lo, hi)], np.float64)
+        if self.sigma <= 0:
+            return t, block[position - lo]
+        block[:, 3] = np.unwrap(block[:, 3])
+        return t, local_linear_smooth(block, self.sigma)[position - lo]
+
+    def _release(self, ended):
+        out = []
+        while True:
+            position = next((k for k, frame in enumerate(self._frames) if frame[0] == self._next), None)
+            if position is None:
+                break
+            _, params, segment = self._frames[position]
+            # Where this frame's segment ends among the frames seen so far.
+            end = position + 1
+            while end < len(self._frames) and self._frames[end][2] == segment:
+                end += 1
+            segment_closed = end < len(self._frames) or ended
+            if params is not None and not segment_closed and end - 1 - position < self.radius:
+                break
+            out.append(self._final(position, end))
+            self._next += 1
+        # Keep the radius of frames before the next one: they are its past.
+        keep_from = max(0, self._next - self.radius)
+        self._frames = [frame for frame in self._frames if frame[0] >= keep_from]
+        return out
+
+    def add(self, t, params, segment_id):
+        if t != (self._frames[-1][0] + 1 if self._frames else self._next):
+            raise ValueError(f"frame {t} out of order")
+        self._frames.append((int(t), None if params is None else np.asarray(params, np.float64),
+                             int(segment_id) if params is not None else -1))
+        return self._release(ended=False)
+
+    def finish(self):
+        return self._release(ended=True)

@@ -192,10 +192,7 @@ class _WindowFeeder:
             return
         model_start = time.perf_counter()
         for window in ready:
-            if self.features is None:
-                out = self.predictor.runner(window.faces[None])[0]
-            else:
-                out = self.predictor._from_kept_features(window, self.features, self.stream.held)
+            out = self.predictor._run_window(window, self.features, self.stream.held)
             self.predictions[window.first : window.end] = out[window.first - window.start : window.end - window.start]
         self.seconds["model"] += time.perf_counter() - model_start
 
@@ -287,6 +284,13 @@ class Predictor:
         feeder = _WindowFeeder(self, face_found, predictions, seconds)
         for t, face in enumerate(faces_in_order):
             feeder.add(t, face)
+
+    def _run_window(self, window, features, held):
+        """``(window, 2)`` predictions of a ``ReadyWindow``: the whole model on it, or (``features``
+        a dict, see ``_from_kept_features``) its two parts."""
+        if features is None:
+            return self.runner(window.faces[None])[0]
+        return self._from_kept_features(window, features, held)
 
     def _from_kept_features(self, window, features, held):
         """The window's predictions from the export's two parts: the backbone runs once per face

@@ -11,6 +11,7 @@ later window needs are dropped — a window is never held longer than its faces 
 at most ``window + 2 * context + stride`` faces are held, whatever the video's length.
 """
 
+import bisect
 import collections
 
 import numpy as np
@@ -105,3 +106,102 @@ class WindowStream:
                 for key in [k for k in self._kept if k < oldest_needed]:
                     del self._kept[key]
         return ready
+
+
+class LiveWindowStream:
+    """`WindowStream` for a stream whose length and faces are not known in advance (a camera): the
+    same windows, sources and owned frames as ``WindowStream`` gives the whole video, emitted with a
+    bounded look-ahead.
+
+    Windows start every ``stride`` frames. A window runs once its last context frame and the frame
+    after its end have arrived: it is then known not to be the last window, and its owned frames
+    are its interior ones. A frame without a face takes its nearest face, known once a
+    face arrived after it or the frames after it are as many as those since the face before it.
+    A window whose owned frames have no face is skipped (their rows have no values); any other
+    window's sources are at most ``window + 2 * context`` frames beyond it. ``finish()`` cuts the
+    remaining windows at the last frame, as ``WindowStream`` does at the end of a video.
+
+    Args:
+        window, context, stride: as ``WindowStream``.
+
+    Call ``add(t, face)`` for frames ``t = 0, 1, ...`` (``face`` None without a face). ``add`` and
+    ``finish`` return ``(windows, final)``: the ``ReadyWindow`` tuples to run, and the frames
+    ``[0, final)`` whose rows are final once those windows have run.
+    """
+
+    def __init__(self, window, context, stride=None):
+        self.window, self.context = int(window), int(context)
+        self.stride = int(stride or window)
+        self._faces = {}  # frame -> face, for faces a coming window may still need
+        self._found = []  # face_found of every frame so far
+        self._face_frames = []  # the frames with a face a coming window may take a face from
+        self._next = 0  # the next window
+        self.final = 0
+        self.peak = 0
+
+    @property
+    def held(self):
+        return self._faces.keys()
+
+    def _source(self, p, num_frames, ended):
+        """Nearest face frame of frame ``p`` (None while unknown)."""
+        if self._found[p]:
+            return p
+        k = bisect.bisect_left(self._face_frames, p)
+        before = self._face_frames[k - 1] if k > 0 else None
+        after = self._face_frames[k] if k < len(self._face_frames) else None
+        if after is not None and (before is None or after - p < p - before):
+            return after
+        if before is not None and (ended or p + (p - before) < num_frames):
+            return before  # no face can come nearer than the one before
+        return p if ended else None  # no face anywhere: itself (its window never runs)
+
+    def _emit(self, num_frames, ended):
+        windows = []
+        while True:
+            start = self._next * self.stride
+            if start >= num_frames or (self._next > 0 and start - self.stride + self.window >= num_frames and ended):
+                break
+            if not ended and num_frames < start + self.window + max(self.context, 1):
+                # Its last context frame has not arrived, or it is not yet known whether it is the
+                # last window (it is unless a frame past its end arrives).
+                break
+            last = ended and start + self.window >= num_frames
+            first, end = window_plan.owned_frames(start, num_frames if last else start + self.window + 1,
+                                                  self.window, self.stride)
+            frames = np.clip(np.arange(start - self.context, start + self.window + self.context), 0, num_frames - 1)
+            if any(self._found[first:end]):
+                sources = [self._source(int(p), num_frames, ended) for p in frames]
+                if any(s is None for s in sources):
+                    break
+                sources = np.array(sources)
+                windows.append(ReadyWindow(start, np.stack([self._faces[int(i)] for i in sources]), first, end,
+                                           sources))
+            self._next += 1
+            self.final = end
+        # Faces no coming window needs: those before the next window's first frame and before the
+        # face just before it (a faceless frame there may take that one).
+        oldest = max(0, self._next * self.stride - self.context)
+        k = bisect.bisect_left(self._face_frames, oldest)
+        keep_from = self._face_frames[k - 1] if k > 0 else oldest
+        for key in [key for key in self._faces if key < keep_from]:
+            del self._faces[key]
+        del self._face_frames[: max(k - 1, 0)]
+        return windows, self.final
+
+    def add(self, t, face):
+        if t != len(self._found):
+            raise ValueError(f"frame {t} out of order: expected {len(self._found)}")
+        self._found.append(face is not None)
+        if face is not None:
+            self._faces[t] = face
+            self._face_frames.append(t)
+            self.peak = max(self.peak, len(self._faces))
+        return self._emit(len(self._found), ended=False)
+
+    def finish(self):
+        if not self._found:
+            return [], 0
+        windows, _ = self._emit(len(self._found), ended=True)
+        self.final = len(self._found)
+        return windows, self.final

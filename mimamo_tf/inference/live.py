@@ -1,0 +1,375 @@
+"""Valence and arousal of a live source — a camera, an RTSP/HTTP(S) stream — in one pass.
+
+    from mimamo_tf.inference import Predictor
+    from mimamo_tf.inference.live import open_live_source, predict_live
+
+    source = open_live_source("rtsp://camera.local/stream")        # or "0" for the first camera
+    summary = predict_live(Predictor.load("saved_models/demo"), source, on_row=print)
+
+A reader thread decodes the source into a bounded queue. The main thread runs the one-face
+pipeline frame by frame (``faces.FaceStream``: detection, tracking, smoothing with its look-ahead)
+and cuts windows as they complete (``windows.LiveWindowStream``: the windows, sources and owned
+frames ``predict`` gives a file), so every row is final — and written — as soon as its window has
+run. On a file of the same frames the rows equal ``predict``'s.
+
+Falling behind: when the queue is full the reader drops frames at the input until the main thread
+has caught up, then starts a new *segment* (the current one is finished as if the video had ended
+there): frames are never dropped in the middle of a window, and the dropped frames get no rows.
+A source that stops delivering frames is reopened for ``reconnect_seconds`` (a new segment), then
+the run ends with a message. Stopping (Ctrl-C, SIGTERM, ``stop``) finishes the current segment, so
+every row written is complete.
+"""
+
+import dataclasses
+import math
+import queue
+import threading
+import time
+from typing import Callable, List, Optional
+
+import numpy as np
+
+from mimamo_tf.errors import InputError
+
+# What --input accepts as a network stream (anything OpenCV's FFmpeg backend opens by URL).
+STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
+OPEN_TIMEOUT_SECONDS = 10.0
+# Extra wait on top of the window's look-ahead that the input queue may add (frames a slow moment
+# can catch up on before frames are dropped); the default --latency is the look-ahead plus this.
+DEFAULT_QUEUE_SECONDS = 0.5
+
+
+class LiveInputError(InputError, IOError):
+    """A camera or stream that cannot be opened, or that stopped and could not be reopened."""
+
+    kind = "live input error"
+
+
+@dataclasses.dataclass(frozen=True)
+class LiveSource:
+    """A live ``--input``: ``target`` is a camera index (int) or a stream URL; ``name`` names its
+    output files (``camera0``, or the URL's host and path)."""
+
+    target: object
+    name: str
+
+    @property
+    def is_camera(self):
+        return isinstance(self.target, int)
+
+
+def parse_live_input(text) -> Optional[LiveSource]:
+    """The ``LiveSource`` of an ``--input`` that names a camera (``0``, ``1``, ...) or a stream URL,
+    else None (a file, folder or glob)."""
+    text = str(text).strip()
+    if text.isdigit():
+        return LiveSource(int(text), f"camera{int(text)}")
+    if text.lower().startswith(STREAM_SCHEMES):
+        rest = text.split("://", 1)[1].split("?", 1)[0]
+        name = "".join(c if c.isalnum() or c in "-." else "_" for c in rest.strip("/")) or "stream"
+        return LiveSource(text, name[:80])
+    return None
+
+
+def _capture(source: LiveSource):
+    import cv2
+
+    if source.is_camera:
+        return cv2.VideoCapture(source.target)
+    timeout_ms = int(OPEN_TIMEOUT_SECONDS * 1000)
+    return cv2.VideoCapture(source.target, cv2.CAP_FFMPEG,
+                            [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms])
+
+
+def _describe(source: LiveSource):
+    return f"--input={source.target}: " + (f"camera {source.target}" if source.is_camera else "the stream")
+
+
+def open_live_source(text):
+    """Opens ``--input`` as a live source and reads its first frame, or raises ``LiveInputError``
+    saying why: a camera index that does not open, a URL that cannot be reached or read.
+
+    Returns:
+        ``(LiveSource, capture, first RGB frame, fps)``: hand them to ``predict_live``.
+    """
+    import cv2
+
+    source = parse_live_input(text) if not isinstance(text, LiveSource) else text
+    if source is None:
+        raise LiveInputError(f"--input={text}: not a camera index or a stream URL ({', '.join(STREAM_SCHEMES)})")
+    capture = _capture(source)
+    ok, frame = (capture.read() if capture.isOpened() else (False, None))
+    if not ok:
+        capture.release()
+        if source.is_camera:
+            raise LiveInputError(f"{_describe(source)} cannot be opened (no such device, no permission, or in use)")
+        raise LiveInputError(f"{_describe(source)} cannot be opened or gives no frame within "
+                             f"{OPEN_TIMEOUT_SECONDS:.0f} s (unreachable, refused, or not a video stream OpenCV's "
+                             "FFmpeg backend reads: MJPEG, HLS, RTSP, ...)")
+    fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+    if not 1.0 <= fps <= 240.0:
+        fps = 25.0  # cameras and MJPEG streams often report nothing usable
+    return source, capture, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), fps
+
+
+class FrameReader(threading.Thread):
+    """Decodes a live source into a bounded queue of ``("frame", index, arrival_s, rgb)``,
+    ``("gap", dropped)`` (a new segment starts: frames were dropped or the source reopened) and, at
+    the end, ``("end", message or None)``.
+
+    Args:
+        source, capture, first_frame: from ``open_live_source``.
+        max_queued: frames the queue holds; when it is full, frames are dropped at the input until
+            the consumer has emptied it.
+        reconnect_seconds: how long a source that stopped delivering frames is reopened.
+    """
+
+    def __init__(self, source, capture, first_frame, max_queued, reconnect_seconds):
+        super().__init__(daemon=True, name="mimamo-live-reader")
+        self.source, self.capture = source, capture
+        self.queue = queue.Queue(maxsize=max(1, int(max_queued)))
+        self.reconnect_seconds = float(reconnect_seconds)
+        self.stopping = threading.Event()
+        self.dropped = 0
+        self.reconnects = 0
+        self._index = 0
+        self._dropping = 0
+        self._offer(first_frame)
+
+    @property
+    def frames_read(self):
+        return self._index
+
+    def _offer(self, rgb):
+        index, self._index = self._index, self._index + 1
+        if self._dropping:
+            if not self.queue.empty():
+                self._dropping += 1
+                self.dropped += 1
+                return
+            self.queue.put(("gap", self._dropping))
+            self._dropping = 0
+        try:
+            self.queue.put_nowait(("frame", index, time.monotonic(), rgb))
+        except queue.Full:
+            self._dropping = 1
+            self.dropped += 1
+
+    def _reopen(self):
+        """Reopens the source for up to ``reconnect_seconds``; True when it delivers again."""
+        self.capture.release()
+        deadline = time.monotonic() + self.reconnect_seconds
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            capture = _capture(self.source)
+            if capture.isOpened():
+                self.capture = capture
+                return True
+            capture.release()
+            self.stopping.wait(min(0.5, max(deadline - time.monotonic(), 0)))
+        return False
+
+    def run(self):
+        import cv2
+
+        message = None
+        while not self.stopping.is_set():
+            ok, frame = self.capture.read()
+            if ok:
+                self._offer(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+                continue
+            if self.stopping.is_set():
+                break
+            if self.reconnect_seconds > 0 and self._reopen():
+                self.reconnects += 1
+                self.queue.put(("gap", 0))  # the time line restarts: a new segment
+                continue
+            message = (f"{_describe(self.source)} stopped delivering frames and could not be reopened within "
+                       f"{self.reconnect_seconds:g} s (--reconnect_seconds)")
+            break
+        self.capture.release()
+        self.queue.put(("end", message))
+
+    def stop(self):
+        self.stopping.set()
+
+
+@dataclasses.dataclass
+class LiveSummary:
+    """What a live run did.
+
+    Attributes:
+        frames: frames read from the source (dropped ones included).
+        rows: rows written.
+        dropped: frames dropped at the input because processing was behind.
+        segments: stretches processed as one video (a new one after every drop or reconnect).
+        reconnects: times the source was reopened.
+        latency_s: per row, seconds from its frame's arrival to the row being written.
+        seconds: wall time of the run.
+        error: why the run ended early (the source stopped), or None.
+        stopped: the run was stopped (Ctrl-C, SIGTERM, ``stop``).
+    """
+
+    frames: int = 0
+    rows: int = 0
+    dropped: int = 0
+    segments: int = 0
+    reconnects: int = 0
+    latency_s: List[float] = dataclasses.field(default_factory=list)
+    seconds: float = 0.0
+    error: Optional[str] = None
+    stopped: bool = False
+
+    def latency_percentiles(self):
+        """``(median, p95)`` of ``latency_s`` in seconds (NaN without rows)."""
+        if not self.latency_s:
+            return math.nan, math.nan
+        return float(np.median(self.latency_s)), float(np.percentile(self.latency_s, 95))
+
+
+def lookahead_frames(predictor):
+    """Frames a row waits for after its own frame arrives, at most: the face pipeline's (a keyframe
+    interval and the smoothing's reach) plus the window's (its first owned frame waits for the last
+    frame of its context and the frame after its end)."""
+    from mimamo_tf.faces.smoothing import StreamingSmoother
+
+    config = predictor.face_config
+    face_lag = (config.detect_every - 1) + StreamingSmoother(config.smoothing_sigma).radius
+    window, stride, context = predictor.window, predictor.stride, predictor.context
+    first_owned = (window - 1 - stride) // 2 + 1 if stride < window else 0
+    return window + max(context, 1) - 1 - first_owned + face_lag
+
+
+class _Segment:
+    """Frames processed as one video: faces, windows, model, final rows."""
+
+    def __init__(self, predictor, fps):
+        from mimamo_tf.faces import FaceStream
+        from mimamo_tf.inference.windows import LiveWindowStream
+
+        self.predictor, self.fps = predictor, fps
+        self.base = None  # the source's index of the segment's first frame
+        self.faces = FaceStream(predictor.detector, predictor.face_config)
+        self.windows = LiveWindowStream(predictor.window, predictor.context, predictor.stride)
+        self.features = {} if predictor.reuses_features else None
+        self.values, self.boxes, self.tracks, self.arrival = {}, {}, {}, {}
+        self.written = 0
+
+    def add(self, frame, index, arrival):
+        if self.base is None:
+            self.base = index
+        self.arrival[self.faces.num_frames] = arrival
+        return self._rows(self.faces.add(frame), finish=False)
+
+    def finish(self):
+        return self._rows(self.faces.finish(), finish=True)
+
+    def _run(self, windows):
+        for window in windows:
+            out = self.predictor._run_window(window, self.features, self.windows.held)
+            for t in range(window.first, window.end):
+                self.values[t] = out[t - window.start]
+
+    def _rows(self, aligned, finish):
+        for frame in aligned:
+            self.boxes[frame.index], self.tracks[frame.index] = frame.box, frame.track_id
+            self._run(self.windows.add(frame.index, frame.rgb224)[0])
+        if finish:
+            self._run(self.windows.finish()[0])
+        rows = []
+        for t in range(self.written, self.windows.final):
+            box, values = self.boxes.pop(t), self.values.pop(t, None)
+            found = box is not None
+            index = self.base + t
+            track = self.tracks.pop(t, -1)
+            row = {"frame": index, "time_s": round(index / self.fps, 4), "face_id": int(track) if found else None,
+                   "face_found": int(found), "face_x": None, "face_y": None, "face_w": None, "face_h": None,
+                   "arousal": None, "valence": None}
+            if found:
+                row.update(face_x=round(float(box[0]), 1), face_y=round(float(box[1]), 1),
+                           face_w=round(float(box[2] - box[0]), 1), face_h=round(float(box[3] - box[1]), 1))
+                if values is not None:
+                    row.update(arousal=round(float(values[0]), 6), valence=round(float(values[1]), 6))
+            rows.append((row, self.arrival.pop(t)))
+        self.written = self.windows.final
+        return rows
+
+
+def predict_live(predictor, opened, on_row: Callable[[dict], None], latency=None, reconnect_seconds=5.0,
+                 stop: Optional[threading.Event] = None, on_event: Callable[[str], None] = lambda message: None):
+    """Runs ``predictor`` on a live source until it ends, fails or is stopped.
+
+    Args:
+        predictor: a ``Predictor`` (one face: the largest where a track starts).
+        opened: ``open_live_source(...)``'s result.
+        on_row: called with each final row (a dict with ``predictor.COLUMNS``), in frame order.
+        latency: seconds a row may wait after its frame arrived; at least the look-ahead the window
+            and the face pipeline need (``lookahead_frames / fps``); the rest is the input queue.
+            None: the look-ahead plus ``DEFAULT_QUEUE_SECONDS``.
+        reconnect_seconds: how long a source that stops is reopened before the run ends.
+        stop: set it to end the run (the current segment is finished first).
+        on_event: called with a line for drops and reconnects.
+
+    Returns:
+        A ``LiveSummary``.
+
+    Raises:
+        LiveInputError: ``latency`` is shorter than the look-ahead.
+    """
+    source, capture, first_frame, fps = opened
+    needed = lookahead_frames(predictor) / fps
+    latency = needed + DEFAULT_QUEUE_SECONDS if latency is None else float(latency)
+    if latency < needed:
+        capture.release()
+        raise LiveInputError(
+            f"--latency={latency:g}: the model's windows of {predictor.window} frames every {predictor.stride} "
+            f"(context {predictor.context}) and the face pipeline's look-ahead need {needed:.2f} s at {fps:g} frames/s; "
+            "allow at least that, or lower --window_overlap")
+    reader = FrameReader(source, capture, first_frame, max_queued=max(1, int((latency - needed) * fps)),
+                         reconnect_seconds=reconnect_seconds)
+    summary = LiveSummary(segments=1)
+    stop = stop or threading.Event()
+    started = time.monotonic()
+    segment = _Segment(predictor, fps)
+
+    def write(rows):
+        for row, arrival in rows:
+            on_row(row)
+            summary.rows += 1
+            summary.latency_s.append(time.monotonic() - arrival)
+
+    reader.start()
+    try:
+        while True:
+            try:
+                item = reader.queue.get(timeout=0.2)
+            except queue.Empty:
+                if stop.is_set():
+                    summary.stopped = True
+                    break
+                continue
+            if item[0] == "frame":
+                _, index, arrival, frame = item
+                write(segment.add(frame, index, arrival))
+                if stop.is_set():
+                    summary.stopped = True
+                    break
+            elif item[0] == "gap":
+                write(segment.finish())
+                if item[1]:
+                    on_event(f"processing fell behind the source: {item[1]} frame(s) dropped at the input")
+                else:
+                    on_event("the source was reopened")
+                segment = _Segment(predictor, fps)
+                summary.segments += 1
+            else:
+                summary.error = item[1]
+                break
+    except KeyboardInterrupt:
+        summary.stopped = True
+    finally:
+        reader.stop()
+        write(segment.finish())
+        summary.frames, summary.dropped, summary.reconnects = reader.frames_read, reader.dropped, reader.reconnects
+        summary.seconds = time.monotonic() - started
+    return summary
+

