@@ -7,6 +7,7 @@ what the frame-level labels of Aff-Wild/Aff-Wild2 are reconciled against.
 
 import dataclasses
 import os
+import warnings
 from typing import Iterator
 
 import cv2
@@ -20,6 +21,11 @@ from mimamo_tf.errors import InputError
 _EXACT_COUNT_CONTAINERS = (".mp4", ".m4v", ".mov", ".avi")
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv")
+
+
+class TruncatedVideoWarning(UserWarning):
+    """A video decodes to fewer frames than its header promises (a recording cut short): its
+    decodable frames were used."""
 
 
 class VideoReadError(InputError, IOError):
@@ -58,11 +64,16 @@ def _open(path) -> cv2.VideoCapture:
     return capture
 
 
-def _check_decoded(path, header_count: int, decoded: int, max_missing_frames: int) -> None:
-    """Raises ``VideoReadError`` for a video that decoded no frame or stopped well before its end."""
+def _check_decoded(path, header_count: int, decoded: int, max_missing_frames: int, truncated: str = "raise") -> None:
+    """Raises ``VideoReadError`` for a video that decoded no frame or stopped well before its end
+    (for the latter, warns with ``truncated="warn"``, passes with ``"ignore"``)."""
     if decoded == 0:
         raise VideoReadError(f"{os.fspath(path)}: no frame could be decoded")
-    if _is_truncated(path, header_count, decoded, max_missing_frames):
+    if truncated != "ignore" and _is_truncated(path, header_count, decoded, max_missing_frames):
+        if truncated == "warn":
+            warnings.warn(f"{os.fspath(path)}: the video is cut short: its header promises {header_count} frames, "
+                          f"only the first {decoded} decode; those were used", TruncatedVideoWarning, stacklevel=3)
+            return
         raise VideoReadError(
             f"{os.fspath(path)}: truncated video: header says {header_count} frames, "
             f"only {decoded} decode"
@@ -131,7 +142,8 @@ def _decoded_frames(capture, mark_undecodable: bool, decode=True):
         pending += 1
 
 
-def iter_frames(path, max_missing_frames: int = 2, mark_undecodable: bool = False) -> Iterator[np.ndarray]:
+def iter_frames(path, max_missing_frames: int = 2, mark_undecodable: bool = False,
+                truncated: str = "raise") -> Iterator[np.ndarray]:
     """Yields the frames of a video as RGB uint8 arrays (H, W, 3), in order.
 
     Args:
@@ -143,6 +155,9 @@ def iter_frames(path, max_missing_frames: int = 2, mark_undecodable: bool = Fals
         mark_undecodable: a frame that fails to decode in the middle of the video (decoding
             resumes after it) yields None instead of ending the video there, so frame indices stay
             aligned with labels. Off: decoding stops at the first failure.
+        truncated: a video that stops decoding well before its header's frame count: "raise" a
+            ``VideoReadError`` (labels would not match), "warn" with a ``TruncatedVideoWarning``
+            (its frames are all there is: ``predict``), or "ignore".
 
     Yields:
         RGB frames (None for an undecodable frame, with ``mark_undecodable``).
@@ -162,7 +177,7 @@ def iter_frames(path, max_missing_frames: int = 2, mark_undecodable: bool = Fals
             yield frame
     finally:
         capture.release()
-    _check_decoded(path, header_count, decoded, max_missing_frames)
+    _check_decoded(path, header_count, decoded, max_missing_frames, truncated)
 
 
 def read_frames(path, max_missing_frames: int = 2) -> np.ndarray:

@@ -50,6 +50,7 @@ def predict_videos(predictor, videos, output_dir, overlay=False, fill_missing=Fa
     from mimamo_tf.inference import outputs
     from mimamo_tf.inference.predictor import NoFaceWarning
     from mimamo_tf.inference.runners import PredictError
+    from mimamo_tf.video import TruncatedVideoWarning
 
     os.makedirs(output_dir, exist_ok=True)
     done, failed = [], []
@@ -60,6 +61,7 @@ def predict_videos(predictor, videos, output_dir, overlay=False, fill_missing=Fa
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", NoFaceWarning)
+                warnings.simplefilter("always", TruncatedVideoWarning)
                 options = {} if reentry_seconds is None else {"reentry_seconds": reentry_seconds}
                 result = predictor.predict_video(video, fill_missing=fill_missing, progress=bar, faces=faces, **options)
             bar.close()
@@ -73,7 +75,7 @@ def predict_videos(predictor, videos, output_dir, overlay=False, fill_missing=Fa
             failed.append((video, str(error)))
             continue
         for warning in caught:
-            if issubclass(warning.category, NoFaceWarning):
+            if issubclass(warning.category, (NoFaceWarning, TruncatedVideoWarning)):
                 say(f"mimamo_tf.predict: warning: {warning.message}")
             else:
                 warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)

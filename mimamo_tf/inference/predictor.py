@@ -344,9 +344,15 @@ class Predictor:
         blank = np.zeros((info.height, info.width, 3), np.uint8)
         undecodable = set()
 
+        passes = []
+
         def frames():
             # A frame that fails to decode between good ones is a frame without a face, as in prepare.
-            for index, frame in enumerate(_Timed(video_io.iter_frames(path, mark_undecodable=True), seconds, "decode")):
+            # A recording cut short is predicted up to its last decodable frame (warned once).
+            truncated = "ignore" if passes else "warn"
+            passes.append(truncated)
+            decoded = video_io.iter_frames(path, mark_undecodable=True, truncated=truncated)
+            for index, frame in enumerate(_Timed(decoded, seconds, "decode")):
                 if frame is None:
                     undecodable.add(index)
                     frame = blank

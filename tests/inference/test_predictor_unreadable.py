@@ -98,3 +98,30 @@ def test_the_undecodable_frame_is_filled_from_its_nearest_face(broken_video):
     # Equidistant face frames on both sides: the earlier one's face feeds the filled frame.
     assert result.arousal[BAD] == result.arousal[BAD - 1] and result.valence[BAD] == result.valence[BAD - 1]
     assert result.arousal[BAD] > 0.1  # a real face, not the blank stand-in
+
+
+def test_a_recording_cut_short_is_predicted_up_to_its_last_decodable_frame(broken_video, tmp_path):
+    """The AVI cut in the middle of its data (a crashed recorder: the header still promises all
+    frames): ``predict`` warns with the promised count and predicts the frames that decode — each
+    the same as in the whole file, since every prediction here reads only its own frame's face."""
+    from mimamo_tf import video
+    from mimamo_tf.inference.batch_prediction import predict_videos
+
+    cut = tmp_path / "cut.avi"
+    data_bytes = open(broken_video, "rb").read()
+    cut.write_bytes(data_bytes[: int(len(data_bytes) * 0.6)])
+    with pytest.raises(video.VideoReadError, match="truncated"):
+        list(video.iter_frames(cut))  # what prepare sees: its labels would not match
+    messages = []
+    done, failed = predict_videos(_predictor(), [str(cut)], str(tmp_path / "out"), say=messages.append)
+    assert not failed and len(done) == 1, messages
+    warning = next(m for m in messages if "cut short" in m)
+    assert f"header promises {FRAMES} frames" in warning
+    decodable = sum(1 for _ in video.iter_frames(cut, mark_undecodable=True, truncated="ignore"))
+    assert 3 <= decodable < FRAMES and f"only the first {decodable} decode" in warning
+    whole = _predictor().predict_video(broken_video)
+    with pytest.warns(video.TruncatedVideoWarning, match="cut short"):
+        short = _predictor().predict_video(str(cut))
+    assert short.num_frames == decodable
+    keep = np.flatnonzero(short.face_found[: decodable - 2])  # the last frames' windows are clamped differently
+    np.testing.assert_allclose(short.arousal[keep], whole.arousal[keep], atol=1e-6)
