@@ -1,4 +1,4 @@
-"""``python -m mimamo_tf.bench {phase,phase_definitions,faces,input,train,predict,export,windows} [--flags]``: benchmarks.
+"""``python -m mimamo_tf.bench {phase,phase_definitions,faces,input,train,predict,export,windows,live} [--flags]``: benchmarks.
 
 Each benchmark measures the things it compares side by side in one run and prints a table with the
 ratios, so the numbers are comparable on whatever machine runs it. Speed targets are checked here,
@@ -21,6 +21,7 @@ BENCHMARKS = {
     "predict": "mimamo_tf.benchmarks.predict",
     "export": "mimamo_tf.benchmarks.export",
     "windows": "mimamo_tf.benchmarks.windows",
+    "live": "mimamo_tf.benchmarks.live",
 }
 
 
