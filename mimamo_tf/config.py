@@ -74,6 +74,11 @@ class ModelConfig:
             what one device computes).
         init_spatial_from, init_temporal_from: ``.keras`` checkpoints of single-stream runs whose
             stream weights initialise this model (two-stage training).
+        init_from: fine-tuning: a run directory of ``mimamo_tf.train`` (its
+            ``checkpoints/best.keras``) or a ``.keras`` checkpoint whose every weight starts this
+            model, instead of a random/ImageNet initialisation. The network must be the same (the
+            ``ARCHITECTURE_FLAGS``); optimizer, schedule and step count start afresh. It applies
+            to a fresh run only: a model dir holding a resumable state resumes from it.
     """
 
     streams: str = "both"
@@ -92,6 +97,7 @@ class ModelConfig:
     dropout: bool = True
     init_spatial_from: Optional[str] = None
     init_temporal_from: Optional[str] = None
+    init_from: Optional[str] = None
 
     def __post_init__(self):
         for field, choices in (
@@ -301,6 +307,11 @@ _FLAGS = (
      "run reproduces a one-device run (dropout masks are drawn per replica)."),
     ("init_spatial_from", "model", "init_spatial_from", "A .keras checkpoint whose spatial stream initialises ours."),
     ("init_temporal_from", "model", "init_temporal_from", "A .keras checkpoint whose temporal stream initialises ours."),
+    ("init_from", "model", "init_from",
+     "Fine-tune: start from the weights of this run directory of mimamo_tf.train (its checkpoints/best.keras) or "
+     ".keras file instead of a fresh initialisation; the network must be the same, optimizer and step count start "
+     "afresh. Only a fresh run is initialised: when --model_dir holds a resumable state, the run resumes from it "
+     "(resume wins) and this checkpoint is not read."),
     ("epochs", "optimization", "epochs", "Maximum epochs."),
     ("steps_per_epoch", "optimization", "steps_per_epoch", "Batches per epoch (0: one pass over the training windows)."),
     ("validation_steps", "optimization", "validation_steps", "Validation batches (0: all)."),
@@ -337,7 +348,13 @@ _CHOICES = {
 # Settings that may change when a run is continued in its model dir (more epochs; how often to
 # checkpoint; how evaluation batches windows). Every other difference makes it another experiment.
 RESUMABLE_CHANGES = ("epochs", "checkpoint_every_steps", "eval_batch_size")
-_PATH_FLAGS = ("data_dir", "model_dir", "init_spatial_from", "init_temporal_from")
+_PATH_FLAGS = ("data_dir", "model_dir", "init_spatial_from", "init_temporal_from", "init_from")
+# The flags that decide the network's weights: which exist, their shapes, the input they learn from.
+# A checkpoint starts another run (--init_from) only if its weights fit; a run that differs in these
+# is named in the error (or, when the weights still fit, in a note). --window and --label_level are
+# not among them: the network takes any number of frames, and the utterance-level mean has no weights.
+ARCHITECTURE_FLAGS = ("streams", "temporal_input", "snippet_length", "spatial_input", "spatial_backbone",
+                      "spatial_feature_dim", "recurrent", "gru_layers", "gru_units")
 FLAG_NAMES = tuple(name for name, *_ in _FLAGS)
 
 
@@ -515,6 +532,10 @@ def validate(config, require_data=True, require_model_dir=True):
         raise ConfigError("--init_spatial_from needs a spatial stream (--streams=both or spatial)")
     if model.init_temporal_from and not model.uses_temporal:
         raise ConfigError("--init_temporal_from needs a temporal stream (--streams=both or temporal)")
+    for flag in ("init_spatial_from", "init_temporal_from"):
+        if model.init_from and getattr(model, flag):
+            # --init_from sets every weight, the streams' included: the two would overwrite each other.
+            raise ConfigError(f"--init_from and --{flag} both initialise the network; give one of them")
     for flag in ("init_spatial_from", "init_temporal_from"):
         path = getattr(model, flag)
         if path and not os.path.isfile(path):

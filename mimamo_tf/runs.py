@@ -9,6 +9,8 @@
 * ``history.json`` — one entry per epoch (``loss``, ``ccc_*``, ``val_loss``, ``val_ccc_*``,
   ``learning_rate``, ``frames_per_second``, ``seconds``);
 * ``logs/train``, ``logs/validation`` — TensorBoard;
+* ``init_from.json`` — with ``--init_from`` (fine-tuning), where the first weights came from: the
+  flag's value, the ``.keras`` file it resolved to, that file's sha256 and its run directory;
 * ``eval_<split>/`` — written by ``python -m mimamo_tf.evaluate``.
 
 This module is the one owner of those names, of the rule that picks the best epoch, and of loading
@@ -30,6 +32,7 @@ HISTORY_FILE = "history.json"
 CHECKPOINTS_DIR = "checkpoints"
 STATE_DIR = os.path.join(CHECKPOINTS_DIR, "state")
 LOGS_DIR = "logs"
+INIT_FILE = "init_from.json"
 # The named checkpoints a run keeps; anything else given as a checkpoint is a path to a .keras file.
 NAMED_CHECKPOINTS = ("best", "last")
 # The history entry that decides the best epoch (best.keras, early stopping, the tuner's objective,
@@ -63,6 +66,50 @@ def flags_path(model_dir):
 
 def history_path(model_dir):
     return os.path.join(model_dir, HISTORY_FILE)
+
+
+def init_record_path(model_dir):
+    """``<model_dir>/init_from.json``: where a fine-tuned run's first weights came from."""
+    return os.path.join(model_dir, INIT_FILE)
+
+
+def init_checkpoint(source, flag="init_from"):
+    """The ``.keras`` file a run starts from (``--init_from``): ``source`` is a run directory (its
+    ``checkpoints/best.keras``) or a ``.keras`` file.
+
+    Raises:
+        RunError: ``source`` does not exist, or is neither a ``.keras`` file nor a run directory
+            holding ``best.keras`` (the message names the flag, the path and what was expected).
+    """
+    expected = (f"expected a run directory of mimamo_tf.train (holding {CHECKPOINTS_DIR}/best.keras) or a "
+                ".keras checkpoint")
+    if os.path.isdir(source):
+        path = checkpoint_path(source, "best")
+        if os.path.isfile(path):
+            return path
+        last = checkpoint_path(source, "last")
+        if os.path.isfile(last):
+            # No epoch had a finite selection value, or the run stopped before its first epoch ended.
+            hint = f"; it has {last}: give that file to start from the run's last epoch"
+        elif os.path.isfile(flags_path(source)):
+            hint = ": the run has not finished an epoch yet"
+        else:
+            hint = ""
+        raise RunError(f"--{flag}={source}: no checkpoint {path}; {expected}{hint}")
+    if not os.path.exists(source):
+        raise RunError(f"--{flag}={source} does not exist; {expected}")
+    if not str(source).endswith(".keras"):
+        raise RunError(f"--{flag}={source} is not a .keras file; {expected}")
+    return source
+
+
+def run_of_checkpoint(path):
+    """The run directory a ``.keras`` checkpoint belongs to (``<run>/checkpoints/X.keras`` beside
+    ``<run>/flags.cfg``), or None for a file outside a run."""
+    run_dir = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+    if os.path.basename(os.path.dirname(os.path.abspath(path))) == CHECKPOINTS_DIR and os.path.isfile(flags_path(run_dir)):
+        return run_dir
+    return None
 
 
 def evaluation_dir(model_dir, split):

@@ -1,5 +1,6 @@
 """Evaluation as a library: ``evaluate(config, split)`` scores a trained run with the benchmarks'
-protocols (``evaluator``); ``scoring`` holds the protocol itself (pure NumPy).
+protocols (``evaluator``); ``scoring`` holds the protocol itself (pure NumPy), ``plots`` the per-video
+figures of prediction against label.
 """
 
 from mimamo_tf.evaluation.evaluator import METRICS_FILE, evaluate

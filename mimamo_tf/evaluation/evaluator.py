@@ -13,6 +13,8 @@ Outputs in ``output_dir`` (default ``<model_dir>/eval_<split>``):
 * Frame level: ``predictions/<video_id>.txt`` per video in the ABAW VA layout: a ``valence,arousal``
   header, then one line per frame of the video. Video level: ``predictions.csv`` with
   ``video,utterance,arousal,valence`` (the OMG layout).
+* With ``plots`` (frame level): ``plots/<video_id>.png``, prediction against label over time per
+  video with its CCCs, for the first ``max_plots`` videos by name (``plots.write_plots``).
 """
 
 import json
@@ -23,6 +25,7 @@ import numpy as np
 from mimamo_tf import config as config_lib
 from mimamo_tf import runs
 from mimamo_tf.atomic_files import write_text
+from mimamo_tf.evaluation import plots as plots_lib
 from mimamo_tf.evaluation.scoring import predict_faceless_videos, summarise
 
 METRICS_FILE = "metrics.json"
@@ -82,7 +85,8 @@ def write_predictions(videos, output_dir, label_level):
         write_text(os.path.join(output_dir, "predictions", f"{video_id}.txt"), "\n".join(lines) + "\n")
 
 
-def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, output_dir=None, fold=None):
+def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, output_dir=None, fold=None, plots=False,
+             max_plots=plots_lib.DEFAULT_MAX_PLOTS):
     """Evaluates a trained run of ``config`` (an ``ExperimentConfig``) on ``split`` (or on one
     cross-validation fold's held-out videos of it).
 
@@ -97,6 +101,10 @@ def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, outp
             ``<model_dir>/eval_<split>``, ``eval_<split>_fold<k>`` for a fold).
         fold: score only the videos fold ``fold`` of ``config.data.num_folds`` holds out of
             ``split`` (split by source recording as training does); None: the whole split.
+        plots: also draw ``plots/<video_id>.png`` per video (prediction and label over time, the
+            video's CCCs; frame-level runs only: an utterance is one value). Off by default for
+            library callers (studies, tuner); ``python -m mimamo_tf.evaluate`` turns it on.
+        max_plots: with ``plots``, draw only the first this many videos by name (None or 0: all).
 
     Returns:
         ``(metrics, output_dir)``; ``metrics`` is what ``metrics.json`` holds.
@@ -130,6 +138,8 @@ def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, outp
     output_dir = output_dir or (default_dir if fold is None else f"{default_dir}_fold{fold}")
     write_predictions(videos, output_dir, label_level)
     write_text(os.path.join(output_dir, METRICS_FILE), json.dumps(metrics, indent=1) + "\n")
+    if plots and label_level == "frame":  # after the metrics: a figure never costs the numbers
+        plots_lib.write_plots(videos, metrics["per_video"], output_dir, max_plots)
     return metrics, output_dir
 
 

@@ -1,10 +1,17 @@
-"""The network and optimizer of a training run, as the experiment config says.
+"""The network of a training run, as the experiment config says: built, initialised (from another
+run's checkpoint, ``--init_from``: fine-tuning; from single-stream runs' streams: the paper's
+two-stage training) and adapted to the replicas.
 
 Everything here runs inside the distribution strategy's scope, so variables are mirrored.
 """
 
+import hashlib
+import os
+
 import keras
 
+from mimamo_tf import config as config_lib
+from mimamo_tf import runs
 from mimamo_tf.config import ConfigError
 from mimamo_tf.models import build_mimamo_net
 from mimamo_tf.models.per_frame import iter_layers
@@ -33,6 +40,79 @@ def initialise_streams(model, spatial_from=None, temporal_from=None):
             targets[name].set_weights(sources[name].get_weights())
 
 
+def _weight_layout(model):
+    """``[(name, shape)]`` of every weight in order. Names are the variables' own (``kernel``,
+    ``moving_mean``): layer names carry per-process suffixes (``forward_gru_2``), so the order, the
+    kind and the shape of each weight identify the network, not its path."""
+    return [(weight.name, tuple(weight.shape)) for weight in model.weights]
+
+
+def architecture_differences(checkpoint, config):
+    """``["--gru_units=128 (this run: 64)", ...]``: the ``ARCHITECTURE_FLAGS`` in which the run of
+    ``checkpoint`` (when it belongs to one) differs from ``config``; empty when unknown or none."""
+    run_dir = runs.run_of_checkpoint(checkpoint)
+    if run_dir is None:
+        return []
+    try:
+        source = runs.read_config(run_dir)
+    except (config_lib.ConfigError, runs.RunError):  # an unreadable flags.cfg only costs the hint
+        return []
+    old, new = config_lib.flag_values_of(source), config_lib.flag_values_of(config)
+    images = "images" in (source.model.spatial_input, config.model.spatial_input)
+    return [f"--{name}={old[name]} (this run: {new[name]})"
+            for name in config_lib.differing_flags(source, config) if name in config_lib.ARCHITECTURE_FLAGS
+            # unset (0) without stored features, or a backbone of images neither run reads: no difference
+            and not (name == "spatial_feature_dim" and 0 in (old[name], new[name]))
+            and not (name == "spatial_backbone" and not images)]
+
+
+def initialise_from_checkpoint(model, config):
+    """Fine-tuning (``--init_from``): copies every weight of the run's checkpoint into ``model``.
+
+    Every weight, BatchNormalization statistics included, is copied; the dropout layers' random
+    state is not (it is a variable of the run, seeded by ``--seed``). Call it only for a fresh run:
+    a resumed run restores its own state over it.
+
+    Returns:
+        the ``.keras`` file the weights came from.
+
+    Raises:
+        runs.RunError: no checkpoint at ``config.model.init_from``, or it cannot be read.
+        ConfigError: the checkpoint's network is not the configured one (its weights do not fit);
+            the message names the first weight that differs and, when the checkpoint's run is
+            known, the flags in which the two runs differ.
+    """
+    source_flag = config.model.init_from
+    path = runs.init_checkpoint(source_flag)
+    try:
+        source = keras.saving.load_model(path, compile=False)
+    except Exception as error:  # a damaged file or another program's .keras: say which, not Keras' internals
+        raise runs.RunError(f"--init_from={source_flag}: cannot load {path} as a model of this project ({error})") from None
+    expected, found = _weight_layout(model), _weight_layout(source)
+    if expected != found:
+        differing = architecture_differences(path, config)
+        differences = f" Its run was trained with {', '.join(differing)}." if differing else ""
+        first = next((i for i, (a, b) in enumerate(zip(expected, found)) if a != b), min(len(expected), len(found)))
+        here = f"{model.weights[first].path} {expected[first][1]}" if first < len(expected) else "no weight"
+        there = f"{found[first][0]} {found[first][1]}" if first < len(found) else "no weight"
+        raise ConfigError(
+            f"--init_from={source_flag}: the network in {path} is not the configured one, so its weights cannot "
+            f"start this run ({len(found)} weights there, {len(expected)} here; weight {first} is {here} here and "
+            f"{there} there).{differences} The weights depend on "
+            f"{', '.join('--' + name for name in config_lib.ARCHITECTURE_FLAGS)} (the stored features' width is "
+            "read from --data_dir's shards); fine-tuning needs the checkpoint's.")
+    model.set_weights(source.get_weights())
+    return path
+
+
+def init_record(config, checkpoint):
+    """What ``<model_dir>/init_from.json`` records of a fine-tuned run's first weights."""
+    with open(checkpoint, "rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    return {"init_from": os.path.abspath(config.model.init_from), "checkpoint": os.path.abspath(checkpoint),
+            "sha256": digest, "run_dir": runs.run_of_checkpoint(checkpoint)}
+
+
 def synchronize_batch_norm(model):
     """Every ``BatchNormalization`` normalises with global-batch statistics across replicas.
 
@@ -52,17 +132,24 @@ def disable_dropout(model):
             layer.rate = 0.0
 
 
-def build_model(config, num_replicas=1):
+def build_model(config, num_replicas=1, initialise=True):
     """The network of ``config`` (call inside the strategy's scope), initialised and adapted.
 
     Args:
         config: ``ExperimentConfig``.
         num_replicas: replicas in sync; with more than one, BatchNorm is synchronised when
             ``config.runtime.sync_batch_norm``.
+        initialise: start from the checkpoints the config names (``--init_from``,
+            ``--init_spatial_from``, ``--init_temporal_from``). False for a run that resumes from its
+            own state, which replaces every weight: the sources are then not read at all, so a
+            resumed run does not need them any more.
     """
     with dtype_policy(config.runtime.mixed_precision):
         model = build_mimamo_net(config.model)
-    initialise_streams(model, config.model.init_spatial_from, config.model.init_temporal_from)
+    if initialise:
+        initialise_streams(model, config.model.init_spatial_from, config.model.init_temporal_from)
+        if config.model.init_from:
+            initialise_from_checkpoint(model, config)
     if config.runtime.sync_batch_norm and num_replicas > 1:
         synchronize_batch_norm(model)
     if not config.model.dropout:

@@ -51,10 +51,11 @@ class Task:
         self.num_outputs = config.model.num_outputs
         self.loss = MaskedCCCLoss(num_outputs=self.num_outputs)
 
-    def build_model(self, num_replicas=1):
+    def build_model(self, num_replicas=1, initialise=True):
         """The network (call inside the strategy's scope): built in the config's precision,
-        initialised from single-stream runs if asked, BatchNorm synchronised across replicas."""
-        return model_setup.build_model(self.config, num_replicas)
+        initialised from a run (``--init_from``) or single-stream runs if asked and ``initialise``
+        (False when the run resumes from its own state), BatchNorm synchronised across replicas."""
+        return model_setup.build_model(self.config, num_replicas, initialise=initialise)
 
     def build_optimizer(self, model):
         """SGD with the paper's coupled weight decay (or Keras' decoupled form), slots built."""

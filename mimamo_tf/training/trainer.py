@@ -6,7 +6,8 @@ files written to ``config.runtime.model_dir`` (by the chief only; other workers 
 files to a private directory, see ``distribution.writable_dir``) are those of ``mimamo_tf.runs``:
 ``flags.cfg``, ``checkpoints/best.keras`` (``runs.best_epoch``), ``checkpoints/last.keras``,
 ``checkpoints/state/`` (fault tolerance, ``state.py``: re-running the same command continues from the
-newest one and ends with the weights of an uninterrupted run), ``history.json`` and TensorBoard
+newest one and ends with the weights of an uninterrupted run), ``init_from.json`` (a fresh run
+started from another run's weights, ``--init_from``), ``history.json`` and TensorBoard
 scalars in ``logs/train``, ``logs/validation`` (``epoch_loss``, ``epoch_ccc_*``,
 ``epoch_learning_rate``, ``epoch_frames_per_second``).
 
@@ -30,7 +31,7 @@ from mimamo_tf.config import ConfigError
 from mimamo_tf.data import pipeline
 from mimamo_tf.data.training_data import TrainingData
 from mimamo_tf.metrics import OUTPUT_NAMES
-from mimamo_tf.training import distribution
+from mimamo_tf.training import distribution, model_setup
 from mimamo_tf.training.state import Checkpointer, TrainingState, has_checkpoint
 from mimamo_tf.training.task import Task
 
@@ -120,14 +121,31 @@ class Trainer:
         self.model_dir = runtime.model_dir
         self.out_dir = distribution.writable_dir(self.strategy, self.model_dir)
         _check_model_dir(config, self.model_dir)
+        # A run with a saved state resumes from it, which replaces every weight: the checkpoints the
+        # config starts from (--init_from, --init_spatial_from/--init_temporal_from) apply to a fresh
+        # run only, and a resumed run does not read them (they may be gone by then).
+        self.resuming = has_checkpoint(self.model_dir)
+        init_checkpoint = None
+        if config.model.init_from and not self.resuming:
+            init_checkpoint = runs.init_checkpoint(config.model.init_from)  # a missing one fails before any work
         self.data = TrainingData(config)
+        self.task = Task(config)
+        with self.strategy.scope():
+            self.model = self.task.build_model(self.strategy.num_replicas_in_sync, initialise=not self.resuming)
+            self.optimizer = self.task.build_optimizer(self.model)
+        # Written once the network is built: a checkpoint that does not fit leaves the model dir untouched.
         os.makedirs(os.path.join(self.out_dir, runs.CHECKPOINTS_DIR), exist_ok=True)
         config_lib.to_flagfile(config, runs.flags_path(self.out_dir), header=(
             f"Resolved flags of this run: python -m mimamo_tf.train --flagfile={runs.flags_path(self.model_dir)}"))
-        self.task = Task(config)
-        with self.strategy.scope():
-            self.model = self.task.build_model(self.strategy.num_replicas_in_sync)
-            self.optimizer = self.task.build_optimizer(self.model)
+        if init_checkpoint:
+            write_json(runs.init_record_path(self.out_dir), model_setup.init_record(config, init_checkpoint))
+            self._say(f"Starting from the weights of {init_checkpoint} (--init_from).")
+            differing = model_setup.architecture_differences(init_checkpoint, config)
+            if differing:
+                # The weights fit (checked), e.g. nets on phase differences and on optical flow have
+                # the same shapes, but they learnt another input: say so rather than refuse a transfer.
+                print(f"Note: its run was trained with {', '.join(differing)}; the weights fit this network and "
+                      "are used as they are.", file=sys.stderr, flush=True)
         self.steps = self.task.build_steps(self.model, self.optimizer, self.strategy)
         self.state = TrainingState(config.model.num_outputs)
         self.selection_key = runs.selection_key(config)

@@ -60,7 +60,7 @@ def _shard_labels(data_dir, split):
 
 
 @pytest.mark.slow
-def test_metrics_equal_numpy_ccc_of_written_predictions(frame_run, tmp_path):
+def test_metrics_and_plots_equal_numpy_ccc_of_written_predictions(frame_run, tmp_path):
     data_dir, model_dir, _ = frame_run
     run = _evaluate(model_dir, "--split=validation", f"--output_dir={tmp_path}")
     assert run.returncode == 0, run.stderr[-3000:]
@@ -84,6 +84,21 @@ def test_metrics_equal_numpy_ccc_of_written_predictions(frame_run, tmp_path):
         assert metrics[f"ccc_valence{suffix}"] == pytest.approx(ccc_numpy(predictions[:, 1], targets[:, 1]), abs=1e-4)
         assert metrics[f"ccc_mean{suffix}"] == pytest.approx((metrics[f"ccc_arousal{suffix}"] + metrics[f"ccc_valence{suffix}"]) / 2)
     assert metrics["frames"] > metrics["frames_with_face"] and metrics["videos"] == len(labels)
+    # --plots is on by default: a PNG per video whose panel titles show the video's CCC of each output
+    # over its valid labels (read back from the PNG's text, recomputed from the written predictions).
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == sorted(f"{v}.png" for v in labels)
+    assert f"Plotted {len(labels)} videos -> {tmp_path / 'plots'}" in run.stdout
+    for video_id, example in labels.items():
+        lines = (tmp_path / "predictions" / f"{video_id}.txt").read_text().splitlines()[1:]
+        predictions = np.array([[float(x) for x in line.split(",")] for line in lines])[:, ::-1]  # arousal, valence
+        valid = example["label_valid"] > 0
+        text = _png_text(tmp_path / "plots" / f"{video_id}.png")
+        shown, titles = json.loads(text["ccc"]), text["Description"].splitlines()
+        for column, (output, target) in enumerate((("arousal", example["arousal"]), ("valence", example["valence"]))):
+            expected = ccc_numpy(predictions[valid, column], target[valid])
+            assert shown[output] == pytest.approx(expected, abs=1e-4), (video_id, output)
+            assert titles[column].startswith(f"{output}: CCC ")
+            assert float(titles[column].rsplit(" ", 1)[1]) == pytest.approx(expected, abs=6e-4), (video_id, titles)
 
 
 @pytest.mark.slow
@@ -96,8 +111,9 @@ def test_every_prediction_line_is_the_model_output_of_an_independently_rebuilt_w
 
 
     data_dir, model_dir, videos = frame_run
-    run = _evaluate(model_dir, "--split=validation", f"--output_dir={tmp_path}", "--eval_batch_size=3")
+    run = _evaluate(model_dir, "--split=validation", f"--output_dir={tmp_path}", "--eval_batch_size=3", "--noplots")
     assert run.returncode == 0, run.stderr[-3000:]
+    assert not (tmp_path / "plots").exists() and "Plotted" not in run.stdout  # --noplots draws none
     model = keras.saving.load_model(model_dir / "checkpoints" / "best.keras", compile=False)
     window, context = 8, 6  # smoke.cfg; snippet length 12
     for video_id in _shard_labels(data_dir, "validation"):
@@ -188,6 +204,7 @@ def test_utterance_level_predictions_and_ccc(tmp_path):
                         labels[f"{r['video']}/{r['utterance']}"]["video_valence"]] for r in rows])
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["frames"] == 5  # utterances
+    assert not (tmp_path / "eval" / "plots").exists() and "No plots: utterance labels" in run.stdout
     assert metrics["ccc_arousal"] == pytest.approx(ccc_numpy(pred[:, 0], target[:, 0]), abs=1e-4)
 
 
@@ -229,3 +246,61 @@ def test_a_video_without_any_face_gets_the_mean_face_frame_prediction(frame_run,
     assert got.shape == (14, 2)
     np.testing.assert_allclose(got, np.tile(expected, (14, 1)), atol=2e-6)  # files hold 6 decimals
     assert np.abs(expected).max() > 1e-3  # not trivially zero
+
+
+def _evaluate_command(model_dir, *flags):
+    """``python -m mimamo_tf.evaluate`` in this process (its flags, its main): the model loads in
+    about a second instead of a new interpreter's TensorFlow start-up."""
+    from absl import flags as absl_flags
+
+    from mimamo_tf import evaluate as command
+
+    flag_values = absl_flags.FlagValues()
+    command.define_flags(flag_values)
+    flag_values(["evaluate", f"--flagfile={model_dir / 'flags.cfg'}", *flags])
+    assert command.main(flag_values) == 0
+
+
+def _png_text(path):
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return dict(image.text)
+
+
+@pytest.mark.slow
+def test_max_plots_draws_the_first_videos_by_name_and_says_so(frame_run, tmp_path, capsys):
+    data_dir, model_dir, _ = frame_run
+    names = sorted(_shard_labels(data_dir, "validation"))
+    assert len(names) == 3
+    _evaluate_command(model_dir, f"--output_dir={tmp_path}", "--max_plots=2")
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [f"{v}.png" for v in names[:2]]
+    assert f"Plotted the first 2 of 3 videos (sorted by name) -> {tmp_path / 'plots'}" in capsys.readouterr().out
+
+
+def test_a_video_figure_leaves_invalid_labels_out_and_shades_frames_without_a_face(tmp_path):
+    from mimamo_tf.evaluation.plots import plot_video, video_figure
+
+    frames = 12
+    t = np.arange(frames, dtype=np.float32)
+    entry = dict(pred=np.stack([np.sin(t), np.cos(t)], 1), labels=np.stack([t / 10, -t / 10], 1),
+                 label_valid=np.array([1, 1, 0, 0, 1, 1, 1, 0, 1, 0, 1, 1], bool),
+                 face_found=np.array([1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 1, 0], bool))
+    ccc = {"arousal": 0.51234, "valence": float("nan")}
+    figure, title, titles = video_figure("clip", entry, ccc)
+    assert titles == {"arousal": "arousal: CCC 0.512", "valence": "valence: CCC undefined"}
+    assert [a.get_title(loc="left") for a in figure.axes] == [titles["arousal"], titles["valence"]]
+    assert title == "clip: 8 of 12 frames labelled, 8 with a face"
+    for column, axis in enumerate(figure.axes):
+        label = [line for line in axis.get_lines() if line.get_label() == "label"][0]
+        y = np.asarray(label.get_ydata(), float)
+        np.testing.assert_array_equal(np.isnan(y), ~entry["label_valid"])
+        np.testing.assert_allclose(y[entry["label_valid"]], entry["labels"][entry["label_valid"], column])
+        prediction = [line for line in axis.get_lines() if line.get_label() == "prediction"][0]
+        np.testing.assert_allclose(prediction.get_ydata(), entry["pred"][:, column])
+        # Frames 1-2, 6 and 11 have no face: three grey bands covering exactly them.
+        spans = sorted((p.get_x(), p.get_x() + p.get_width()) for p in axis.patches)
+        assert spans == [(0.5, 2.5), (5.5, 6.5), (10.5, 11.5)]
+    written = plot_video(str(tmp_path / "clip.png"), "clip", entry, ccc)
+    assert _png_text(written.path)["Description"] == "arousal: CCC 0.512\nvalence: CCC undefined"
+    assert written.panel_titles == titles and [p.name for p in tmp_path.iterdir()] == ["clip.png"]  # no partial left

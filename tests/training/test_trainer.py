@@ -144,6 +144,7 @@ def test_smoke_run_writes_checkpoints_logs_flags_and_history(data_dir, smoke_run
         (["--data_dir=/nonexistent/data"], "data directory '/nonexistent/data' does not exist"),
         (["--train_split=test"], "no 'test-NNNNN-of-NNNNN.tfrecord' shards"),
         (["--streams=temporal", "--init_spatial_from=/x.keras"], "--init_spatial_from needs a spatial stream"),
+        (["--init_from=/x", "--init_temporal_from=/y.keras"], "--init_from and --init_temporal_from both initialise"),
         (["--num_folds=3", "--fold=3"], "--fold must be in [0, --num_folds=3)"),
         (["--backbone_weights=imagenet"], "--backbone_weights applies to --spatial_input=images"),
         (["--batch_size=0"], "--batch_size must be positive"),
@@ -289,3 +290,75 @@ def test_the_width_of_stored_features_is_read_from_the_shards(tmp_path):
     with pytest.raises((config_lib.ConfigError, DataError),
                        match="spatial features are 128-d, the configuration expects 2048"):
         Trainer(config, verbose=False)
+
+def _trainer(data_dir, *flags):
+    from mimamo_tf.training import Trainer
+
+    return Trainer(config_lib.from_flagfile(SMOKE[len("--flagfile="):], [f"--data_dir={data_dir}", *flags]),
+                   verbose=False)
+
+
+def _model_weights(model):
+    return np.concatenate([w.ravel() for w in model.get_weights()])
+
+
+def test_init_from_starts_a_fresh_run_from_the_runs_weights(data_dir, smoke_run, tmp_path):
+    """``--init_from=RUN``: before the first step the network holds RUN's best.keras (not a fresh
+    initialisation), with a new optimizer at step 0, and the run records where its weights came from."""
+    import hashlib
+
+    import keras
+
+    from mimamo_tf.training import model_setup
+
+    source_dir, _ = smoke_run
+    best = source_dir / "checkpoints" / "best.keras"
+    tuned = _trainer(data_dir, f"--model_dir={tmp_path / 'tuned'}", f"--init_from={source_dir}")
+    np.testing.assert_array_equal(_model_weights(tuned.model), _weights(best))
+    assert int(tuned.state.global_step) == 0 and int(tuned.optimizer.iterations.numpy()) == 0
+    keras.utils.set_random_seed(0)  # the seed a run without --init_from starts from (smoke.cfg's --seed)
+    fresh = model_setup.build_model(config_lib.replace(tuned.config, model={"init_from": None}))
+    assert np.abs(_model_weights(fresh) - _weights(best)).max() > 1e-3
+    assert f"--init_from={source_dir}" in (tmp_path / "tuned" / "flags.cfg").read_text().splitlines()
+    record = json.loads((tmp_path / "tuned" / "init_from.json").read_text())
+    assert record == {"init_from": str(source_dir), "checkpoint": str(best), "run_dir": str(source_dir),
+                      "sha256": hashlib.sha256(best.read_bytes()).hexdigest()}
+
+
+def test_init_from_a_keras_file_and_resume_wins(data_dir, smoke_run, tmp_path):
+    """A .keras file works as well as a run directory; once the model dir holds a state, a re-run
+    resumes from it and does not read the init checkpoint at all (here: deleted in between)."""
+    source_dir, _ = smoke_run
+    copy = tmp_path / "weights.keras"
+    shutil.copy(source_dir / "checkpoints" / "last.keras", copy)
+    flags = (f"--model_dir={tmp_path / 'tuned'}", f"--init_from={copy}")
+    first = _trainer(data_dir, *flags)
+    np.testing.assert_array_equal(_model_weights(first.model), _weights(copy))
+    first.checkpointer.save()  # as if killed after its first checkpoint
+    saved = _model_weights(first.model)
+    copy.unlink()
+    resumed = _trainer(data_dir, *flags)
+    assert resumed.checkpointer.restore_latest()
+    np.testing.assert_array_equal(_model_weights(resumed.model), saved)
+    # The record of the fresh start stays: the weights of this run still came from that file.
+    assert json.loads((tmp_path / "tuned" / "init_from.json").read_text())["checkpoint"] == str(copy)
+
+
+def test_init_from_without_a_checkpoint_or_of_another_network_fails_before_training(data_dir, smoke_run, tmp_path):
+    from mimamo_tf.runs import RunError
+
+    source_dir, _ = smoke_run
+    empty = tmp_path / "empty_run"
+    empty.mkdir()
+    model_dir = tmp_path / "tuned"
+    for source, message in ((empty, f"--init_from={empty}: no checkpoint {empty / 'checkpoints' / 'best.keras'}; "
+                                    "expected a run directory of mimamo_tf.train"),
+                            (tmp_path / "nowhere", f"--init_from={tmp_path / 'nowhere'} does not exist"),
+                            (source_dir / "flags.cfg", "is not a .keras file")):
+        with pytest.raises(RunError, match=re.escape(message)):
+            _trainer(data_dir, f"--model_dir={model_dir}", f"--init_from={source}")
+    # Another network (smaller GRUs): its weights do not fit; the message names the differing flag.
+    with pytest.raises(config_lib.ConfigError, match=re.escape(f"--init_from={source_dir}: the network in")) as error:
+        _trainer(data_dir, f"--model_dir={model_dir}", f"--init_from={source_dir}", "--gru_units=64")
+    assert "--gru_units=128 (this run: 64)" in str(error.value)
+    assert not model_dir.exists()  # nothing written
