@@ -25,7 +25,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 # once), and a long module started last would finish alone.
 LONGEST_FIRST = ("tests/training/test_trainer.py", "tests/tuning/test_tuner.py", "tests/studies/test_studies.py",
                  "tests/studies/test_omg_studies.py", "tests/inference/test_predictor.py",
-                 "tests/evaluation/test_evaluator.py", "tests/training/test_two_devices.py",
+                 "tests/evaluation/test_evaluator.py", "tests/inference/test_live.py",
                  "tests/serving/test_exporter.py")
 
 

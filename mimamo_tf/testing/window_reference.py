@@ -19,3 +19,24 @@ def frame_windows(num_frames, window, overlap):
     centres = np.array(starts) + (window - 1) / 2.0
     owner = np.array([starts[int(np.argmin(np.abs(t - centres)))] for t in range(num_frames)])
     return np.array(starts), owner
+
+
+def model_on_windows(signature, faces_rgb, face_found, window, context, overlap):
+    """``(T, 2)`` arousal and valence of an exported model's ``serving_default`` ``signature`` on
+    evaluate's windows of aligned faces ``(T, 224, 224, 3)``, rebuilt from the definition: a frame
+    without a face takes its nearest face's (the earlier on a tie), each window is clamped at the
+    ends with ``context`` faces either side, each frame from its window (``frame_windows``)."""
+    import tensorflow as tf
+
+    found = np.flatnonzero(np.asarray(face_found) > 0)
+    frames = np.arange(len(face_found))
+    nearest = found[np.argmin(np.abs(frames[:, None] - found[None, :]), axis=1)] if len(found) else frames
+    filled = np.asarray(faces_rgb)[nearest]
+    starts, owner = frame_windows(len(face_found), window, overlap)
+    expected = np.zeros((len(face_found), 2), np.float32)
+    for start in starts:
+        span = np.clip(np.arange(start - context, start + window + context), 0, len(face_found) - 1)
+        out = signature(faces=tf.constant(filled[span][None]))
+        mine = np.flatnonzero(owner == start)
+        expected[mine] = np.stack([out["arousal"][0], out["valence"][0]], -1)[mine - start]
+    return expected

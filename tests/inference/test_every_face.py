@@ -12,11 +12,10 @@ import pytest
 import tensorflow as tf
 
 from mimamo_tf import faces, video
-from mimamo_tf.data.pipeline import nearest_face_frames_numpy
 from mimamo_tf.faces import identities
 from mimamo_tf.testing.sample_clips import RIGHT_PERSON_AWAY as AWAY
 from mimamo_tf.testing.sample_clips import SampleClipUnavailable, two_people_frames
-from mimamo_tf.testing.window_reference import frame_windows
+from mimamo_tf.testing.window_reference import model_on_windows
 
 WINDOW, CONTEXT = 8, 6  # configs/smoke.cfg, the exported_run fixture's
 
@@ -37,19 +36,6 @@ def two_people(exported_run, tmp_path_factory):
                              f"--output_dir={out}", "--faces=all", "--overlay"],
                             capture_output=True, text=True, timeout=300)
     return export_dir, video.read_frames(clip), out, result
-
-
-def _model_on(signature, faces_rgb, face_found):
-    """The export on evaluate's windows of one face sequence (overlap 0.5, nearest centre)."""
-    filled = faces_rgb[nearest_face_frames_numpy(face_found)]
-    starts, owner = frame_windows(len(face_found), WINDOW, 0.5)
-    expected = np.zeros((len(face_found), 2), np.float32)
-    for start in starts:
-        frames = np.clip(np.arange(start - CONTEXT, start + WINDOW + CONTEXT), 0, len(face_found) - 1)
-        out = signature(faces=tf.constant(filled[frames][None]))
-        mine = np.flatnonzero(owner == start)
-        expected[mine] = np.stack([out["arousal"][0], out["valence"][0]], -1)[mine - start]
-    return expected
 
 
 @pytest.mark.slow
@@ -79,7 +65,7 @@ def test_every_face_has_its_own_rows_equal_to_the_model_on_its_own_faces(two_peo
                                face_found=track.face_found[first:end], track_ids=track.track_ids[first:end],
                                detected=track.detected[first:end], detector_calls=0)
         aligned = np.stack([rgb for rgb, _, _ in faces.iter_aligned_faces(frames[first:end], span)])
-        expected = _model_on(signature, aligned, span.face_found.astype(int))
+        expected = model_on_windows(signature, aligned, span.face_found, WINDOW, CONTEXT, overlap=0.5)
         got = np.array([[float(mine[t]["arousal"]), float(mine[t]["valence"])] for t in seen])
         np.testing.assert_allclose(got, expected[seen - first], atol=1e-4)
         centre_x = np.array([float(mine[t]["face_x"]) + 0.5 * float(mine[t]["face_w"]) for t in seen])

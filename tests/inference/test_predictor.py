@@ -14,7 +14,7 @@ from skimage import data
 from mimamo_tf import faces, video, window_plan
 from mimamo_tf.data.pipeline import nearest_face_frames_numpy
 from mimamo_tf.inference.windows import WindowStream, nearest_face_frames
-from mimamo_tf.testing.window_reference import frame_windows
+from mimamo_tf.testing.window_reference import frame_windows, model_on_windows
 
 NO_FACE = slice(12, 18)
 
@@ -102,16 +102,9 @@ def test_predict_csv_equals_the_model_on_faces_aligned_in_memory(predicted):
     found = aligned.face_found.astype(int)
     assert len(rows) == len(found) == 30 and found[NO_FACE].sum() == 0 and found.sum() >= 20
     signature = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
-    filled = aligned.rgb224[nearest_face_frames_numpy(found)]
-    window, context = 8, 6  # configs/smoke.cfg; context = snippet_length / 2
-    # Windows overlapping by half (predict's default), each frame from the window with the nearest centre.
-    starts, owner = frame_windows(len(found), window, 0.5)
-    expected = np.zeros((len(found), 2), np.float32)
-    for start in starts:
-        frames = np.clip(np.arange(start - context, start + window + context), 0, len(found) - 1)
-        out_ = signature(faces=tf.constant(filled[frames][None]))
-        mine = np.flatnonzero(owner == start)
-        expected[mine] = np.stack([out_["arousal"][0], out_["valence"][0]], -1)[mine - start]
+    # Windows overlapping by half (predict's default), each frame from the window with the nearest
+    # centre; configs/smoke.cfg's window 8 and context 6 (snippet_length / 2).
+    expected = model_on_windows(signature, aligned.rgb224, found, window=8, context=6, overlap=0.5)
     boxes = aligned.track.boxes
     for t, row in enumerate(rows):
         assert int(row["frame"]) == t and float(row["time_s"]) == pytest.approx(t / 25.0, abs=1e-4)
