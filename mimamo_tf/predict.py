@@ -1,4 +1,4 @@
-"""``python -m mimamo_tf.predict --model=saved_models/NAME|FILE.tflite --input=VIDEO|DIR|GLOB --output_dir=OUT [--overlay] [--fill_missing]``
+"""``python -m mimamo_tf.predict --model=saved_models/NAME|FILE.tflite --input=VIDEO|DIR|GLOB|CAMERA|URL --output_dir=OUT [--overlay] [--fill_missing] [--faces=all] [--jsonl -]``
 
 Valence and arousal for every frame of the face (``--faces=largest``, the default) or of every
 face (``--faces=all``) in each video, from a model exported by ``python -m mimamo_tf.export``.
@@ -12,11 +12,22 @@ Per video ``<name>``:
 * ``OUT/<name>.png`` — both curves over time, stretches without a face shaded (a panel per face);
 * ``OUT/<name>.mp4`` with ``--overlay`` — the video with each face's box, id and both values drawn.
 
+``--jsonl FILE`` (or ``-`` for stdout; the messages then go to stderr) also writes every row as a
+JSON object per line.
+
 Windows overlap by half a window by default (``--window_overlap``), each frame predicted by the
 window in which it sits nearest the centre, as ``evaluate`` does: no seams where windows meet.
 Videos are streamed (memory does not grow with their length) and processed one by one; a video
-that cannot be read is reported and skipped. Exit code: 0 when every video was done, 1 when some
-failed, 2 for bad flags or a model that is not an export.
+that cannot be read is reported and skipped, and one cut short is predicted up to its last
+decodable frame with a warning. Exit code: 0 when every video was done, 1 when some failed, 2 for
+bad flags or a model that is not an export.
+
+A camera index (``0``) or a stream URL (``rtsp://``, ``http(s)://``, ...) as ``--input`` is read
+live, in one pass (``mimamo_tf.inference.live``): each row is written to ``OUT/<camera0|host_path>.csv``
+(and ``--jsonl``) as soon as it is final, a row following its frame by the window's look-ahead
+(``--latency`` bounds it; frames are dropped at the input, between windows, when processing falls
+behind); a source that stops is reopened for ``--reconnect_seconds``, then the run ends with exit 1;
+Ctrl-C or SIGTERM ends it cleanly (exit 0). A camera or URL that cannot be opened: exit 2.
 """
 
 from mimamo_tf.command_line import EXIT_DONE, EXIT_SOME_FAILED, run_command
@@ -64,12 +75,14 @@ def define_flags(flag_values):
 
 
 def main(flag_values):
+    import sys
     import warnings
 
     from mimamo_tf.errors import InputError
     from mimamo_tf.inference import Predictor
     from mimamo_tf.inference.predictor import FaceGeometryWarning
     from mimamo_tf.inference.batch_prediction import find_videos, predict_videos
+    from mimamo_tf.inference.outputs import JsonLines
 
     missing = [name for name in ("model", "input", "output_dir") if not getattr(flag_values, name)]
     if missing:
@@ -82,26 +95,43 @@ def main(flag_values):
     if live is not None:
         return _main_live(flag_values, live)
     videos = find_videos(flag_values.input)
+    to_stdout = flag_values.jsonl == "-"
+    out = sys.stderr if to_stdout else sys.stdout
+
+    def say(message):
+        print(message, file=out, flush=True)
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FaceGeometryWarning)
         predictor = Predictor.load(flag_values.model, num_threads=flag_values.num_threads or None,
                                    window_overlap=flag_values.window_overlap)
     for warning in caught:
-        print(f"mimamo_tf.predict: warning: {warning.message}")
-    print(f"mimamo_tf.predict: {predictor.runner.kind} {flag_values.model} (windows of {predictor.window} frames "
-          f"every {predictor.stride}, {predictor.context} context frames each side) on {len(videos)} video(s)")
-    done, failed = predict_videos(predictor, videos, flag_values.output_dir, flag_values.overlay,
-                                  flag_values.fill_missing, faces=flag_values.faces,
-                                  reentry_seconds=flag_values.reentry_seconds)
-    print(f"mimamo_tf.predict: {len(done)} of {len(videos)} video(s) done, {len(failed)} failed"
-          + "".join(f"\n  failed: {video}: {reason}" for video, reason in failed))
+        say(f"mimamo_tf.predict: warning: {warning.message}")
+    say(f"mimamo_tf.predict: {predictor.runner.kind} {flag_values.model} (windows of {predictor.window} frames "
+        f"every {predictor.stride}, {predictor.context} context frames each side) on {len(videos)} video(s)")
+    jsonl = JsonLines(flag_values.jsonl) if flag_values.jsonl else None
+
+    def write_json_lines(video, rows):
+        # Each row tagged with its video (an --input can name many).
+        for row in rows:
+            jsonl.write(row, video=video)
+
+    try:
+        done, failed = predict_videos(predictor, videos, flag_values.output_dir, flag_values.overlay,
+                                      flag_values.fill_missing, say=say, faces=flag_values.faces,
+                                      reentry_seconds=flag_values.reentry_seconds,
+                                      on_rows=write_json_lines if jsonl is not None else None)
+    finally:
+        if jsonl is not None:
+            jsonl.close()
+    say(f"mimamo_tf.predict: {len(done)} of {len(videos)} video(s) done, {len(failed)} failed"
+        + "".join(f"\n  failed: {video}: {reason}" for video, reason in failed))
     return EXIT_SOME_FAILED if failed else EXIT_DONE
 
 
 def _main_live(flag_values, source):
     """``predict`` on a camera or a stream: rows written (and flushed) as they become final."""
     import csv
-    import json
     import os
     import signal
     import sys
@@ -112,6 +142,7 @@ def _main_live(flag_values, source):
     from mimamo_tf.errors import InputError
     from mimamo_tf.inference import COLUMNS, Predictor
     from mimamo_tf.inference.live import lookahead_frames, open_live_source, predict_live
+    from mimamo_tf.inference.outputs import JsonLines
 
     to_stdout = flag_values.jsonl == "-"
     out = sys.stderr if to_stdout else sys.stdout
@@ -141,29 +172,26 @@ def _main_live(flag_values, source):
         + ". Ctrl-C stops.")
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    jsonl = None
+    jsonl = JsonLines(flag_values.jsonl) if flag_values.jsonl else None
     try:
         with open(csv_path, "w", newline="") as table:
             writer = csv.DictWriter(table, fieldnames=COLUMNS)
             writer.writeheader()
             table.flush()
-            if flag_values.jsonl:
-                jsonl = sys.stdout if to_stdout else open(flag_values.jsonl, "w")
 
             def on_row(row):
                 # Whole rows, flushed one by one: a stopped or killed run leaves only complete rows.
                 writer.writerow({k: "" if v is None else v for k, v in row.items()})
                 table.flush()
                 if jsonl is not None:
-                    jsonl.write(json.dumps(row) + "\n")
-                    jsonl.flush()
+                    jsonl.write(row)
 
             summary = predict_live(predictor, opened, on_row, latency=flag_values.latency or None,
                                    reconnect_seconds=flag_values.reconnect_seconds, stop=stop, on_event=say)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if jsonl is not None and not to_stdout:
+        if jsonl is not None:
             jsonl.close()
     median, p95 = summary.latency_percentiles()
     say(f"{summary.frames} frame(s) read, {summary.rows} row(s) written, {summary.dropped} dropped at the input "

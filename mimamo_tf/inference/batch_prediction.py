@@ -41,10 +41,11 @@ def output_stem(video, videos):
 
 
 def predict_videos(predictor, videos, output_dir, overlay=False, fill_missing=False, say=print, faces="largest",
-                   reentry_seconds=None):
+                   reentry_seconds=None, on_rows=None):
     """Runs ``predictor`` on every video, writing its outputs; returns ``(done, failed)`` lists of
     ``(video, files)`` and ``(video, reason)``. ``faces``, ``reentry_seconds``: see
-    ``Predictor.predict_video``."""
+    ``Predictor.predict_video``; ``on_rows(video, rows)`` is called with each video's CSV rows once
+    its files are written (``predict --jsonl``)."""
     from tqdm import tqdm
 
     from mimamo_tf.inference import outputs
@@ -74,6 +75,8 @@ def predict_videos(predictor, videos, output_dir, overlay=False, fill_missing=Fa
             say(f"mimamo_tf.predict: FAILED {video}: {error}")
             failed.append((video, str(error)))
             continue
+        if on_rows is not None:
+            on_rows(video, result.rows())
         for warning in caught:
             if issubclass(warning.category, (NoFaceWarning, TruncatedVideoWarning)):
                 say(f"mimamo_tf.predict: warning: {warning.message}")

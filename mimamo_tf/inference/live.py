@@ -20,12 +20,13 @@ the run ends with a message. Stopping (Ctrl-C, SIGTERM, ``stop``) finishes the c
 every row written is complete.
 """
 
+import collections
 import dataclasses
 import math
 import queue
 import threading
 import time
-from typing import Callable, List, Optional
+from typing import Callable, Deque, Optional
 
 import numpy as np
 
@@ -37,6 +38,7 @@ OPEN_TIMEOUT_SECONDS = 10.0
 # Extra wait on top of the window's look-ahead that the input queue may add (frames a slow moment
 # can catch up on before frames are dropped); the default --latency is the look-ahead plus this.
 DEFAULT_QUEUE_SECONDS = 0.5
+LATENCIES_KEPT = 100_000
 
 
 class LiveInputError(InputError, IOError):
@@ -82,6 +84,7 @@ def _capture(source: LiveSource):
 
 
 def _describe(source: LiveSource):
+    """How messages name the source: ``--input=...: camera N`` or ``--input=URL: the stream``."""
     return f"--input={source.target}: " + (f"camera {source.target}" if source.is_camera else "the stream")
 
 
@@ -203,7 +206,8 @@ class LiveSummary:
         dropped: frames dropped at the input because processing was behind.
         segments: stretches processed as one video (a new one after every drop or reconnect).
         reconnects: times the source was reopened.
-        latency_s: per row, seconds from its frame's arrival to the row being written.
+        latency_s: per row, seconds from its frame's arrival to the row being written (the last
+            ``LATENCIES_KEPT`` rows: a stream may run for days).
         seconds: wall time of the run.
         error: why the run ended early (the source stopped), or None.
         stopped: the run was stopped (Ctrl-C, SIGTERM, ``stop``).
@@ -214,7 +218,7 @@ class LiveSummary:
     dropped: int = 0
     segments: int = 0
     reconnects: int = 0
-    latency_s: List[float] = dataclasses.field(default_factory=list)
+    latency_s: Deque[float] = dataclasses.field(default_factory=lambda: collections.deque(maxlen=LATENCIES_KEPT))
     seconds: float = 0.0
     error: Optional[str] = None
     stopped: bool = False

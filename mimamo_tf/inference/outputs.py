@@ -143,3 +143,36 @@ def write_overlay(result, path):
     blank = np.zeros((info.height, info.width, 3), np.uint8)
     video_io.write_video(path, overlay_frames(frames, result, blank), result.fps)
     return path
+
+
+class JsonLines:
+    """``--jsonl``: rows as one JSON object per line, flushed as written, to a file or (``"-"``) to
+    stdout. A reader that goes away (``| head``) ends the JSON lines, not the run: the rest is still
+    written to the CSV, and ``closed_by_reader`` says so."""
+
+    def __init__(self, target):
+        import sys
+
+        self.to_stdout = target == "-"
+        self._out = sys.stdout if self.to_stdout else open(target, "w")
+        self.closed_by_reader = False
+
+    def write(self, row, **extra):
+        import json
+        import os
+        import sys
+
+        if self.closed_by_reader:
+            return
+        try:
+            self._out.write(json.dumps({**extra, **row}) + "\n")
+            self._out.flush()
+        except BrokenPipeError:
+            self.closed_by_reader = True
+            if self.to_stdout:
+                # Python flushes stdout again at exit: point it at nothing so that cannot fail too.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+    def close(self):
+        if not self.to_stdout:
+            self._out.close()

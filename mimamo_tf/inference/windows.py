@@ -108,6 +108,30 @@ class WindowStream:
         return ready
 
 
+class _FrameFlags:
+    """A list of per-frame flags indexed by frame number that forgets the frames before a point
+    (a live stream's memory does not grow with its length)."""
+
+    def __init__(self):
+        self._flags, self._offset = [], 0
+
+    def __len__(self):
+        return self._offset + len(self._flags)
+
+    def append(self, flag):
+        self._flags.append(bool(flag))
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            return self._flags[key.start - self._offset : key.stop - self._offset]
+        return self._flags[key - self._offset]
+
+    def forget_before(self, frame):
+        drop = max(0, min(frame - self._offset, len(self._flags)))
+        del self._flags[:drop]
+        self._offset += drop
+
+
 class LiveWindowStream:
     """`WindowStream` for a stream whose length and faces are not known in advance (a camera): the
     same windows, sources and owned frames as ``WindowStream`` gives the whole video, emitted with a
@@ -133,7 +157,7 @@ class LiveWindowStream:
         self.window, self.context = int(window), int(context)
         self.stride = int(stride or window)
         self._faces = {}  # frame -> face, for faces a coming window may still need
-        self._found = []  # face_found of every frame so far
+        self._found = _FrameFlags()  # face_found of the frames a coming window may still look at
         self._face_frames = []  # the frames with a face a coming window may take a face from
         self._next = 0  # the next window
         self.final = 0
@@ -187,6 +211,7 @@ class LiveWindowStream:
         for key in [key for key in self._faces if key < keep_from]:
             del self._faces[key]
         del self._face_frames[: max(k - 1, 0)]
+        self._found.forget_before(min(keep_from, oldest))
         return windows, self.final
 
     def add(self, t, face):

