@@ -20,6 +20,7 @@ from data_prep.examples import ExampleOptions
 from data_prep.inspect import inspect_path
 from data_prep.prepare import prepare
 from mimamo_tf import faces
+from mimamo_tf import video as video_io
 from mimamo_tf.data import schema
 from mimamo_tf.testing.sample_clips import SampleClipUnavailable, pyfeat_clip
 
@@ -205,7 +206,6 @@ def write_mjpg_with_a_corrupt_frame(frames_rgb, path, corrupt_index):
 
 
 def test_an_undecodable_frame_in_the_middle_is_marked_not_the_end_of_the_video(tmp_path):
-    from mimamo_tf import video as video_io
 
     frames = np.stack([np.full((64, 80, 3), 10 * i, np.uint8) for i in range(12)])
     path = str(tmp_path / "one_bad_frame.avi")
@@ -238,7 +238,6 @@ def bad_root(tmp_path_factory):
     with open(os.path.join(root, "cropped_aligned", "synth005", "00008.jpg"), "wb") as handle:
         handle.write(b"not a jpeg")                                     # an unreadable aligned frame
     video = os.path.join(root, "videos", "synth005.mp4")                # an undecodable video frame
-    from mimamo_tf import video as video_io
     write_mjpg_with_a_corrupt_frame(video_io.read_frames(video), os.path.join(root, "videos", "synth005.avi"), 6)
     os.remove(video)
     return root
@@ -341,11 +340,15 @@ def test_prepare_exits_non_zero_when_every_input_failed(tmp_path):
     root = tmp_path / "videos"
     root.mkdir()
     (root / "broken.mp4").write_bytes(b"not a video")
+    # A readable video whose own annotation has a bad header: that video fails, named with the line.
+    video_io.write_video(str(root / "wall.mp4"), [np.full((48, 64, 3), 120, np.uint8)] * 3, fps=25.0)
+    (root / "wall.csv").write_text("seconds,valence,arousal\n0,0,0\n")
     run = subprocess.run([sys.executable, "-m", "data_prep.prepare", "--dataset=folder", f"--data_root={root}",
                           f"--output_dir={tmp_path / 'out'}", "--split=all"], cwd=REPO, capture_output=True, text=True,
                          timeout=300)
     assert run.returncode == 1, run.stderr[-2000:]
-    assert "no example was written for split all: all 1 inputs failed" in run.stderr
+    assert "no example was written for split all: all 2 inputs failed" in run.stderr
+    assert f"{root / 'wall.csv'}:1: expected the header time_s,valence,arousal" in run.stdout + run.stderr
 
 
 @pytest.mark.slow
