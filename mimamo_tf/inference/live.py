@@ -26,7 +26,7 @@ import math
 import queue
 import threading
 import time
-from typing import Callable, Deque, Optional
+from typing import Callable, Deque, List, Optional
 
 import numpy as np
 
@@ -116,9 +116,9 @@ def open_live_source(text):
 
 
 class FrameReader(threading.Thread):
-    """Decodes a live source into a bounded queue of ``("frame", index, arrival_s, rgb)``,
-    ``("gap", dropped)`` (a new segment starts: frames were dropped or the source reopened) and, at
-    the end, ``("end", message or None)``.
+    """Decodes a live source into a bounded queue of ``("frame", index, arrival_s, rgb, dropped)``
+    (``dropped``: frames dropped just before this one, > 0 starts a new segment), ``("reopened",)``
+    (the source was reopened: a new segment) and, at the end, ``("end", message or None)``.
 
     Args:
         source, capture, first_frame: from ``open_live_source``.
@@ -145,17 +145,17 @@ class FrameReader(threading.Thread):
 
     def _offer(self, rgb):
         index, self._index = self._index, self._index + 1
-        if self._dropping:
-            if not self.queue.empty():
-                self._dropping += 1
-                self.dropped += 1
-                return
-            self.queue.put(("gap", self._dropping))
-            self._dropping = 0
+        if self._dropping and not self.queue.empty():
+            # Behind: keep dropping until the consumer has caught up with what it has.
+            self._dropping += 1
+            self.dropped += 1
+            return
         try:
-            self.queue.put_nowait(("frame", index, time.monotonic(), rgb))
+            # The frame says how many were dropped just before it: the consumer starts a new segment.
+            self.queue.put_nowait(("frame", index, time.monotonic(), rgb, self._dropping))
+            self._dropping = 0
         except queue.Full:
-            self._dropping = 1
+            self._dropping += 1
             self.dropped += 1
 
     def _reopen(self):
@@ -184,7 +184,7 @@ class FrameReader(threading.Thread):
                 break
             if self.reconnect_seconds > 0 and self._reopen():
                 self.reconnects += 1
-                self.queue.put(("gap", 0))  # the time line restarts: a new segment
+                self.queue.put(("reopened",))  # the time line restarts: a new segment
                 continue
             message = (f"{_describe(self.source)} stopped delivering frames and could not be reopened within "
                        f"{self.reconnect_seconds:g} s (--reconnect_seconds)")
@@ -205,6 +205,7 @@ class LiveSummary:
         rows: rows written.
         dropped: frames dropped at the input because processing was behind.
         segments: stretches processed as one video (a new one after every drop or reconnect).
+        segment_starts: the first frame of each segment.
         reconnects: times the source was reopened.
         latency_s: per row, seconds from its frame's arrival to the row being written (the last
             ``LATENCIES_KEPT`` rows: a stream may run for days).
@@ -217,6 +218,7 @@ class LiveSummary:
     rows: int = 0
     dropped: int = 0
     segments: int = 0
+    segment_starts: List[int] = dataclasses.field(default_factory=list)
     reconnects: int = 0
     latency_s: Deque[float] = dataclasses.field(default_factory=lambda: collections.deque(maxlen=LATENCIES_KEPT))
     seconds: float = 0.0
@@ -246,11 +248,11 @@ def lookahead_frames(predictor):
 class _Segment:
     """Frames processed as one video: faces, windows, model, final rows."""
 
-    def __init__(self, predictor, fps):
+    def __init__(self, predictor, fps, on_start=lambda index: None):
         from mimamo_tf.faces import FaceStream
         from mimamo_tf.inference.windows import LiveWindowStream
 
-        self.predictor, self.fps = predictor, fps
+        self.predictor, self.fps, self.on_start = predictor, fps, on_start
         self.base = None  # the source's index of the segment's first frame
         self.faces = FaceStream(predictor.detector, predictor.face_config)
         self.windows = LiveWindowStream(predictor.window, predictor.context, predictor.stride)
@@ -261,6 +263,7 @@ class _Segment:
     def add(self, frame, index, arrival):
         if self.base is None:
             self.base = index
+            self.on_start(index)
         self.arrival[self.faces.num_frames] = arrival
         return self._rows(self.faces.add(frame), finish=False)
 
@@ -328,12 +331,19 @@ def predict_live(predictor, opened, on_row: Callable[[dict], None], latency=None
             f"--latency={latency:g}: the model's windows of {predictor.window} frames every {predictor.stride} "
             f"(context {predictor.context}) and the face pipeline's look-ahead need {needed:.2f} s at {fps:g} frames/s; "
             "allow at least that, or lower --window_overlap")
-    reader = FrameReader(source, capture, first_frame, max_queued=max(1, int((latency - needed) * fps)),
+    reader = FrameReader(source, capture, first_frame, max_queued=max(1, round((latency - needed) * fps)),
                          reconnect_seconds=reconnect_seconds)
-    summary = LiveSummary(segments=1)
+    summary = LiveSummary()
     stop = stop or threading.Event()
     started = time.monotonic()
-    segment = _Segment(predictor, fps)
+    def new_segment():
+        def started(index):
+            summary.segments += 1
+            summary.segment_starts.append(index)
+
+        return _Segment(predictor, fps, on_start=started)
+
+    segment = new_segment()
 
     def write(rows):
         for row, arrival in rows:
@@ -352,19 +362,19 @@ def predict_live(predictor, opened, on_row: Callable[[dict], None], latency=None
                     break
                 continue
             if item[0] == "frame":
-                _, index, arrival, frame = item
+                _, index, arrival, frame, dropped = item
+                if dropped:
+                    write(segment.finish())
+                    on_event(f"processing fell behind the source: {dropped} frame(s) dropped at the input")
+                    segment = new_segment()
                 write(segment.add(frame, index, arrival))
                 if stop.is_set():
                     summary.stopped = True
                     break
-            elif item[0] == "gap":
+            elif item[0] == "reopened":
                 write(segment.finish())
-                if item[1]:
-                    on_event(f"processing fell behind the source: {item[1]} frame(s) dropped at the input")
-                else:
-                    on_event("the source was reopened")
-                segment = _Segment(predictor, fps)
-                summary.segments += 1
+                on_event("the source was reopened")
+                segment = new_segment()
             else:
                 summary.error = item[1]
                 break

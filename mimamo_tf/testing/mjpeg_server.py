@@ -1,6 +1,6 @@
 """A tiny MJPEG-over-HTTP server on 127.0.0.1 for tests and benchmarks of live input: it serves a
-fixed list of frames once, paced at a frame rate, to one client, then stops listening (a camera
-that went away)."""
+fixed list of frames, paced at a frame rate, to a given number of clients one after the other,
+then stops listening (a camera that went away)."""
 
 import http.server
 import socketserver
@@ -20,13 +20,15 @@ def jpeg_frames(frames_rgb, quality=90):
 
 
 class MjpegServer:
-    """Serves ``jpegs`` as ``multipart/x-mixed-replace`` at ``fps`` (0: as fast as possible) to the
-    first client, then closes the connection and the listening socket; ``repeat`` loops the frames
-    until ``close()`` instead. Use as a context manager; ``url`` is the stream's address and
-    ``sent`` counts the frames written."""
+    """Serves ``jpegs`` as ``multipart/x-mixed-replace`` at ``fps`` (0: as fast as possible), once
+    to each of the first ``connections`` clients (a client that reconnects is the next one), then
+    closes the listening socket; ``repeat`` loops the frames until ``close()`` instead. Use as a
+    context manager; ``url`` is the stream's address and ``sent`` counts the frames written."""
 
-    def __init__(self, jpegs, fps=25.0, repeat=False):
+    def __init__(self, jpegs, fps=25.0, repeat=False, connections=1):
         self.jpegs, self.fps, self.repeat = list(jpegs), float(fps), repeat
+        self.connections = int(connections)
+        self.served = 0
         self.sent = 0
         self.stopping = threading.Event()
         server = self
@@ -40,7 +42,9 @@ class MjpegServer:
                     server._stream(self.wfile)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
-                threading.Thread(target=server.close, daemon=True).start()
+                server.served += 1
+                if server.served >= server.connections:
+                    threading.Thread(target=server.close, daemon=True).start()
 
             def log_message(self, *args):
                 pass
@@ -63,7 +67,7 @@ class MjpegServer:
                       + data + b"\r\n")
             out.flush()
             k += 1
-            self.sent = k
+            self.sent += 1
 
     def __enter__(self):
         self._thread.start()

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import cv2
 import numpy as np
 import pytest
 
@@ -182,3 +183,63 @@ def test_sigterm_ends_a_live_run_cleanly_and_bad_streams_exit_non_zero(exported_
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--input=http://127.0.0.1:9/none.mjpg: the stream cannot be opened" in (
         bad.stdout + bad.stderr)
+
+
+class _FixedFaceDetector(faces.FaceDetector):
+    """One face at a fixed place in every frame, found a little slowly (so the reader outruns it)."""
+
+    name = "fixed"
+
+    def detect(self, frame_rgb):
+        time.sleep(0.01)
+        landmarks = np.float32([[52, 40], [76, 40], [64, 54], [55, 66], [73, 66]])
+        return [faces.FaceDetection(box=np.float32([40, 24, 88, 80]), landmarks=landmarks, score=0.99)]
+
+
+class _WindowMeanRunner:
+    """A model stand-in whose output depends on the whole window: arousal = each central face's mean
+    level, valence = the mean level of every face it was given (context included), so a window
+    that spanned a drop or a reconnect would give other valences."""
+
+    window, context = 4, 2
+
+    def __call__(self, faces_in):
+        levels = faces_in.astype(np.float64).mean(axis=(2, 3, 4)) / 255.0
+        central = levels[:, self.context: levels.shape[1] - self.context]
+        return np.stack([central, np.broadcast_to(levels.mean(axis=1, keepdims=True), central.shape)],
+                        -1).astype(np.float32)
+
+
+def test_drops_and_reconnects_start_new_segments_of_whole_windows():
+    """A stream served faster than it is processed, which disconnects once and comes back: frames
+    are dropped at the input (counted), the reconnect is counted, and every segment's rows equal
+    the whole-video predictor on that segment's frames alone — no window spans a gap."""
+    from mimamo_tf.inference import Predictor
+    from mimamo_tf.inference.live import lookahead_frames, open_live_source, predict_live
+    from mimamo_tf.testing.mjpeg_server import MjpegServer, jpeg_frames
+
+    # Flat frames (a JPEG of a flat image decodes to exactly that image in any decoder).
+    served = [np.full((96, 128, 3), 40 + 3 * t, np.uint8) for t in range(50)]
+    jpegs = jpeg_frames(served)
+    assert all((cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR) == f).all() for j, f in zip(jpegs, served))
+    config = faces.FacePipelineConfig(detect_every=1, smoothing_sigma=0)
+    predictor = Predictor(_WindowMeanRunner(), face_config=config, detector=_FixedFaceDetector(), window_overlap=0.5)
+    rows = []
+    with MjpegServer(jpegs, fps=150, connections=2) as server:  # faster than it is processed here
+        summary = predict_live(predictor, open_live_source(server.url), rows.append,
+                               latency=(lookahead_frames(predictor) + 2) / 25.0, reconnect_seconds=3)
+    assert summary.reconnects == 1 and summary.dropped > 0 and "could not be reopened" in summary.error
+    assert summary.frames == 100 and len(rows) + summary.dropped == 100
+    assert summary.segments == len(summary.segment_starts) >= 3
+    frames = [row["frame"] for row in rows]
+    assert frames == sorted(set(frames))
+    bounds = summary.segment_starts + [100]
+    for first, end in zip(bounds[:-1], bounds[1:]):
+        mine = [row for row in rows if first <= row["frame"] < end]
+        indices = [row["frame"] for row in mine]
+        assert indices == list(range(first, first + len(indices)))  # a segment has no hole; drops end it
+        segment = np.stack([served[i % 50] for i in indices])
+        aligned = faces.process_video(segment, predictor.detector, config)
+        expected = predictor.predict_faces(aligned.rgb224, aligned.face_found)
+        got = np.array([[row["arousal"], row["valence"]] for row in mine])
+        np.testing.assert_allclose(got, expected, atol=1e-6)
