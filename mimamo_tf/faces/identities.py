@@ -149,7 +149,6 @@ class _IdentityLocator:
         self.assigner = IdentityAssigner(reentry_frames)
         self.records: Dict[int, List[Tuple[int, np.ndarray, np.ndarray, int, bool]]] = {}
         self.pending: List[_Frame] = []
-        self.anchor: Optional[_Frame] = None  # the last resolved frame
         self.last: Optional[_Frame] = None  # the last frame added (resolved or tracked)
         self.tracking_ok = True
         self.detector_calls = 0
@@ -198,8 +197,8 @@ class _IdentityLocator:
                 state.segments = {person: self.assigner.segment(person) for person in state.faces}
             self._commit(self.pending + [key], detected=[key])
             return
-        # Not a clean continuation: every in-between frame gets its own detections, in order.
-        self.assigner.present = {p: box for p, (_, box) in self.anchor.faces.items()} if self.anchor else {}
+        # Not a clean continuation: every in-between frame gets its own detections, in order (the
+        # assigner's last frame is the previous keyframe, so the first one continues from it).
         for state in self.pending + [key]:
             found = detections if state is key else self._detect(state.frame)
             state.faces = {person: (d.landmarks.astype(np.float64), d.box.astype(np.float64))
@@ -228,7 +227,6 @@ class _IdentityLocator:
             for person, (landmarks, box) in state.faces.items():
                 self.records.setdefault(person, []).append(
                     (state.index, landmarks, box, state.segments[person], id(state) in detected_ids))
-        self.anchor = states[-1]
         self.pending = []
         self.tracking_ok = True
 
@@ -337,12 +335,15 @@ def person_on_side(located: VideoIdentities, side: str, frame_width: int) -> Fac
     segments = np.full(num_frames, -1, np.int64)
     detected = np.zeros(num_frames, np.uint8)
     # Fewest frames first, so the person seen longest is written last and wins shared frames.
+    next_segment = 0
     for _, person in sorted(chosen):
         track = tracks[person]
         mine = track.face_found > 0
         landmarks[mine], boxes[mine], found[mine], detected[mine] = (
             track.landmarks[mine], track.boxes[mine], 1, track.detected[mine])
-        # Distinct segment ids per identity: two people's alignments are never smoothed together.
-        segments[mine] = track.track_ids[mine] + 1000 * person
+        # Segment ids of their own per identity: two people's alignments are never smoothed together.
+        own = track.track_ids[mine]
+        segments[mine] = next_segment + own
+        next_segment += int(own.max()) + 1
     return FaceTrack(landmarks=landmarks, boxes=boxes, face_found=found, track_ids=segments, detected=detected,
                      detector_calls=located.detector_calls)

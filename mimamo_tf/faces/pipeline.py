@@ -333,10 +333,6 @@ class FaceStream:
         self._boxes = {}  # frame index -> (face box, track id), until it is aligned
         self.num_frames = 0
 
-    @property
-    def detector_calls(self) -> int:
-        return self._locator.detector_calls
-
     def _located(self, states: List[_FrameState]) -> List[AlignedFrame]:
         final = []
         for state in states:

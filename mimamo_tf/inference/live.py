@@ -277,6 +277,8 @@ class _Segment:
                 self.values[t] = out[t - window.start]
 
     def _rows(self, aligned, finish):
+        from mimamo_tf.inference.predictor import frame_row
+
         for frame in aligned:
             self.boxes[frame.index], self.tracks[frame.index] = frame.box, frame.track_id
             self._run(self.windows.add(frame.index, frame.rgb224)[0])
@@ -284,18 +286,11 @@ class _Segment:
             self._run(self.windows.finish()[0])
         rows = []
         for t in range(self.written, self.windows.final):
-            box, values = self.boxes.pop(t), self.values.pop(t, None)
+            box, values, track = self.boxes.pop(t), self.values.pop(t, None), self.tracks.pop(t, -1)
             found = box is not None
-            index = self.base + t
-            track = self.tracks.pop(t, -1)
-            row = {"frame": index, "time_s": round(index / self.fps, 4), "face_id": int(track) if found else None,
-                   "face_found": int(found), "face_x": None, "face_y": None, "face_w": None, "face_h": None,
-                   "arousal": None, "valence": None}
-            if found:
-                row.update(face_x=round(float(box[0]), 1), face_y=round(float(box[1]), 1),
-                           face_w=round(float(box[2] - box[0]), 1), face_h=round(float(box[3] - box[1]), 1))
-                if values is not None:
-                    row.update(arousal=round(float(values[0]), 6), valence=round(float(values[1]), 6))
+            row = frame_row(self.base + t, self.fps, int(track) if found else None, found,
+                            (box[0], box[1], box[2] - box[0], box[3] - box[1]) if found else None,
+                            *(values if found and values is not None else (None, None)))
             rows.append((row, self.arrival.pop(t)))
         self.written = self.windows.final
         return rows
@@ -337,11 +332,11 @@ def predict_live(predictor, opened, on_row: Callable[[dict], None], latency=None
     stop = stop or threading.Event()
     started = time.monotonic()
     def new_segment():
-        def started(index):
+        def count(first_frame):
             summary.segments += 1
-            summary.segment_starts.append(index)
+            summary.segment_starts.append(first_frame)
 
-        return _Segment(predictor, fps, on_start=started)
+        return _Segment(predictor, fps, on_start=count)
 
     segment = new_segment()
 

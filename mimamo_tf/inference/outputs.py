@@ -37,15 +37,14 @@ def _people(result):
     return sorted(people.items()) if people is not None else [(None, result)]
 
 
-def _plot_curves(axis, result, label_stretches=True):
+def _plot_curves(axis, result):
     time_s = result.time_s
     axis.plot(time_s, result.arousal, color="tab:red", linewidth=1.4, label="arousal")
     axis.plot(time_s, result.valence, color="tab:blue", linewidth=1.4, label="valence")
     frame_s = 1.0 / result.fps
     for index, (first, end) in enumerate(no_face_stretches(result.face_found)):
         axis.axvspan(first * frame_s - frame_s / 2, (end - 1) * frame_s + frame_s / 2, color="0.85", zorder=0,
-                     label=("no face" + (" (filled)" if result.filled else "")) if index == 0 and label_stretches
-                     else None)
+                     label=("no face" + (" (filled)" if result.filled else "")) if index == 0 else None)
     axis.axhline(0.0, color="0.5", linewidth=0.6)
     values = np.concatenate([result.arousal, result.valence])
     values = values[np.isfinite(values)]

@@ -22,8 +22,8 @@ import numpy as np
 
 from mimamo_tf import video as video_io
 from mimamo_tf import window_plan
-from mimamo_tf.inference.runners import PredictError, load_runner
 from mimamo_tf.faces import identities
+from mimamo_tf.inference.runners import PredictError, load_runner
 from mimamo_tf.inference.windows import WindowStream
 
 class NoFaceWarning(UserWarning):
@@ -57,6 +57,18 @@ def face_geometry_mismatch(card):
 
 
 COLUMNS = ("frame", "time_s", "face_id", "face_found", "face_x", "face_y", "face_w", "face_h", "arousal", "valence")
+
+
+def frame_row(frame, fps, face_id=None, face_found=0, face_box=None, arousal=None, valence=None):
+    """One row of ``predict``'s CSV (``COLUMNS``) as a dict: box ``x, y, w, h`` in pixels to 0.1,
+    values to 1e-6; a missing value (None or NaN) is None."""
+    def value(x, digits):
+        return None if x is None or not np.isfinite(x) else round(float(x), digits)
+
+    x, y, w, h = face_box if face_box is not None else (None,) * 4
+    return {"frame": int(frame), "time_s": round(frame / fps, 4), "face_id": face_id, "face_found": int(face_found),
+            "face_x": value(x, 1), "face_y": value(y, 1), "face_w": value(w, 1), "face_h": value(h, 1),
+            "arousal": value(arousal, 6), "valence": value(valence, 6)}
 
 
 @dataclasses.dataclass
@@ -95,15 +107,9 @@ class VideoPrediction:
 
     def row(self, t):
         """Frame ``t`` as a dict with the CSV's ``COLUMNS``; missing values are None."""
-        def value(x, digits):
-            return None if not np.isfinite(x) else round(float(x), digits)
-
-        x, y, w, h = self.face_box[t]
         face_id = None if self.face_id is None or self.face_id[t] < 0 else int(self.face_id[t])
-        return {"frame": t, "time_s": round(t / self.fps, 4), "face_id": face_id,
-                "face_found": int(self.face_found[t]),
-                "face_x": value(x, 1), "face_y": value(y, 1), "face_w": value(w, 1), "face_h": value(h, 1),
-                "arousal": value(self.arousal[t], 6), "valence": value(self.valence[t], 6)}
+        return frame_row(t, self.fps, face_id, self.face_found[t], self.face_box[t], self.arousal[t],
+                         self.valence[t])
 
     def rows(self):
         """One dict per frame with the CSV's ``COLUMNS``; missing values are None."""
@@ -150,8 +156,7 @@ class VideoFaces:
         rows = []
         for t in range(self.num_frames):
             mine = [person.row(t) for _, person in sorted(self.faces.items()) if person.face_id[t] >= 0]
-            rows.extend(mine or [{**{k: None for k in COLUMNS}, "frame": t, "time_s": round(t / self.fps, 4),
-                                  "face_found": 0}])
+            rows.extend(mine or [frame_row(t, self.fps)])
         return rows
 
 
@@ -383,14 +388,14 @@ class Predictor:
             for person, track in tracks.items():
                 found[person] = track.face_found.astype(np.int64)
                 found[person][sorted(undecodable)] = 0
+            # One person's windows cover the frames from their first to their last face; the one
+            # followed face's cover the whole video (frames before it are filled from it).
+            spans = {person: _span(flags) if faces == "all" else (0, num_frames) for person, flags in found.items()}
             predictions = {}
             if any(flags.any() for flags in found.values()):
                 if progress is not None:
                     progress.reset(total=num_frames)
                     progress.set_postfix_str("predicting")
-                # One person's windows cover the frames from their first to their last face; the
-                # one followed face's cover the whole video (frames before it are filled from it).
-                spans = {person: _span(flags) if faces == "all" else (0, num_frames) for person, flags in found.items()}
                 predictions = timed_pass(lambda: self._predict_tracks(frames(), tracks, found, spans, num_frames,
                                                                       seconds))
         except (video_io.VideoReadError, ValueError) as error:
@@ -399,17 +404,16 @@ class Predictor:
         seconds["total"] = time.perf_counter() - started
         if faces == "largest":
             result = _track_prediction(path, fps, tracks[0], found[0], predictions.get(0), fill_missing, seconds,
-                                       face_id=np.where(found[0] > 0, tracks[0].track_ids, -1))
+                                       np.where(found[0] > 0, tracks[0].track_ids, -1), spans[0])
         else:
             people = {}
             for person, track in tracks.items():
-                first, end = _span(found[person])
+                first, end = spans[person]
                 in_view = np.zeros(num_frames, bool)
                 in_view[first:end] = True
                 rows_of = in_view if fill_missing else found[person] > 0
                 people[person] = _track_prediction(path, fps, track, found[person], predictions.get(person),
-                                                   fill_missing, seconds, face_id=np.where(rows_of, person, -1),
-                                                   span=(first, end))
+                                                   fill_missing, seconds, np.where(rows_of, person, -1), spans[person])
             result = VideoFaces(video=path, fps=fps, num_frames=num_frames, faces=people, filled=fill_missing,
                                 seconds=seconds)
         if not result.face_found.any():
@@ -442,17 +446,16 @@ def _span(face_found):
     return (int(with_face[0]), int(with_face[-1]) + 1) if len(with_face) else (0, 0)
 
 
-def _track_prediction(path, fps, track, found, predictions, fill_missing, seconds, face_id, span=None):
+def _track_prediction(path, fps, track, found, predictions, fill_missing, seconds, face_id, span):
     """A ``VideoPrediction`` of one followed face: its boxes, and its predictions on the frames
-    with a face (and, ``fill_missing``, on the frames of ``span``, default all)."""
+    with a face (and, ``fill_missing``, on the frames of its windows' ``span``)."""
     num_frames = len(found)
     if predictions is None:
         predictions = np.full((num_frames, 2), np.nan, np.float32)
     predictions = predictions.copy()
     keep = np.zeros(num_frames, bool)
     if fill_missing:
-        first, end = span if span is not None else (0, num_frames)
-        keep[first:end] = True
+        keep[span[0]:span[1]] = True
     keep |= found > 0
     predictions[~keep] = np.nan
     boxes = np.asarray(track.boxes, np.float64)
