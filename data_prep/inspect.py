@@ -3,7 +3,9 @@
 PATH is a prepared folder (every ``*.tfrecord`` shard in it) or one shard file. Every record of
 every shard is read and decoded with `mimamo_tf.data.schema` (JPEGs included); a shard that does
 not parse (truncated or corrupt file, wrong schema) is reported by name and the exit status is 1.
-When the folder has a ``manifest.json`` (or sidecars), the counts are checked against it.
+When the folder has a ``manifest.json`` (or sidecars), the counts are checked against it. Exit code
+(``mimamo_tf.command_line``'s rule): 0 every shard good, 1 some shards damaged (listed last), 2 no
+such PATH, no shards in it, or bad flags.
 """
 
 import json
@@ -13,6 +15,7 @@ from typing import Dict, List
 
 from absl import app, flags
 
+from mimamo_tf.command_line import EXIT_BAD_INPUT, EXIT_DONE, EXIT_SOME_FAILED, parse_flags
 from mimamo_tf.data import schema, shards
 
 FLAGS = flags.FLAGS
@@ -66,11 +69,11 @@ def inspect_path(path: str, decode_images: bool = True, stream=None) -> int:
         files = [path]
     else:
         print(f"error: {path} does not exist", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     if not files:
         print(f"error: no .tfrecord shards in {path}", file=sys.stderr)
-        return 2
-    problems = 0
+        return EXIT_BAD_INPUT
+    problems = []
     totals: Dict[str, int] = {"examples": 0, "frames": 0, "frames_with_face": 0, "valid_label_frames": 0}
     print(f"{'shard':40s} {'examples':>8s} {'frames':>8s} {'faces':>8s} {'labels':>8s}  status",
           file=stream)
@@ -79,7 +82,7 @@ def inspect_path(path: str, decode_images: bool = True, stream=None) -> int:
         status = "ok"
         if result["error"]:
             status = f"CORRUPT: {result['error']}"
-            problems += 1
+            problems.append(f"{result['file']}: {status}")
         else:
             expected = _expected_counts(os.path.dirname(file_path), result["file"])
             if expected is not None:
@@ -88,7 +91,7 @@ def inspect_path(path: str, decode_images: bool = True, stream=None) -> int:
                 if mismatches:
                     status = "MISMATCH with sidecar: " + ", ".join(
                         f"{k} {result[k]} != {expected.get(k)}" for k in mismatches)
-                    problems += 1
+                    problems.append(f"{result['file']}: {status}")
         for key in totals:
             totals[key] += result[key]
         print(f"{result['file']:40s} {result['examples']:8d} {result['frames']:8d} "
@@ -107,14 +110,16 @@ def inspect_path(path: str, decode_images: bool = True, stream=None) -> int:
             for failure in summary["failed"]:
                 print(f"  failed: {failure['source']}: {failure['reason']}", file=stream)
     if problems:
-        print(f"{problems} shard(s) with problems", file=sys.stderr)
-        return 1
-    return 0
+        print("\n".join([f"{len(problems)} of {len(files)} shard(s) with problems:"] + [f"  {p}" for p in problems]),
+              file=sys.stderr)
+        return EXIT_SOME_FAILED
+    return EXIT_DONE
 
 
 def main(argv):
     if len(argv) != 2:
-        raise app.UsageError("usage: python -m data_prep.inspect PATH (a prepared folder or a shard)")
+        raise app.UsageError("usage: python -m data_prep.inspect PATH (a prepared folder or a shard)",
+                             exitcode=EXIT_BAD_INPUT)
     return inspect_path(argv[1], decode_images=FLAGS.decode_images)
 
 
@@ -127,7 +132,7 @@ def define_flags():
 def cli():
     """Console-script entry point."""
     define_flags()
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)
 
 
 if __name__ == "__main__":

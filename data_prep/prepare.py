@@ -15,7 +15,9 @@ Work is split in three levels:
 * processes: ``--num_workers`` worker processes each write whole shards.
 
 Bad input never stops the run: each failed item is printed on stderr with its file name and
-recorded in the shard's sidecar and in ``manifest.json``.
+recorded in the shard's sidecar and in ``manifest.json``, and the failed items of this machine's
+shards are listed again at the end. Exit code (``mimamo_tf.command_line``'s rule): 0 every input
+written, 1 some inputs failed (listed), 2 bad flags or dataset layout (nothing prepared).
 """
 
 import dataclasses
@@ -33,6 +35,7 @@ from data_prep import shard_writer
 from data_prep.examples import CROPPED_ALIGNED_GEOMETRIES, ExampleBuilder, ExampleOptions
 from data_prep.readers import READERS, ConfigurationError, make_reader
 from mimamo_tf import atomic_files
+from mimamo_tf.command_line import EXIT_BAD_INPUT, EXIT_DONE, EXIT_SOME_FAILED, parse_flags
 from mimamo_tf.data import shards
 
 FLAGS = flags.FLAGS
@@ -151,6 +154,38 @@ def save_spatial_backbone(model, output_dir: str) -> str:
     return path
 
 
+def machine_shards(split: str, count: int, num_shards: int = 1, shard_index: int = 0) -> List[str]:
+    """The shard names of ``split`` (``count`` in all) that machine ``shard_index`` of ``num_shards``
+    writes: every ``num_shards``-th, from ``shard_index``."""
+    return [shards.shard_name(split, i, count) for i in range(count) if i % num_shards == shard_index]
+
+
+def failed_inputs(manifest: dict, split: str, num_shards: int = 1, shard_index: int = 0) -> List[dict]:
+    """The failed inputs of ``split`` in this machine's shards, as ``manifest.json`` lists them
+    (``video_id``, ``source``, ``reason``, ``shard``). Shards skipped as complete count: their inputs
+    failed as much as in the run that wrote them."""
+    summary = manifest["splits"].get(split, {})
+    mine = set(machine_shards(split, summary.get("num_output_shards", 0), num_shards, shard_index))
+    return [failure for failure in summary.get("failed", []) if failure.get("shard") in mine]
+
+
+def finish(manifest: dict, split: str, output_dir: str, num_shards: int = 1, shard_index: int = 0) -> int:
+    """The command's exit code once ``prepare`` has run, with this machine's failed inputs listed last
+    on stderr, each with its file and reason: ``EXIT_DONE`` when every input was written,
+    ``EXIT_SOME_FAILED`` when one or more failed (all of them included)."""
+    failed = failed_inputs(manifest, split, num_shards, shard_index)
+    if not failed:
+        return EXIT_DONE
+    summary = manifest["splits"][split]
+    mine = set(machine_shards(split, summary["num_output_shards"], num_shards, shard_index))
+    written = sum(shard["examples"] for shard in summary["shards"] if shard["file"] in mine)
+    where = os.path.join(output_dir, manifest_lib.MANIFEST_NAME)
+    header = (f"{len(failed)} of {len(failed) + written} inputs failed (also in {where}):" if written else
+              f"error: no example was written for split {split}: all {len(failed)} inputs failed (also in {where}):")
+    shard_writer.log("\n".join([header] + [f"  FAILED {f['source']} ({f['video_id']}): {f['reason']}" for f in failed]))
+    return EXIT_SOME_FAILED
+
+
 def prepare(dataset: str, data_root: str, output_dir: str, split: str = "train",
             num_workers: int = 1, num_shards: int = 1, shard_index: int = 0,
             videos_per_shard: int = 8, example_options: ExampleOptions = ExampleOptions(),
@@ -187,7 +222,7 @@ def prepare(dataset: str, data_root: str, output_dir: str, split: str = "train",
     planned = shard_writer.plan_shards(items, videos_per_shard)
     count = len(planned)
     mine = [i for i in range(count) if i % num_shards == shard_index]
-    names = [shards.shard_name(split, i, count) for i in mine]
+    names = machine_shards(split, count, num_shards, shard_index)
     for removed in shard_writer.remove_stale_temporaries(output_dir, names):
         shard_writer.log(f"removed leftover of an interrupted run: {removed}")
     tasks = [(i, planned[i]) for i, name in zip(mine, names)
@@ -218,7 +253,7 @@ def main(argv):
     del argv
     for name in ("dataset", "data_root", "output_dir"):
         if not getattr(FLAGS, name):
-            raise app.UsageError(f"--{name} is required")
+            raise app.UsageError(f"--{name} is required", exitcode=EXIT_BAD_INPUT)
     options = ExampleOptions(
         face_backend=FLAGS.face_backend, detect_every=FLAGS.detect_every,
         smoothing_sigma=FLAGS.smoothing_sigma, detector_max_side=FLAGS.detector_max_side,
@@ -237,13 +272,8 @@ def main(argv):
                 example_options=options, reader_options=reader_options)
     except (ConfigurationError, RuntimeError) as error:
         shard_writer.log(f"error: {error}")
-        return 2
-    summary = manifest["splits"].get(FLAGS.split, {})
-    if not summary.get("examples"):
-        shard_writer.log(f"error: no example was written for split {FLAGS.split}: all "
-                         f"{len(summary.get('failed', []))} inputs failed (see {FLAGS.output_dir}/manifest.json)")
-        return 1
-    return 0
+        return EXIT_BAD_INPUT
+    return finish(manifest, FLAGS.split, FLAGS.output_dir, FLAGS.num_shards, FLAGS.shard_index)
 
 
 def define_flags():
@@ -290,7 +320,7 @@ def define_flags():
 def cli():
     """Console-script entry point."""
     define_flags()
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)
 
 
 if __name__ == "__main__":

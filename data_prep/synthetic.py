@@ -84,6 +84,7 @@ from absl import app, flags
 
 from mimamo_tf import video as video_io
 from mimamo_tf.atomic_files import write_text
+from mimamo_tf.command_line import EXIT_BAD_INPUT, parse_flags
 from mimamo_tf.faces import alignment
 
 # Five landmarks of `skimage.data.astronaut()` (measured once with MTCNN at full resolution), in
@@ -641,7 +642,7 @@ def main(argv):
     if FLAGS.format == "omg":
         return _main_omg()
     if FLAGS.utterances_per_video is not None:
-        raise app.UsageError("--utterances_per_video applies to --format=omg only")
+        raise app.UsageError("--utterances_per_video applies to --format=omg only", exitcode=EXIT_BAD_INPUT)
     train, validation, frames, pairs = SIZES[FLAGS.size]
     config = SyntheticConfig(
         train_videos=train if FLAGS.train_videos is None else FLAGS.train_videos,
@@ -668,7 +669,8 @@ def _main_omg():
     for name in ("two_person_videos", "frames"):
         if getattr(FLAGS, name) is not None:
             raise app.UsageError(f"--{name} applies to --format=affwild2 only (OMG sizes: --size, "
-                                 f"--train_videos, --validation_videos, --utterances_per_video)")
+                                 f"--train_videos, --validation_videos, --utterances_per_video)",
+                                 exitcode=EXIT_BAD_INPUT)
     train, validation, utterances, shortest, longest = OMG_SIZES[FLAGS.size]
     try:
         config = OmgSyntheticConfig(
@@ -679,7 +681,7 @@ def _main_omg():
             min_utterance_frames=shortest, max_utterance_frames=longest,
             width=FLAGS.width, height=FLAGS.height, seed=FLAGS.seed, **_template_override())
     except ValueError as error:
-        raise app.UsageError(f"--format=omg: {error}") from error
+        raise app.UsageError(f"--format=omg: {error}", exitcode=EXIT_BAD_INPUT) from error
     names = generate_omg(FLAGS.output_dir, config)
     print(f"wrote {len(names['train'])} train and {len(names['validation'])} validation utterances "
           f"of {config.train_videos + config.validation_videos} source videos (OMG-Emotion layout) "
@@ -718,7 +720,7 @@ def define_flags():
 def cli():
     """Console-script entry point."""
     define_flags()
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)
 
 
 if __name__ == "__main__":

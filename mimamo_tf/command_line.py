@@ -10,7 +10,8 @@ skeleton does the rest, the same way for every command:
   docstring, for ``python -m`` and for the installed console scripts alike;
 * Python logging stays at WARNING unless ``--verbosity`` is given (TensorFlow's C++ start-up lines
   are hidden by ``mimamo_tf/__init__.py``, see ``cli_startup``);
-* exit codes: 0 done, 1 some items failed (``main`` returns 1), 2 bad configuration or input — any
+* exit codes: 0 done, 1 some items failed (``main`` lists them and returns 1), 2 bad
+  configuration or input — a flag absl cannot parse, an unexpected argument, any
   ``mimamo_tf.errors.InputError`` (``ConfigError``, ``DataError``, ``RunError``, ``ExportError``,
   ``PredictError``, ...), a missing file, or an error type the command names — reported as one line
   naming the flag or file, never a traceback.
@@ -59,7 +60,23 @@ def _make_discoverable(flag_values, names, doc):
         main_module.__doc__ = doc
 
 
-def run_command(name, main, define_flags=None, doc=None, extra_errors=(), positional=False):
+def parse_flags(argv, flag_values=None):
+    """absl's flag parsing (``app.run``'s ``flags_parser``), except that a command line it cannot
+    parse (an unknown flag, a bad value) exits with ``EXIT_BAD_INPUT``, as every other bad input:
+    absl's own parser exits with 1, which here means that some inputs failed. ``--help`` still exits
+    as absl has it."""
+    from absl import flags
+
+    flag_values = flags.FLAGS if flag_values is None else flag_values
+    try:
+        return flag_values(argv)
+    except flags.Error as error:
+        print(f"FATAL Flags parsing error: {error}\nPass --helpshort or --helpfull to see help on flags.",
+              file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def run_command(name, main, define_flags=None, doc=None, extra_errors=(), positional=False, key_flags=None):
     """Runs a command: defines its flags, parses the command line, calls ``main`` and exits.
 
     Args:
@@ -69,6 +86,8 @@ def run_command(name, main, define_flags=None, doc=None, extra_errors=(), positi
         doc: the usage text (the command module's docstring).
         extra_errors: more exception types that mean bad input (exit 2) for this command.
         positional: the command takes positional arguments: ``main(flag_values, arguments)``.
+        key_flags: the names of the flags ``--help`` lists (default: every flag ``define_flags``
+            defines); the others are accepted all the same and listed by ``--helpfull``.
     """
     from absl import app, flags
 
@@ -76,18 +95,34 @@ def run_command(name, main, define_flags=None, doc=None, extra_errors=(), positi
     before = set(flag_values)
     if define_flags is not None:
         define_flags(flag_values)
-    _make_discoverable(flag_values, sorted(set(flag_values) - before), doc)
+    _make_discoverable(flag_values, sorted(set(flag_values) - before) if key_flags is None else key_flags, doc)
+    if "config" in flag_values:
+        # --config=NAME is a packaged flagfile: absl reads flagfiles while it parses, so it becomes
+        # --flagfile=PATH first, where it stands (flags after it still override it).
+        from mimamo_tf.config import expand_config_argument
+
+        try:
+            sys.argv = [sys.argv[0], *expand_config_argument(sys.argv[1:])]
+        except InputError as error:
+            sys.exit(report_input_error(name, error, error.kind))
 
     def absl_main(argv):
         if len(argv) > 1 and not positional:
-            raise app.UsageError(f"unexpected arguments {argv[1:]}; every option is a --flag")
+            raise app.UsageError(f"unexpected arguments {argv[1:]}; every option is a --flag", exitcode=EXIT_BAD_INPUT)
         from mimamo_tf.cli_startup import quiet_python_logging
 
         quiet_python_logging()
+        if "config" in flag_values and flag_values["config"].value:
+            # The command line's --config became a --flagfile before parsing; one read from a flagfile cannot.
+            from mimamo_tf.config import expand_config_argument
+
+            return report_input_error(name, "--config works on the command line only; inside a flagfile write "
+                                            f"{expand_config_argument(['--config=' + flag_values['config'].value])[0]}",
+                                      "configuration error")
         try:
             code = main(flag_values, argv[1:]) if positional else main(flag_values)
         except Exception as error:  # only the input errors are caught; anything else is re-raised
             return report_input_error(name, error, _kind(error, extra_errors))
         return EXIT_DONE if code is None else int(code)
 
-    app.run(absl_main)
+    app.run(absl_main, flags_parser=parse_flags)

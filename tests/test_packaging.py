@@ -51,3 +51,10 @@ def test_the_wheel_holds_the_configs_and_an_install_without_the_source_tree_read
                             capture_output=True, text=True, env=env, timeout=300)
     assert "python -m mimamo_tf.study" in result.stdout + result.stderr and "--preset" in result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    # --config names a packaged flagfile from any directory: smoke.cfg asks for float32 (the default is
+    # auto), which the run's first line reports before the (missing) data stops it.
+    result = subprocess.run([sys.executable, "-m", "mimamo_tf.train", "--config=smoke", "--data_dir=no_data",
+                             f"--model_dir={tmp_path / 'run'}"], cwd=elsewhere, capture_output=True, text=True,
+                            env=env, timeout=300)
+    assert result.stdout.startswith("precision: float32 — as --mixed_precision asks"), result.stdout + result.stderr
+    assert result.returncode == 2 and "no_data" in result.stderr, result.stderr[-3000:]

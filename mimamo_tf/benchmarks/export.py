@@ -4,9 +4,10 @@ what each model file of an export costs and gives, side by side.
 Every file (the SavedModel, ``model.tflite``, ``model_dynamic_range.tflite`` when present) runs
 through ``Predictor.predict_faces`` on the faces ``predict`` sees: each video of the split aligned
 from its raw file by the face pipeline ``Predictor.predict_video`` runs (``labelled_videos``; the
-faces are found once and shared by every file), windows overlapping as ``predict``'s default. So
-the CCC column is the official CCC (all frames with a valid label, faceless frames filled as
-``evaluate`` fills them) a user of ``predict`` gets on those videos. ``--faces=stored`` scores the
+faces are found once and shared by every file), windows overlapping as ``predict``'s default, values
+clipped to the label scale as ``predict`` clips them (compared on the labels' [-1, 1]). So the CCC
+column is the official CCC (all frames with a valid label, faceless frames filled as ``evaluate``
+fills them) a user of ``predict`` gets on those videos. ``--faces=stored`` scores the
 faces stored in the shards instead (when the raw videos are not at hand: those went through JPEG
 and, for data prepared from provided crops, another alignment — the table says so). The table shows
 size on disk, CCC, its change from the SavedModel, the largest prediction difference and frames/s
@@ -62,7 +63,8 @@ def main(FLAGS):
         predictor = Predictor.load(path, window_overlap=FLAGS.window_overlap)
         predictor.warm_up()
         start = time.perf_counter()
-        predictions = [predictor.predict_faces(v.faces, v.face_found) for v in videos]
+        # Back on the shards' [-1, 1] (clipped as predict clips): CCC is blind to the affine map.
+        predictions = [predictor.label_scale.to_model(predictor.predict_faces(v.faces, v.face_found)) for v in videos]
         seconds = time.perf_counter() - start
         stacked = np.concatenate(predictions)
         reference = stacked if reference is None else reference

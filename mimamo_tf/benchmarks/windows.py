@@ -94,10 +94,15 @@ def measure(runner, videos, overlap, with_ccc):
     from mimamo_tf.benchmarks.labelled_videos import official_ccc
     from mimamo_tf.inference import Predictor
 
-    tiled, overlapping = Predictor(runner, window_overlap=0.0), Predictor(runner, window_overlap=overlap)
+    tiled, overlapping = (Predictor(runner, window_overlap=o, clip=False) for o in (0.0, overlap))
+
+    def on_model_scale(predictor):
+        # The network's own outputs ([-1, 1], unclipped), as the cross-fade and the shards' labels are.
+        return lambda faces, found: predictor.label_scale.to_model(predictor.predict_faces(faces, found))
+
     methods = [
-        ("tiled (--window_overlap=0)", tiled.stride, tiled.predict_faces),
-        (f"overlap {overlap:g}, nearest centre (default)", overlapping.stride, overlapping.predict_faces),
+        ("tiled (--window_overlap=0)", tiled.stride, on_model_scale(tiled)),
+        (f"overlap {overlap:g}, nearest centre (default)", overlapping.stride, on_model_scale(overlapping)),
         (f"overlap {overlap:g}, cross-fade", overlapping.stride,
          lambda faces, found: crossfade_predictions(runner, faces, found, overlapping.stride)),
     ]

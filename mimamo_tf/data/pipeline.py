@@ -10,7 +10,8 @@ for the rest, including padding past the video's end) — the layout ``MaskedCCC
 which validation computes the official CCC as ``evaluate`` does (``mimamo_tf.ccc.validation_cccs``).
 Bookkeeping for evaluation: ``video_id``, ``start`` (index of the window's first frame),
 ``num_frames``, ``owned`` (1 on the frames whose prediction this window gives), ``face_found`` and
-``label_valid``.
+``label_valid``; frame level also ``fps`` (the video's frame rate: ``evaluate --plots`` draws
+seconds).
 
 Frame-level datasets are cut into windows of ``window`` frames: with ``stride`` for training (the
 paper: 64 frames, stride 32); for evaluation overlapping by ``window_overlap`` of a window, each
@@ -40,7 +41,7 @@ from mimamo_tf.config import DataConfig, ModelConfig, RuntimeConfig
 from mimamo_tf.data import schema, shards
 from mimamo_tf.errors import InputError
 
-OUTPUT_KEYS = ("labels", "video_id", "start", "num_frames", "owned", "face_found", "label_valid")
+OUTPUT_KEYS = ("labels", "video_id", "start", "num_frames", "owned", "face_found", "label_valid", "fps")
 # The columns of ``labels``: the targets, the loss weight, and what the official CCC needs.
 LABEL_COLUMNS = ("arousal", "valence", "weight", "label_valid", "face_found", "video_face_found")
 # Evaluation samples an utterance at the middle of each second, and a long one in its middle
@@ -303,6 +304,7 @@ def _window(video, start, config, owned=None):
         "video_id": video["video_id"],
         "start": start,
         "num_frames": length,
+        "fps": video["fps"],
         "owned": tf.cast(counted, tf.int32),
         "face_found": face_found,
         "label_valid": label_valid,

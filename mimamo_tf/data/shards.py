@@ -3,7 +3,8 @@
 A prepared dataset directory holds, per split, ``<split>-00003-of-00012.tfrecord`` files and, next
 to each, ``<split>-00003-of-00012.json`` with that shard's counts. A shard is complete exactly when
 its ``.tfrecord`` exists: writers create it last, by renaming a temporary file. The directory also
-holds ``manifest.json`` (per-split totals and the preparation settings) and, when spatial features
+holds ``manifest.json`` (per-split totals and the preparation settings, read here: the faces'
+geometry, the labels' annotation scale) and, when spatial features
 were stored, ``spatial_backbone.keras`` (the frozen backbone they came from). This module is the one
 owner of those names.
 """
@@ -12,6 +13,8 @@ import json
 import os
 import re
 from typing import List
+
+from mimamo_tf.data.label_scale import MODEL_SCALE, LabelScale
 
 MANIFEST_FILE = "manifest.json"
 BACKBONE_FILE = "spatial_backbone.keras"
@@ -71,9 +74,22 @@ def backbone_record(directory):
     return None
 
 
+def _split_entry(directory, split):
+    """The manifest's entry of ``split`` (``{}`` without a manifest or without that split)."""
+    return ((read_manifest(directory) or {}).get("splits") or {}).get(split) or {}
+
+
 def face_geometry_record(directory, split):
     """Where the faces of ``split`` sit in their crops (the manifest's ``face_geometry``: a
     ``mimamo_tf.faces.face_geometry`` dict, a list when its shards disagree), or None when the
     directory was prepared before it was recorded."""
-    split_entry = ((read_manifest(directory) or {}).get("splits") or {}).get(split) or {}
-    return split_entry.get("face_geometry")
+    return _split_entry(directory, split).get("face_geometry")
+
+
+def split_label_scale(directory, split):
+    """The scale ``split``'s labels were annotated on, as a ``label_scale.LabelScale``: the folder
+    reader's ``label_range`` in the manifest's settings (prepare maps it onto the stored [-1, 1]), or
+    [-1, 1] when none is recorded: the Aff-Wild, Aff-Wild2 and OMG readers and the synthetic data
+    store their labels as annotated, and hand-made shards have no manifest."""
+    label_range = (_split_entry(directory, split).get("settings") or {}).get("label_range")
+    return MODEL_SCALE if label_range is None else LabelScale(*(float(v) for v in label_range))

@@ -10,11 +10,16 @@ Outputs in ``output_dir`` (default ``<model_dir>/eval_<split>``):
   nearest face frame), or over all utterances (OMG) — ``ccc_*_face_only`` (the frames with a face,
   what training optimises), ``frames`` (valid-label frames, or utterances), ``frames_with_face``,
   ``videos``, ``per_video`` CCCs, and ``corrupted_streams`` (which streams ``gamma_beta`` reached).
+  Every score is of the model's own outputs on [-1, 1], unclipped (the paper's scoring);
+  ``clipped_predictions`` adds the official CCCs of the predictions clipped to the label scale, as
+  ``predict`` writes them (``scoring.clipped_summary``), and ``label_scale`` the training labels'
+  annotation scale.
 * Frame level: ``predictions/<video_id>.txt`` per video in the ABAW VA layout: a ``valence,arousal``
   header, then one line per frame of the video. Video level: ``predictions.csv`` with
   ``video,utterance,arousal,valence`` (the OMG layout).
-* With ``plots`` (frame level): ``plots/<video_id>.png``, prediction against label over time per
-  video with its CCCs, for the first ``max_plots`` videos by name (``plots.write_plots``).
+* With ``plots`` (frame level): ``plots/<video_id>.png``, prediction against label over time (in
+  seconds) on the training labels' scale per video with its CCCs, for the first ``max_plots`` videos
+  by name (``plots.write_plots``).
 """
 
 import json
@@ -25,8 +30,9 @@ import numpy as np
 from mimamo_tf import config as config_lib
 from mimamo_tf import runs
 from mimamo_tf.atomic_files import write_text
+from mimamo_tf.data import shards
 from mimamo_tf.evaluation import plots as plots_lib
-from mimamo_tf.evaluation.scoring import predict_faceless_videos, summarise
+from mimamo_tf.evaluation.scoring import clipped_summary, predict_faceless_videos, summarise
 
 METRICS_FILE = "metrics.json"
 
@@ -35,8 +41,8 @@ def collect_predictions(model, dataset, keys, label_level):
     """Runs the model over the evaluation windows and reassembles whole videos.
 
     Returns:
-        dict video_id -> dict(pred (T, 2), labels (T, 2), label_valid (T,), face_found (T,)) at
-        frame level, or (1, 2) rows at video level.
+        dict video_id -> dict(pred (T, 2), labels (T, 2), label_valid (T,), face_found (T,), fps)
+        at frame level, or (1, 2) rows at video level.
     """
     videos = {}
     for batch in dataset:
@@ -44,6 +50,7 @@ def collect_predictions(model, dataset, keys, label_level):
         labels = batch["labels"].numpy()
         face_found, label_valid = batch["face_found"].numpy() > 0, batch["label_valid"].numpy() > 0
         owned_by = batch["owned"].numpy() > 0 if label_level == "frame" else None
+        frame_rates = batch["fps"].numpy() if "fps" in batch else None
         for i, video_id in enumerate(batch["video_id"].numpy()):
             video_id = video_id.decode("utf-8")
             if label_level == "video":
@@ -55,7 +62,8 @@ def collect_predictions(model, dataset, keys, label_level):
             length, start = int(batch["num_frames"][i]), int(batch["start"][i])
             entry = videos.setdefault(video_id, dict(
                 pred=np.full((length, 2), np.nan, np.float32), labels=np.zeros((length, 2), np.float32),
-                label_valid=np.zeros(length, bool), face_found=np.zeros(length, bool)))
+                label_valid=np.zeros(length, bool), face_found=np.zeros(length, bool),
+                fps=None if frame_rates is None else float(frame_rates[i])))
             # The frames this window predicts (``mimamo_tf.window_plan``: overlapping windows, each
             # frame from the window whose centre is nearest).
             owned = np.flatnonzero(owned_by[i])
@@ -128,6 +136,11 @@ def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, outp
     videos = collect_predictions(model, dataset, pipeline.model_input_keys(pipeline_config), label_level)
     faceless = predict_faceless_videos(videos)
     metrics = summarise(videos)
+    # The training split's scale: the model's [-1, 1] means it (the evaluated split was prepared on
+    # the same scale when it comes from the same annotation).
+    label_scale = shards.split_label_scale(config.data.data_dir, config.data.train_split)
+    metrics.update(clipped_predictions=clipped_summary(videos),
+                   label_scale={"low": label_scale.low, "high": label_scale.high})
     corrupted = [stream for stream, images in (("temporal", config.model.uses_temporal),
                                                ("spatial", pipeline_config.spatial_input == "images")) if images]
     metrics.update(split=split, checkpoint=path, gamma_beta=gamma_beta, label_level=label_level,
@@ -139,7 +152,7 @@ def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, outp
     write_predictions(videos, output_dir, label_level)
     write_text(os.path.join(output_dir, METRICS_FILE), json.dumps(metrics, indent=1) + "\n")
     if plots and label_level == "frame":  # after the metrics: a figure never costs the numbers
-        plots_lib.write_plots(videos, metrics["per_video"], output_dir, max_plots)
+        plots_lib.write_plots(videos, metrics["per_video"], output_dir, max_plots, label_scale)
     return metrics, output_dir
 
 

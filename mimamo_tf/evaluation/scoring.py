@@ -62,3 +62,23 @@ def summarise(videos):
         "videos": len(videos),
         "per_video": per_video,
     }
+
+
+def clipped_summary(videos):
+    """The official CCCs of the predictions clipped to [-1, 1]: what ``predict`` writes by default
+    (clipped to the label scale, the same thing after its affine map, to which CCC is blind), next to
+    the unclipped scores of ``summarise`` (the paper's scoring, which stay the reported numbers).
+
+    Returns:
+        ``{"ccc_arousal", "ccc_valence", "ccc_mean", "clipped_frames": {output: fraction of the scored
+        frames whose prediction lay outside [-1, 1]}, "description"}``.
+    """
+    official = [v["label_valid"] for v in videos.values()]
+    clipped = {video_id: dict(v, pred=np.clip(v["pred"], -1.0, 1.0)) for video_id, v in videos.items()}
+    (arousal, valence), frames = _pooled_ccc(clipped, official)
+    outside = np.concatenate([np.abs(v["pred"][k]) > 1.0 for v, k in zip(videos.values(), official)])
+    return {"ccc_arousal": arousal, "ccc_valence": valence, "ccc_mean": (arousal + valence) / 2,
+            "clipped_frames": {name: float(outside[:, i].mean()) if frames else 0.0
+                               for i, name in enumerate(("arousal", "valence"))},
+            "description": "official CCCs of the predictions clipped to the label scale, as predict writes them "
+                           "by default; ccc_arousal/ccc_valence/ccc_mean above score the unclipped outputs"}

@@ -7,6 +7,11 @@
     result.arousal, result.valence                            # (frames,) float, NaN without a face
     result.rows()                                             # the rows of `predict`'s CSV
 
+Values are on the scale the model's training labels were annotated on (the card's ``label_scale``:
+[-1, 1] for Aff-Wild, Aff-Wild2, OMG and the demo; e.g. [1, 9] for a folder prepared with
+``--label_range=1,9``), mapped from the network's [-1, 1] and clipped to it (``clip=False``: not
+clipped).
+
 A video is read twice and never held in memory: pass 1 finds and follows the face
 (``mimamo_tf.faces.locate_faces``, the pipeline data preparation uses), pass 2 aligns every frame
 and feeds windows of faces to the model as soon as they are complete (``windows.WindowStream``).
@@ -22,6 +27,7 @@ import numpy as np
 
 from mimamo_tf import video as video_io
 from mimamo_tf import window_plan
+from mimamo_tf.data.label_scale import MODEL_SCALE, LabelScale
 from mimamo_tf.faces import identities
 from mimamo_tf.inference.runners import PredictError, load_runner
 from mimamo_tf.inference.windows import WindowStream
@@ -80,11 +86,14 @@ class VideoPrediction:
         fps: its frame rate.
         face_found: ``(T,)`` 1 where the face was found.
         face_box: ``(T, 4)`` float ``x, y, w, h`` of the face in the frame's pixels (NaN without a face).
-        arousal, valence: ``(T,)`` float32 in about [-1, 1]; NaN for frames without a face unless
-            ``fill_missing`` (then the model's prediction with the nearest face's inputs, as the
-            official scorers and ``evaluate`` use it); NaN everywhere for a video without any face.
+        arousal, valence: ``(T,)`` float32 on ``label_scale`` (clipped to it unless the predictor's
+            ``clip`` is off); NaN for frames without a face unless ``fill_missing`` (then the
+            model's prediction with the nearest face's inputs, as the official scorers and
+            ``evaluate`` use it); NaN everywhere for a video without any face.
         filled: whether ``fill_missing`` was on.
         seconds: wall time per stage: ``decode``, ``faces``, ``model``, ``total``.
+        face_id: ``(T,)`` the CSV's ``face_id`` of each frame (-1: none).
+        label_scale: the scale of the values (``LabelScale``: the model card's, [-1, 1] by default).
     """
 
     video: str
@@ -96,6 +105,7 @@ class VideoPrediction:
     filled: bool = False
     seconds: Dict[str, float] = dataclasses.field(default_factory=dict)
     face_id: Optional[np.ndarray] = None
+    label_scale: LabelScale = MODEL_SCALE
 
     @property
     def num_frames(self):
@@ -129,6 +139,7 @@ class VideoFaces:
             ``fill_missing``: filled between the person's first and last face).
         filled: whether ``fill_missing`` was on.
         seconds: wall time per stage, as ``VideoPrediction.seconds``.
+        label_scale: the scale of every face's values, as ``VideoPrediction.label_scale``.
     """
 
     video: str
@@ -137,6 +148,7 @@ class VideoFaces:
     faces: Dict[int, VideoPrediction]
     filled: bool = False
     seconds: Dict[str, float] = dataclasses.field(default_factory=dict)
+    label_scale: LabelScale = MODEL_SCALE
 
     @property
     def face_found(self):
@@ -216,13 +228,20 @@ class Predictor:
             backbone features), run the backbone once per face and keep its feature for the next
             window, instead of once per window it is in (the same predictions, half the cost at
             half-window overlap); False: ``serving_default`` on every window.
+        clip: limit the values to the label scale (``predict``'s default); False: the model's
+            outputs mapped onto the scale as they are (``predict --noclip``).
+
+    Attributes:
+        label_scale: the scale every value is given on (``mimamo_tf.data.label_scale.LabelScale``):
+            the model card's ``label_scale``, the training labels' annotation scale; [-1, 1] (the
+            network's own) when the card records none.
 
     Example:
         >>> Predictor.load("saved_models/demo").predict_video("clip.mp4").rows()[0]
     """
 
     def __init__(self, runner, face_config=None, detector=None, window_overlap=window_plan.DEFAULT_OVERLAP,
-                 reuse_features=True):
+                 reuse_features=True, clip=True):
         from mimamo_tf import faces
 
         self.runner = runner
@@ -234,7 +253,9 @@ class Predictor:
             raise PredictError(f"--window_overlap={window_overlap}: {error}") from None
         self.window_overlap = window_overlap
         self.reuse_features = reuse_features
+        self.clip = clip
         card = getattr(runner, "card", None)  # any callable with window and context runs; a card is checked
+        self.label_scale = getattr(card, "label_scale", None) or MODEL_SCALE
         mismatch = face_geometry_mismatch(card) if card is not None else None
         if mismatch:
             warnings.warn(f"{getattr(runner, 'path', 'the model')}: {mismatch}", FaceGeometryWarning, stacklevel=2)
@@ -278,7 +299,8 @@ class Predictor:
 
     def predict_faces(self, faces_rgb, face_found):
         """Predictions for aligned faces already in memory: ``(T, 224, 224, 3)`` uint8 and ``(T,)``
-        face flags -> ``(T, 2)`` (arousal, valence) for every frame (faceless frames filled)."""
+        face flags -> ``(T, 2)`` (arousal, valence) for every frame (faceless frames filled), on
+        ``label_scale`` (``label_scale.to_model`` gives the network's [-1, 1] back)."""
         predictions = np.zeros((len(face_found), 2), np.float32)
         self._predict_stream(face_found, faces_rgb, predictions, {"model": 0.0})
         return predictions
@@ -291,11 +313,14 @@ class Predictor:
             feeder.add(t, face)
 
     def _run_window(self, window, features, held):
-        """``(window, 2)`` predictions of a ``ReadyWindow``: the whole model on it, or (``features``
-        a dict, see ``_from_kept_features``) its two parts."""
+        """``(window, 2)`` predictions of a ``ReadyWindow`` on ``label_scale``: the whole model on it,
+        or (``features`` a dict, see ``_from_kept_features``) its two parts. Every path (a video,
+        every face, live, faces in memory) gets its values here, so all give the same numbers."""
         if features is None:
-            return self.runner(window.faces[None])[0]
-        return self._from_kept_features(window, features, held)
+            out = self.runner(window.faces[None])[0]
+        else:
+            out = self._from_kept_features(window, features, held)
+        return self.label_scale.from_model(out, self.clip)
 
     def _from_kept_features(self, window, features, held):
         """The window's predictions from the export's two parts: the backbone runs once per face
@@ -404,7 +429,7 @@ class Predictor:
         seconds["total"] = time.perf_counter() - started
         if faces == "largest":
             result = _track_prediction(path, fps, tracks[0], found[0], predictions.get(0), fill_missing, seconds,
-                                       np.where(found[0] > 0, tracks[0].track_ids, -1), spans[0])
+                                       np.where(found[0] > 0, tracks[0].track_ids, -1), spans[0], self.label_scale)
         else:
             people = {}
             for person, track in tracks.items():
@@ -413,9 +438,10 @@ class Predictor:
                 in_view[first:end] = True
                 rows_of = in_view if fill_missing else found[person] > 0
                 people[person] = _track_prediction(path, fps, track, found[person], predictions.get(person),
-                                                   fill_missing, seconds, np.where(rows_of, person, -1), spans[person])
+                                                   fill_missing, seconds, np.where(rows_of, person, -1), spans[person],
+                                                   self.label_scale)
             result = VideoFaces(video=path, fps=fps, num_frames=num_frames, faces=people, filled=fill_missing,
-                                seconds=seconds)
+                                seconds=seconds, label_scale=self.label_scale)
         if not result.face_found.any():
             warnings.warn(f"{path}: no face found in any of its {result.num_frames} frames: every row has face_found=0",
                           NoFaceWarning, stacklevel=2)
@@ -446,7 +472,8 @@ def _span(face_found):
     return (int(with_face[0]), int(with_face[-1]) + 1) if len(with_face) else (0, 0)
 
 
-def _track_prediction(path, fps, track, found, predictions, fill_missing, seconds, face_id, span):
+def _track_prediction(path, fps, track, found, predictions, fill_missing, seconds, face_id, span,
+                      label_scale=MODEL_SCALE):
     """A ``VideoPrediction`` of one followed face: its boxes, and its predictions on the frames
     with a face (and, ``fill_missing``, on the frames of its windows' ``span``)."""
     num_frames = len(found)
@@ -463,4 +490,4 @@ def _track_prediction(path, fps, track, found, predictions, fill_missing, second
     face_box[found == 0] = np.nan
     return VideoPrediction(video=path, fps=fps, face_found=found, face_box=face_box, arousal=predictions[:, 0],
                            valence=predictions[:, 1], filled=fill_missing, seconds=seconds,
-                           face_id=np.asarray(face_id, np.int64))
+                           face_id=np.asarray(face_id, np.int64), label_scale=label_scale)

@@ -186,6 +186,33 @@ def parse_spec(spec):
         "fer_mini_xception, keras:PATH[:LAYER] (or an existing ResNet50 weights file)")
 
 
+def _features_identity(spec):
+    """What of a spec decides the features: the registry name and its weights, a weights file by
+    its name. A spec holds the path prepare was given (relative, or on another machine), and the
+    same file copied or moved gives the same features; a spec the registry cannot parse (a legacy
+    weights path that is gone) stands for itself."""
+    try:
+        kind, argument = parse_spec(spec)
+    except BackboneError:
+        return str(spec).strip()
+    if kind == "resnet50":
+        argument = argument or "none"  # resnet50 is resnet50:none, the seeded random weights
+    return f"{kind}:{os.path.basename(argument)}" if argument else kind
+
+
+def same_features(spec, other):
+    """Whether two backbone specs (``--spatial_features``) give the same stored features: the same
+    registry name and weights, weights files compared by name.
+
+    Example:
+        >>> same_features("resnet50", "resnet50:none"), same_features("fer_mini_xception", "resnet50:none")
+        (True, False)
+        >>> same_features("vggface2_resnet50:weights/w.h5", "vggface2_resnet50:/data/weights/w.h5")
+        True
+    """
+    return _features_identity(spec) == _features_identity(other)
+
+
 def _require_file(path, what):
     if not path or not os.path.isfile(path):
         raise BackboneError(f"{what}: weights file {path!r} does not exist")

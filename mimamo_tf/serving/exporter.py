@@ -7,13 +7,14 @@
   side of the window (``snippet_length // 2``; repeat the first/last face at a video's ends) — to
   ``arousal`` and ``valence``, ``(batch, window)`` float32 (``face_model.build_face_model``). Its
   network computes in ``compute_dtype`` (float32 by default) whatever precision the run trained in
-  (``--mixed_precision``, bfloat16 by default): it is rebuilt from the run's config in that
+  (``--mixed_precision``: by default bfloat16 where the hardware computes it natively): it is rebuilt from the run's config in that
   precision (``face_model.rebuild_network``), so a float32 export needs no bfloat16 support from the
   CPU and computes what the LiteRT files compute;
 * with ``tflite``: ``model.tflite`` (LiteRT, builtin ops only, float32, one fixed window, batch 1);
   with ``quantize="dynamic"`` also ``model_dynamic_range.tflite`` (int8 weights, float activations);
-* ``model_card.json`` (``model_card.ModelCard``): the input contract, outputs, backbone, training
-  data, validation metrics of the exported epoch, the SavedModel's compute precision, package version.
+* ``model_card.json`` (``model_card.ModelCard``): the input contract, outputs, the training labels'
+  scale (the outputs are on [-1, 1]; ``predict`` maps them onto it), backbone, training data,
+  validation metrics of the exported epoch, the SavedModel's compute precision, package version.
 """
 
 import os
@@ -76,11 +77,14 @@ def model_card(config, backbone_record, model_dir, checkpoint, litert_files=None
         spatial_backbone=backbone_record,
         training_data={"data_dir": data.data_dir, "train_split": data.train_split, "eval_split": data.eval_split,
                        "num_folds": data.num_folds, "fold": data.fold,
-                       "selection_metric": config.optimization.selection_metric},
+                       "selection_metric": config.optimization.selection_metric,
+                       # The precision the run trained in (flags.cfg's, resolved from --mixed_precision=auto).
+                       "mixed_precision": config.runtime.mixed_precision},
         checkpoint=checkpoint,
         validation_metrics=validation_metrics(model_dir, checkpoint, runs.selection_key(config)),
         litert=litert_files, compute_dtype=compute_dtype,
         face_geometry=shards.face_geometry_record(data.data_dir, data.train_split) if data.data_dir else None,
+        label_scale=shards.split_label_scale(data.data_dir, data.train_split) if data.data_dir else None,
         package_version=__version__)
 
 

@@ -7,8 +7,9 @@ Versions: ``schema_version`` 1 is the first with a version field. Cards written 
 layout, no ``schema_version``) are read as version 0; a card of a newer version than this package
 knows is refused with a message saying so, rather than half understood. The version counts changes
 an older reader would misread: a key removed, renamed or given another meaning. A new optional key
-(``compute_dtype``, ``face_geometry``) is not one: older readers ignore it, and this reader takes a card without it as
-"not recorded" (None), so the version stays.
+(``compute_dtype``, ``face_geometry``, ``label_scale``) is not one: older readers ignore it, and this reader takes a
+card without it as "not recorded" (None; for ``label_scale`` that means the model's own [-1, 1]), so the version
+stays.
 
 Example:
     >>> card = read_card("saved_models/demo")
@@ -22,6 +23,7 @@ import os
 from typing import Dict, Optional
 
 from mimamo_tf.atomic_files import write_json
+from mimamo_tf.data.label_scale import LabelScale
 from mimamo_tf.errors import InputError
 
 CARD_FILE = "model_card.json"
@@ -70,6 +72,10 @@ class ModelCard:
         face_geometry: where the faces of the training data sit in their crops
             (``mimamo_tf.faces.face_geometry``: source, template points, output size, from the
             prepared data's manifest); None when the data did not record it.
+        label_scale: the scale the training labels were annotated on
+            (``mimamo_tf.data.label_scale.LabelScale``, from the training split's manifest): the
+            model's outputs are on [-1, 1], and ``predict`` maps them onto this scale. None for
+            cards written before it was recorded: [-1, 1].
         package_version: mimamo_tf's version that wrote the card.
         schema_version: this card's layout version (0: written before the field existed).
     """
@@ -87,6 +93,7 @@ class ModelCard:
     litert: Optional[LiteRTFiles] = None
     compute_dtype: Optional[str] = None
     face_geometry: Optional[object] = None
+    label_scale: Optional[LabelScale] = None
     package_version: str = ""
     schema_version: int = SCHEMA_VERSION
 
@@ -115,6 +122,13 @@ class ModelCard:
             "compute_dtype": self.compute_dtype,
             # The training faces' geometry: predict aligns to our template and warns when it differs.
             "face_geometry": self.face_geometry,
+            # The training labels' scale: predict maps the outputs onto it (older readers ignore it).
+            "label_scale": None if self.label_scale is None else {
+                "low": self.label_scale.low, "high": self.label_scale.high,
+                "description": "the scale the training labels were annotated on; the model's outputs are on "
+                               "[-1, 1], and on this scale are low + (output + 1) / 2 * (high - low): predict "
+                               "writes them so, clipped to [low, high] (--noclip: not clipped)",
+            },
             "model": {"streams": self.streams, "temporal_input": self.temporal_input,
                       "snippet_length": self.snippet_length, "spatial_input": self.spatial_input},
             "spatial_backbone": self.spatial_backbone,
@@ -155,6 +169,7 @@ class ModelCard:
                 litert=None if not litert else LiteRTFiles(window=int(litert["window"]), files=dict(litert["files"])),
                 compute_dtype=_optional_str(data.get("compute_dtype")),
                 face_geometry=data.get("face_geometry"),
+                label_scale=_optional_label_scale(data.get("label_scale")),
                 package_version=str(data.get("package_version", "")), schema_version=version)
         except (KeyError, TypeError, ValueError) as error:
             raise ModelCardError(f"{source}: not a model card written by mimamo_tf.export (missing or bad "
@@ -163,6 +178,11 @@ class ModelCard:
 
 def _optional_str(value):
     return None if value is None else str(value)
+
+
+def _optional_label_scale(value):
+    """The card's ``label_scale`` (``{"low", "high", ...}``) as a ``LabelScale``; None when absent."""
+    return None if value is None else LabelScale(float(value["low"]), float(value["high"]))
 
 
 def card_path(export_dir):

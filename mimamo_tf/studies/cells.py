@@ -59,7 +59,7 @@ def _check_same_settings(previous_flags, config, path):
     current = config_lib.flag_values_of(config)
     differing = [name for name in config_lib.FLAG_NAMES
                  if name in previous_flags and name not in ("model_dir", "data_dir", "spatial_feature_dim")
-                 and _normalise(previous_flags[name]) != _normalise(current[name])]
+                 and not config_lib.same_flag_value(name, previous_flags[name], current[name])]
     if previous_flags.get("data_dir") and config.data.data_dir and (
             os.path.abspath(previous_flags["data_dir"]) != os.path.abspath(config.data.data_dir)):
         differing.append("data_dir")
@@ -67,10 +67,6 @@ def _check_same_settings(previous_flags, config, path):
         changes = ", ".join(f"--{n}={previous_flags.get(n)!r} (now {current[n]!r})" for n in differing)
         raise ConfigError(f"{path} is a finished cell with other settings: {changes}. "
                           "Use another --output_dir for a study with other settings.")
-
-
-def _normalise(value):
-    return list(value) if isinstance(value, (list, tuple)) else value
 
 
 def file_sha256(path):

@@ -1,5 +1,7 @@
 """Real TFRecord shards of tiny videos, written through the project's schema (for pipeline/trainer tests)."""
 
+import json
+
 import numpy as np
 import tensorflow as tf
 
@@ -54,3 +56,13 @@ def write_dataset(directory, train_videos=4, validation_videos=2, frames=(20, 13
     write_shards(directory, "train", videos[:train_videos], num_shards=2)
     write_shards(directory, "validation", videos[train_videos:], num_shards=1)
     return videos
+
+
+def write_manifest(directory, backbone_spec, splits=("train", "validation")):
+    """A ``manifest.json`` as prepare writes it, reduced to what the library reads of it: the
+    backbone the stored features came from (``settings.spatial_backbone``) of each split."""
+    record = {"spec": backbone_spec, "weights_sha256": "0" * 64, "file": shards.BACKBONE_FILE}
+    manifest = {"schema_version": schema.SCHEMA_VERSION,
+                "splits": {split: {"settings": {"spatial_backbone": record}} for split in splits}}
+    (directory / shards.MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+    return manifest

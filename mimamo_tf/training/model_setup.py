@@ -14,6 +14,7 @@ from mimamo_tf import config as config_lib
 from mimamo_tf import runs
 from mimamo_tf.config import ConfigError
 from mimamo_tf.models import build_mimamo_net
+from mimamo_tf.models.backbone import same_features
 from mimamo_tf.models.per_frame import iter_layers
 from mimamo_tf.models.precision import dtype_policy
 
@@ -61,9 +62,44 @@ def architecture_differences(checkpoint, config):
     images = "images" in (source.model.spatial_input, config.model.spatial_input)
     return [f"--{name}={old[name]} (this run: {new[name]})"
             for name in config_lib.differing_flags(source, config) if name in config_lib.ARCHITECTURE_FLAGS
-            # unset (0) without stored features, or a backbone of images neither run reads: no difference
-            and not (name == "spatial_feature_dim" and 0 in (old[name], new[name]))
+            # a backbone of images neither run reads: no difference (an unset feature width neither:
+            # differing_flags compares data-resolved values only when both are set)
             and not (name == "spatial_backbone" and not images)]
+
+
+def check_init_features(config, data_features):
+    """Refuses ``--init_from`` a run trained on the stored features of another backbone than the
+    data's: its spatial stream learnt another feature space, whatever the two widths.
+
+    Args:
+        config: the run's config (``config.model.init_from`` set).
+        data_features: the spec of the backbone whose features ``--data_dir`` stores
+            (``runs.data_features``), or None when unknown.
+
+    Raises:
+        runs.RunError: no checkpoint at ``--init_from``.
+        ConfigError: the checkpoint's run was trained on features of another backbone; the message
+            names both and the ``data_prep.prepare`` flag that gives the data the run's features.
+            Nothing is checked when either backbone is unknown (a ``.keras`` file outside a run,
+            data without a manifest, a run on images).
+    """
+    checkpoint = runs.init_checkpoint(config.model.init_from)
+    run_dir = runs.run_of_checkpoint(checkpoint)
+    if run_dir is None or not data_features:
+        return
+    try:
+        source = runs.read_config(run_dir)
+    except (config_lib.ConfigError, runs.RunError):  # an unreadable flags.cfg: the weights are still compared
+        return
+    trained = runs.trained_features(source)
+    if trained and not same_features(trained, data_features):
+        # A two-stream run's temporal stream never saw the features: it can start this run alone.
+        temporal = (f", or give --init_temporal_from={checkpoint} instead of --init_from to start only the temporal "
+                    "stream from that run") if source.model.uses_temporal and config.model.uses_temporal else ""
+        raise ConfigError(
+            f"--init_from={config.model.init_from}: run {run_dir} was trained on features of {trained}; the data in "
+            f"{config.data.data_dir} holds features of {data_features}: prepare it with --spatial_features={trained} "
+            f"(python -m data_prep.prepare){temporal}")
 
 
 def initialise_from_checkpoint(model, config):

@@ -31,6 +31,9 @@ from mimamo_tf.config import ConfigError
 from mimamo_tf.data import pipeline
 from mimamo_tf.data.training_data import TrainingData
 from mimamo_tf.metrics import OUTPUT_NAMES
+from mimamo_tf.models import precision
+from mimamo_tf.models.backbone import same_features
+from mimamo_tf.progress_lines import ProgressLines, progress_seconds
 from mimamo_tf.training import distribution, model_setup
 from mimamo_tf.training.state import Checkpointer, TrainingState, has_checkpoint
 from mimamo_tf.training.task import Task
@@ -57,13 +60,18 @@ def _save_model(model, path):
         model.save(temporary)
 
 
-def _check_model_dir(config, model_dir):
-    """Refuses to continue a run in ``model_dir`` with other settings, naming the flags that differ."""
+def _started_run_config(model_dir):
+    """The config of the run already started in ``model_dir`` (its ``flags.cfg``), or None."""
     flags_path = runs.flags_path(model_dir)
     started = has_checkpoint(model_dir) or os.path.exists(runs.history_path(model_dir))
-    if not (started and os.path.isfile(flags_path)):
+    return config_lib.from_flagfile(flags_path) if started and os.path.isfile(flags_path) else None
+
+
+def _check_model_dir(config, model_dir, previous):
+    """Refuses to continue the run ``previous`` in ``model_dir`` with other settings, naming the flags that differ."""
+    if previous is None:
         return
-    previous = config_lib.from_flagfile(flags_path)
+    flags_path = runs.flags_path(model_dir)
     differing = config_lib.differing_flags(previous, config, ignore=config_lib.RESUMABLE_CHANGES)
     if differing:
         old, new = config_lib.flag_values_of(previous), config_lib.flag_values_of(config)
@@ -86,9 +94,34 @@ def _validation_logs(sums):
     return {**_ccc_logs(official, "val_"), **_ccc_logs(face_only, "val_", "_face_only")}
 
 
+def resolve_features_backbone(config):
+    """``config`` with ``--spatial_features`` read from the data's manifest: the backbone its stored
+    features came from. Checked first against the ``--init_from`` run's (a fresh run only: a resumed
+    one never reads it), then against the configuration's own (a run's ``flags.cfg`` given with new
+    data), so that neither fails later as a feature width or a weight that does not fit.
+
+    Raises:
+        ConfigError: the data holds features of another backbone (names both, and the prepare flag).
+    """
+    stored = runs.data_features(config.data.data_dir)
+    if not stored:  # hand-made shards, no manifest: only the width can be checked
+        return config
+    if config.model.init_from and not has_checkpoint(config.runtime.model_dir):
+        model_setup.check_init_features(config, stored)
+    configured = config.model.spatial_features
+    if configured and not same_features(configured, stored):
+        raise ConfigError(
+            f"--spatial_features={configured}, but the data in {config.data.data_dir} holds features of {stored}: "
+            f"prepare it with --spatial_features={configured} (python -m data_prep.prepare), or train on its "
+            "features with --spatial_features= --spatial_feature_dim=0 (both then read from the data)")
+    return config_lib.replace(config, model={"spatial_features": stored})
+
+
 def resolve_data_dependent(config):
-    """``config`` with the settings read from the data filled in (the stored feature width), so the
-    run's ``flags.cfg`` is concrete; the data is checked on the way."""
+    """``config`` with the settings read from the data filled in (the backbone of the stored features
+    and their width), so the run's ``flags.cfg`` is concrete; the data is checked on the way."""
+    if config.model.uses_spatial and config.model.spatial_input == "features":
+        config = resolve_features_backbone(config)
     if config.model.uses_spatial and config.model.spatial_input == "features" and not config.model.spatial_feature_dim:
         info = pipeline.check_shards(pipeline.split_shards(config.data.data_dir, config.data.train_split),
                                      pipeline.pipeline_config(config))
@@ -114,13 +147,18 @@ class Trainer:
         # First TensorFlow work of the run: MultiWorkerMirroredStrategy must configure collective
         # ops before anything (reading shards included) starts the runtime.
         self.strategy = distribution.make_strategy()
+        self.verbose = verbose
+        previous = _started_run_config(config.runtime.model_dir)
+        config, precision_line, warning = precision.resolve_run_precision(config, previous)
+        self._say(precision_line)
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
         config = resolve_data_dependent(config)
         self.config = config
-        self.verbose = verbose
         runtime = config.runtime
         self.model_dir = runtime.model_dir
         self.out_dir = distribution.writable_dir(self.strategy, self.model_dir)
-        _check_model_dir(config, self.model_dir)
+        _check_model_dir(config, self.model_dir, previous)
         # A run with a saved state resumes from it, which replaces every weight: the checkpoints the
         # config starts from (--init_from, --init_spatial_from/--init_temporal_from) apply to a fresh
         # run only, and a resumed run does not read them (they may be gone by then).
@@ -136,7 +174,8 @@ class Trainer:
         # Written once the network is built: a checkpoint that does not fit leaves the model dir untouched.
         os.makedirs(os.path.join(self.out_dir, runs.CHECKPOINTS_DIR), exist_ok=True)
         config_lib.to_flagfile(config, runs.flags_path(self.out_dir), header=(
-            f"Resolved flags of this run: python -m mimamo_tf.train --flagfile={runs.flags_path(self.model_dir)}"))
+            f"Resolved flags of this run: python -m mimamo_tf.train --flagfile={runs.flags_path(self.model_dir)}\n"
+            f"{precision_line}"))
         if init_checkpoint:
             write_json(runs.init_record_path(self.out_dir), model_setup.init_record(config, init_checkpoint))
             self._say(f"Starting from the weights of {init_checkpoint} (--init_from).")
@@ -148,6 +187,7 @@ class Trainer:
                       "are used as they are.", file=sys.stderr, flush=True)
         self.steps = self.task.build_steps(self.model, self.optimizer, self.strategy)
         self.state = TrainingState(config.model.num_outputs)
+        self.epoch_steps = None  # steps of a full epoch, once one has run in this process
         self.selection_key = runs.selection_key(config)
         self.checkpointer = Checkpointer(self.model, self.optimizer, self.state, self.out_dir, self.model_dir)
         self.history = History(self.out_dir)
@@ -195,8 +235,13 @@ class Trainer:
         done = int(state.step_in_epoch)
         dataset = self.task.build_training_inputs(self.strategy, self.data, epoch, skip_batches=done)
         every = config.runtime.checkpoint_every_steps
-        bar = tqdm(total=opt.steps_per_epoch or None, initial=done, desc=f"epoch {epoch + 1}/{opt.epochs}",
-                   unit="step", leave=False, disable=None if self.verbose else True, file=sys.stderr)
+        total = opt.steps_per_epoch or self.epoch_steps
+        description = f"epoch {epoch + 1}/{opt.epochs}"
+        bar = tqdm(total=total, initial=done, desc=description, unit="step", leave=False,
+                   disable=None if self.verbose else True, file=sys.stderr)
+        if bar.disable and self.verbose:
+            # No terminal (a log file, CI, a cluster job): a plain line every ~30 s instead of the bar.
+            bar = ProgressLines(description, total=total, initial=done, every=progress_seconds())
         try:
             iterator = iter(dataset)
             while True:
@@ -213,6 +258,8 @@ class Trainer:
             raise self.data.damaged_data_error(error) from error
         finally:
             bar.close()
+        # One pass over the training windows: the next epochs' bars and lines know their length.
+        self.epoch_steps = self.epoch_steps or int(state.step_in_epoch)
 
     def _evaluate(self):
         loss_sum, batches = 0.0, 0

@@ -36,7 +36,7 @@ def test_evaluation_windows_cover_every_frame_once_with_clamped_context(dataset_
     for e in _elements(pipeline.make_dataset(files, config, training=False)):
         video = videos[e["video_id"].decode()]
         length = len(video["gray48"])
-        assert e["num_frames"] == length
+        assert e["num_frames"] == length and e["fps"] == pytest.approx(video["fps"])  # evaluate's plots: seconds
         starts, owner = frame_windows(length, 8, overlap)
         assert e["start"] in starts
         frames = np.arange(e["start"], e["start"] + 8)

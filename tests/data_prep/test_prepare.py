@@ -18,7 +18,7 @@ import tensorflow as tf
 from data_prep import synthetic
 from data_prep.examples import ExampleOptions
 from data_prep.inspect import inspect_path
-from data_prep.prepare import prepare
+from data_prep.prepare import failed_inputs, finish, prepare
 from mimamo_tf import faces
 from mimamo_tf import video as video_io
 from mimamo_tf.data import schema
@@ -95,6 +95,8 @@ def test_synthetic_set_end_to_end_counts_labels_and_faces(synthetic_root, video_
     with open(os.path.join(video_mode_dir, "manifest.json"), encoding="utf-8") as handle:
         summary = json.load(handle)["splits"]["train"]
     assert (summary["examples"], summary["frames"], summary["failed"]) == (4, 4 * FRAMES, [])
+    with open(os.path.join(video_mode_dir, "manifest.json"), encoding="utf-8") as handle:
+        assert finish(json.load(handle), "train", video_mode_dir) == 0  # the command's exit code: all done
     assert summary["complete"] and summary["frames_with_face"] == sum(
         int(e["face_found"].sum()) for e in examples.values())
     valid_valence = np.concatenate([e["valence"][e["label_valid"] == 1] for e in examples.values()])
@@ -245,10 +247,11 @@ def bad_root(tmp_path_factory):
 
 def test_bad_inputs_are_reported_by_name_and_the_rest_is_written(bad_root, tmp_path, capfd):
     output = str(tmp_path / "out")
+    manifests = {}
     for source in ("video", "cropped_aligned"):
         target = os.path.join(output, source)
-        manifest = prepare("affwild2", bad_root, target, split="train", videos_per_shard=2,
-                           reader_options={"affwild2_source": source})
+        manifest = manifests[target] = prepare("affwild2", bad_root, target, split="train", videos_per_shard=2,
+                                               reader_options={"affwild2_source": source})
         summary = manifest["splits"]["train"]
         failed = {f["video_id"]: f["reason"] for f in summary["failed"]}
         assert sorted(failed) == ["ghost", "synth000", "synth001", "synth002", "synth003"], source
@@ -274,9 +277,22 @@ def test_bad_inputs_are_reported_by_name_and_the_rest_is_written(bad_root, tmp_p
     for name in ("synth000.mp4", "synth001.txt", "synth002.txt", "synth003.txt", "ghost.txt"):
         assert name in errors
     assert "00008.jpg: unreadable image" in errors and "synth005.avi: frame 6 cannot be decoded" in errors
+    # The command's end: exit code 1 (some inputs failed), the failed ones listed last on stderr.
+    for target, manifest in manifests.items():
+        assert finish(manifest, "train", target) == 1
+        header, *listed = capfd.readouterr().err.splitlines()
+        assert header == f"5 of 7 inputs failed (also in {os.path.join(target, 'manifest.json')}):"
+        assert sorted(line.split("(")[1].split(")")[0] for line in listed) == [
+            "ghost", "synth000", "synth001", "synth002", "synth003"]
+        assert all(line.startswith("  FAILED ") for line in listed) and "synth002.txt:6: label 1.7" in "".join(listed)
+        # Several machines (--num_shards): each lists the failures of the shards it writes.
+        machines = [failed_inputs(manifest, "train", 2, index) for index in (0, 1)]
+        assert sorted(f["video_id"] for f in machines[0] + machines[1]) == [
+            "ghost", "synth000", "synth001", "synth002", "synth003"]
+        assert all(int(f["shard"].split("-")[1]) % 2 == index for index in (0, 1) for f in machines[index])
 
 
-def test_inspect_names_a_corrupt_shard(aligned_mode_dir, tmp_path):
+def test_inspect_names_a_corrupt_shard(aligned_mode_dir, tmp_path, capfd):
     copy = str(tmp_path / "copy")
     shutil.copytree(aligned_mode_dir, copy)
     victim = os.path.join(copy, "train-00002-of-00004.tfrecord")
@@ -291,6 +307,10 @@ def test_inspect_names_a_corrupt_shard(aligned_mode_dir, tmp_path):
     assert any(l.startswith("train-00002-of-00004.tfrecord") and "CORRUPT" in l for l in lines)
     assert any(l.startswith("train-00003-of-00004.tfrecord") and "CORRUPT" in l for l in lines)
     assert any(l.startswith("train-00000-of-00004.tfrecord") and l.endswith("ok") for l in lines)
+    # Listed again at the end, as every command lists its failed inputs.
+    header, *listed = capfd.readouterr().err.strip().splitlines()[-3:]
+    assert header == "2 of 4 shard(s) with problems:"
+    assert [line.split(":")[0] for line in listed] == ["  train-00002-of-00004.tfrecord", "  train-00003-of-00004.tfrecord"]
 
 
 @pytest.mark.slow

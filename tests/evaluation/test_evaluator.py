@@ -83,6 +83,16 @@ def test_metrics_and_plots_equal_numpy_ccc_of_written_predictions(frame_run, tmp
         assert metrics[f"ccc_arousal{suffix}"] == pytest.approx(ccc_numpy(predictions[:, 0], targets[:, 0]), abs=1e-4)
         assert metrics[f"ccc_valence{suffix}"] == pytest.approx(ccc_numpy(predictions[:, 1], targets[:, 1]), abs=1e-4)
         assert metrics[f"ccc_mean{suffix}"] == pytest.approx((metrics[f"ccc_arousal{suffix}"] + metrics[f"ccc_valence{suffix}"]) / 2)
+        if not suffix:
+            # Beside the official scores (of the unclipped outputs), those of the predictions
+            # clipped to the label scale ([-1, 1] here: no manifest), as predict writes them.
+            clipped = metrics["clipped_predictions"]
+            for column, name in enumerate(("arousal", "valence")):
+                expected = ccc_numpy(np.clip(predictions[:, column], -1, 1), targets[:, column])
+                assert clipped[f"ccc_{name}"] == pytest.approx(expected, abs=1e-4)
+                assert clipped["clipped_frames"][name] == pytest.approx(np.mean(np.abs(predictions[:, column]) > 1),
+                                                                        abs=0.01)
+            assert metrics["label_scale"] == {"low": -1.0, "high": 1.0}
     assert metrics["frames"] > metrics["frames_with_face"] and metrics["videos"] == len(labels)
     # --plots is on by default: a PNG per video whose panel titles show the video's CCC of each output
     # over its valid labels (read back from the PNG's text, recomputed from the written predictions).
@@ -304,3 +314,43 @@ def test_a_video_figure_leaves_invalid_labels_out_and_shades_frames_without_a_fa
     written = plot_video(str(tmp_path / "clip.png"), "clip", entry, ccc)
     assert _png_text(written.path)["Description"] == "arousal: CCC 0.512\nvalence: CCC undefined"
     assert written.panel_titles == titles and [p.name for p in tmp_path.iterdir()] == ["clip.png"]  # no partial left
+
+
+def test_a_video_figure_draws_seconds_with_frames_beneath_on_the_training_label_scale():
+    """With the video's frame rate the x axis is seconds (a frame axis beneath it converts back);
+    prediction and label are drawn on the training labels' scale (here 1..9, the network's [-1, 1]
+    mapped: 1 + (y + 1) / 2 * 8), the prediction unclipped as it is scored; without a frame rate,
+    frames."""
+    from mimamo_tf.data.label_scale import LabelScale
+    from mimamo_tf.evaluation.plots import video_figure
+
+    frames, fps = 50, 25.0
+    t = np.arange(frames, dtype=np.float32)
+    pred = np.stack([np.sin(t / 5) * 1.4, np.cos(t / 7) * 0.5], 1)  # arousal leaves [-1, 1]
+    labels = np.stack([t / frames * 2 - 1, -t / frames], 1)
+    entry = dict(pred=pred, labels=labels, label_valid=np.ones(frames, bool), face_found=t >= 10, fps=fps)
+    figure, _, _ = video_figure("clip", entry, {"arousal": 0.5, "valence": 0.1}, LabelScale(1.0, 9.0))
+    figure.canvas.draw()
+    for column, axis in enumerate(figure.axes):
+        prediction = [line for line in axis.get_lines() if line.get_label() == "prediction"][0]
+        label = [line for line in axis.get_lines() if line.get_label() == "label"][0]
+        np.testing.assert_allclose(prediction.get_xdata(), t / fps)
+        np.testing.assert_allclose(prediction.get_ydata(), 1 + (pred[:, column] + 1) / 2 * 8, rtol=1e-6)
+        np.testing.assert_allclose(label.get_ydata(), 1 + (labels[:, column] + 1) / 2 * 8, rtol=1e-6)
+        low, high = axis.get_ylim()
+        assert low < 1.0 and high > 9.0  # the whole scale shows
+        assert high >= np.max(1 + (pred[:, column] + 1) / 2 * 8)  # and the unclipped prediction
+        # Frames 0-9 without a face: one band from frame -0.5 to 9.5, in seconds.
+        assert [(p.get_x(), p.get_x() + p.get_width()) for p in axis.patches] == [
+            pytest.approx((-0.5 / fps, 9.5 / fps))]
+        assert "[1, 9]" in axis.get_ylabel()
+    bottom = figure.axes[-1]
+    assert bottom.get_xlim() == pytest.approx((-0.5 / fps, (frames - 0.5) / fps))
+    assert bottom.get_xlabel().startswith("time (s)")
+    (frames_axis,) = bottom.child_axes
+    assert frames_axis.get_xlabel() == "frame"
+    assert frames_axis.get_xlim() == pytest.approx((-0.5, frames - 0.5))
+    del entry["fps"]
+    figure, _, _ = video_figure("clip", entry, {"arousal": 0.5, "valence": 0.1})
+    assert figure.axes[-1].get_xlabel().startswith("frame") and not figure.axes[-1].child_axes
+    assert figure.axes[-1].get_xlim() == pytest.approx((-0.5, frames - 0.5))

@@ -243,3 +243,46 @@ def test_drops_and_reconnects_start_new_segments_of_whole_windows():
         expected = predictor.predict_faces(aligned.rgb224, aligned.face_found)
         got = np.array([[row["arousal"], row["valence"]] for row in mine])
         np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+class _StretchedRunner(_WindowMeanRunner):
+    """``_WindowMeanRunner`` stretched past [-1, 1]: levels 0..1 give -2..2."""
+
+    def __call__(self, faces_in):
+        return super().__call__(faces_in) * 4.0 - 2.0
+
+
+class _StretchedRunnerOnAScale(_StretchedRunner):
+    """The same outputs, from a model whose card says its labels were annotated on 1..9."""
+
+    def __init__(self):
+        from types import SimpleNamespace
+
+        from mimamo_tf.data.label_scale import LabelScale
+
+        self.card = SimpleNamespace(label_scale=LabelScale(1.0, 9.0), face_geometry=None)
+
+
+@pytest.mark.parametrize("clip", [True, False])
+def test_live_rows_are_on_the_label_scale_of_the_card(clip):
+    """Live rows of a model whose card says 1..9 are its raw outputs (the same runner without a
+    card, unclipped) mapped by 1 + (y + 1) / 2 * 8 in NumPy, clipped to [1, 9] unless clip=False."""
+    from mimamo_tf.inference import Predictor
+    from mimamo_tf.inference.live import open_live_source, predict_live
+    from mimamo_tf.testing.mjpeg_server import MjpegServer, jpeg_frames
+
+    served = [np.full((96, 128, 3), 20 + 5 * t, np.uint8) for t in range(40)]  # outputs from -1.7 to 1.4
+    config = faces.FacePipelineConfig(detect_every=1, smoothing_sigma=0)
+    raw_predictor = Predictor(_StretchedRunner(), face_config=config, detector=_FixedFaceDetector(), clip=False)
+    aligned = faces.process_video(np.stack(served), raw_predictor.detector, config)
+    raw = raw_predictor.predict_faces(aligned.rgb224, aligned.face_found).astype(np.float64)
+    assert raw.min() < -1 and raw.max() > 1
+    expected = 1.0 + (raw + 1.0) / 2.0 * 8.0
+    predictor = Predictor(_StretchedRunnerOnAScale(), face_config=config, detector=_FixedFaceDetector(), clip=clip)
+    rows = []
+    with MjpegServer(jpeg_frames(served), fps=50, connections=1) as server:
+        summary = predict_live(predictor, open_live_source(server.url), rows.append, latency=10.0,
+                               reconnect_seconds=0)
+    assert summary.dropped == 0 and [row["frame"] for row in rows] == list(range(40))
+    got = np.array([[row["arousal"], row["valence"]] for row in rows])
+    np.testing.assert_allclose(got, np.clip(expected, 1.0, 9.0) if clip else expected, atol=1e-5)

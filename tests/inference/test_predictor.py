@@ -2,6 +2,8 @@
 found and aligned in memory (an independent assembly of evaluate-style windows)."""
 
 import csv
+import json
+import re
 import subprocess
 import sys
 
@@ -219,3 +221,83 @@ def test_overlapping_windows_run_the_backbone_once_per_face_with_the_same_predic
     assert sum(featurized) == int(found.sum())  # each face once (a faceless frame takes its neighbour's)
     windows = len(window_plan.window_starts(len(found), runner.window, Predictor(runner).stride))
     assert windows * runner.window >= 1.8 * sum(featurized)  # what serving_default's backbone would see
+
+
+@pytest.fixture(scope="module")
+def scaled_export(exported_run, tmp_path_factory):
+    """The session's run with its valence output's bias lowered by 3 (so valence leaves [-1, 1]) and
+    its training data's manifest saying the labels were annotated on 1..9 (what ``prepare
+    --dataset=folder --label_range=1,9`` records), exported again in-process (no LiteRT files):
+    ``(export dir, its card)``. No training: the weights are the session run's."""
+    import shutil
+
+    import keras
+
+    from mimamo_tf import runs
+    from mimamo_tf.serving import export_run
+
+    model_dir, _, _ = exported_run
+    root = tmp_path_factory.mktemp("label_scale")
+    data_dir = root / "data"
+    shutil.copytree(runs.read_config(model_dir).data.data_dir, data_dir)
+    (data_dir / "manifest.json").write_text(json.dumps(
+        {"splits": {"train": {"settings": {"dataset": "folder", "label_range": [1.0, 9.0]}}}}))
+    run_dir = root / "run"
+    shutil.copytree(model_dir, run_dir, ignore=shutil.ignore_patterns("state", "logs"))
+    flags_file = run_dir / "flags.cfg"
+    flags_file.write_text(re.sub(r"^--data_dir=.*$", f"--data_dir={data_dir}", flags_file.read_text(), flags=re.M))
+    best = run_dir / "checkpoints" / "best.keras"
+    model = keras.saving.load_model(best, compile=False)
+    head = model.get_layer("arousal_valence")
+    head.bias.assign(head.bias.numpy() + np.float32([0.0, -3.0]))
+    model.save(best)
+    return root / "export", export_run(str(run_dir), str(root / "export"))
+
+
+@pytest.mark.slow
+def test_predictions_are_on_the_label_scale_of_the_card_clipped_unless_noclip(scaled_export, predicted, tmp_path):
+    """A model whose training labels were annotated on 1..9: predict's values are the SavedModel's
+    raw outputs on faces aligned in memory (evaluate-style windows) mapped by 1 + (y + 1) / 2 * 8
+    and clipped to [1, 9]; with --noclip (clip=False) not clipped. The CSV, the JSON lines, the
+    Python API and every face (faces="all") agree."""
+    from mimamo_tf.data.label_scale import LabelScale
+    from mimamo_tf.inference import Predictor
+
+    export_dir, card = scaled_export
+    _, clip, _, _ = predicted
+    assert card.label_scale == LabelScale(1.0, 9.0)  # the exporter read the manifest
+    aligned = faces.process_video(str(clip))
+    found = aligned.face_found.astype(bool)
+    signature = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+    raw = model_on_windows(signature, aligned.rgb224, found.astype(int), window=8, context=6, overlap=0.5)
+    assert np.all(raw[found, 1] < -1) and np.all(np.abs(raw[found, 0]) < 1)  # valence leaves [-1, 1], arousal not
+    mapped = 1.0 + (raw.astype(np.float64) + 1.0) / 2.0 * 8.0
+    tolerance = 2e-5 * 4  # the oracle's tolerance on [-1, 1], times the scale's half span
+    # Python: clipped by default, raw with clip=False (faces aligned in memory, then whole videos).
+    in_memory = {clipped: Predictor.load(str(export_dir), clip=clipped).predict_faces(aligned.rgb224, found.astype(int))
+                 for clipped in (True, False)}
+    np.testing.assert_allclose(in_memory[True][found], np.clip(mapped, 1, 9)[found], atol=tolerance)
+    np.testing.assert_allclose(in_memory[False][found], mapped[found], atol=tolerance)
+    result = Predictor.load(str(export_dir)).predict_video(str(clip))
+    assert result.label_scale == LabelScale(1.0, 9.0)
+    np.testing.assert_allclose(np.stack([result.arousal, result.valence], 1)[found], np.clip(mapped, 1, 9)[found],
+                               atol=tolerance)
+    assert np.all(result.valence[found] == 1.0)
+    people = Predictor.load(str(export_dir)).predict_video(str(clip), faces="all")
+    assert list(people.faces) == [0] and people.label_scale == LabelScale(1.0, 9.0)
+    np.testing.assert_allclose(people.faces[0].arousal, result.arousal, atol=1e-6)
+    np.testing.assert_array_equal(people.faces[0].valence, result.valence)
+    # The command with --noclip: the CSV and the JSON lines, unclipped.
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "mimamo_tf.predict", f"--model={export_dir}", f"--input={clip}",
+                          f"--output_dir={out}", "--noclip", f"--jsonl={tmp_path / 'rows.jsonl'}"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "values on [1, 9], not clipped (--noclip)" in run.stdout
+    rows = _rows(out / "face.csv")
+    got = np.array([[float(r["arousal"]), float(r["valence"])] for r in rows if r["face_found"] == "1"])
+    np.testing.assert_allclose(got, mapped[found], atol=tolerance)
+    assert np.all(got[:, 1] < 1.0)
+    lines = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
+    assert [(line["arousal"], line["valence"]) for line in lines] == [
+        (float(r["arousal"]) if r["arousal"] else None, float(r["valence"]) if r["valence"] else None) for r in rows]

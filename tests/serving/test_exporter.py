@@ -65,6 +65,10 @@ def test_model_card_and_signature(run):
     card = json.loads((export_dir / "model_card.json").read_text())
     assert card["inputs"]["faces"]["shape"] == ["batch", "window + 12", 224, 224, 3]
     assert card["inputs"]["faces"]["context_frames"] == 6 and card["outputs"].keys() == {"arousal", "valence"}
+    # Shards whose manifest records no --label_range (or that have none): the model's own [-1, 1].
+    assert (card["label_scale"]["low"], card["label_scale"]["high"]) == (-1.0, 1.0)
+    # The precision the run trained in, as its flags.cfg resolved it (the fixture asks for bfloat16).
+    assert card["training_data"]["mixed_precision"] == "bfloat16"
     history = json.loads((model_dir / "history.json").read_text())
     assert card["validation_metrics"]["val_ccc_mean"] == pytest.approx(max(e["val_ccc_mean"] for e in history))
     shown = subprocess.run([sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "show", "--dir",

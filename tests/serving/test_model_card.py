@@ -104,3 +104,34 @@ def test_the_card_records_the_training_faces_geometry_from_the_manifest(tmp_path
     assert json.loads((tmp_path / "model_card.json").read_text())["face_geometry"]["template"] is None
     (data_dir / "manifest.json").write_text(json.dumps({"splits": {"train": {}}}))
     assert exporter.model_card(config, None, str(tmp_path), "best").face_geometry is None
+
+
+def test_the_card_records_the_training_label_scale_and_a_card_without_it_reads_as_none(tmp_path):
+    """label_scale comes from the training split's manifest (the folder reader's label_range),
+    round-trips, means [-1, 1] when the manifest records none, and is an optional key of version 1:
+    a card without it reads as None (the model's own [-1, 1]); a bad one is refused."""
+    from mimamo_tf.data.label_scale import MODEL_SCALE, LabelScale
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "manifest.json").write_text(json.dumps({"splits": {
+        "train": {"settings": {"dataset": "folder", "label_range": [1.0, 9.0]}},
+        "validation": {"settings": {"dataset": "folder", "label_range": [0.0, 10.0]}}}}))
+    config = config_lib.replace(config_lib.ExperimentConfig(), data={"data_dir": str(data_dir)})
+    card = exporter.model_card(config, None, str(tmp_path), "best")
+    assert card.label_scale == LabelScale(1.0, 9.0)  # the training split's
+    write_card(card, str(tmp_path))
+    written = json.loads((tmp_path / "model_card.json").read_text())
+    assert written["schema_version"] == SCHEMA_VERSION == 1
+    assert (written["label_scale"]["low"], written["label_scale"]["high"]) == (1.0, 9.0)
+    assert "low + (output + 1) / 2 * (high - low)" in written["label_scale"]["description"]
+    assert read_card(str(tmp_path)) == card
+    (data_dir / "manifest.json").write_text(json.dumps({"splits": {"train": {"settings": {"dataset": "affwild2"}}}}))
+    assert exporter.model_card(config, None, str(tmp_path), "best").label_scale == MODEL_SCALE
+    del written["label_scale"]
+    (tmp_path / "model_card.json").write_text(json.dumps(written))
+    assert read_card(str(tmp_path)) == ModelCard(**{**card.__dict__, "label_scale": None})
+    written["label_scale"] = {"low": 9, "high": 1}
+    (tmp_path / "model_card.json").write_text(json.dumps(written))
+    with pytest.raises(ModelCardError, match="not a model card written by mimamo_tf.export"):
+        read_card(str(tmp_path))

@@ -124,7 +124,9 @@ def _cluster(workers=2):
 @pytest.fixture(scope="module")
 def smoke_run(data_dir, tmp_path_factory):
     model_dir = tmp_path_factory.mktemp("smoke_run")
-    run = _train(f"--data_dir={data_dir}", f"--model_dir={model_dir}", "--epochs=2")
+    # Output to a pipe, as in a log file: progress lines instead of a bar, here one per step.
+    run = _train(f"--data_dir={data_dir}", f"--model_dir={model_dir}", "--epochs=2",
+                 env=_env(MIMAMO_TF_PROGRESS_SECONDS="0"))
     assert run.returncode == 0, run.stderr[-3000:]
     return model_dir, run
 
@@ -156,6 +158,15 @@ def test_smoke_run_writes_checkpoints_logs_flags_and_history(data_dir, smoke_run
     assert "oneDNN" not in run.stderr and "cuda" not in run.stderr.lower(), run.stderr[:2000]
     assert "Sharding callback" not in run.stderr, run.stderr[:2000]  # TensorFlow INFO lines stay hidden
     assert [line.split(":")[0] for line in run.stdout.splitlines() if line.startswith("Epoch")] == ["Epoch 1/2", "Epoch 2/2"]
+    # The first line says the precision and why; flags.cfg holds it resolved, with the reason.
+    first = run.stdout.splitlines()[0]
+    assert first.startswith("precision: float32 — as --mixed_precision asks (auto would take "), run.stdout
+    assert "--mixed_precision=float32" in flags_file and f"# {first}" in flags_file
+    # Not a terminal: a plain progress line per step here (every 30 s by default), with rate and ETA.
+    progress = [line for line in run.stdout.splitlines() if line.startswith("epoch ")]
+    assert [line.split(",")[0] for line in progress] == ["epoch 1/2: step 1/2", "epoch 1/2: step 2/2",
+                                                          "epoch 2/2: step 1/2", "epoch 2/2: step 2/2"], run.stdout
+    assert all(re.search(r"[0-9.]+ steps/s, ETA \d+ s$", line) for line in progress), progress
 
 
 @pytest.mark.parametrize(
@@ -187,7 +198,7 @@ def test_cli_exit_code_2_and_unknown_flags(data_dir, tmp_path):
     run = _train(f"--data_dir={data_dir}", f"--model_dir={tmp_path}", "--num_folds=3", "--fold=3")
     assert run.returncode == 2 and "configuration error: --fold must be in [0, --num_folds=3)" in run.stderr, run.stderr
     run = _train(f"--data_dir={data_dir}", f"--model_dir={tmp_path}", "--learning_rat=0.1")
-    assert run.returncode != 0 and "Unknown command line flag 'learning_rat'" in run.stderr
+    assert run.returncode == 2 and "Unknown command line flag 'learning_rat'" in run.stderr  # bad input, not absl's 1
     old = tmp_path / "old"
     old.mkdir()
     example = tf.train.SequenceExample()
@@ -408,3 +419,60 @@ def test_init_from_without_a_checkpoint_or_of_another_network_fails_before_train
         _trainer(data_dir, f"--model_dir={model_dir}", f"--init_from={source_dir}", "--gru_units=64")
     assert "--gru_units=128 (this run: 64)" in str(error.value)
     assert not model_dir.exists()  # nothing written
+
+
+def _run_copy(source_dir, destination, data_dir):
+    """A copy of a run (checkpoints, state, history) whose flags.cfg reads ``data_dir``."""
+    shutil.copytree(source_dir, destination)
+    flags_file = destination / "flags.cfg"
+    lines = [f"--data_dir={data_dir}" if line.startswith("--data_dir=") else
+             f"--model_dir={destination}" if line.startswith("--model_dir=") else line
+             for line in flags_file.read_text().splitlines()]
+    flags_file.write_text("\n".join(lines) + "\n")
+    return destination
+
+
+def _data_of(data_dir, destination, backbone):
+    """A copy of the shards whose manifest.json says their features came from ``backbone``."""
+    from mimamo_tf.testing.tiny_shards import write_manifest
+
+    shutil.copytree(data_dir, destination)
+    write_manifest(destination, backbone)
+    return destination
+
+
+def test_init_from_a_run_on_another_backbones_features_names_both(data_dir, smoke_run, tmp_path):
+    """The run's flags.cfg records the backbone of its features; fine-tuning it on data prepared with
+    another one stops before anything is built, naming both (also when the run's own flags.cfg is
+    given, whose feature width no longer fits), and a run on the same backbone records it."""
+    source = _run_copy(smoke_run[0], tmp_path / "source", _data_of(data_dir, tmp_path / "fer", "fer_mini_xception"))
+    with open(source / "flags.cfg", "a") as handle:
+        handle.write("--spatial_features=fer_mini_xception\n")
+    other = _data_of(data_dir, tmp_path / "resnet", "resnet50:none")
+    message = (f"run {source} was trained on features of fer_mini_xception; the data in {other} holds features of "
+               "resnet50:none: prepare it with --spatial_features=fer_mini_xception")
+    for flags in ((), (f"--flagfile={source / 'flags.cfg'}",)):
+        with pytest.raises(config_lib.ConfigError, match=re.escape(message)):
+            _trainer(other, *flags, f"--data_dir={other}", f"--model_dir={tmp_path / 'tuned'}", f"--init_from={source}")
+    assert not (tmp_path / "tuned").exists()
+    # Without --init_from, the run's flags.cfg on the new data: the same two backbones, and the way out.
+    with pytest.raises(config_lib.ConfigError, match=re.escape(
+            f"--spatial_features=fer_mini_xception, but the data in {other} holds features of resnet50:none: "
+            "prepare it with --spatial_features=fer_mini_xception")):
+        _trainer(other, f"--flagfile={source / 'flags.cfg'}", f"--data_dir={other}", f"--model_dir={tmp_path / 'new'}")
+    _trainer(other, f"--flagfile={source / 'flags.cfg'}", f"--data_dir={other}", f"--model_dir={tmp_path / 'new'}",
+             "--spatial_features=", "--spatial_feature_dim=0")
+    assert "--spatial_features=resnet50:none" in (tmp_path / "new" / "flags.cfg").read_text().splitlines()
+    _trainer(tmp_path / "fer", f"--model_dir={tmp_path / 'tuned'}", f"--init_from={source}")
+    assert "--spatial_features=fer_mini_xception" in (tmp_path / "tuned" / "flags.cfg").read_text().splitlines()
+
+
+def test_a_run_whose_flags_cfg_predates_the_backbone_record_still_resumes(data_dir, smoke_run, tmp_path):
+    """flags.cfg written before --spatial_features was recorded: the value read from the data now is
+    no difference, the run resumes from its state and its flags.cfg gains the value."""
+    data = _data_of(data_dir, tmp_path / "data", "resnet50:none")
+    run = _run_copy(smoke_run[0], tmp_path / "run", data)
+    assert "--spatial_features" not in (run / "flags.cfg").read_text()
+    resumed = _trainer(data, f"--model_dir={run}")
+    assert resumed.resuming and resumed.checkpointer.restore_latest()
+    assert "--spatial_features=resnet50:none" in (run / "flags.cfg").read_text().splitlines()
