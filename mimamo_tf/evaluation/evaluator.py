@@ -33,6 +33,7 @@ from mimamo_tf.atomic_files import write_text
 from mimamo_tf.data import shards
 from mimamo_tf.evaluation import plots as plots_lib
 from mimamo_tf.evaluation.scoring import clipped_summary, predict_faceless_videos, summarise
+from mimamo_tf.models import precision
 
 METRICS_FILE = "metrics.json"
 
@@ -130,7 +131,8 @@ def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, outp
     video_ids = None
     if fold is not None:
         video_ids = held_out_videos(config, files, fold)
-    model = runs.load_model(path)
+    # A run trained in bfloat16 elsewhere is evaluated in float32 on a CPU without native bfloat16.
+    model = precision.for_this_machine(runs.load_model(path), config.model)
     dataset = pipeline.make_dataset(files, pipeline_config, training=False, video_ids=video_ids)
     label_level = config.model.label_level
     videos = collect_predictions(model, dataset, pipeline.model_input_keys(pipeline_config), label_level)

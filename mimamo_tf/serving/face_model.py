@@ -134,25 +134,13 @@ def rebuild_network(model, config, compute_dtype="float32", window=None, unroll=
         ExportError: an unknown ``compute_dtype``, or a checkpoint whose variables do not match the
             network its config builds.
     """
-    from mimamo_tf import config as config_lib
-    from mimamo_tf.models import build_mimamo_net
-    from mimamo_tf.models.precision import dtype_policy
+    from mimamo_tf.models.precision import rebuild_in_precision
 
     check_compute_dtype(compute_dtype)
-    model_config = config.model
-    if "spatial_features" in model.input:
-        model_config = config_lib.replace(
-            config, model={"spatial_feature_dim": int(model.input["spatial_features"].shape[-1])}).model
-    with dtype_policy(compute_dtype):
-        rebuilt = build_mimamo_net(model_config, name=model.name, window=window, unroll=unroll)
-    source, target = model.weights, rebuilt.weights
-    mismatched = [(a.path, tuple(a.shape), b.path, tuple(b.shape)) for a, b in zip(source, target)
-                  if tuple(a.shape) != tuple(b.shape)]
-    if len(source) != len(target) or mismatched:
-        raise ExportError(f"the checkpoint's network does not match its flags.cfg ({len(source)} vs {len(target)} "
-                          f"variables; first differences {mismatched[:3]})")
-    rebuilt.set_weights(model.get_weights())
-    return rebuilt
+    try:
+        return rebuild_in_precision(model, config.model, compute_dtype, window=window, unroll=unroll)
+    except ValueError as error:
+        raise ExportError(str(error)) from None
 
 
 def fixed_window_model(model, config, window):

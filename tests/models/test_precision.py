@@ -53,3 +53,26 @@ def test_auto_builds_layers_in_this_machines_choice():
         layer = keras.layers.Dense(2)
     assert layer.compute_dtype == expected and layer.variable_dtype == "float32"
     assert keras.config.dtype_policy().name == "float32"  # restored
+
+
+def test_a_bfloat16_network_is_rebuilt_in_float32_where_bfloat16_is_not_native():
+    import numpy as np
+
+    from mimamo_tf.models import build_mimamo_net
+
+    model_config = replace(ExperimentConfig(), model={"streams": "spatial", "spatial_feature_dim": 16}).model
+    with precision.dtype_policy("bfloat16"):
+        trained = build_mimamo_net(model_config)
+    assert precision.computes_in(trained) == "bfloat16"
+    assert precision.for_this_machine(trained, model_config, NATIVE) is trained  # fast as it is
+    rebuilt = precision.for_this_machine(trained, model_config, AVX2)
+    assert precision.computes_in(rebuilt) == "float32"
+    for a, b in zip(trained.get_weights(), rebuilt.get_weights()):
+        np.testing.assert_array_equal(a, b)  # float32 variables under every policy: copied exactly
+    features = np.random.default_rng(0).normal(size=(2, 8, 16)).astype(np.float32)
+    inputs = {"spatial_features": features}
+    in_bfloat16 = np.asarray(trained(inputs, training=False), np.float32)
+    in_float32 = np.asarray(rebuilt(inputs, training=False))
+    # The same function, without bfloat16's rounding (~3 significant digits).
+    np.testing.assert_allclose(in_float32, in_bfloat16, atol=0.03)
+    assert precision.for_this_machine(rebuilt, model_config, AVX2) is rebuilt
