@@ -152,6 +152,8 @@ class SyntheticConfig:
         label_surplus: give some label files 1-2 lines more than frames, like Aff-Wild2.
         cropped_aligned_template: template of the cropped_aligned faces, a key of
             `CROPPED_ALIGNED_TEMPLATES`: "arcface" (the provider's style, the default) or "ours".
+        motion_scale: the micro-motion's amplitude as a factor of the default (`micro_motion`):
+            0 removes it (arousal is then invisible), 0.25 makes it four times subtler.
     """
 
     train_videos: int = 2
@@ -165,9 +167,11 @@ class SyntheticConfig:
     cutaways: bool = True
     label_surplus: bool = True
     cropped_aligned_template: str = "arcface"
+    motion_scale: float = 1.0
 
     def __post_init__(self):
         _check_template(self.cropped_aligned_template)
+        _check_motion_scale(self.motion_scale)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,6 +190,7 @@ class OmgSyntheticConfig:
         cutaways: frames and whole utterances without a face (see the module docstring).
         cropped_aligned_template: template of the aligned faces (see `SyntheticConfig`); "ours" by
             default: prepare keeps OMG's pre-aligned faces as they are.
+        motion_scale: the micro-motion's amplitude as a factor of the default (see `SyntheticConfig`).
     """
 
     train_videos: int = 4
@@ -199,9 +204,11 @@ class OmgSyntheticConfig:
     seed: int = 0
     cutaways: bool = True
     cropped_aligned_template: str = "ours"
+    motion_scale: float = 1.0
 
     def __post_init__(self):
         _check_template(self.cropped_aligned_template)
+        _check_motion_scale(self.motion_scale)
         if self.utterances_per_video < 1:
             raise ValueError(f"utterances_per_video must be >= 1, got {self.utterances_per_video}")
         # A partial cut-away keeps at least one face frame on each side of a stretch of >= 3.
@@ -216,6 +223,11 @@ def _check_template(name: str) -> None:
     if name not in CROPPED_ALIGNED_TEMPLATES:
         raise ValueError(f"cropped_aligned_template must be one of {sorted(CROPPED_ALIGNED_TEMPLATES)}, "
                          f"got {name!r}")
+
+
+def _check_motion_scale(scale: float) -> None:
+    if not (np.isfinite(scale) and scale >= 0):
+        raise ValueError(f"motion_scale must be a finite number >= 0, got {scale}")
 
 
 def _astronaut() -> np.ndarray:
@@ -239,15 +251,16 @@ def smooth_trajectory(rng: np.random.Generator, frames: int, fps: float, low: fl
     return lo + unit * (hi - lo)
 
 
-def micro_motion(rng: np.random.Generator, arousal: np.ndarray, fps: float) -> np.ndarray:
+def micro_motion(rng: np.random.Generator, arousal: np.ndarray, fps: float, scale: float = 1.0) -> np.ndarray:
     """Offsets (T, 5, 2) in px of eyes, brows and mouth; amplitude and rate grow with arousal.
 
-    Amplitude is 0.3 px at arousal -1 and 2.1 px at +1; the rate 2 Hz to 8 Hz (each region and
-    axis gets a random phase and a +-25% rate jitter). The phase integrates the rate, so a
-    changing arousal changes the rate smoothly.
+    Amplitude is 0.3 px at arousal -1 and 2.1 px at +1, times ``scale`` (``--motion_scale``); the
+    rate 2 Hz to 8 Hz (each region and axis gets a random phase and a +-25% rate jitter). The phase
+    integrates the rate, so a changing arousal changes the rate smoothly. The random draws do not
+    depend on ``scale``, so datasets of different scales differ in the amplitude alone.
     """
     arousal = np.asarray(arousal, np.float64)
-    amplitude = 0.3 + 0.9 * (arousal + 1.0)
+    amplitude = scale * (0.3 + 0.9 * (arousal + 1.0))
     rate = 2.0 + 3.0 * (arousal + 1.0)
     micro = np.zeros((len(arousal), 5, 2))
     for region in range(5):
@@ -355,7 +368,7 @@ def make_person(rng: np.random.Generator, photo: np.ndarray, config: SyntheticCo
     renderer = FaceRenderer(image, landmarks, brows, inner, flipped)
     valence = np.round(smooth_trajectory(rng, frames, fps, -0.9, 0.9), 3)
     arousal = np.round(smooth_trajectory(rng, frames, fps, -0.9, 0.9), 3)
-    micro = micro_motion(rng, arousal, fps)
+    micro = micro_motion(rng, arousal, fps, config.motion_scale)
     # Head motion: slow drift of position (px), rotation (rad) and scale around the canvas centre.
     t = np.arange(frames) / fps
     base_scale = rng.uniform(0.85, 1.2) * min(canvas_size) / 240.0
@@ -597,7 +610,8 @@ def generate_omg(output_dir: str, config: OmgSyntheticConfig = OmgSyntheticConfi
         # One long render, then cut: the utterances of a video share the person, the lighting and
         # continuous label curves, as consecutive utterances of a real video do.
         render_config = SyntheticConfig(frames=int(lengths.sum()), width=config.width,
-                                        height=config.height, fps=config.fps, seed=config.seed)
+                                        height=config.height, fps=config.fps, seed=config.seed,
+                                        motion_scale=config.motion_scale)
         frames, tracks, visible, landmarks = render_video(video_rng, photo, render_config, 1,
                                                           cutaway=False, visible=visible)
         track, landmarks = tracks[0], landmarks[0]
@@ -649,7 +663,7 @@ def main(argv):
         validation_videos=validation if FLAGS.validation_videos is None else FLAGS.validation_videos,
         two_person_videos=pairs if FLAGS.two_person_videos is None else FLAGS.two_person_videos,
         frames=frames if FLAGS.frames is None else FLAGS.frames,
-        width=FLAGS.width, height=FLAGS.height, seed=FLAGS.seed,
+        width=FLAGS.width, height=FLAGS.height, seed=FLAGS.seed, motion_scale=FLAGS.motion_scale,
         **_template_override())
     names = generate(FLAGS.output_dir, config)
     total = (config.train_videos + config.validation_videos + config.two_person_videos) * config.frames
@@ -679,7 +693,8 @@ def _main_omg():
             utterances_per_video=(utterances if FLAGS.utterances_per_video is None
                                   else FLAGS.utterances_per_video),
             min_utterance_frames=shortest, max_utterance_frames=longest,
-            width=FLAGS.width, height=FLAGS.height, seed=FLAGS.seed, **_template_override())
+            width=FLAGS.width, height=FLAGS.height, seed=FLAGS.seed, motion_scale=FLAGS.motion_scale,
+            **_template_override())
     except ValueError as error:
         raise app.UsageError(f"--format=omg: {error}", exitcode=EXIT_BAD_INPUT) from error
     names = generate_omg(FLAGS.output_dir, config)
@@ -708,6 +723,8 @@ def define_flags():
     flags.DEFINE_integer("frames", None, "Override the preset's frames per video (affwild2 only).")
     flags.DEFINE_integer("utterances_per_video", None, "Override the preset's utterances per source "
                          "video (omg only).")
+    flags.DEFINE_float("motion_scale", 1.0, "The micro-motion's amplitude (which carries arousal) as a factor of "
+                       "the default 0.3-2.1 px: 0 removes it, 0.25 makes it four times subtler.", lower_bound=0.0)
     flags.DEFINE_integer("width", 320, "Frame width (per person).")
     flags.DEFINE_integer("height", 240, "Frame height.")
     flags.DEFINE_integer("seed", 0, "Random seed (output is a deterministic function of it).")

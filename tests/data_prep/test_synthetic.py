@@ -193,3 +193,24 @@ def test_omg_prepare_with_aligned_faces_keeps_csv_labels_and_true_face_flags(omg
         assert example["video_valence"] == pytest.approx(float(rows[name]["valence"]), abs=1e-6)
         np.testing.assert_array_equal(example["face_found"], truth["face_visible"].astype(np.int64))
     assert any(not e["face_found"].any() for e in examples.values())
+
+
+def test_motion_scale_changes_the_micro_motion_amplitude_alone():
+    arousal = np.linspace(-0.9, 0.9, 60)
+    default = synthetic.micro_motion(np.random.default_rng(3), arousal, 30.0)
+    for scale in (0.0, 0.25, 2.0):
+        scaled = synthetic.micro_motion(np.random.default_rng(3), arousal, 30.0, scale)
+        np.testing.assert_allclose(scaled, scale * default, rtol=0, atol=1e-12)  # same phases and rates
+    # The rendered face moves accordingly: no micro-motion at 0, and more at larger scales.
+    renderer = _renderer()
+    x0, y0, x1, y1 = synthetic.FACE_ROI
+
+    def motion_energy(scale):
+        micro = synthetic.micro_motion(np.random.default_rng(3), np.full(20, 0.5), 30.0, scale)
+        rendered = [cv2.cvtColor(renderer.render(0.0, m), cv2.COLOR_RGB2GRAY).astype(float) for m in micro]
+        return np.mean([np.abs(b - a)[y0:y1, x0:x1].mean() for a, b in zip(rendered, rendered[1:])])
+
+    assert motion_energy(0.0) == 0.0 < motion_energy(0.25) < motion_energy(1.0)
+    with pytest.raises(ValueError, match="motion_scale"):
+        synthetic.SyntheticConfig(motion_scale=-1.0)
+    assert synthetic.OmgSyntheticConfig(motion_scale=0.5).motion_scale == 0.5
