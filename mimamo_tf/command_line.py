@@ -19,6 +19,7 @@ skeleton does the rest, the same way for every command:
 
 import sys
 
+from mimamo_tf.config import expand_config_argument
 from mimamo_tf.errors import InputError
 
 EXIT_DONE = 0
@@ -99,8 +100,6 @@ def run_command(name, main, define_flags=None, doc=None, extra_errors=(), positi
     if "config" in flag_values:
         # --config=NAME is a packaged flagfile: absl reads flagfiles while it parses, so it becomes
         # --flagfile=PATH first, where it stands (flags after it still override it).
-        from mimamo_tf.config import expand_config_argument
-
         try:
             sys.argv = [sys.argv[0], *expand_config_argument(sys.argv[1:])]
         except InputError as error:
@@ -114,10 +113,9 @@ def run_command(name, main, define_flags=None, doc=None, extra_errors=(), positi
         quiet_python_logging()
         if "config" in flag_values and flag_values["config"].value:
             # The command line's --config became a --flagfile before parsing; one read from a flagfile cannot.
-            from mimamo_tf.config import expand_config_argument
-
-            return report_input_error(name, "--config works on the command line only; inside a flagfile write "
-                                            f"{expand_config_argument(['--config=' + flag_values['config'].value])[0]}",
+            return report_input_error(name, f"--config={flag_values['config'].value} works on the command line only; "
+                                            "inside a flagfile write --flagfile=PATH (python -c \"from mimamo_tf import "
+                                            "config; print(config.packaged_flagfile('NAME.cfg'))\" prints it)",
                                       "configuration error")
         try:
             code = main(flag_values, argv[1:]) if positional else main(flag_values)

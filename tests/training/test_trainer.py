@@ -199,6 +199,10 @@ def test_cli_exit_code_2_and_unknown_flags(data_dir, tmp_path):
     assert run.returncode == 2 and "configuration error: --fold must be in [0, --num_folds=3)" in run.stderr, run.stderr
     run = _train(f"--data_dir={data_dir}", f"--model_dir={tmp_path}", "--learning_rat=0.1")
     assert run.returncode == 2 and "Unknown command line flag 'learning_rat'" in run.stderr  # bad input, not absl's 1
+    # --config names a packaged flagfile on the command line only; inside a flagfile it is refused.
+    (tmp_path / "with_config.cfg").write_text("--config=demo\n")
+    run = _train(f"--flagfile={tmp_path / 'with_config.cfg'}", f"--data_dir={data_dir}", f"--model_dir={tmp_path}")
+    assert run.returncode == 2 and "--config=demo works on the command line only" in run.stderr, run.stderr
     old = tmp_path / "old"
     old.mkdir()
     example = tf.train.SequenceExample()
