@@ -160,12 +160,20 @@ def machine_shards(split: str, count: int, num_shards: int = 1, shard_index: int
     return [shards.shard_name(split, i, count) for i in range(count) if i % num_shards == shard_index]
 
 
+def _split_summary(manifest: dict, split: str, num_shards: int, shard_index: int):
+    """``manifest.json``'s summary of ``split`` and the names of this machine's shards of it."""
+    summary = manifest["splits"].get(split, {})
+    return summary, set(machine_shards(split, summary.get("num_output_shards", 0), num_shards, shard_index))
+
+
 def failed_inputs(manifest: dict, split: str, num_shards: int = 1, shard_index: int = 0) -> List[dict]:
     """The failed inputs of ``split`` in this machine's shards, as ``manifest.json`` lists them
     (``video_id``, ``source``, ``reason``, ``shard``). Shards skipped as complete count: their inputs
     failed as much as in the run that wrote them."""
-    summary = manifest["splits"].get(split, {})
-    mine = set(machine_shards(split, summary.get("num_output_shards", 0), num_shards, shard_index))
+    return _failed_in(*_split_summary(manifest, split, num_shards, shard_index))
+
+
+def _failed_in(summary: dict, mine: set) -> List[dict]:
     return [failure for failure in summary.get("failed", []) if failure.get("shard") in mine]
 
 
@@ -173,11 +181,10 @@ def finish(manifest: dict, split: str, output_dir: str, num_shards: int = 1, sha
     """The command's exit code once ``prepare`` has run, with this machine's failed inputs listed last
     on stderr, each with its file and reason: ``EXIT_DONE`` when every input was written,
     ``EXIT_SOME_FAILED`` when one or more failed (all of them included)."""
-    failed = failed_inputs(manifest, split, num_shards, shard_index)
+    summary, mine = _split_summary(manifest, split, num_shards, shard_index)
+    failed = _failed_in(summary, mine)
     if not failed:
         return EXIT_DONE
-    summary = manifest["splits"][split]
-    mine = set(machine_shards(split, summary["num_output_shards"], num_shards, shard_index))
     written = sum(shard["examples"] for shard in summary["shards"] if shard["file"] in mine)
     where = os.path.join(output_dir, manifest_lib.MANIFEST_NAME)
     header = (f"{len(failed)} of {len(failed) + written} inputs failed (also in {where}):" if written else

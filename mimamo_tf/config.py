@@ -425,8 +425,8 @@ def define_config_flag(flag_values=None):
 
     flag_values = flags.FLAGS if flag_values is None else flag_values
     if "config" not in flag_values:
-        names = ", ".join(name[:-len(".cfg")] for name in packaged_flagfiles())
-        flags.DEFINE_string("config", None, f"A flagfile that ships with mimamo_tf, by name: {names}. The same as "
+        flags.DEFINE_string("config", None, f"A flagfile that ships with mimamo_tf, by name: "
+                            f"{', '.join(packaged_config_names())}. The same as "
                             "--flagfile=<its path in the installed package>; flags after it override it.",
                             flag_values=flag_values)
 
@@ -443,7 +443,7 @@ def expand_config_argument(argv):
             continue
         if not has_value:
             if not remaining:
-                raise ConfigError("--config needs a name: " + ", ".join(packaged_flagfiles()))
+                raise ConfigError("--config needs a name: " + ", ".join(packaged_config_names()))
             value = remaining.pop(0)
         file_name = value if value.endswith(".cfg") else f"{value}.cfg"
         expanded.append(f"--flagfile={packaged_flagfile(file_name)}")
@@ -510,8 +510,7 @@ def packaged_flagfile(name):
 
     path = importlib.resources.files("mimamo_tf").joinpath("configs", name)
     if not path.is_file():
-        names = ", ".join(n[:-len(".cfg")] for n in packaged_flagfiles())
-        raise ConfigError(f"no packaged flagfile {name!r}: --config takes one of {names} "
+        raise ConfigError(f"no packaged flagfile {name!r}: --config takes one of {', '.join(packaged_config_names())} "
                           f"(the files in {importlib.resources.files('mimamo_tf').joinpath('configs')})")
     return str(path)
 
@@ -522,6 +521,11 @@ def packaged_flagfiles():
 
     return sorted(p.name for p in importlib.resources.files("mimamo_tf").joinpath("configs").iterdir()
                   if p.name.endswith(".cfg"))
+
+
+def packaged_config_names():
+    """``--config``'s names: the packaged flagfiles without ``.cfg`` (``demo``, ``affwild2``, ...)."""
+    return [name[:-len(".cfg")] for name in packaged_flagfiles()]
 
 
 def from_flagfile(path, overrides=()):

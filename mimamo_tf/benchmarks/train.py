@@ -147,7 +147,7 @@ def main(FLAGS):
     cpu, choice = hardware.read_cpu(), precision.machine_choice()
     print(f"CPU: {cpu.summary()}, {os.cpu_count()} cores; GPUs: "
           f"{', '.join(g.name for g in hardware.read_gpus()) or 'none'}")
-    print(f"--mixed_precision=auto (the default) takes {choice.line()[len('precision: '):]}", flush=True)
+    print(f"--mixed_precision=auto (the default) takes {choice.precision} — {choice.reason}", flush=True)
     default = setting_name(base.runtime.jit_compile, precision.resolve_precision(base.runtime.mixed_precision))
     configs = {name: replace(base, runtime={"jit_compile": SETTINGS[name][0],
                                             "mixed_precision": SETTINGS[name][1]}) for name in names}

@@ -120,9 +120,10 @@ def resolve_features_backbone(config):
 def resolve_data_dependent(config):
     """``config`` with the settings read from the data filled in (the backbone of the stored features
     and their width), so the run's ``flags.cfg`` is concrete; the data is checked on the way."""
-    if config.model.uses_spatial and config.model.spatial_input == "features":
-        config = resolve_features_backbone(config)
-    if config.model.uses_spatial and config.model.spatial_input == "features" and not config.model.spatial_feature_dim:
+    if not (config.model.uses_spatial and config.model.spatial_input == "features"):
+        return config
+    config = resolve_features_backbone(config)
+    if not config.model.spatial_feature_dim:
         info = pipeline.check_shards(pipeline.split_shards(config.data.data_dir, config.data.train_split),
                                      pipeline.pipeline_config(config))
         if info["spatial_feature_dim"]:
