@@ -200,6 +200,20 @@ class OptimizationConfig:
             with momentum 0.9 at the same value).
         lr_decay_epochs, lr_decay: the learning rate is multiplied by ``lr_decay`` at each of these
             epochs (0-based).
+        two_stage: a two-stream net (``--streams=both``) is trained in two stages from one command:
+            its single-stream nets without the GRU (the paper's) into ``<model_dir>/streams/spatial``
+            and ``<model_dir>/streams/temporal``, then the two-stream net into ``<model_dir>`` with
+            its streams initialised from theirs (``training.two_stage``). Each stage is a run of its
+            own that resumes where it stopped. A single-stream net is trained as configured.
+        freeze_streams_epochs: the streams a two-stream run inherits from single-stream runs
+            (``--init_spatial_from``, ``--init_temporal_from``, or ``--two_stage``'s stream runs) are
+            frozen for this many first epochs — no gradient, BatchNorm on its moving statistics,
+            dropout off: they compute exactly their parents' features — while the fusion layers,
+            the BiGRU and the head learn on them; then every layer trains (linear probing, then
+            fine-tuning: Kumar et al., ICLR 2022). 0: trained from the first step.
+        ema_decay: validate, select and save an exponential moving average of the weights with
+            this per-step decay (``training.weight_averaging``; ~1 / (1 - decay) steps averaged),
+            while SGD trains the raw weights; 0: the raw weights.
         patience: early stopping patience in epochs on the selection metric (0: off).
         selection_metric: what picks the best epoch, stops early and ranks tuner trials:
             ``"official"`` (``val_ccc_mean``: every valid-label frame, as ``evaluate`` reports) or
@@ -215,6 +229,9 @@ class OptimizationConfig:
     weight_decay_type: str = "coupled"
     lr_decay_epochs: Tuple[int, ...] = (10, 20)
     lr_decay: float = 0.1
+    two_stage: bool = False
+    freeze_streams_epochs: int = 0
+    ema_decay: float = 0.0
     patience: int = 5
     selection_metric: str = "official"
 
@@ -337,6 +354,17 @@ _FLAGS = (
      "Keras' weight_decay (about 10x weaker with momentum 0.9 at the same value)."),
     ("lr_decay_epochs", "optimization", "lr_decay_epochs", "Epochs at which the learning rate is multiplied by --lr_decay."),
     ("lr_decay", "optimization", "lr_decay", "Step-schedule factor."),
+    ("two_stage", "optimization", "two_stage",
+     "Train a two-stream net in two stages from one command: its single-stream nets (no GRU) into "
+     "<model_dir>/streams/{spatial,temporal}, then the two-stream net into <model_dir> from their streams; "
+     "each stage resumes where it stopped. --notwo_stage trains the two-stream net from scratch."),
+    ("freeze_streams_epochs", "optimization", "freeze_streams_epochs",
+     "Epochs at the start of a two-stream run during which the streams it inherits (--init_spatial_from, "
+     "--init_temporal_from, --two_stage) are frozen: no gradient, BatchNorm statistics and dropout as at "
+     "inference; the fusion layers, BiGRU and head learn on their features, then every layer trains (0: none)."),
+    ("ema_decay", "optimization", "ema_decay",
+     "Validate, select and save the exponential moving average of the weights with this per-step decay "
+     "(about 1 / (1 - decay) steps averaged) while SGD trains the raw weights; 0: the raw weights."),
     ("patience", "optimization", "patience", "Early stopping patience in epochs on the selection metric (0: off)."),
     ("selection_metric", "optimization", "selection_metric",
      "What picks best.keras, stops early and ranks tuner trials: official (val_ccc_mean, every valid-label "
@@ -604,6 +632,12 @@ def validate(config, require_data=True, require_model_dir=True):
         if model.init_from and getattr(model, flag):
             # --init_from sets every weight, the streams' included: the two would overwrite each other.
             raise ConfigError(f"--init_from and --{flag} both initialise the network; give one of them")
+    if opt.freeze_streams_epochs and not (model.init_spatial_from or model.init_temporal_from or opt.two_stage):
+        # (With --two_stage a single-stream net inherits nothing and trains as configured, so the
+        # two-stage configs can be used for single-stream nets too.)
+        raise ConfigError(f"--freeze_streams_epochs={opt.freeze_streams_epochs} freezes the streams a run inherits "
+                          "(--init_spatial_from, --init_temporal_from, or --two_stage); this run inherits none: "
+                          "set it to 0")
     for flag in ("init_spatial_from", "init_temporal_from"):
         path = getattr(model, flag)
         if path and not os.path.isfile(path):
@@ -616,12 +650,15 @@ def validate(config, require_data=True, require_model_dir=True):
         if value < 1:
             raise ConfigError(f"--{name} must be positive, got {value}")
     for name, value in (("steps_per_epoch", opt.steps_per_epoch), ("validation_steps", opt.validation_steps),
-                        ("patience", opt.patience), ("checkpoint_every_steps", runtime.checkpoint_every_steps),
+                        ("patience", opt.patience), ("freeze_streams_epochs", opt.freeze_streams_epochs),
+                        ("checkpoint_every_steps", runtime.checkpoint_every_steps),
                         ("gru_layers", model.gru_layers)):
         if value < 0:
             raise ConfigError(f"--{name} must be >= 0, got {value}")
     if opt.learning_rate < 0 or not 0 <= opt.momentum < 1:
         raise ConfigError(f"--learning_rate must be >= 0 and --momentum in [0, 1); got {opt.learning_rate}, {opt.momentum}")
+    if not 0 <= opt.ema_decay < 1:
+        raise ConfigError(f"--ema_decay must be in [0, 1) (0: off); got {opt.ema_decay}")
     if any(e < 0 for e in opt.lr_decay_epochs):
         raise ConfigError(f"--lr_decay_epochs must be epochs >= 0, got {opt.lr_decay_epochs}")
     if not 0 <= data.inner_validation_fraction < 1:

@@ -11,7 +11,14 @@
 * ``logs/train``, ``logs/validation`` — TensorBoard;
 * ``init_from.json`` — with ``--init_from`` (fine-tuning), where the first weights came from: the
   flag's value, the ``.keras`` file it resolved to, that file's sha256 and its run directory;
+* ``streams/spatial``, ``streams/temporal`` — with ``--two_stage``, the single-stream runs (each a
+  run directory of its own) whose streams start the two-stream net;
 * ``eval_<split>/`` — written by ``python -m mimamo_tf.evaluate``.
+
+A run that starts from trained weights (``--init_from``, ``--init_spatial_from``,
+``--init_temporal_from``) is validated before its first epoch: ``history.json``'s first entry is then
+``"epoch": -1`` (``START_EPOCH``: validation only), and ``best.keras`` holds those starting weights
+while no epoch beats them.
 
 This module is the one owner of those names, of the rule that picks the best epoch, and of loading
 a run (its config, a checkpoint, the frozen backbone of its data). ``import mimamo_tf`` registers
@@ -33,6 +40,9 @@ CHECKPOINTS_DIR = "checkpoints"
 STATE_DIR = os.path.join(CHECKPOINTS_DIR, "state")
 LOGS_DIR = "logs"
 INIT_FILE = "init_from.json"
+STREAMS_DIR = "streams"
+# ``history.json``'s ``epoch`` of the validation of a run's starting weights, before its first epoch.
+START_EPOCH = -1
 # The named checkpoints a run keeps; anything else given as a checkpoint is a path to a .keras file.
 NAMED_CHECKPOINTS = ("best", "last")
 # The history entry that decides the best epoch (best.keras, early stopping, the tuner's objective,
@@ -66,6 +76,16 @@ def flags_path(model_dir):
 
 def history_path(model_dir):
     return os.path.join(model_dir, HISTORY_FILE)
+
+
+def stream_run_dir(model_dir, stream):
+    """``<model_dir>/streams/<stream>``: a ``--two_stage`` run's single-stream run of ``stream``."""
+    return os.path.join(model_dir, STREAMS_DIR, stream)
+
+
+def trained_epochs(history):
+    """Epochs a history has trained (its start validation, ``START_EPOCH``, is not one)."""
+    return sum(1 for entry in history if entry.get("epoch", 0) >= 0)
 
 
 def init_record_path(model_dir):

@@ -24,8 +24,10 @@ def main(flag_values):
     key = runs.selection_key(config)
     best = runs.best_epoch(history, key)
     if best is not None:
-        print(f"mimamo_tf.train: done after {len(history)} epochs; best validation mean CCC "
-              f"{best[key]:.4f} ({key}, epoch {best['epoch'] + 1})")
+        which = ("the starting weights: no epoch beat them" if best["epoch"] == runs.START_EPOCH
+                 else f"epoch {best['epoch'] + 1}")
+        print(f"mimamo_tf.train: done after {runs.trained_epochs(history)} epochs; best validation mean CCC "
+              f"{best[key]:.4f} ({key}, {which})")
     return 0
 
 

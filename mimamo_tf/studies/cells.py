@@ -148,7 +148,7 @@ def train_cell(config, output_dir, cell, evaluate_split=None, checkpoint="best",
             raise RuntimeError(f"{cell}: no epoch has a finite validation {key}")
         resolved = runs.read_config(model_dir)
         result = {"cell": cell, "parents": recorded_parents,
-                  "flags": _jsonable(config_lib.flag_values_of(resolved)), "epochs": len(history),
+                  "flags": _jsonable(config_lib.flag_values_of(resolved)), "epochs": runs.trained_epochs(history),
                   "best_epoch": best, "last_epoch": history[-1], "train_seconds": train_seconds}
         if evaluate_split:
             metrics, metrics_dir = evaluate_run(resolved, evaluate_split, checkpoint, 0.0,

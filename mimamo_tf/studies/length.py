@@ -16,7 +16,7 @@ import numpy as np
 
 from mimamo_tf import config as config_lib
 from mimamo_tf.atomic_files import write_json, write_text
-from mimamo_tf.studies import cells, figures, paper, tables
+from mimamo_tf.studies import cells, figures, paper, presets, tables
 
 TRAINING_LINES = {
     "paper": "Trained as the paper's single-stream temporal net (no GRU: a linear layer on the 256-d stream features).",
@@ -32,7 +32,8 @@ def cell_config(base, length, num_folds, fold, training="paper"):
     model = {"streams": "temporal", "temporal_input": "phase_difference", "snippet_length": length}
     if training == "paper":
         model["recurrent"] = False
-    return config_lib.replace(base, model=model, data={"num_folds": num_folds, "fold": fold})
+    return config_lib.replace(base, model=model, data={"num_folds": num_folds, "fold": fold},
+                              optimization=presets.LITERAL_OPTIMIZATION)
 
 
 def run(base, output_dir, lengths=(4, 8, 12, 16), num_folds=5, verbose=True, log=print, training="paper",

@@ -17,6 +17,9 @@ PRESETS = ("paper", "synthetic")
 STUDIES = ("streams", "length", "illumination", "speed")
 BETAS = tuple(round(0.1 * i, 1) for i in range(11))  # Figure 5: beta in {0, 0.1, ..., 1}
 LENGTHS = (4, 8, 12, 16)  # Table 3
+# The studies train the paper's procedure (and the scratch baseline) as they were, whatever recipe
+# the base flagfile trains with (configs/*.cfg: --two_stage, frozen streams, averaged weights).
+LITERAL_OPTIMIZATION = {"two_stage": False, "freeze_streams_epochs": 0, "ema_decay": 0.0}
 
 
 

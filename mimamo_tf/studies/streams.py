@@ -19,7 +19,7 @@ import os
 from mimamo_tf import config as config_lib
 from mimamo_tf import runs
 from mimamo_tf.atomic_files import write_json, write_text
-from mimamo_tf.studies import cells, figures, paper, tables
+from mimamo_tf.studies import cells, figures, paper, presets, tables
 
 SPATIAL = ("features", "none")
 TEMPORAL = ("phase_difference", "phase", "optical_flow", "none")
@@ -70,7 +70,8 @@ def cell_config(base, spatial, temporal, training="paper", parents=None):
             if not parents:
                 raise ValueError(f"{cell_name(spatial, temporal)} needs its single-stream parents' checkpoints")
             model.update(init_spatial_from=parents["spatial"], init_temporal_from=parents["temporal"])
-    return config_lib.replace(base, model=model, data={"num_folds": 0, "fold": 0})
+    return config_lib.replace(base, model=model, data={"num_folds": 0, "fold": 0},
+                              optimization=presets.LITERAL_OPTIMIZATION)
 
 
 def parse_cell(name):

@@ -74,6 +74,15 @@ class TrainingState(tf.Module):
             self.stopped.assign(True)
         return improved
 
+    def record_start(self, value):
+        """Records the starting weights' validation value (``runs.START_EPOCH``) as the one every epoch
+        must beat; returns True if it is finite (then ``best.keras`` is those weights)."""
+        if not runs.is_improvement(float(value), None):
+            return False
+        self.best.assign(value)
+        self.best_epoch.assign(runs.START_EPOCH)
+        return True
+
     def finish_epoch(self):
         self.epoch.assign_add(1)
         self.step_in_epoch.assign(0)
@@ -84,6 +93,7 @@ class Checkpointer:
 
     Args:
         model, optimizer, state: what to save.
+        average: the run's ``weight_averaging.WeightAverage`` (``--ema_decay``), saved too, or None.
         write_dir: where this process writes (the model dir on the chief, a private directory on
             other workers: under ``MultiWorkerMirroredStrategy`` every worker takes part in a save).
         read_dir: where a restart looks for the latest checkpoint. Every worker restores from the
@@ -91,9 +101,10 @@ class Checkpointer:
             on storage every worker sees, as ``MultiWorkerMirroredStrategy`` resumption requires).
     """
 
-    def __init__(self, model, optimizer, state, write_dir, read_dir):
+    def __init__(self, model, optimizer, state, write_dir, read_dir, average=None):
+        parts = {"weight_average": average} if average is not None else {}
         self.checkpoint = tf.train.Checkpoint(
-            model_variables=list(model.variables), optimizer=optimizer, state=state)
+            model_variables=list(model.variables), optimizer=optimizer, state=state, **parts)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, os.path.join(write_dir, STATE_DIR), max_to_keep=2)
         self.read_dir = os.path.join(read_dir, STATE_DIR)
@@ -111,3 +122,14 @@ class Checkpointer:
 
 def has_checkpoint(model_dir):
     return tf.train.latest_checkpoint(os.path.join(model_dir, STATE_DIR)) is not None
+
+
+def finished_epochs(model_dir, epochs):
+    """Whether the run in ``model_dir`` has trained ``epochs`` epochs or stopped early, read from its
+    latest fault-tolerance checkpoint (nothing is built); False without one."""
+    path = tf.train.latest_checkpoint(os.path.join(model_dir, STATE_DIR))
+    if path is None:
+        return False
+    reader = tf.train.load_checkpoint(path)
+    done = int(reader.get_tensor("state/epoch/.ATTRIBUTES/VARIABLE_VALUE"))
+    return done >= epochs or bool(reader.get_tensor("state/stopped/.ATTRIBUTES/VARIABLE_VALUE"))

@@ -14,6 +14,7 @@ scalars in ``logs/train``, ``logs/validation`` (``epoch_loss``, ``epoch_ccc_*``,
 Losses are means of the per-batch CCC loss; CCCs are exact over all frames of the epoch.
 """
 
+import contextlib
 import os
 import sys
 import time
@@ -34,8 +35,9 @@ from mimamo_tf.metrics import OUTPUT_NAMES
 from mimamo_tf.models import precision
 from mimamo_tf.models.backbone import same_features
 from mimamo_tf.progress_lines import ProgressLines, progress_seconds
-from mimamo_tf.training import distribution, model_setup
+from mimamo_tf.training import distribution, model_setup, two_stage
 from mimamo_tf.training.state import Checkpointer, TrainingState, has_checkpoint
+from mimamo_tf.training.stream_freezing import TRAINING, StreamFreezer, inherited_streams, stream_mode
 from mimamo_tf.training.task import Task
 
 
@@ -172,6 +174,8 @@ class Trainer:
         with self.strategy.scope():
             self.model = self.task.build_model(self.strategy.num_replicas_in_sync, initialise=not self.resuming)
             self.optimizer = self.task.build_optimizer(self.model)
+            # Started at the model's first weights (a resumed run restores it with the rest).
+            self.average = WeightAverage(self.model, config.optimization.ema_decay) if config.optimization.ema_decay else None
         # Written once the network is built: a checkpoint that does not fit leaves the model dir untouched.
         os.makedirs(os.path.join(self.out_dir, runs.CHECKPOINTS_DIR), exist_ok=True)
         config_lib.to_flagfile(config, runs.flags_path(self.out_dir), header=(
@@ -187,10 +191,15 @@ class Trainer:
                 print(f"Note: its run was trained with {', '.join(differing)}; the weights fit this network and "
                       "are used as they are.", file=sys.stderr, flush=True)
         self.steps = self.task.build_steps(self.model, self.optimizer, self.strategy)
+        self.freezer = StreamFreezer(self.model, inherited_streams(config.model))
+        # Validated before its first epoch, so that early stopping never returns a net worse than
+        # the trained weights it started from.
+        self.starts_from_weights = bool(config.model.init_from or inherited_streams(config.model))
         self.state = TrainingState(config.model.num_outputs)
         self.epoch_steps = None  # steps of a full epoch, once one has run in this process
         self.selection_key = runs.selection_key(config)
-        self.checkpointer = Checkpointer(self.model, self.optimizer, self.state, self.out_dir, self.model_dir)
+        self.checkpointer = Checkpointer(self.model, self.optimizer, self.state, self.out_dir, self.model_dir,
+                                         average=self.average)
         self.history = History(self.out_dir)
         self.eval_data = self.task.build_validation_inputs(self.strategy, self.data)
         logs = os.path.join(self.out_dir, runs.LOGS_DIR)
@@ -208,17 +217,24 @@ class Trainer:
             self._say(f"Resuming from {restored}: epoch {int(state.epoch) + 1}, "
                       f"{int(state.step_in_epoch)} steps of it done.")
         self.history.keep_before(int(state.epoch))
+        if self.starts_from_weights and int(state.global_step) == 0 and not np.isfinite(float(state.best)):
+            self._validate_start()
         while int(state.epoch) < opt.epochs and not bool(state.stopped):
             epoch = int(state.epoch)
             if int(state.step_in_epoch) == 0:
                 state.start_epoch()
             self.optimizer.learning_rate = opt.learning_rate_at(epoch)
+            if self.freezer.set_mode(stream_mode(epoch, opt.freeze_streams_epochs)):
+                # Which weights train, and how the streams' BatchNorm and dropout run, are fixed
+                # when a step is traced: the epoch needs steps of its own.
+                self.steps = self.task.build_steps(self.model, self.optimizer, self.strategy)
             self._train_epoch(epoch)
-            logs = self._epoch_logs(epoch, self._evaluate())
-            improved = state.update_early_stopping(epoch, logs[self.selection_key], opt.patience)
-            if improved:
-                _save_model(self.model, runs.checkpoint_path(self.out_dir, "best"))
-            _save_model(self.model, runs.checkpoint_path(self.out_dir, "last"))
+            with self._validated_weights():
+                logs = self._epoch_logs(epoch, self._evaluate())
+                improved = state.update_early_stopping(epoch, logs[self.selection_key], opt.patience)
+                if improved:
+                    _save_model(self.model, runs.checkpoint_path(self.out_dir, "best"))
+                _save_model(self.model, runs.checkpoint_path(self.out_dir, "last"))
             self.history.append(logs)
             self._write_summaries(epoch, logs)
             state.finish_epoch()
@@ -229,6 +245,24 @@ class Trainer:
             self._say(f"Early stopping: {self.selection_key} did not improve for {opt.patience} epochs "
                       f"(best {float(state.best):.4f} at epoch {int(state.best_epoch) + 1}).")
         return self.history.epochs
+
+    def _validated_weights(self):
+        """The weights a run validates and saves: the moving average with ``--ema_decay``, else its own."""
+        return self.average.swapped_in() if self.average is not None else contextlib.nullcontext()
+
+    def _validate_start(self):
+        """Validates the starting weights: ``history.json``'s ``START_EPOCH`` entry, and ``best.keras``
+        until an epoch beats them."""
+        start = time.perf_counter()
+        logs = {"epoch": runs.START_EPOCH, **self._evaluate(), "seconds": time.perf_counter() - start}
+        if self.state.record_start(logs[self.selection_key]):  # (an average would hold these weights too)
+            _save_model(self.model, runs.checkpoint_path(self.out_dir, "best"))
+        self.history.keep_before(runs.START_EPOCH)
+        self.history.append(logs)
+        self.checkpointer.save()
+        self._say(f"Before training (the starting weights): val loss {logs['val_loss']:.4f}  val CCC arousal "
+                  f"{logs['val_ccc_arousal']:.3f} valence {logs['val_ccc_valence']:.3f} mean {logs['val_ccc_mean']:.4f} "
+                  f"(face-only {logs['val_ccc_mean_face_only']:.4f})")
 
     def _train_epoch(self, epoch):
         config, state = self.config, self.state
@@ -251,6 +285,8 @@ class Trainer:
                 if not batch.has_value():
                     break
                 loss, statistics = self.steps.train(batch.get_value())
+                if self.average is not None:
+                    self.average.update()
                 state.add_step(loss, statistics, time.perf_counter() - start)
                 bar.update(1)
                 if every and int(state.global_step) % every == 0:
@@ -290,6 +326,7 @@ class Trainer:
             **_ccc_logs(ccc_from_sums(*state.statistics.numpy().astype(np.float64))),
             **validation,
             "learning_rate": float(self.config.optimization.learning_rate_at(epoch)),
+            "streams": self.freezer.mode,
             "frames_per_second": frames / seconds if seconds else 0.0,
             "seconds": seconds,
         }
@@ -313,14 +350,24 @@ class Trainer:
                 f"val loss {logs['val_loss']:.4f}  val CCC arousal {logs['val_ccc_arousal']:.3f} "
                 f"valence {logs['val_ccc_valence']:.3f} mean {logs['val_ccc_mean']:.4f} "
                 f"(face-only {logs['val_ccc_mean_face_only']:.4f})  |  "
-                f"lr {logs['learning_rate']:.2g}  {logs['frames_per_second']:.0f} frames/s  {logs['seconds']:.0f} s")
+                f"lr {logs['learning_rate']:.2g}{'  streams ' + logs['streams'] if logs['streams'] != TRAINING else ''}  "
+                f"{logs['frames_per_second']:.0f} frames/s  {logs['seconds']:.0f} s")
+
+
+def _train_run(config, verbose):
+    """One run directory: ``config`` trained into ``config.runtime.model_dir``."""
+    return Trainer(config, verbose=verbose).run()
 
 
 def train(config, verbose=True):
-    """Trains ``config`` (an ``ExperimentConfig``) into ``config.runtime.model_dir``; returns the history.
+    """Trains ``config`` (an ``ExperimentConfig``) into ``config.runtime.model_dir``; returns the history
+    (with ``--two_stage`` on a two-stream net: stage one's runs first, then the two-stream run's
+    history, ``two_stage.train_two_stage``).
 
     Raises:
         ConfigError: the configuration cannot work (names the flag).
         mimamo_tf.data.pipeline.DataError: the data cannot feed it (names the file).
     """
-    return Trainer(config, verbose=verbose).run()
+    if two_stage.applies(config):
+        return two_stage.train_two_stage(config, _train_run, verbose=verbose)
+    return _train_run(config, verbose)
