@@ -211,6 +211,8 @@ class OptimizationConfig:
             dropout off: they compute exactly their parents' features — while the fusion layers,
             the BiGRU and the head learn on them; then every layer trains (linear probing, then
             fine-tuning: Kumar et al., ICLR 2022). 0: trained from the first step.
+        clip_gradient_norm: the gradient of every step is scaled down to at most this global norm
+            (Keras' ``global_clipnorm``, before the weight decay term); 0: not clipped.
         ema_decay: validate, select and save an exponential moving average of the weights with
             this per-step decay (``training.weight_averaging``; ~1 / (1 - decay) steps averaged),
             while SGD trains the raw weights; 0: the raw weights.
@@ -232,6 +234,7 @@ class OptimizationConfig:
     two_stage: bool = False
     freeze_streams_epochs: int = 0
     ema_decay: float = 0.0
+    clip_gradient_norm: float = 0.0
     patience: int = 5
     selection_metric: str = "official"
 
@@ -362,6 +365,8 @@ _FLAGS = (
      "Epochs at the start of a two-stream run during which the streams it inherits (--init_spatial_from, "
      "--init_temporal_from, --two_stage) are frozen: no gradient, BatchNorm statistics and dropout as at "
      "inference; the fusion layers, BiGRU and head learn on their features, then every layer trains (0: none)."),
+    ("clip_gradient_norm", "optimization", "clip_gradient_norm",
+     "Scale each step's gradient down to at most this global norm (0: no clipping)."),
     ("ema_decay", "optimization", "ema_decay",
      "Validate, select and save the exponential moving average of the weights with this per-step decay "
      "(about 1 / (1 - decay) steps averaged) while SGD trains the raw weights; 0: the raw weights."),
@@ -657,6 +662,8 @@ def validate(config, require_data=True, require_model_dir=True):
             raise ConfigError(f"--{name} must be >= 0, got {value}")
     if opt.learning_rate < 0 or not 0 <= opt.momentum < 1:
         raise ConfigError(f"--learning_rate must be >= 0 and --momentum in [0, 1); got {opt.learning_rate}, {opt.momentum}")
+    if opt.clip_gradient_norm < 0:
+        raise ConfigError(f"--clip_gradient_norm must be >= 0 (0: off); got {opt.clip_gradient_norm}")
     if not 0 <= opt.ema_decay < 1:
         raise ConfigError(f"--ema_decay must be in [0, 1) (0: off); got {opt.ema_decay}")
     if any(e < 0 for e in opt.lr_decay_epochs):

@@ -43,7 +43,8 @@ def build_optimizer(config, model):
     """The run's SGD (coupled or decoupled weight decay); loss scaling for float16. Its slots are
     created now, so that a checkpoint restores into them."""
     opt = config.optimization
-    common = dict(learning_rate=opt.learning_rate_at(0), momentum=opt.momentum)
+    common = dict(learning_rate=opt.learning_rate_at(0), momentum=opt.momentum,
+                  global_clipnorm=opt.clip_gradient_norm or None)
     if opt.weight_decay_type == "coupled":
         optimizer = CoupledWeightDecaySGD(l2=opt.weight_decay, **common)
     else:

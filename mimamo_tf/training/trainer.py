@@ -39,6 +39,7 @@ from mimamo_tf.training import distribution, model_setup, two_stage
 from mimamo_tf.training.state import Checkpointer, TrainingState, has_checkpoint
 from mimamo_tf.training.stream_freezing import TRAINING, StreamFreezer, inherited_streams, stream_mode
 from mimamo_tf.training.task import Task
+from mimamo_tf.training.weight_averaging import WeightAverage
 
 
 class History:

@@ -46,3 +46,25 @@ def test_round_trips_through_its_config():
     optimizer = CoupledWeightDecaySGD(l2=1e-3, learning_rate=0.1, momentum=0.8)
     clone = CoupledWeightDecaySGD.from_config(optimizer.get_config())
     assert clone.l2 == 1e-3 and clone.momentum == pytest.approx(0.8)
+
+
+def test_clip_gradient_norm_scales_the_step_to_the_global_norm_before_the_weight_decay():
+    """``--clip_gradient_norm``: a gradient of global norm 50 over two variables becomes one of norm
+    2 (same direction); the coupled decay term is added after the clipping."""
+    from mimamo_tf import config as config_lib
+    from mimamo_tf.training.optimizer import build_optimizer
+
+    config = config_lib.replace(config_lib.ExperimentConfig(), optimization={
+        "clip_gradient_norm": 2.0, "momentum": 0.0, "learning_rate": 0.1, "lr_decay_epochs": (),
+        "weight_decay": 0.01})
+    a, b = keras.Variable(np.ones(3, np.float32)), keras.Variable(np.ones(4, np.float32))
+
+    class Model:  # what build_optimizer reads of a model
+        trainable_variables = [a, b]
+
+    optimizer = build_optimizer(config, Model())
+    ga, gb = np.full(3, 30.0 / np.sqrt(3), np.float32), np.full(4, 40.0 / 2.0, np.float32)  # norms 30, 40
+    optimizer.apply_gradients([(ga, a), (gb, b)])
+    scale = 2.0 / 50.0
+    np.testing.assert_allclose(a.numpy(), 1 - 0.1 * (ga * scale + 0.01), rtol=1e-5)
+    np.testing.assert_allclose(b.numpy(), 1 - 0.1 * (gb * scale + 0.01), rtol=1e-5)

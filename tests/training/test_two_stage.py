@@ -1,6 +1,6 @@
 """``--two_stage`` end to end on real shards: the stage-one runs and the two-stream run, killed
 (SIGKILL) in each stage and continued by the same command, end with the weights of an uninterrupted
-run; inherited streams frozen exactly for ``--freeze_streams_epochs`` epochs and fine-tuned after
+run (averaged weights and all); inherited streams frozen exactly for ``--freeze_streams_epochs`` epochs and fine-tuned after
 them with their BatchNorm statistics kept; the validation of the starting weights is recorded; the
 two-stream net of the recipe is the network every export reads."""
 
@@ -24,7 +24,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SMOKE = os.path.join(REPO, "configs", "smoke.cfg")
 # A checkpoint after every step: each stage-one epoch saves 2 step checkpoints + 1 at its end; the
 # two-stream run saves one more first, after validating its starting weights.
-TWO_STAGE = ("--two_stage", "--freeze_streams_epochs=1", "--epochs=2", "--checkpoint_every_steps=1")
+TWO_STAGE = ("--two_stage", "--freeze_streams_epochs=1", "--ema_decay=0.5", "--epochs=2", "--checkpoint_every_steps=1")
 
 
 def _env():
