@@ -73,10 +73,6 @@ class StreamFreezer:
         self.batch_norms = [layer for layer in inner if isinstance(layer, keras.layers.BatchNormalization)]
         self.mode = TRAINING
 
-    @property
-    def frozen(self):
-        return self.mode == FROZEN
-
     def set_mode(self, mode):
         """Puts the streams in ``mode``; returns whether anything changed."""
         if mode not in (FROZEN, FINE_TUNING, TRAINING):

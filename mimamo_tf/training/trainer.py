@@ -192,10 +192,11 @@ class Trainer:
                 print(f"Note: its run was trained with {', '.join(differing)}; the weights fit this network and "
                       "are used as they are.", file=sys.stderr, flush=True)
         self.steps = self.task.build_steps(self.model, self.optimizer, self.strategy)
-        self.freezer = StreamFreezer(self.model, inherited_streams(config.model))
+        inherited = inherited_streams(config.model)
+        self.freezer = StreamFreezer(self.model, inherited)
         # Validated before its first epoch, so that early stopping never returns a net worse than
         # the trained weights it started from.
-        self.starts_from_weights = bool(config.model.init_from or inherited_streams(config.model))
+        self.starts_from_weights = bool(config.model.init_from or inherited)
         self.state = TrainingState(config.model.num_outputs)
         self.epoch_steps = None  # steps of a full epoch, once one has run in this process
         self.selection_key = runs.selection_key(config)

@@ -85,7 +85,7 @@ def train_two_stage(config, train_run, verbose=True):
         ConfigError, mimamo_tf.data.pipeline.DataError: as ``training.train``; and a stage-one run
             without a best checkpoint (no epoch had a finite validation CCC).
     """
-    fused_config(config)  # conflicting flags fail before any stage starts
+    fused = fused_config(config)  # conflicting flags fail before any stage starts
     config_lib.validate(config)
     say = print if verbose else (lambda *args, **kwargs: None)
     for number, stream in enumerate(STAGE_STREAMS, start=1):
@@ -98,7 +98,6 @@ def train_two_stage(config, train_run, verbose=True):
         train_run(stage, verbose)
     for stream in STAGE_STREAMS:  # a stage-one run without a best epoch: say which, not a missing file
         runs.init_checkpoint(runs.stream_run_dir(config.runtime.model_dir, stream), flag="two_stage")
-    fused = fused_config(config)
     frozen = config.optimization.freeze_streams_epochs
     say(f"Stage 2: the two-stream net with the BiGRU, its streams from stage one"
         f"{f' (frozen for the first {frozen} epochs)' if frozen else ''} -> {config.runtime.model_dir}", flush=True)

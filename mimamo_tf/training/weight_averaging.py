@@ -55,12 +55,6 @@ class WeightAverage(tf.Module):
             average.assign(decay * average + (1.0 - decay) * value)
         self.updates.assign_add(1)
 
-    def reset(self):
-        """Starts the average at the current weights (a fresh run's starting weights)."""
-        for average, weight in zip(self.averages, self.sources):
-            average.assign(tf.cast(tf.convert_to_tensor(weight), average.dtype))
-        self.updates.assign(0)
-
     @contextlib.contextmanager
     def swapped_in(self):
         """The model holds the averaged weights inside the block, its own weights again after it."""
