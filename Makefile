@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DATA := data
 RUNS := runs
 
-.PHONY: venv test test-fast demo demo-data demo-ablation studies omg-data studies-omg bench clean
+.PHONY: venv test test-fast demo demo-data demo-ablation studies study-sensitivity omg-data studies-omg bench clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -64,15 +64,14 @@ demo: demo-data
 	@echo "Per-frame predictions (CSV), plots (PNG) and overlay videos (MP4) are in $(PREDICTIONS)/;"
 	@echo "the demo model (trained on synthetic faces only) is in saved_models/demo/."
 
-# The paper's Tables 4-5 on the synthetic data: single-stream nets next to the two-stream demo.
+# The paper's Tables 4-5 on the synthetic data: the single-stream nets the demo's two-stream net
+# started from (make demo trains them first: --two_stage), evaluated next to it.
 demo-ablation: demo
-	$(BIN)/python -m mimamo_tf.train --flagfile=configs/demo.cfg --data_dir=$(DATA)/tfrecords --model_dir=$(RUNS)/demo_temporal --streams=temporal
-	$(BIN)/python -m mimamo_tf.evaluate --flagfile=$(RUNS)/demo_temporal/flags.cfg
-	$(BIN)/python -m mimamo_tf.train --flagfile=configs/demo.cfg --data_dir=$(DATA)/tfrecords --model_dir=$(RUNS)/demo_spatial --streams=spatial
-	$(BIN)/python -m mimamo_tf.evaluate --flagfile=$(RUNS)/demo_spatial/flags.cfg
+	$(BIN)/python -m mimamo_tf.evaluate --flagfile=$(RUNS)/demo/streams/temporal/flags.cfg
+	$(BIN)/python -m mimamo_tf.evaluate --flagfile=$(RUNS)/demo/streams/spatial/flags.cfg
 	$(BIN)/python -m mimamo_tf.report "two-stream=$(RUNS)/demo/eval_validation/metrics.json" \
-		"temporal only (phase differences)=$(RUNS)/demo_temporal/eval_validation/metrics.json" \
-		"spatial only=$(RUNS)/demo_spatial/eval_validation/metrics.json"
+		"temporal only (phase differences)=$(RUNS)/demo/streams/temporal/eval_validation/metrics.json" \
+		"spatial only=$(RUNS)/demo/streams/spatial/eval_validation/metrics.json"
 
 # The paper's Tables 3-5 and Figure 5 on the synthetic data (python -m mimamo_tf.study, ~35 min on 2 cores;
 # re-running skips finished cells).
@@ -80,6 +79,33 @@ studies: demo-data
 	for study in speed illumination streams length; do \
 		$(BIN)/python -m mimamo_tf.study --study=$$study --preset=synthetic --data_dir=$(DATA)/tfrecords --output_dir=$(RUNS)/studies || exit 1; \
 	done
+
+# How subtle a motion each temporal input still sees (python -m mimamo_tf.study --study=sensitivity):
+# the demo's synthetic faces at each micro-motion amplitude of SENSITIVITY_SCALES (factors of the
+# default 0.3-2.1 px), prepared without spatial features (the temporal-only nets read none; prepare's
+# default --spatial_features= stores none) into $(SENSITIVITY_DATA)/motion_scale_<s>, <s> written
+# as printf %g writes it: the directory mimamo_tf/studies/sensitivity.py's data_dir_for names. Then
+# phase-difference, phase and optical-flow nets at every scale (12 trainings). A scale whose train and
+# validation shards are complete (manifest.json) is skipped; re-running skips finished cells.
+SENSITIVITY_SCALES ?= 0.25 0.5 1 2
+SENSITIVITY_DATA := $(DATA)/sensitivity
+study-sensitivity: $(STAMP)
+	@for s in $(SENSITIVITY_SCALES); do \
+		name=$$(LC_ALL=C printf '%g' "$$s") || exit 1; \
+		shards=$(SENSITIVITY_DATA)/motion_scale_$$name; synthetic=$(SENSITIVITY_DATA)/synthetic_$$name; \
+		if $(BIN)/python -c "import json, sys; s = json.load(open(sys.argv[1]))['splits']; sys.exit(not all(s.get(k, {}).get('complete') for k in ('train', 'validation')))" "$$shards/manifest.json" 2>/dev/null; then \
+			echo "motion scale $$name: $$shards is prepared, skipped"; continue; \
+		fi; \
+		if [ ! -f "$$synthetic/synthetic_config.json" ]; then \
+			echo "$(BIN)/python -m data_prep.synthetic --size=demo --motion_scale=$$name --output_dir=$$synthetic"; \
+			$(BIN)/python -m data_prep.synthetic --size=demo --motion_scale=$$name --output_dir=$$synthetic || exit 1; \
+		fi; \
+		for split in train validation; do \
+			echo "$(BIN)/python -m data_prep.prepare --dataset=affwild2 --data_root=$$synthetic --output_dir=$$shards --split=$$split --num_workers=2"; \
+			$(BIN)/python -m data_prep.prepare --dataset=affwild2 --data_root=$$synthetic --output_dir=$$shards --split=$$split --num_workers=2 || exit 1; \
+		done; \
+	done
+	$(BIN)/python -m mimamo_tf.study --study=sensitivity --preset=synthetic --data_dir=$(SENSITIVITY_DATA) --motion_scales=$$(echo $(SENSITIVITY_SCALES) | tr ' ' ',') --output_dir=$(RUNS)/study_sensitivity
 
 # The same faces in the OMG-Emotion layout (utterance labels), prepared from their aligned faces.
 omg-data: demo-data

@@ -1,4 +1,4 @@
-"""``python -m mimamo_tf.study --study=streams|length|illumination|speed --data_dir=... --output_dir=...``
+"""``python -m mimamo_tf.study --study=streams|length|illumination|sensitivity|speed --data_dir=... --output_dir=...``
 
 Reproduces the paper's experiments on any prepared dataset; each study writes a Markdown table
 (``<study>.md``, the paper's numbers beside ours), a PNG figure (``<study>.png``) and its results
@@ -13,6 +13,11 @@ Reproduces the paper's experiments on any prepared dataset; each study writes a 
   evaluated at beta in {0, 0.1, ..., 1} of per-frame gamma corruption (``u ** g``,
   ``g ~ U[1 - beta, 1 + beta]``), trained clean (``--corrupt=eval``) or under the same corruption
   (``--corrupt=both``);
+* ``sensitivity`` — the paper's "subtle motion" claim, measured: temporal-only models (Δ phase,
+  phase, optical flow) trained on ``data_prep.synthetic`` data whose micro-motion (which carries
+  arousal) is scaled by each of ``--motion_scales`` (default 0.25, 0.5, 1, 2), arousal CCC against
+  the amplitude. ``--data_dir`` is then a root of prepared directories ``motion_scale_<s>``, one
+  per scale (``make study-sensitivity`` makes them; see ``mimamo_tf.studies.sensitivity``);
 * ``speed`` — cost per frame of phase differences vs optical flow (Farneback, DIS) at 48x48 and
   224x224 (no data needed).
 
@@ -49,16 +54,22 @@ def define_flags(flag_values):
     flags.DEFINE_string("study", None, f"Which study: {', '.join(presets.STUDIES)}.", **fv)
     flags.DEFINE_string("preset", "paper", "Study sizes: paper (the base flagfile's settings) or synthetic "
                         "(the demo data in CPU time, base configs/demo.cfg or configs/omg_demo.cfg).", **fv)
-    flags.DEFINE_string("training", "paper", "How the nets are trained: paper (single-stream nets without the GRU, "
-                        "two-stream nets initialised from them) or scratch (every net with the BiGRU, from scratch).",
-                        **fv)
+    flags.DEFINE_list("training", None, "How the nets are trained: paper (single-stream nets without the GRU, "
+                      "two-stream nets initialised from them, the paper's optimisation), recipe (the same two stages "
+                      "with this project's recipe, `train --two_stage`; streams only) or scratch (every net with the "
+                      "BiGRU, from scratch). streams takes several, one row per net and procedure (default "
+                      "paper,recipe); the other studies take one (default paper).", **fv)
     flags.DEFINE_string("corrupt", "eval", "illumination: corrupt the evaluation only (eval) or training too (both: "
                         "one net per beta, trained under that corruption).", **fv)
     flags.DEFINE_list("cells", None, "streams: only these cells (e.g. features+phase_difference,none+optical_flow).",
                       **fv)
     flags.DEFINE_list("betas", None, "illumination: the beta grid (default 0, 0.1, ..., 1).", **fv)
     flags.DEFINE_list("temporal_inputs", None,
-                      "illumination: temporal inputs compared (default phase_difference,optical_flow).", **fv)
+                      "illumination and sensitivity: temporal inputs compared (default illumination: "
+                      "phase_difference,optical_flow; sensitivity: phase_difference,phase,optical_flow).", **fv)
+    flags.DEFINE_list("motion_scales", None,
+                      "sensitivity: micro-motion amplitudes, factors of data_prep.synthetic's default, >= 0 (default: "
+                      "the preset's, 0.25,0.5,1,2); --data_dir holds motion_scale_<s> for each.", **fv)
     flags.DEFINE_list("lengths", None, "length: snippet lengths L (default 4, 8, 12, 16).", **fv)
     flags.DEFINE_integer("speed_frames", None, "speed: frames of the 48x48 phase sequence (default: the preset's).", **fv)
     flags.DEFINE_integer("speed_pairs", None,
@@ -97,6 +108,31 @@ def _numbers(values, kind, flag):
         return tuple(kind(v) for v in values)
     except ValueError as error:
         raise config_lib.ConfigError(f"--{flag} must be a list of numbers; got {','.join(values)}") from error
+
+
+def _temporal_inputs(values, default):
+    """``--temporal_inputs`` (``default`` when not given) as a tuple; ``ConfigError`` unless each is a
+    distinct one of ``config.TEMPORAL_INPUTS``."""
+    inputs = tuple(values or default)
+    unknown = [t for t in inputs if t not in config_lib.TEMPORAL_INPUTS]
+    if unknown or len(set(inputs)) != len(inputs):
+        raise config_lib.ConfigError(f"--temporal_inputs must be distinct ones of "
+                                     f"{', '.join(config_lib.TEMPORAL_INPUTS)}; got {', '.join(inputs)}")
+    return inputs
+
+
+def _training(values, study):
+    """``--training`` of ``study``: the streams study's procedures (a tuple, default paper and recipe),
+    or the one procedure of another study (default paper; the recipe is a two-stream procedure)."""
+    from mimamo_tf.studies import streams
+
+    if study == "streams":
+        return streams.trainings_of(values or streams.DEFAULT_TRAINING)
+    single = tuple(t for t in streams.TRAINING if t != "recipe")
+    if values and (len(values) != 1 or values[0] not in single):
+        raise config_lib.ConfigError(f"--training for --study={study} must be one of {', '.join(single)}; "
+                                     f"got {','.join(values)}")
+    return values[0] if values else "paper"
 
 
 def base_config(preset, study, flagfile, overrides, label_level="frame"):
@@ -149,17 +185,25 @@ def run_study(FLAGS, argv):
                          pairs=FLAGS.speed_pairs or preset.speed_pairs,
                          repeats=FLAGS.speed_repeats or preset.speed_repeats, log=log)
     if not FLAGS.data_dir:
-        raise config_lib.ConfigError(f"--data_dir is required for --study={study} (a directory of shards "
-                                     "written by data_prep.prepare)")
+        what = ("the root of one prepared directory per motion scale, motion_scale_<s>" if study == "sensitivity"
+                else "a directory of shards written by data_prep.prepare")
+        raise config_lib.ConfigError(f"--data_dir is required for --study={study} ({what})")
     flagfile, explicit_names, overrides = command_line_training_flags(argv)
-    from mimamo_tf.studies.streams import TRAINING
+    training = _training(FLAGS.training, study)
+    labelled_data = FLAGS.data_dir
+    if study == "sensitivity":
+        from mimamo_tf.studies import sensitivity
 
-    if FLAGS.training not in TRAINING:
-        raise config_lib.ConfigError(f"--training must be one of {', '.join(TRAINING)}; got {FLAGS.training!r}")
-    label_level = data_label_level(FLAGS.data_dir, FLAGS.train_split)
+        motion_scales = (_numbers(FLAGS.motion_scales, float, "motion_scales") if FLAGS.motion_scales
+                         else preset.motion_scales)
+        sensitivity.check_motion_scales(motion_scales)
+        inputs = _temporal_inputs(FLAGS.temporal_inputs, sensitivity.TEMPORAL_INPUTS)
+        # --data_dir is the root of one prepared directory per scale: their labels are alike.
+        labelled_data = sensitivity.data_dir_for(FLAGS.data_dir, motion_scales[0])
+    label_level = data_label_level(labelled_data, FLAGS.train_split)
     config = base_config(preset, study, flagfile, overrides, label_level)
     config_lib.validate(config, require_model_dir=False)
-    common = dict(verbose=FLAGS.train_log, log=log, training=FLAGS.training)
+    common = dict(verbose=FLAGS.train_log, log=log, training=training)
     if FLAGS.checkpoint not in ("best", "last"):
         raise config_lib.ConfigError(f"--checkpoint must be best or last for a study; got {FLAGS.checkpoint!r}")
     if study == "streams":
@@ -172,12 +216,10 @@ def run_study(FLAGS, argv):
         betas = _numbers(FLAGS.betas, float, "betas") if FLAGS.betas else preset.betas
         if any(not 0 <= b <= 1 for b in betas):
             raise config_lib.ConfigError(f"--betas must be in [0, 1]; got {betas}")
-        inputs = tuple(FLAGS.temporal_inputs or illumination.TEMPORAL_INPUTS)
-        unknown = [t for t in inputs if t not in config_lib.TEMPORAL_INPUTS]
-        if unknown:
-            raise config_lib.ConfigError(f"--temporal_inputs must be among {', '.join(config_lib.TEMPORAL_INPUTS)}; "
-                                         f"got {', '.join(unknown)}")
+        inputs = _temporal_inputs(FLAGS.temporal_inputs, illumination.TEMPORAL_INPUTS)
         return illumination.run(config, output_dir, betas, inputs, FLAGS.checkpoint, corrupt=FLAGS.corrupt, **common)
+    if study == "sensitivity":
+        return sensitivity.run(config, output_dir, motion_scales, inputs, FLAGS.checkpoint, **common)
     from mimamo_tf.studies import length
 
     lengths = _numbers(FLAGS.lengths, int, "lengths") if FLAGS.lengths else preset.lengths

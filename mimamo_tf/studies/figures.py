@@ -81,6 +81,18 @@ def length_figure(lengths, ours, spread, paper, path, title):
     return _save(fig, path)
 
 
+# One (colour, marker) per temporal input, in the order the series come.
+_LINE_STYLES = (("tab:green", "o"), ("tab:orange", "s"), ("tab:purple", "^"))
+
+
+def _ccc_lines(axis, series, x, name):
+    """Draws ``name`` ("arousal" or "valence") CCC of each series against its ``x`` values."""
+    for index, (label, values) in enumerate(series.items()):
+        color, marker = _LINE_STYLES[index % len(_LINE_STYLES)]
+        axis.plot(values[x], values[name], marker=marker, color=color, label=label)
+    axis.grid(alpha=0.3)
+
+
 def illumination_figure(series, path, title):
     """CCC against beta (per-frame gamma corruption), one line per temporal input, arousal and valence.
 
@@ -89,17 +101,38 @@ def illumination_figure(series, path, title):
     """
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True, sharey=True)
-    styles = {0: ("tab:green", "o"), 1: ("tab:orange", "s"), 2: ("tab:purple", "^")}
     for axis, name in zip(axes, ("arousal", "valence")):
-        for index, (label, values) in enumerate(series.items()):
-            color, marker = styles[index % len(styles)]
-            axis.plot(values["betas"], values[name], marker=marker, color=color, label=label)
+        _ccc_lines(axis, series, "betas", name)
         axis.set_xlabel("beta (gamma ~ U[1 - beta, 1 + beta] per frame)")
         axis.set_ylabel(f"{name} CCC")
         axis.set_title(name)
-        axis.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle(title)
+    return _save(fig, path)
+
+
+def sensitivity_figure(series, amplitudes, path, title):
+    """Arousal CCC against the micro-motion's amplitude, one line per temporal input.
+
+    Args:
+        series: {label: {"motion_scales": [...], "arousal": [...]}}.
+        amplitudes: {motion scale: its amplitude in px, e.g. "0.3-2.1 px"}, printed under each tick.
+    """
+    plt = _pyplot()
+    fig, axis = plt.subplots(figsize=(7, 4.2))
+    _ccc_lines(axis, series, "motion_scales", "arousal")
+    scales = sorted(amplitudes)
+    if scales and scales[0] > 0:
+        # The grid doubles (0.25, 0.5, 1, 2): equal steps on a log axis. A scale of 0 keeps it linear.
+        axis.set_xscale("log", base=2)
+    axis.set_xticks(scales)
+    axis.set_xticklabels([f"{s:g}x\n{amplitudes[s]}" for s in scales], fontsize=8)
+    axis.minorticks_off()
+    axis.axhline(0, color="black", linewidth=0.5)
+    axis.set_xlabel("micro-motion amplitude: factor of the default (px at arousal -1 to +1)")
+    axis.set_ylabel("arousal CCC (official, as evaluate computes it)")
+    axis.legend(fontsize=8)
+    axis.set_title(title)
     return _save(fig, path)
 
 

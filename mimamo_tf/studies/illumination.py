@@ -23,10 +23,6 @@ from mimamo_tf.studies import cells, figures, paper, streams, tables
 
 TEMPORAL_INPUTS = ("phase_difference", "optical_flow")
 CORRUPT = ("eval", "both")
-TRAINING_LINES = {
-    "paper": "Single-stream temporal nets as the paper's: no GRU, a linear layer on the 256-d stream features.",
-    "scratch": "Temporal nets with the BiGRU, from scratch (`--training=scratch`, not the paper's nets).",
-}
 
 
 def training_cell(temporal, beta, corrupt):
@@ -79,9 +75,7 @@ def run(base, output_dir, betas, temporal_inputs=TEMPORAL_INPUTS, checkpoint="be
             values["mean"].append(m["ccc_mean"])
             values["metrics_files"].append(result["metrics_file"])
         series[temporal] = values
-    header = ["beta"]
-    for temporal in temporal_inputs:
-        header += [f"{paper.TEMPORAL_NAMES[temporal]} arousal", f"{paper.TEMPORAL_NAMES[temporal]} valence"]
+    header = ["beta"] + tables.input_columns(temporal_inputs)
     both = all(t in series for t in TEMPORAL_INPUTS)
     if both:
         header.append("arousal gap (Δ phase − flow)")
@@ -98,7 +92,7 @@ def run(base, output_dir, betas, temporal_inputs=TEMPORAL_INPUTS, checkpoint="be
     table = (f"Illumination study (paper Figure 5): temporal-only models trained on {trained_on}, official CCC "
              f"on the `{split}` split of `{base.data.data_dir}` with per-frame gamma corruption u^g, "
              f"g ~ U[1-beta, 1+beta] (checkpoint `{checkpoint}`). {paper.FIGURE5_OMG_ILLUMINATION}\n"
-             f"{TRAINING_LINES[training]}\n\n"
+             f"{tables.TEMPORAL_ONLY_TRAINING[training]}\n\n"
              + tables.markdown(header, table_rows) + "\n")
     table_file = os.path.join(output_dir, "illumination.md")
     write_text(table_file, table)

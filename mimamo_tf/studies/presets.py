@@ -14,12 +14,15 @@ from typing import Tuple
 from mimamo_tf import config as config_lib
 
 PRESETS = ("paper", "synthetic")
-STUDIES = ("streams", "length", "illumination", "speed")
+STUDIES = ("streams", "length", "illumination", "sensitivity", "speed")
 BETAS = tuple(round(0.1 * i, 1) for i in range(11))  # Figure 5: beta in {0, 0.1, ..., 1}
 LENGTHS = (4, 8, 12, 16)  # Table 3
+# The sensitivity study's micro-motion amplitudes, factors of data_prep.synthetic's default (0.3-2.1 px):
+# doubling steps from four times subtler to twice as large (the Makefile's SENSITIVITY_SCALES).
+MOTION_SCALES = (0.25, 0.5, 1.0, 2.0)
 # The studies train the paper's procedure (and the scratch baseline) as they were, whatever recipe
-# the base flagfile trains with (configs/*.cfg: --two_stage, frozen streams, averaged weights).
-LITERAL_OPTIMIZATION = {"two_stage": False, "freeze_streams_epochs": 0, "ema_decay": 0.0}
+# the base flagfile trains with (configs/*.cfg: --two_stage, frozen streams, averaged weights, clipping).
+LITERAL_OPTIMIZATION = {"two_stage": False, "freeze_streams_epochs": 0, "ema_decay": 0.0, "clip_gradient_norm": 0.0}
 
 
 
@@ -30,12 +33,13 @@ class Preset:
     Attributes:
         flagfile: default base training flagfile (frame-level labels).
         video_flagfile: default base training flagfile for utterance-level labels (OMG).
-        training: flag overrides of the streams and illumination cells (both studies use the same
-            so they share their temporal-only trainings).
+        training: flag overrides of the streams, illumination and sensitivity cells (the same, so
+            streams and illumination share their temporal-only trainings, and the sensitivity study's
+            nets train as theirs).
         length_training: flag overrides of the length cells.
         video_training, video_length_training: the same for data with utterance labels (OMG).
         num_folds: folds of the length study.
-        betas, lengths: the illumination and length grids.
+        betas, lengths, motion_scales: the illumination, length and sensitivity grids.
         speed_frames, speed_pairs, speed_repeats: the speed study's sequence length (48x48 phase
             front end), flow pairs timed, repetitions (the best is reported).
     """
@@ -49,6 +53,7 @@ class Preset:
     num_folds: int = 5
     betas: Tuple[float, ...] = BETAS
     lengths: Tuple[int, ...] = LENGTHS
+    motion_scales: Tuple[float, ...] = MOTION_SCALES
     speed_frames: int = 1024
     speed_pairs: int = 60
     speed_repeats: int = 3

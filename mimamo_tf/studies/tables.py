@@ -1,8 +1,16 @@
-"""Markdown tables and the small facts about the data that label them."""
+"""Markdown tables, the captions and columns the studies share, and the small facts about the data
+that label them."""
 
-import json
 import math
-import os
+
+from mimamo_tf.studies import paper
+
+# How the temporal-only nets of the illumination and sensitivity studies were trained, by
+# ``--training`` (a caption line of their tables).
+TEMPORAL_ONLY_TRAINING = {
+    "paper": "Single-stream temporal nets as the paper's: no GRU, a linear layer on the 256-d stream features.",
+    "scratch": "Temporal nets with the BiGRU, from scratch (`--training=scratch`, not the paper's nets).",
+}
 
 
 def markdown(header, rows):
@@ -10,6 +18,11 @@ def markdown(header, rows):
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def input_columns(temporal_inputs):
+    """Column names of an arousal and a valence CCC per temporal input, in the inputs' order."""
+    return [f"{paper.TEMPORAL_NAMES[t]} {name}" for t in temporal_inputs for name in ("arousal", "valence")]
 
 
 def cell(value):
@@ -28,12 +41,5 @@ def spatial_backbone(data_dir):
     if isinstance(backbone, dict):
         return backbone.get("spec") or None
     return backbone or None
-    for split in manifest.get("splits", {}).values():
-        backbone = split.get("settings", {}).get("spatial_backbone")
-        if isinstance(backbone, dict) and backbone.get("spec"):
-            return backbone["spec"]
-        if isinstance(backbone, str) and backbone:
-            return backbone
-    return None
 
 

@@ -46,7 +46,7 @@ def study_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def streams_result(base, study_dir):
-    return streams.run(base, str(study_dir), STREAM_CELLS, verbose=False, log=_quiet)
+    return streams.run(base, str(study_dir), STREAM_CELLS, verbose=False, log=_quiet, training="paper")
 
 
 def _table_rows(markdown):
@@ -113,7 +113,8 @@ def test_a_two_stream_cell_whose_parent_changed_is_refused(streams_result, base,
     path.write_text(json.dumps(changed))
     try:
         with pytest.raises(config_lib.ConfigError, match="temporal .*changed since it started"):
-            streams.run(base, str(study_dir), ["features+phase_difference"], verbose=False, log=_quiet)
+            streams.run(base, str(study_dir), ["features+phase_difference"], verbose=False, log=_quiet,
+                        training="paper")
     finally:
         path.write_text(recorded)
 
@@ -121,7 +122,7 @@ def test_a_two_stream_cell_whose_parent_changed_is_refused(streams_result, base,
 def test_rerun_reuses_finished_cells(streams_result, base, study_dir):
     before = _mtimes(study_dir / "runs")
     messages = []
-    again = streams.run(base, str(study_dir), STREAM_CELLS, verbose=False, log=messages.append)
+    again = streams.run(base, str(study_dir), STREAM_CELLS, verbose=False, log=messages.append, training="paper")
     assert _mtimes(study_dir / "runs") == before  # no checkpoint, history or metrics file rewritten
     finished = [m for m in messages if "finished earlier" in m]
     assert len(finished) == len(STREAM_CELLS) + 1  # and the parent features+none, trained first
@@ -179,12 +180,16 @@ def test_speed_study_cli(tmp_path):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (("--study=bogus", "--output_dir=/tmp/unused"), "--study must be one of streams, length, illumination, speed"),
+    (("--study=bogus", "--output_dir=/tmp/unused"), "--study must be one of streams, length, illumination, sensitivity, speed"),
     (("--study=streams", "--output_dir=/tmp/unused"), "--data_dir is required"),
     (("--study=length", "--data_dir=/tmp/unused", "--output_dir=/tmp/unused", "--num_folds=1",
       "--preset=synthetic"), "--num_folds"),
     (("--study=streams", "--data_dir=/nonexistent", "--output_dir=/tmp/unused", "--preset=synthetic",
       "--cells=features+nothing"), "--cells"),
+    (("--study=streams", "--data_dir=/nonexistent", "--output_dir=/tmp/unused", "--training=paper,bogus"),
+     "--training must be among paper, recipe, scratch"),
+    (("--study=illumination", "--data_dir=/nonexistent", "--output_dir=/tmp/unused", "--training=recipe"),
+     "--training for --study=illumination must be one of paper, scratch"),
 ])
 def test_bad_flags_are_refused_naming_the_flag(flags, message):
     """In-process (the study's own checks, before any work); the command turns them into exit 2
@@ -206,4 +211,35 @@ def test_bad_flags_are_refused_naming_the_flag(flags, message):
 def test_the_command_exits_2_on_a_bad_flag():
     run = _study("--study=bogus", "--output_dir=/tmp/unused")
     assert run.returncode == 2, (run.stdout, run.stderr)
-    assert "--study must be one of streams, length, illumination, speed" in run.stderr
+    assert "--study must be one of streams, length, illumination, sensitivity, speed" in run.stderr
+
+
+def test_recipe_rows_train_apart_with_the_base_flagfiles_optimisation(streams_result, base, study_dir):
+    """``--training=paper,recipe``: the paper's cells are the ones trained before (their literal
+    optimisation ignores the recipe's flags of the base), the recipe's cells train into
+    ``runs/recipe/`` with the base's clipping, averaged weights and stream freezing, its two-stream
+    cell from the recipe's own single-stream cells; each row equals its cell's evaluation."""
+    recipe_base = config_lib.replace(base, optimization={"two_stage": True, "freeze_streams_epochs": 1,
+                                                         "ema_decay": 0.9, "clip_gradient_norm": 1.0})
+    messages = []
+    cell = "features+phase_difference"
+    result = streams.run(recipe_base, str(study_dir), [cell], verbose=False, log=messages.append,
+                         training=("recipe", "paper"))
+    runs_dir = study_dir / "runs"
+    assert any(m.startswith(f"{cell}: finished earlier") for m in messages)  # the paper's cell, not retrained
+    assert [(r["training"], r["cell"]) for r in result["rows"]] == [("paper", cell), ("recipe", cell)]
+    rows = _table_rows((study_dir / "streams.md").read_text())
+    for row, directory in zip(rows, (runs_dir / cell, runs_dir / "recipe" / cell), strict=True):
+        metrics = json.loads((directory / "eval_validation" / "metrics.json").read_text())
+        assert row[3:6] == [f"{metrics[k]:.3f}" for k in ("ccc_arousal", "ccc_valence", "ccc_mean")]
+    assert [row[0] for row in rows] == ["paper", "recipe"]
+    recipe = config_lib.from_flagfile(str(runs_dir / "recipe" / cell / "flags.cfg"))
+    opt = recipe.optimization
+    assert (opt.two_stage, opt.freeze_streams_epochs, opt.ema_decay, opt.clip_gradient_norm) == (False, 1, 0.9, 1.0)
+    assert recipe.model.init_temporal_from == str(runs_dir / "recipe" / "none+phase_difference" / "checkpoints"
+                                                  / "best.keras")
+    parent = config_lib.from_flagfile(str(runs_dir / "recipe" / "none+phase_difference" / "flags.cfg"))
+    assert not parent.model.recurrent and parent.optimization.freeze_streams_epochs == 0
+    assert (parent.optimization.ema_decay, parent.optimization.clip_gradient_norm) == (0.9, 1.0)
+    literal = config_lib.from_flagfile(str(runs_dir / cell / "flags.cfg")).optimization
+    assert (literal.freeze_streams_epochs, literal.ema_decay, literal.clip_gradient_norm) == (0, 0.0, 0.0)
