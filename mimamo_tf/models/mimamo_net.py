@@ -141,7 +141,7 @@ def build_mimamo_net(config=None, name="mimamo_net", window=None, unroll=False):
         x = layers.Dense(256, name="fusion_fc")(x)
         x = layers.ReLU(name="fusion_relu")(x)
         x = batch_norm("fusion_bn")(x)
-        x = layers.Dropout(0.5, name="fusion_dropout")(x)
+        x = layers.Dropout(config.fusion_dropout, name="fusion_dropout")(x)
     else:
         x = features[0]
     # Under a mixed-precision policy the BiGRU and the head compute in float32 (see
@@ -164,7 +164,7 @@ def build_mimamo_net(config=None, name="mimamo_net", window=None, unroll=False):
         # outputs, or of the 256-d stream features for a single-stream net), then the linear head.
         x = TimeMean(name="time_mean", dtype=full)(x, sample_mask=sample_mask)
     if config.recurrent:
-        x = layers.Dropout(0.5, name="head_dropout", dtype=full)(x)
+        x = layers.Dropout(config.head_dropout, name="head_dropout", dtype=full)(x)
     outputs = layers.Dense(config.num_outputs, name="arousal_valence", dtype=full)(x)
     return keras.Model(inputs, outputs, name=name)
 

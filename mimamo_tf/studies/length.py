@@ -29,7 +29,8 @@ def cell_name(length, fold):
 
 
 def cell_config(base, length, num_folds, fold, training="paper"):
-    model = {"streams": "temporal", "temporal_input": "phase_difference", "snippet_length": length}
+    model = {"streams": "temporal", "temporal_input": "phase_difference", "snippet_length": length,
+             **presets.LITERAL_MODEL}
     if training == "paper":
         model["recurrent"] = False
     return config_lib.replace(base, model=model, data={"num_folds": num_folds, "fold": fold},

@@ -23,6 +23,9 @@ MOTION_SCALES = (0.25, 0.5, 1.0, 2.0)
 # The studies train the paper's procedure (and the scratch baseline) as they were, whatever recipe
 # the base flagfile trains with (configs/*.cfg: --two_stage, frozen streams, averaged weights, clipping).
 LITERAL_OPTIMIZATION = {"two_stage": False, "freeze_streams_epochs": 0, "ema_decay": 0.0, "clip_gradient_norm": 0.0}
+# ... and with the paper's dropout rates (ModelConfig's defaults; the recipe turns them off).
+LITERAL_MODEL = {field.name: field.default for field in dataclasses.fields(config_lib.ModelConfig)
+                 if field.name in ("gru_dropout", "fusion_dropout", "head_dropout")}
 
 
 

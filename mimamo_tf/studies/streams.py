@@ -69,8 +69,9 @@ def cell_config(base, spatial, temporal, training="paper", parents=None):
     Args:
         training: ``"paper"``: single-stream cells without the GRU, two-stream cells initialised from
             ``parents`` (``{"spatial": .keras path, "temporal": .keras path}``), with the paper's
-            literal optimisation (``presets.LITERAL_OPTIMIZATION``); ``"recipe"``: the same cells
-            with ``base``'s optimisation (its clipping, averaged weights and stream freezing; the
+            literal optimisation and dropout (``presets.LITERAL_OPTIMIZATION``, ``LITERAL_MODEL``);
+            ``"recipe"``: the same cells with ``base``'s optimisation and dropout (its clipping,
+            averaged weights, stream freezing and dropout rates; the
             study runs the two stages itself, so ``--two_stage`` is off in each cell);
             ``"scratch"``: every cell as ``base`` says, with the literal optimisation.
     """
@@ -95,6 +96,7 @@ def cell_config(base, spatial, temporal, training="paper", parents=None):
             optimization["freeze_streams_epochs"] = 0  # as stage one of --two_stage (two_stage.stream_config)
     else:
         optimization = presets.LITERAL_OPTIMIZATION
+        model.update(presets.LITERAL_MODEL)
     return config_lib.replace(base, model=model, data={"num_folds": 0, "fold": 0}, optimization=optimization)
 
 

@@ -5,7 +5,8 @@ A two-stream run whose streams start from single-stream runs (``--init_spatial_f
 fresh head. Trained together from the first step, the large early gradients of those fresh layers
 move the streams away from what they learnt alone ("fine-tuning distorts pretrained features",
 Kumar et al., ICLR 2022). ``--freeze_streams_epochs=N`` freezes the inherited streams for the first
-N epochs (linear probing) and then trains every layer (fine-tuning).
+N epochs (linear probing) and then trains every layer (fine-tuning); ``-1`` keeps them frozen in
+every epoch (linear probing only: the streams stay exactly their single-stream nets).
 
 Frozen means the stream computes exactly what it computed in its own run at inference: no
 gradient reaches its weights, its BatchNorm layers normalise with their moving statistics (and do
@@ -20,6 +21,7 @@ frozen weights (it was built with every weight), so unfreezing needs nothing but
 
 import keras
 
+from mimamo_tf.config import FROZEN_THROUGHOUT
 from mimamo_tf.models.per_frame import iter_layers
 
 # The layer of the two-stream network that holds each stream (``models.mimamo_net``).
@@ -37,9 +39,12 @@ FROZEN, FINE_TUNING, TRAINING = "frozen", "fine-tuning", "training"
 
 def stream_mode(epoch, freeze_epochs):
     """How the inherited streams run in ``epoch`` (0-based): ``FROZEN`` for the first
-    ``freeze_epochs``, ``FINE_TUNING`` after them, ``TRAINING`` (as any layer) when none are frozen."""
+    ``freeze_epochs`` (every epoch for ``config.FROZEN_THROUGHOUT``), ``FINE_TUNING`` after them,
+    ``TRAINING`` (as any layer) when none are frozen."""
     if not freeze_epochs:
         return TRAINING
+    if freeze_epochs == FROZEN_THROUGHOUT:
+        return FROZEN
     return FROZEN if epoch < freeze_epochs else FINE_TUNING
 
 

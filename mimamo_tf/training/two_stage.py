@@ -99,6 +99,8 @@ def train_two_stage(config, train_run, verbose=True):
     for stream in STAGE_STREAMS:  # a stage-one run without a best epoch: say which, not a missing file
         runs.init_checkpoint(runs.stream_run_dir(config.runtime.model_dir, stream), flag="two_stage")
     frozen = config.optimization.freeze_streams_epochs
-    say(f"Stage 2: the two-stream net with the BiGRU, its streams from stage one"
-        f"{f' (frozen for the first {frozen} epochs)' if frozen else ''} -> {config.runtime.model_dir}", flush=True)
+    frozen_note = (" (frozen throughout)" if frozen == config_lib.FROZEN_THROUGHOUT
+                   else f" (frozen for the first {frozen} epochs)" if frozen else "")
+    say(f"Stage 2: the two-stream net with the BiGRU, its streams from stage one{frozen_note} -> "
+        f"{config.runtime.model_dir}", flush=True)
     return train_run(fused, verbose)

@@ -15,8 +15,8 @@ Narrowing (``--search_space``, comma-separated or repeated entries ``NAME=SPEC``
 ``--hyperparameters`` picks which entries are searched (default: every entry that matters for the
 base configuration); the others keep the base configuration's value.
 
-Only the BiGRU's dropout (``gru_dropout``) is a configuration field; the fusion and head dropout
-rates (0.5 each) are fixed in ``mimamo_tf.models.mimamo_net``, so they are not searched.
+Of the dropout rates only the BiGRU's (``gru_dropout``) is declared; the fusion and head rates
+(``--fusion_dropout``, ``--head_dropout``) are configuration fields but not searched.
 
 This module is pure Python (keras-tuner and TensorBoard are imported inside the converters).
 """

@@ -214,3 +214,20 @@ def test_image_input_with_a_random_backbone_keeps_the_runs_seed():
 
     assert not np.array_equal(head(1), head(2))
     np.testing.assert_array_equal(head(1), head(1))
+
+
+def test_dropout_rates_are_the_configs_and_bad_rates_are_refused():
+    """--fusion_dropout, --head_dropout, --gru_dropout set the three dropout layers outside the
+    streams (the two-stage recipe turns them off); a rate outside [0, 1) is refused naming the flag."""
+    from mimamo_tf import config as config_lib
+
+    config = MimamoConfig(fusion_dropout=0.0, head_dropout=0.25, gru_dropout=0.1)
+    model = build_mimamo_net(config)
+    rates = {layer.name: layer.rate for layer in iter_layers(model) if "dropout" in layer.name}
+    assert (rates["fusion_dropout"], rates["head_dropout"], rates["gru1_dropout"]) == (0.0, 0.25, 0.1)
+    paper = {layer.name: layer.rate for layer in iter_layers(build_mimamo_net(MimamoConfig()))
+             if layer.name in ("fusion_dropout", "head_dropout")}
+    assert paper == {"fusion_dropout": 0.5, "head_dropout": 0.5}  # the paper's rates by default
+    bad = config_lib.from_flagfile(config_lib.packaged_flagfile("demo.cfg"), ["--data_dir=/unused", "--head_dropout=1"])
+    with pytest.raises(config_lib.ConfigError, match=r"--head_dropout must be in \[0, 1\); got 1.0"):
+        config_lib.validate(bad, require_data=False, require_model_dir=False)

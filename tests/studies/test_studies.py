@@ -220,7 +220,8 @@ def test_recipe_rows_train_apart_with_the_base_flagfiles_optimisation(streams_re
     ``runs/recipe/`` with the base's clipping, averaged weights and stream freezing, its two-stream
     cell from the recipe's own single-stream cells; each row equals its cell's evaluation."""
     recipe_base = config_lib.replace(base, optimization={"two_stage": True, "freeze_streams_epochs": 1,
-                                                         "ema_decay": 0.9, "clip_gradient_norm": 1.0})
+                                                         "ema_decay": 0.9, "clip_gradient_norm": 1.0},
+                                     model={"fusion_dropout": 0.0, "head_dropout": 0.0, "gru_dropout": 0.0})
     messages = []
     cell = "features+phase_difference"
     result = streams.run(recipe_base, str(study_dir), [cell], verbose=False, log=messages.append,
@@ -236,10 +237,13 @@ def test_recipe_rows_train_apart_with_the_base_flagfiles_optimisation(streams_re
     recipe = config_lib.from_flagfile(str(runs_dir / "recipe" / cell / "flags.cfg"))
     opt = recipe.optimization
     assert (opt.two_stage, opt.freeze_streams_epochs, opt.ema_decay, opt.clip_gradient_norm) == (False, 1, 0.9, 1.0)
+    assert (recipe.model.fusion_dropout, recipe.model.head_dropout, recipe.model.gru_dropout) == (0.0, 0.0, 0.0)
     assert recipe.model.init_temporal_from == str(runs_dir / "recipe" / "none+phase_difference" / "checkpoints"
                                                   / "best.keras")
     parent = config_lib.from_flagfile(str(runs_dir / "recipe" / "none+phase_difference" / "flags.cfg"))
     assert not parent.model.recurrent and parent.optimization.freeze_streams_epochs == 0
     assert (parent.optimization.ema_decay, parent.optimization.clip_gradient_norm) == (0.9, 1.0)
-    literal = config_lib.from_flagfile(str(runs_dir / cell / "flags.cfg")).optimization
-    assert (literal.freeze_streams_epochs, literal.ema_decay, literal.clip_gradient_norm) == (0, 0.0, 0.0)
+    literal = config_lib.from_flagfile(str(runs_dir / cell / "flags.cfg"))
+    opt = literal.optimization
+    assert (opt.freeze_streams_epochs, opt.ema_decay, opt.clip_gradient_norm) == (0, 0.0, 0.0)
+    assert (literal.model.fusion_dropout, literal.model.head_dropout, literal.model.gru_dropout) == (0.5, 0.5, 0.3)

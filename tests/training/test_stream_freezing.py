@@ -14,6 +14,7 @@ from mimamo_tf.training.stream_freezing import FINE_TUNING, FROZEN, TRAINING, St
 def test_stream_mode_by_epoch():
     assert [stream_mode(e, 2) for e in range(4)] == [FROZEN, FROZEN, FINE_TUNING, FINE_TUNING]
     assert stream_mode(0, 0) == TRAINING
+    assert [stream_mode(e, -1) for e in range(3)] == [FROZEN] * 3  # config.FROZEN_THROUGHOUT
 
 
 def _net():

@@ -211,6 +211,7 @@ def test_the_two_stream_net_of_the_recipe_is_the_exported_network(two_stage_runs
 
 @pytest.mark.parametrize("flags, message", [
     (["--freeze_streams_epochs=2"], "--freeze_streams_epochs=2 freezes the streams a run inherits"),
+    (["--two_stage", "--freeze_streams_epochs=-2"], "--freeze_streams_epochs must be >= 0, or -1"),
     (["--two_stage", "--init_spatial_from=/x.keras"], "--init_spatial_from=/x.keras: --two_stage starts"),
     (["--two_stage", "--init_from=/x"], "--init_from and --two_stage both initialise"),
 ])
