@@ -86,7 +86,7 @@ studies: demo-data
 # as printf %g writes it: the directory mimamo_tf/studies/sensitivity.py's data_dir_for names. Then
 # phase-difference, phase and optical-flow nets at every scale (12 trainings). A scale whose train and
 # validation shards are complete (manifest.json) is skipped; re-running skips finished cells.
-SENSITIVITY_SCALES ?= 0.25 0.5 1 2
+SENSITIVITY_SCALES ?= 0 0.0625 0.25 1 2
 SENSITIVITY_DATA := $(DATA)/sensitivity
 study-sensitivity: $(STAMP)
 	@for s in $(SENSITIVITY_SCALES); do \

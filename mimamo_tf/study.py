@@ -15,7 +15,7 @@ Reproduces the paper's experiments on any prepared dataset; each study writes a 
   (``--corrupt=both``);
 * ``sensitivity`` — the paper's "subtle motion" claim, measured: temporal-only models (Δ phase,
   phase, optical flow) trained on ``data_prep.synthetic`` data whose micro-motion (which carries
-  arousal) is scaled by each of ``--motion_scales`` (default 0.25, 0.5, 1, 2), arousal CCC against
+  arousal) is scaled by each of ``--motion_scales`` (default 0, 0.0625, 0.25, 1, 2), arousal CCC against
   the amplitude. ``--data_dir`` is then a root of prepared directories ``motion_scale_<s>``, one
   per scale (``make study-sensitivity`` makes them; see ``mimamo_tf.studies.sensitivity``);
 * ``speed`` — cost per frame of phase differences vs optical flow (Farneback, DIS) at 48x48 and
@@ -69,7 +69,7 @@ def define_flags(flag_values):
                       "phase_difference,optical_flow; sensitivity: phase_difference,phase,optical_flow).", **fv)
     flags.DEFINE_list("motion_scales", None,
                       "sensitivity: micro-motion amplitudes, factors of data_prep.synthetic's default, >= 0 (default: "
-                      "the preset's, 0.25,0.5,1,2); --data_dir holds motion_scale_<s> for each.", **fv)
+                      "the preset's, 0,0.0625,0.25,1,2); --data_dir holds motion_scale_<s> for each.", **fv)
     flags.DEFINE_list("lengths", None, "length: snippet lengths L (default 4, 8, 12, 16).", **fv)
     flags.DEFINE_integer("speed_frames", None, "speed: frames of the 48x48 phase sequence (default: the preset's).", **fv)
     flags.DEFINE_integer("speed_pairs", None,
@@ -122,17 +122,21 @@ def _temporal_inputs(values, default):
 
 
 def _training(values, study):
-    """``--training`` of ``study``: the streams study's procedures (a tuple, default paper and recipe),
-    or the one procedure of another study (default paper; the recipe is a two-stream procedure)."""
+    """``--training`` of ``study``: the streams study's procedures (a tuple, default paper and recipe);
+    the sensitivity study's one (default recipe: it measures the inputs, and the literal procedure
+    diverged in some of its cells); the one procedure of another study (default paper; they
+    reproduce the paper's figures, and the recipe is a two-stream procedure)."""
     from mimamo_tf.studies import streams
 
     if study == "streams":
         return streams.trainings_of(values or streams.DEFAULT_TRAINING)
-    single = tuple(t for t in streams.TRAINING if t != "recipe")
-    if values and (len(values) != 1 or values[0] not in single):
-        raise config_lib.ConfigError(f"--training for --study={study} must be one of {', '.join(single)}; "
+    allowed = streams.TRAINING if study == "sensitivity" else tuple(t for t in streams.TRAINING if t != "recipe")
+    if values and (len(values) != 1 or values[0] not in allowed):
+        raise config_lib.ConfigError(f"--training for --study={study} must be one of {', '.join(allowed)}; "
                                      f"got {','.join(values)}")
-    return values[0] if values else "paper"
+    if values:
+        return values[0]
+    return "recipe" if study == "sensitivity" else "paper"
 
 
 def base_config(preset, study, flagfile, overrides, label_level="frame"):

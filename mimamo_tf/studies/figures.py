@@ -122,9 +122,14 @@ def sensitivity_figure(series, amplitudes, path, title):
     fig, axis = plt.subplots(figsize=(7, 4.2))
     _ccc_lines(axis, series, "motion_scales", "arousal")
     scales = sorted(amplitudes)
-    if scales and scales[0] > 0:
-        # The grid doubles (0.25, 0.5, 1, 2): equal steps on a log axis. A scale of 0 keeps it linear.
+    positive = [s for s in scales if s > 0]
+    if positive and scales[0] > 0:
+        # The grid is geometric (0.0625, 0.25, 1, 2): equal steps on a log axis.
         axis.set_xscale("log", base=2)
+    elif positive:
+        # A scale of 0 (no micro-motion, the control) sits at 0, linear up to the smallest positive
+        # scale and logarithmic above it.
+        axis.set_xscale("symlog", base=2, linthresh=positive[0], linscale=0.5)
     axis.set_xticks(scales)
     axis.set_xticklabels([f"{s:g}x\n{amplitudes[s]}" for s in scales], fontsize=8)
     axis.minorticks_off()

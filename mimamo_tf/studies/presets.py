@@ -19,7 +19,8 @@ BETAS = tuple(round(0.1 * i, 1) for i in range(11))  # Figure 5: beta in {0, 0.1
 LENGTHS = (4, 8, 12, 16)  # Table 3
 # The sensitivity study's micro-motion amplitudes, factors of data_prep.synthetic's default (0.3-2.1 px):
 # doubling steps from four times subtler to twice as large (the Makefile's SENSITIVITY_SCALES).
-MOTION_SCALES = (0.25, 0.5, 1.0, 2.0)
+# The sensitivity study's amplitudes: none (the control), then x4 steps down from the default, and twice it.
+MOTION_SCALES = (0.0, 0.0625, 0.25, 1.0, 2.0)
 # The studies train the paper's procedure (and the scratch baseline) as they were, whatever recipe
 # the base flagfile trains with (configs/*.cfg: --two_stage, frozen streams, averaged weights, clipping).
 LITERAL_OPTIMIZATION = {"two_stage": False, "freeze_streams_epochs": 0, "ema_decay": 0.0, "clip_gradient_norm": 0.0}

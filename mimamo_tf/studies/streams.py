@@ -34,8 +34,8 @@ TRAINING_LINES = {
     "paper": "Trained as the paper did: single-stream nets without the GRU (a linear layer on the 256-d stream "
              "features), two-stream nets with the BiGRU and their streams initialised from those nets.",
     "recipe": "Trained with this project's recipe (`train --two_stage`): the paper's two stages with the base "
-              "flagfile's clipping and averaged weights, and the two-stream net's inherited streams frozen "
-              "for its first `--freeze_streams_epochs` epochs.",
+              "flagfile's clipping, averaged weights and dropout rates, and the two-stream net's inherited "
+              "streams frozen for `--freeze_streams_epochs` epochs (-1: every epoch).",
     "scratch": "Every net trained from scratch with the BiGRU (`--training=scratch`, not the paper's procedure).",
 }
 

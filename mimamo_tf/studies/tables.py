@@ -10,6 +10,8 @@ from mimamo_tf.studies import paper
 TEMPORAL_ONLY_TRAINING = {
     "paper": "Single-stream temporal nets as the paper's: no GRU, a linear layer on the 256-d stream features.",
     "scratch": "Temporal nets with the BiGRU, from scratch (`--training=scratch`, not the paper's nets).",
+    "recipe": "Single-stream temporal nets as the paper's (no GRU), trained as this project's two-stage recipe "
+              "trains them (`--training=recipe`: the base flagfile's gradient clipping and averaged weights).",
 }
 
 

@@ -202,14 +202,15 @@ def test_bad_flags_are_refused_naming_the_flag(tmp_path, flag, message):
 def test_end_to_end_on_tiny_data_at_two_scales(tmp_path):
     """Two scales (different data), one temporal input, one epoch, through the command's dispatch:
     each number of the JSON and the table is what ``evaluate`` wrote into that cell's metrics.json,
-    each cell trained on its scale's directory, and the figure is a PNG."""
+    each cell trained on its scale's directory with the recipe's stage one by default (the base's
+    clipping, under ``runs/recipe/``), and the figure is a PNG."""
     root = tmp_path / "data"
     _prepared(root, 0.5)
     _prepared(root, 1.0, frames=(24, 17, 9, 30, 13, 20))
     output_dir = tmp_path / "study"
     result = _run_study(f"--data_dir={root}", f"--output_dir={output_dir}", "--motion_scales=0.5,1",
                         "--temporal_inputs=phase_difference", f"--flagfile={REPO / 'configs' / 'smoke.cfg'}",
-                        "--epochs=1", "--notrain_log")
+                        "--epochs=1", "--clip_gradient_norm=2", "--notrain_log")
     written = json.loads((output_dir / "sensitivity.json").read_text())
     assert list(written["series"]) == ["phase_difference"]
     series = written["series"]["phase_difference"]
@@ -219,13 +220,14 @@ def test_end_to_end_on_tiny_data_at_two_scales(tmp_path):
              for line in (output_dir / "sensitivity.md").read_text().splitlines() if line.startswith("|")][2:]
     assert [row[:2] for row in table] == [["0.5", "0.15-1.05 px"], ["1", "0.3-2.1 px"]]
     for index, scale in enumerate((0.5, 1.0)):
-        run_dir = output_dir / "runs" / f"motion_scale_{scale:g}" / "none+phase_difference"
+        run_dir = output_dir / "runs" / "recipe" / f"motion_scale_{scale:g}" / "none+phase_difference"
         metrics = json.loads((run_dir / "eval_validation" / "metrics.json").read_text())
         assert series["arousal"][index] == metrics["ccc_arousal"]
         assert series["valence"][index] == metrics["ccc_valence"]
         assert table[index][2:] == [f"{metrics['ccc_arousal']:.3f}", f"{metrics['ccc_valence']:.3f}"]
         flags = config_lib.from_flagfile(str(run_dir / "flags.cfg"))
         assert flags.data.data_dir == sensitivity.data_dir_for(str(root), scale)
+        assert flags.optimization.clip_gradient_norm == 2.0  # the recipe keeps it; the paper's cells would not
         assert (flags.model.streams, flags.model.temporal_input, flags.model.recurrent) == (
             "temporal", "phase_difference", False)
     # Different data at the two scales: two evaluations, not one number written twice.
