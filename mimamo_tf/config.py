@@ -220,7 +220,8 @@ class OptimizationConfig:
             dropout off: they compute exactly their parents' features — while the fusion layers,
             the BiGRU and the head learn on them; then every layer trains (linear probing, then
             fine-tuning: Kumar et al., ICLR 2022). 0: trained from the first step;
-            ``FROZEN_THROUGHOUT`` (-1): frozen in every epoch (linear probing only).
+            ``FROZEN_THROUGHOUT`` (-1): frozen in every epoch (linear probing only). No effect on a
+            run that inherits no streams (``--notwo_stage`` on a two-stream config: from scratch).
         clip_gradient_norm: the gradient of every step is scaled down to at most this global norm
             (Keras' ``global_clipnorm``, before the weight decay term); 0: not clipped.
         ema_decay: validate, select and save an exponential moving average of the weights with
@@ -380,7 +381,7 @@ _FLAGS = (
      "Epochs at the start of a two-stream run during which the streams it inherits (--init_spatial_from, "
      "--init_temporal_from, --two_stage) are frozen: no gradient, BatchNorm statistics and dropout as at "
      "inference; the fusion layers, BiGRU and head learn on their features, then every layer trains (0: none; -1: frozen "
-     "throughout, the streams stay exactly their single-stream nets')."),
+     "throughout, the streams stay exactly their single-stream nets'). No effect on a run that inherits no streams."),
     ("clip_gradient_norm", "optimization", "clip_gradient_norm",
      "Scale each step's gradient down to at most this global norm (0: no clipping)."),
     ("ema_decay", "optimization", "ema_decay",
@@ -653,12 +654,6 @@ def validate(config, require_data=True, require_model_dir=True):
         if model.init_from and getattr(model, flag):
             # --init_from sets every weight, the streams' included: the two would overwrite each other.
             raise ConfigError(f"--init_from and --{flag} both initialise the network; give one of them")
-    if opt.freeze_streams_epochs and not (model.init_spatial_from or model.init_temporal_from or opt.two_stage):
-        # (With --two_stage a single-stream net inherits nothing and trains as configured, so the
-        # two-stage configs can be used for single-stream nets too.)
-        raise ConfigError(f"--freeze_streams_epochs={opt.freeze_streams_epochs} freezes the streams a run inherits "
-                          "(--init_spatial_from, --init_temporal_from, or --two_stage); this run inherits none: "
-                          "set it to 0")
     if opt.freeze_streams_epochs < FROZEN_THROUGHOUT:
         raise ConfigError(f"--freeze_streams_epochs must be >= 0, or {FROZEN_THROUGHOUT} (frozen in every epoch); "
                           f"got {opt.freeze_streams_epochs}")

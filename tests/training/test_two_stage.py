@@ -210,7 +210,6 @@ def test_the_two_stream_net_of_the_recipe_is_the_exported_network(two_stage_runs
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--freeze_streams_epochs=2"], "--freeze_streams_epochs=2 freezes the streams a run inherits"),
     (["--two_stage", "--freeze_streams_epochs=-2"], "--freeze_streams_epochs must be >= 0, or -1"),
     (["--two_stage", "--init_spatial_from=/x.keras"], "--init_spatial_from=/x.keras: --two_stage starts"),
     (["--two_stage", "--init_from=/x"], "--init_from and --two_stage both initialise"),
@@ -222,3 +221,30 @@ def test_two_stage_flags_that_cannot_work_fail_before_training(data_dir, tmp_pat
     with pytest.raises(config_lib.ConfigError, match=message.replace("(", r"\(")):
         train(config, verbose=False)
     assert not any(tmp_path.iterdir())
+
+
+def test_notwo_stage_on_a_recipe_config_trains_the_two_stream_net_from_scratch(data_dir, tmp_path):
+    """The configs carry the recipe (frozen streams, ``-1``); with ``--notwo_stage`` nothing is
+    inherited, so nothing is frozen: the run validates and every weight of the streams trains."""
+    import keras
+
+    from mimamo_tf.models.per_frame import iter_layers
+    from mimamo_tf.training import train
+    from mimamo_tf.training.stream_freezing import STREAM_LAYERS
+
+    recipe = config_lib.from_flagfile(config_lib.packaged_flagfile("demo.cfg"),
+                                      ["--notwo_stage", "--data_dir=/unused", "--model_dir=/unused"])
+    assert recipe.optimization.freeze_streams_epochs == config_lib.FROZEN_THROUGHOUT
+    config_lib.validate(recipe, require_data=False, require_model_dir=False)
+    config = config_lib.from_flagfile(SMOKE, [f"--data_dir={data_dir}", f"--model_dir={tmp_path}", "--epochs=1",
+                                              "--freeze_streams_epochs=-1"])
+    train(config, verbose=False)
+    history = runs.read_history(str(tmp_path))
+    assert [e["epoch"] for e in history] == [0]  # no start validation: it starts from no trained weights
+    assert history[0].get("streams", "training") == "training"
+    trained = keras.saving.load_model(runs.checkpoint_path(str(tmp_path), "last"), compile=False)
+    for layer in STREAM_LAYERS.values():
+        # Frozen streams keep BatchNorm's initial statistics (mean 0); these were trained.
+        means = [np.asarray(bn.moving_mean) for bn in iter_layers(trained.get_layer(layer))
+                 if isinstance(bn, keras.layers.BatchNormalization)]
+        assert means and any(np.abs(m).max() > 0 for m in means), layer
