@@ -41,7 +41,6 @@ from mimamo_tf.config import DataConfig, ModelConfig, RuntimeConfig
 from mimamo_tf.data import schema, shards
 from mimamo_tf.errors import InputError
 
-OUTPUT_KEYS = ("labels", "video_id", "start", "num_frames", "owned", "face_found", "label_valid", "fps")
 # The columns of ``labels``: the targets, the loss weight, and what the official CCC needs.
 LABEL_COLUMNS = ("arousal", "valence", "weight", "label_valid", "face_found", "video_face_found")
 # Evaluation samples an utterance at the middle of each second, and a long one in its middle

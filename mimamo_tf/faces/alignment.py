@@ -1,6 +1,6 @@
 """Similarity alignment of a face to a canonical 5-point template, and the two network inputs.
 
-Outputs per frame (docs/design.md sections 3-4): an aligned RGB face 224x224 (spatial stream) and its
+Outputs per frame (docs/design.md section 1): an aligned RGB face 224x224 (spatial stream) and its
 ITU-R 601 luma resized to 48x48 (temporal stream). The 48x48 face is derived from the 224x224 one
 (luma, then area-averaging), never warped separately, so both views always show the same crop.
 """

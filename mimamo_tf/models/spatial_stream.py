@@ -9,7 +9,7 @@ from mimamo_tf.models.normalization import batch_norm
 
 def build_spatial_mlp(input_dim=FEATURE_DIM, feature_dim=256, name="spatial_mlp"):
     """BN, then (Dropout 0.3 -> Dense 256 -> BN -> ReLU) x 2 on a backbone feature
-    (docs/design.md section 4, plus the input standardisation)."""
+    (docs/design.md section 6, plus the input standardisation)."""
     features = keras.Input((input_dim,), name="backbone_features")
     # Standardise each backbone feature first: frozen-backbone features can be a large constant with
     # a small informative variation (random frozen ResNet50: mean ~1.1, std ~0.09 per channel),

@@ -15,7 +15,7 @@ def _conv_bn_relu(x, filters, strides, name):
 
 
 def build_temporal_stream(channels=24, feature_dim=256, sizes=(48, 24), name="temporal_stream"):
-    """PhaseNet (docs/design.md section 4) as a functional model.
+    """PhaseNet (docs/design.md section 6) as a functional model.
 
     Scale-0 snippet ``(48, 48, C)``: block 1 (conv C->64, conv 64->64 stride 2) -> 24x24; the scale-1
     snippet ``(24, 24, C)`` is concatenated -> 64 + C channels; block 2 (-> 128, stride 2,

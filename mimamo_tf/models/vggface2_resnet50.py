@@ -79,16 +79,6 @@ def build_vggface2_resnet50_trunk(name="vggface2_resnet50"):
     return keras.Model(image, x, name=name)
 
 
-def published_weight_layers():
-    """``{published layer name: number of arrays}`` of the trunk, in the published naming."""
-    names = {}
-    model = build_vggface2_resnet50_trunk()
-    for layer in model.layers:
-        if layer.weights:
-            names[layer.name.replace("__", "/")] = len(layer.weights)
-    return names
-
-
 def read_keras2_weights(path):
     """``{layer name: [arrays]}`` of a Keras 2 ``save_weights``/``save`` ``.h5`` file.
 

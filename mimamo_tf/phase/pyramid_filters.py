@@ -22,7 +22,7 @@ layer evaluates each band ``b`` of scale ``s`` as
   plane, so this halves the work.
 
 This form converts to LiteRT with builtin ops only (FFT ops do not) and is faster on CPU than
-``tf.signal.fft2d`` at these sizes (docs/design.md section 3).
+``tf.signal.fft2d`` at these sizes (docs/design.md section 5).
 """
 
 import dataclasses
@@ -120,12 +120,6 @@ def steerable_band_masks(size, scales=2, orientations=2):
         log_radius, angle, lowpass = log_radius[crop], angle[crop], lowpass[crop]
         lowpass = lowpass * np.interp(log_radius, radial_x, low)
     return masks
-
-
-def mirror_extend(frames):
-    """``[[x, fliplr x], [flipud x, flipud fliplr x]]`` over the last two axes (NumPy)."""
-    top = np.concatenate([frames, frames[..., ::-1]], axis=-1)
-    return np.concatenate([top, top[..., ::-1, :]], axis=-2)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,11 +8,10 @@ import functools
 
 import numpy as np
 import scipy.ndimage
-from skimage import color, data, transform
+from skimage import data, transform
 
 # The face occupies roughly rows 40..280, cols 130..370 of the 512x512 photo.
 FACE_BOX = (50, 150, 192)  # top, left, side (in photo pixels) of a square face crop
-SCALE = 4  # photo pixels per output pixel for 48x48 crops (192 / 48)
 
 
 @functools.lru_cache(maxsize=1)

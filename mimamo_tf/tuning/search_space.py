@@ -28,8 +28,6 @@ from typing import Callable, Optional, Tuple
 from mimamo_tf import config as config_lib
 from mimamo_tf.config import ConfigError
 
-KINDS = ("choice", "float")
-
 
 @dataclasses.dataclass(frozen=True)
 class Declared:
