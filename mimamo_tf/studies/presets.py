@@ -18,8 +18,7 @@ STUDIES = ("streams", "length", "illumination", "sensitivity", "speed")
 BETAS = tuple(round(0.1 * i, 1) for i in range(11))  # Figure 5: beta in {0, 0.1, ..., 1}
 LENGTHS = (4, 8, 12, 16)  # Table 3
 # The sensitivity study's micro-motion amplitudes, factors of data_prep.synthetic's default (0.3-2.1 px):
-# doubling steps from four times subtler to twice as large (the Makefile's SENSITIVITY_SCALES).
-# The sensitivity study's amplitudes: none (the control), then x4 steps down from the default, and twice it.
+# none (the control), then x4 steps down from the default, and twice it (the Makefile's SENSITIVITY_SCALES).
 MOTION_SCALES = (0.0, 0.0625, 0.25, 1.0, 2.0)
 # The studies train the paper's procedure (and the scratch baseline) as they were, whatever recipe
 # the base flagfile trains with (configs/*.cfg: --two_stage, frozen streams, averaged weights, clipping).

@@ -14,7 +14,7 @@ cell is refused (delete it to retrain it from the new parents), never silently m
 ``training="recipe"`` trains the cells with this project's recipe (``train --two_stage``, the default
 of ``configs/*.cfg``): the same two stages, but with the base flagfile's optimisation settings instead of
 the paper's literal ones (gradient clipping and averaged weights in both stages; the two-stream net's
-inherited streams frozen for ``--freeze_streams_epochs``). Its cells live in ``runs/recipe/<cell>``,
+dropout rates, and its inherited streams frozen for ``--freeze_streams_epochs``). Its cells live in ``runs/recipe/<cell>``,
 so one study shows both procedures side by side (``--training=paper,recipe``, the default).
 ``training="scratch"`` trains every cell from scratch with the BiGRU (this project's earlier tables).
 """
@@ -25,6 +25,7 @@ from mimamo_tf import config as config_lib
 from mimamo_tf import runs
 from mimamo_tf.atomic_files import write_json, write_text
 from mimamo_tf.studies import cells, figures, paper, presets, tables
+from mimamo_tf.training import two_stage
 
 SPATIAL = ("features", "none")
 TEMPORAL = ("phase_difference", "phase", "optical_flow", "none")
@@ -91,9 +92,8 @@ def cell_config(base, spatial, temporal, training="paper", parents=None):
                 raise ValueError(f"{cell_name(spatial, temporal)} needs its single-stream parents' checkpoints")
             model.update(init_spatial_from=parents["spatial"], init_temporal_from=parents["temporal"])
     if training == "recipe":
-        optimization = {"two_stage": False}
-        if not two_stream:
-            optimization["freeze_streams_epochs"] = 0  # as stage one of --two_stage (two_stage.stream_config)
+        # The study runs the two stages itself: as --two_stage's runs, each cell is one run.
+        optimization = {"two_stage": False} if two_stream else two_stage.STAGE_ONE_OPTIMIZATION
     else:
         optimization = presets.LITERAL_OPTIMIZATION
         model.update(presets.LITERAL_MODEL)

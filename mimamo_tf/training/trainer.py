@@ -262,9 +262,7 @@ class Trainer:
         self.history.keep_before(runs.START_EPOCH)
         self.history.append(logs)
         self.checkpointer.save()
-        self._say(f"Before training (the starting weights): val loss {logs['val_loss']:.4f}  val CCC arousal "
-                  f"{logs['val_ccc_arousal']:.3f} valence {logs['val_ccc_valence']:.3f} mean {logs['val_ccc_mean']:.4f} "
-                  f"(face-only {logs['val_ccc_mean_face_only']:.4f})")
+        self._say(f"Before training (the starting weights): {_validation_text(logs)}")
 
     def _train_epoch(self, epoch):
         config, state = self.config, self.state
@@ -349,11 +347,16 @@ class Trainer:
         skipped = f"  ({len(faceless)} utterances without a face: weight 0)" if faceless else ""
         return (f"Epoch {epoch + 1}/{self.config.optimization.epochs}: loss {logs['loss']:.4f}  "
                 f"CCC arousal {logs['ccc_arousal']:.3f} valence {logs['ccc_valence']:.3f}{skipped}  |  "
-                f"val loss {logs['val_loss']:.4f}  val CCC arousal {logs['val_ccc_arousal']:.3f} "
-                f"valence {logs['val_ccc_valence']:.3f} mean {logs['val_ccc_mean']:.4f} "
-                f"(face-only {logs['val_ccc_mean_face_only']:.4f})  |  "
+                f"{_validation_text(logs)}  |  "
                 f"lr {logs['learning_rate']:.2g}{'  streams ' + logs['streams'] if logs['streams'] != TRAINING else ''}  "
                 f"{logs['frames_per_second']:.0f} frames/s  {logs['seconds']:.0f} s")
+
+
+def _validation_text(logs):
+    """The validation part of an epoch line (and of the starting weights' line)."""
+    return (f"val loss {logs['val_loss']:.4f}  val CCC arousal {logs['val_ccc_arousal']:.3f} "
+            f"valence {logs['val_ccc_valence']:.3f} mean {logs['val_ccc_mean']:.4f} "
+            f"(face-only {logs['val_ccc_mean_face_only']:.4f})")
 
 
 def _train_run(config, verbose):

@@ -22,6 +22,9 @@ from mimamo_tf.config import ConfigError
 from mimamo_tf.training.state import finished_epochs
 
 STAGE_STREAMS = ("spatial", "temporal")
+# Stage one's optimisation: the base config's, as one run that inherits nothing (the streams study's
+# recipe cells train their single-stream nets with it too).
+STAGE_ONE_OPTIMIZATION = {"two_stage": False, "freeze_streams_epochs": 0}
 _INIT_FLAGS = {"spatial": "init_spatial_from", "temporal": "init_temporal_from"}
 
 
@@ -36,7 +39,7 @@ def stream_config(config, stream):
     return config_lib.replace(
         config,
         model={"streams": stream, "recurrent": False, "init_spatial_from": None, "init_temporal_from": None},
-        optimization={"two_stage": False, "freeze_streams_epochs": 0},
+        optimization=STAGE_ONE_OPTIMIZATION,
         runtime={"model_dir": runs.stream_run_dir(config.runtime.model_dir, stream)})
 
 
