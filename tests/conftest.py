@@ -7,6 +7,12 @@ import shutil
 import subprocess
 import sys
 
+# The suite's own processes start TensorFlow quietly, as the commands do (mimamo_tf.cli_startup):
+# its C++ start-up lines, written while pytest holds file descriptor 2 for the whole session, would
+# be replayed after the summary. Tests of the start-up itself remove the marker from their children.
+os.environ["MIMAMO_TF_QUIET_STARTUP"] = "1"  # cli_startup.QUIET_MARKER, which cannot be imported before TensorFlow
+import mimamo_tf  # noqa: E402,F401  (first: it imports TensorFlow quietly only if nothing imported it before)
+
 import cv2
 import keras
 import numpy as np
@@ -27,6 +33,10 @@ LONGEST_FIRST = ("tests/training/test_trainer.py", "tests/tuning/test_tuner.py",
                  "tests/studies/test_omg_studies.py", "tests/inference/test_predictor.py",
                  "tests/evaluation/test_evaluator.py", "tests/inference/test_live.py",
                  "tests/serving/test_exporter.py")
+
+
+# No process may outlive the suite (mimamo_tf/testing/leftover_processes.py).
+pytest_plugins = ["mimamo_tf.testing.leftover_processes"]
 
 
 def pytest_collection_modifyitems(items):

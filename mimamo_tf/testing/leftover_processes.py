@@ -1,0 +1,79 @@
+"""A pytest plugin: the run fails when a process started by its tests is still alive at the end.
+
+Such a process writes into the terminal after pytest's summary and holds its files. Each pytest
+process becomes the "child subreaper" of everything it starts (Linux ``prctl(PR_SET_CHILD_SUBREAPER)``),
+so a grandchild orphaned by a killed child (a spawned pool worker whose parent a test SIGKILLed) is
+re-parented to pytest rather than to init, where no check would see it. The leftovers are killed
+and listed. ``tests/conftest.py`` loads it; elsewhere: ``pytest -p mimamo_tf.testing.leftover_processes``.
+Linux only (it reads ``/proc``); elsewhere it does nothing.
+"""
+
+import ctypes
+import os
+import pathlib
+import signal
+import sys
+import time
+
+import pytest
+
+_PR_SET_CHILD_SUBREAPER = 36
+# A process that is ending anyway gets this long before it counts as left behind.
+GRACE_SECONDS = 5.0
+
+
+def _linux():
+    return sys.platform.startswith("linux")
+
+
+def pytest_configure(config):
+    if _linux():
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def descendants(pid):
+    """``{pid: command line}`` of the live (not zombie) processes below ``pid``, read from /proc."""
+    children = {}
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:  # it ended while being read
+            continue
+        # The fields after the parenthesised name: state, ppid, ...
+        state, parent = stat[stat.rindex(")") + 2:].split()[:2]
+        if state != "Z":
+            children.setdefault(int(parent), {})[int(entry.name)] = command
+    found, stack = {}, [pid]
+    while stack:
+        for child, command in children.get(stack.pop(), {}).items():
+            found[child] = command
+            stack.append(child)
+    return found
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session):
+    # A pytest-xdist worker leaves the check to the controller: what the worker's children leave
+    # behind is re-parented to the controller, the nearest subreaper, when the worker ends. The
+    # controller's own workers were shut down by xdist's sessionfinish, which runs before this one.
+    if not _linux() or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    deadline = time.monotonic() + GRACE_SECONDS
+    left = descendants(os.getpid())
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = descendants(os.getpid())
+    if not left:
+        return
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    lines = "\n".join(f"  {pid}: {command[:300]}" for pid, command in sorted(left.items()))
+    session.config.get_terminal_writer().line(
+        f"FAILED: {len(left)} process(es) started by the tests outlived them (killed now):\n{lines}", red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
