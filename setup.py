@@ -68,9 +68,9 @@ setup(
             "mimamo-predict=mimamo_tf.predict:run",
             "mimamo-tune=mimamo_tf.tune:run",
             "mimamo-study=mimamo_tf.study:run",
-            "mimamo-prepare=data_prep.prepare:cli",
-            "mimamo-inspect=data_prep.inspect:cli",
-            "mimamo-synthetic=data_prep.synthetic:cli",
+            "mimamo-prepare=data_prep.prepare:run",
+            "mimamo-inspect=data_prep.inspect:run",
+            "mimamo-synthetic=data_prep.synthetic:run",
         ],
     },
 )

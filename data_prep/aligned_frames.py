@@ -23,8 +23,8 @@ from typing import Iterator, List, Optional, Set, Tuple
 import cv2
 import numpy as np
 
-from data_prep.readers.base import InputError
 from mimamo_tf import faces
+from mimamo_tf.errors import ItemError
 
 # The crop is resized to this side before detection and warping (see the module docstring).
 REALIGN_CROP_SIZE = faces.RGB_SIZE
@@ -43,7 +43,7 @@ def frame_numbers(directory: str, num_frames: int, max_surplus: int) -> Set[int]
         max_surplus: tolerated numbers beyond `num_frames` (label surplus; those files are unused).
 
     Raises:
-        InputError: a number below 1 or beyond the tolerated range, naming the folder.
+        ItemError: a number below 1 or beyond the tolerated range, naming the folder.
     """
     numbers = set()
     for name in os.listdir(directory):
@@ -51,9 +51,9 @@ def frame_numbers(directory: str, num_frames: int, max_surplus: int) -> Set[int]
         if extension.lower() == ".jpg" and stem.isdigit():
             numbers.add(int(stem))
     if numbers and min(numbers) < 1:
-        raise InputError(f"{directory}: frame file numbers start at 1, found {min(numbers):05d}.jpg")
+        raise ItemError(f"{directory}: frame file numbers start at 1, found {min(numbers):05d}.jpg")
     if numbers and max(numbers) > num_frames + max_surplus:
-        raise InputError(f"{directory}: {max(numbers):05d}.jpg is beyond the video's {num_frames} frames")
+        raise ItemError(f"{directory}: {max(numbers):05d}.jpg is beyond the video's {num_frames} frames")
     return numbers
 
 

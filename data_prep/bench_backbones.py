@@ -10,7 +10,7 @@ that fails) — one run measures:
 1. feature extraction: frames/s of ``SpatialFeatureExtractor(spec)`` on ``--frames`` aligned
    224x224 RGB faces (crops of scikit-image's astronaut photo, each shifted by a few pixels and
    randomly mirrored), after an untimed warm-up batch (tracing excluded);
-2. data preparation end to end: frames/s of ``data_prep.prepare.prepare`` on a small synthetic
+2. data preparation end to end: frames/s of ``data_prep.preparation.prepare`` on a small synthetic
    Aff-Wild2 training set (raw videos through the face pipeline, one worker) with
    ``--spatial_features=<spec>``, against the same prepare without features (the baseline row).
    Every prepare writes into a fresh folder and is timed as a whole: building and saving the
@@ -31,32 +31,40 @@ import sys
 import tempfile
 import time
 
+import cv2
 import numpy as np
 from absl import flags
 
-FLAGS = flags.FlagValues()
-flags.DEFINE_list("backbones", ["resnet50:none", "fer_mini_xception"],
-                  "Backbone specs to compare (those that need no download of their own).", flag_values=FLAGS)
-flags.DEFINE_integer("frames", 128, "Aligned faces per timed feature-extraction round.", flag_values=FLAGS)
-flags.DEFINE_integer("batch_size", 16, "Frames per forward pass of the extractor (prepare's default).",
-                     flag_values=FLAGS)
-flags.DEFINE_integer("videos", 4, "Synthetic Aff-Wild2 training videos per prepare.", flag_values=FLAGS)
-flags.DEFINE_integer("video_frames", 90, "Frames per synthetic video.", flag_values=FLAGS)
-flags.DEFINE_integer("repeats", 2, "Timed rounds per measurement (median reported).", flag_values=FLAGS)
-flags.DEFINE_integer("seed", 0, "Seed of the faces, the synthetic videos and resnet50:none.", flag_values=FLAGS)
+from data_prep.examples import ExampleOptions
+from data_prep.preparation import prepare
+from data_prep.synthetic_datasets import SyntheticConfig, generate
+from data_prep.synthetic_faces import astronaut
+from mimamo_tf.command_line import EXIT_DONE, EXIT_SOME_FAILED, run_command
+from mimamo_tf.config import ConfigError
+from mimamo_tf.models.backbone import SpatialFeatureExtractor
 
 BASELINE = ""  # spatial_features of the baseline prepare: faces only
 # Face box in skimage.data.astronaut() (x0, y0, side): the face with some forehead and chin.
 _FACE_BOX = (144.0, 40.0, 160.0)
 
 
+def define_flags(flag_values):
+    flags.DEFINE_list("backbones", ["resnet50:none", "fer_mini_xception"],
+                      "Backbone specs to compare (those that need no download of their own).", flag_values=flag_values)
+    flags.DEFINE_integer("frames", 128, "Aligned faces per timed feature-extraction round.", flag_values=flag_values)
+    flags.DEFINE_integer("batch_size", 16, "Frames per forward pass of the extractor (prepare's default).",
+                         flag_values=flag_values)
+    flags.DEFINE_integer("videos", 4, "Synthetic Aff-Wild2 training videos per prepare.", flag_values=flag_values)
+    flags.DEFINE_integer("video_frames", 90, "Frames per synthetic video.", flag_values=flag_values)
+    flags.DEFINE_integer("repeats", 2, "Timed rounds per measurement (median reported).", flag_values=flag_values)
+    flags.DEFINE_integer("seed", 0, "Seed of the faces, the synthetic videos and resnet50:none.",
+                         flag_values=flag_values)
+
+
 def astronaut_faces(count, seed, size=224, max_shift=4.0):
     """``count`` uint8 ``(size, size, 3)`` RGB face crops of the astronaut photo, each moved by up to
     ``max_shift`` source pixels and mirrored with probability 1/2 (so no two frames are equal)."""
-    import cv2
-    from skimage import data
-
-    photo = data.astronaut()
+    photo = astronaut()
     rng = np.random.default_rng(seed)
     x0, y0, side = _FACE_BOX
     scale = size / side
@@ -81,8 +89,6 @@ def _label(spec):
 
 def measure_extraction(specs, faces, repeats, batch_size, seed):
     """``({spec: feature_dim}, {spec: [seconds per round]}, {spec: error message})``."""
-    from mimamo_tf.models.backbone import SpatialFeatureExtractor
-
     extractors, dims, errors = {}, {}, {}
     for spec in specs:
         try:
@@ -106,9 +112,6 @@ def measure_extraction(specs, faces, repeats, batch_size, seed):
 
 def _prepare_once(data_root, output_dir, spatial_features):
     """Seconds and frames of one prepare into the empty folder ``output_dir`` (removed after)."""
-    from data_prep.examples import ExampleOptions
-    from data_prep.prepare import prepare
-
     try:
         start = time.perf_counter()
         manifest = prepare("affwild2", data_root, output_dir, split="train", num_workers=1,
@@ -155,35 +158,29 @@ def _format(value, pattern):
     return "n/a" if value is None else pattern.format(value)
 
 
-def main(argv):
+def main(flag_values):
     """Runs the benchmark and prints the table; returns the exit code (the module docstring's)."""
-    from data_prep import synthetic
-    from mimamo_tf.command_line import EXIT_BAD_INPUT, EXIT_DONE, EXIT_SOME_FAILED, parse_flags
-
-    parse_flags(argv, FLAGS)
-
-    specs = [spec.strip() for spec in FLAGS.backbones if spec.strip()]
+    specs = [spec.strip() for spec in flag_values.backbones if spec.strip()]
     if not specs:
-        print("--backbones is empty", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        raise ConfigError("--backbones is empty")
     load_before = os.getloadavg()[0]
-    faces = astronaut_faces(FLAGS.frames, FLAGS.seed)
+    faces = astronaut_faces(flag_values.frames, flag_values.seed)
     dims, extraction_seconds, extraction_errors = measure_extraction(
-        specs, faces, FLAGS.repeats, FLAGS.batch_size, FLAGS.seed)
+        specs, faces, flag_values.repeats, flag_values.batch_size, flag_values.seed)
     available = [spec for spec in specs if spec in dims]
 
     with tempfile.TemporaryDirectory(prefix="bench_backbones_") as work_dir:
         data_root = os.path.join(work_dir, "affwild2")
-        synthetic.generate(data_root, synthetic.SyntheticConfig(
-            train_videos=FLAGS.videos, validation_videos=0, two_person_videos=0,
-            frames=FLAGS.video_frames, seed=FLAGS.seed))
+        generate(data_root, SyntheticConfig(
+            train_videos=flag_values.videos, validation_videos=0, two_person_videos=0,
+            frames=flag_values.video_frames, seed=flag_values.seed))
         prepare_seconds, prepare_frames, prepare_errors = measure_prepare(
-            [BASELINE] + available, data_root, work_dir, FLAGS.repeats)
+            [BASELINE] + available, data_root, work_dir, flag_values.repeats)
     load_after = os.getloadavg()[0]
 
     def extraction_rate(spec):
         rounds = extraction_seconds.get(spec)
-        return FLAGS.frames / float(np.median(rounds)) if rounds else None
+        return flag_values.frames / float(np.median(rounds)) if rounds else None
 
     def prepare_rate(spec):
         rounds = prepare_seconds.get(spec)
@@ -191,9 +188,9 @@ def main(argv):
 
     baseline_rate = prepare_rate(BASELINE)
     print(f"\nSpatial backbones: feature extraction and data preparation — {os.cpu_count()} CPU cores, "
-          f"load average {load_before:.1f} -> {load_after:.1f}; median of {FLAGS.repeats} rounds")
-    print(f"extraction: {FLAGS.frames} aligned 224x224 astronaut faces, batches of {FLAGS.batch_size}; "
-          f"prepare: {FLAGS.videos} synthetic Aff-Wild2 videos x {FLAGS.video_frames} frames, raw videos "
+          f"load average {load_before:.1f} -> {load_after:.1f}; median of {flag_values.repeats} rounds")
+    print(f"extraction: {flag_values.frames} aligned 224x224 astronaut faces, batches of {flag_values.batch_size}; "
+          f"prepare: {flag_values.videos} synthetic Aff-Wild2 videos x {flag_values.video_frames} frames, raw videos "
           "through the face pipeline, 1 worker, whole call timed\n")
     print("| backbone | feature dim | extraction frames/s | prepare frames/s | prepare time vs no features |")
     print("|---|---:|---:|---:|---:|")
@@ -229,10 +226,9 @@ def main(argv):
     return EXIT_DONE if set(measured) == set(specs) and BASELINE not in prepare_errors else EXIT_SOME_FAILED
 
 
-def cli():
-    """Console-script entry point."""
-    sys.exit(main(sys.argv))
+def run():
+    run_command("data_prep.bench_backbones", main, define_flags, __doc__)
 
 
 if __name__ == "__main__":
-    cli()
+    run()

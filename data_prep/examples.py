@@ -11,11 +11,14 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 
 from data_prep import aligned_frames
-from data_prep.readers.base import ConfigurationError, DatasetReader, InputError, VideoItem, reconcile
+from data_prep.readers.base import DatasetReader, VideoItem, reconcile
 from mimamo_tf import faces
 from mimamo_tf import video as video_io
-from mimamo_tf.faces import identities
+from mimamo_tf.config import ConfigError
 from mimamo_tf.data import schema
+from mimamo_tf.errors import ItemError
+from mimamo_tf.faces import identities
+from mimamo_tf.models.backbone import SpatialFeatureExtractor
 
 ALIGNED_BACKEND = "cropped_aligned"
 # --cropped_aligned_geometry: re-align a provider's crops to our template, or keep them as they are.
@@ -55,8 +58,8 @@ class ExampleOptions:
 
     def __post_init__(self):
         if self.cropped_aligned_geometry not in CROPPED_ALIGNED_GEOMETRIES:
-            raise ConfigurationError(f"--cropped_aligned_geometry={self.cropped_aligned_geometry!r}; "
-                                     f"expected one of {CROPPED_ALIGNED_GEOMETRIES}")
+            raise ConfigError(f"--cropped_aligned_geometry={self.cropped_aligned_geometry!r}; "
+                              f"expected one of {CROPPED_ALIGNED_GEOMETRIES}")
 
 
 def label_statistics(arousal, valence, valid) -> Dict[str, Dict[str, float]]:
@@ -99,7 +102,6 @@ class ExampleBuilder:
     @property
     def extractor(self):
         if self._extractor is None and self.options.spatial_features:
-            from mimamo_tf.models.backbone import SpatialFeatureExtractor  # pylint: disable=import-outside-toplevel
             self._extractor = SpatialFeatureExtractor(self.backbone_file or self.options.spatial_features)
         return self._extractor
 
@@ -131,8 +133,8 @@ class ExampleBuilder:
         else:
             track = faces.locate_faces(frames(record=True), self.detector, config)
         if track.num_frames != num_frames:
-            raise InputError(f"{item.video_path}: decoded {track.num_frames} frames, "
-                             f"{num_frames} when counted (unstable decoding)")
+            raise ItemError(f"{item.video_path}: decoded {track.num_frames} frames, "
+                            f"{num_frames} when counted (unstable decoding)")
         bad = {int(message.rsplit("frame ", 1)[1].split()[0]) for message in unreadable}
         for index, (rgb, gray, found) in enumerate(faces.iter_aligned_faces(frames(record=False), track, config)):
             if index in bad:
@@ -171,30 +173,30 @@ class ExampleBuilder:
             item: from the reader's `list_items`.
 
         Returns:
-            (serialized SequenceExample, statistics dict with frames, frames_with_face,
-            valid_label_frames, unreadable_frames (frames that could not be decoded, recorded as
-            without a face), the first such message, crops_without_face (re-aligned crops in which
-            no face was found, recorded as without a face), face_geometry, and mergeable label
-            sums).
+            (serialized SequenceExample, statistics dict with recording_id (the reader's
+            `recording_id` of the item), frames, frames_with_face, valid_label_frames,
+            unreadable_frames (frames that could not be decoded, recorded as without a face), the
+            first such message, crops_without_face (re-aligned crops in which no face was found,
+            recorded as without a face), face_geometry, and mergeable label sums).
 
         Raises:
-            InputError: bad labels, labels/frames mismatch, bad aligned frames.
+            ItemError: bad labels, labels/frames mismatch, bad aligned frames.
             video.VideoReadError: unreadable or truncated video.
         """
         if item.listing_error:
-            raise InputError(item.listing_error)
+            raise ItemError(item.listing_error)
         labels = self.reader.load_labels(item)
         fps = self.options.default_fps
         if item.video_path is not None:
             if not os.path.isfile(item.video_path):
-                raise InputError(f"{item.video_path}: video file is missing")
+                raise ItemError(f"{item.video_path}: video file is missing")
             num_frames = video_io.count_frames(item.video_path, mark_undecodable=True)
             fps = video_io.probe(item.video_path).fps or fps
         elif item.aligned_dir is not None and labels.level == "frame":
             # Without the video, the label file defines the sequence.
             num_frames = len(labels.arousal)
         else:
-            raise InputError(f"{item.source}: neither a video nor aligned frames with labels")
+            raise ItemError(f"{item.source}: neither a video nor aligned frames with labels")
         arousal, valence, valid = reconcile(labels, num_frames, self.options.max_label_surplus, fps)
 
         unreadable, crops_without_face = [], []
@@ -223,10 +225,11 @@ class ExampleBuilder:
         if extractor is not None and rgb_batch:
             features.append(extractor(np.stack(rgb_batch)))
         if len(gray) != num_frames:
-            raise InputError(f"{item.source}: produced {len(gray)} frames, expected {num_frames}")
+            raise ItemError(f"{item.source}: produced {len(gray)} frames, expected {num_frames}")
         spatial: Optional[np.ndarray] = np.concatenate(features) if extractor is not None else None
+        recording_id = self.reader.recording_id(item.video_id)
         example = schema.make_sequence_example(
-            video_id=item.video_id, dataset=item.dataset, split=item.split, fps=fps,
+            video_id=item.video_id, recording_id=recording_id, dataset=item.dataset, split=item.split, fps=fps,
             gray48=np.stack(gray), rgb224_jpeg=jpegs, face_found=np.asarray(found, np.uint8),
             arousal=arousal, valence=valence, label_valid=valid,
             # Time-stamped annotations are per-frame labels once resampled.
@@ -234,6 +237,7 @@ class ExampleBuilder:
             source=item.source, face_backend=backend, video_arousal=labels.video_arousal,
             video_valence=labels.video_valence, spatial_features=spatial)
         stats = {
+            "recording_id": recording_id,
             "frames": num_frames,
             "frames_with_face": int(np.sum(found)),
             "valid_label_frames": int(np.sum(valid)),

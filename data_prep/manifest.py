@@ -29,8 +29,10 @@ def build_manifest(output_dir: str) -> dict:
 
     Returns:
         {"schema_version", "splits": {split: {totals (frames, frames_with_face, ...,
-        crops_without_face), label statistics, shards, failed, face_geometry (one
-        `faces.face_geometry` dict, or the list of the distinct ones when shards disagree)}}}.
+        crops_without_face), label statistics, shards, failed, recordings ({video_id:
+        recording_id} of every written video; none from shards written before they were
+        recorded), face_geometry (one `faces.face_geometry` dict, or the list of the distinct ones
+        when shards disagree)}}}.
     """
     splits: Dict[str, dict] = {}
     for path in shards.list_shards(output_dir):
@@ -42,7 +44,8 @@ def build_manifest(output_dir: str) -> dict:
             "num_output_shards": sidecar["num_output_shards"], "complete_shards": 0,
             "examples": 0, "frames": 0, "frames_with_face": 0, "valid_label_frames": 0,
             "unreadable_frames": 0, "crops_without_face": 0, "label_sums": {}, "shards": [], "failed": [],
-            "videos_with_unreadable_frames": [], "settings": sidecar["settings"], "face_geometry": None,
+            "videos_with_unreadable_frames": [], "recordings": {}, "settings": sidecar["settings"],
+            "face_geometry": None,
         })
         split["complete_shards"] += 1
         for key in ("examples",) + COUNTED_KEYS:
@@ -52,6 +55,8 @@ def build_manifest(output_dir: str) -> dict:
         split["videos_with_unreadable_frames"].extend(
             {"video_id": v["video_id"], "unreadable_frames": v["unreadable_frames"], "shard": name}
             for v in sidecar["videos"] if v.get("unreadable_frames"))
+        # Other splits of the folder may have been prepared before recording ids were written.
+        split["recordings"].update((v["video_id"], v["recording_id"]) for v in sidecar["videos"] if "recording_id" in v)
         split["label_sums"] = merge_label_stats(split["label_sums"], sidecar["labels"])
         split["shards"].append({"file": name, "examples": sidecar["examples"],
                                 "frames": sidecar["frames"], "failed": len(sidecar["failed"])})

@@ -15,8 +15,11 @@ import sys
 import traceback
 from typing import Callable, Dict, Iterable, List, Sequence, Union
 
+import tensorflow as tf
+
 from data_prep.readers.base import VideoItem
 from mimamo_tf import atomic_files
+from mimamo_tf.config import ConfigError
 from mimamo_tf.data import shards
 
 
@@ -28,17 +31,19 @@ COUNTED_KEYS = ("frames", "frames_with_face", "valid_label_frames", "unreadable_
 def plan_shards(items: Sequence[VideoItem], videos_per_shard: int) -> List[List[VideoItem]]:
     """Splits the (sorted) items into consecutive groups of `videos_per_shard`."""
     if videos_per_shard < 1:
-        raise ValueError(f"--videos_per_shard must be >= 1, got {videos_per_shard}")
+        raise ConfigError(f"--videos_per_shard must be >= 1, got {videos_per_shard}")
     count = max(1, math.ceil(len(items) / videos_per_shard))
     return [list(items[i * videos_per_shard:(i + 1) * videos_per_shard]) for i in range(count)]
 
 
-def fingerprint(items: Sequence[VideoItem], settings: Dict[str, object]) -> str:
-    """Hash of everything that determines the output bytes: item list and options."""
+def fingerprint(items: Sequence[VideoItem], settings: Dict[str, object],
+                recording_id: Callable[[str], str]) -> str:
+    """Hash of everything that determines the output bytes: item list (with each item's recording,
+    ``recording_id(video_id)``, the reader's rule) and options."""
     digest = hashlib.sha256()
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode("utf-8"))
     for item in items:
-        digest.update(json.dumps([item.video_id, item.source, item.label_level,
+        digest.update(json.dumps([item.video_id, recording_id(item.video_id), item.source, item.label_level,
                                   item.listing_error], default=str).encode("utf-8"))
     return digest.hexdigest()[:16]
 
@@ -49,18 +54,26 @@ def write_json_atomic(path: str, payload: dict) -> None:
 
 
 def shard_status(output_dir: str, name: str, expected_fingerprint: str) -> bool:
-    """True when shard `name` is complete; raises if it belongs to a different run setup."""
+    """True when shard `name` is complete; ``ConfigError`` if it belongs to a different run setup (or
+    its sidecar cannot be read)."""
     path = os.path.join(output_dir, name)
     if not os.path.isfile(path):
         return False
     sidecar = os.path.join(output_dir, shards.sidecar_name(name))
     try:
         with open(sidecar, encoding="utf-8") as handle:
-            found = json.load(handle).get("fingerprint")
+            recorded = json.load(handle)
     except (OSError, ValueError) as error:
-        raise RuntimeError(f"{sidecar}: unreadable sidecar of complete shard {name}: {error}") from error
+        raise ConfigError(f"{sidecar}: unreadable sidecar of complete shard {name} ({error}); delete that shard "
+                          "or use a new --output_dir") from error
+    found = recorded.get("fingerprint")
+    if found != expected_fingerprint and any("recording_id" not in video for video in recorded.get("videos", ())):
+        # Written before examples carried their source recording: the same run now writes other bytes.
+        raise ConfigError(f"{output_dir} holds shards of an earlier data_prep, without recording ids ({name}); "
+                          "they still train and evaluate, but to prepare into this folder again delete its "
+                          "shards (or use a new --output_dir)")
     if found != expected_fingerprint:
-        raise RuntimeError(
+        raise ConfigError(
             f"{path} was written from a different input listing or options (fingerprint {found}, "
             f"this run {expected_fingerprint}); use a new --output_dir or delete the old shards")
     return True
@@ -111,7 +124,8 @@ def combine_face_geometries(geometries: Iterable[Union[None, dict, list]]) -> Un
 def write_shard(output_dir: str, split: str, index: int, count: int, items: Sequence[VideoItem],
                 build: Callable[[VideoItem], tuple], run_fingerprint: str, settings: dict,
                 report: Callable[[int, bool, str], None]) -> dict:
-    """Builds and writes one shard; bad items are recorded and skipped.
+    """Builds and writes one shard; a failed item (``ItemError``, or any other error) is recorded and
+    skipped.
 
     Args:
         output_dir: destination folder.
@@ -129,8 +143,6 @@ def write_shard(output_dir: str, split: str, index: int, count: int, items: Sequ
         unreadable_frames, crops_without_face, label sums), one entry per written video, the failed
         items, and face_geometry (see `combine_face_geometries`).
     """
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-
     name = shards.shard_name(split, index, count)
     final_path = os.path.join(output_dir, name)
     sidecar = {
@@ -148,8 +160,9 @@ def write_shard(output_dir: str, split: str, index: int, count: int, items: Sequ
                 try:
                     serialized, stats = build(item)
                 except Exception as error:  # pylint: disable=broad-except
-                    # Bad input must never stop the run: record the reason and go on. Errors
-                    # that are not input errors keep their type and a traceback tail.
+                    # One failed item must never stop the run: record the reason and go on. Errors
+                    # other than a bad item (ItemError and the other ValueErrors) or file (OSError,
+                    # e.g. VideoReadError) keep their type and a traceback tail.
                     reason = f"{type(error).__name__}: {error}"
                     if not isinstance(error, (ValueError, IOError)):
                         reason += " | " + traceback.format_exc(limit=3).replace("\n", " ")
@@ -162,7 +175,8 @@ def write_shard(output_dir: str, split: str, index: int, count: int, items: Sequ
                 for key in COUNTED_KEYS:
                     sidecar[key] += stats.get(key, 0)
                 sidecar["labels"] = merge_label_stats(sidecar["labels"], stats["labels"])
-                sidecar["videos"].append({"video_id": item.video_id, "frames": stats["frames"],
+                sidecar["videos"].append({"video_id": item.video_id, "recording_id": stats["recording_id"],
+                                          "frames": stats["frames"],
                                           "frames_with_face": stats["frames_with_face"],
                                           "valid_label_frames": stats["valid_label_frames"],
                                           "unreadable_frames": stats.get("unreadable_frames", 0),

@@ -22,6 +22,8 @@ import os
 import sys
 import tempfile
 
+from absl import logging
+
 
 # Set in a quietly started command's environment, so that its worker processes (multiprocessing's
 # spawn starts a fresh interpreter) start quietly too.
@@ -101,6 +103,7 @@ def quiet_tensorflow_startup(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ[QUIET_MARKER] = "1"
     with native_stderr_captured():
+        # deferred: this import is the point of the function (it must happen with fd 2 captured).
         import tensorflow as tf
 
         tf.config.list_physical_devices()
@@ -136,8 +139,6 @@ def quiet_python_logging(argv=None):
     shows TensorFlow's INFO lines (e.g. one "Sharding callback duration" per checkpoint save), which
     would drown what the command itself says.
     """
-    from absl import logging
-
     argv = sys.argv if argv is None else argv
     if not any(arg.partition("=")[0] in _VERBOSITY_NAMES for arg in argv[1:]):
         logging.set_verbosity(logging.WARNING)

@@ -19,6 +19,9 @@ skeleton does the rest, the same way for every command:
 
 import sys
 
+from absl import app, flags
+
+from mimamo_tf.cli_startup import quiet_python_logging
 from mimamo_tf.config import expand_config_argument
 from mimamo_tf.errors import InputError
 
@@ -30,7 +33,8 @@ EXIT_BAD_INPUT = 2
 def report_input_error(name, error, kind=None):
     """Prints the one-line message of a bad-input error and returns ``EXIT_BAD_INPUT``."""
     prefix = f"{kind}: " if kind else ""
-    print(f"mimamo_tf.{name}: {prefix}{error}", file=sys.stderr)
+    program = name if "." in name else f"mimamo_tf.{name}"
+    print(f"{program}: {prefix}{error}", file=sys.stderr)
     return EXIT_BAD_INPUT
 
 
@@ -66,8 +70,6 @@ def parse_flags(argv, flag_values=None):
     parse (an unknown flag, a bad value) exits with ``EXIT_BAD_INPUT``, as every other bad input:
     absl's own parser exits with 1, which here means that some inputs failed. ``--help`` still exits
     as absl has it."""
-    from absl import flags
-
     flag_values = flags.FLAGS if flag_values is None else flag_values
     try:
         return flag_values(argv)
@@ -81,7 +83,8 @@ def run_command(name, main, define_flags=None, doc=None, extra_errors=(), positi
     """Runs a command: defines its flags, parses the command line, calls ``main`` and exits.
 
     Args:
-        name: the command's name (``train``, ``evaluate``, ...), used in messages.
+        name: the command's name (``train``, ``evaluate``, ...), used in messages as ``mimamo_tf.<name>``; a
+            command of another package gives its module (``data_prep.prepare``).
         main: ``main(flag_values) -> exit code or None`` (None: 0).
         define_flags: ``define_flags(flag_values)``, defining the command's flags.
         doc: the usage text (the command module's docstring).
@@ -90,8 +93,6 @@ def run_command(name, main, define_flags=None, doc=None, extra_errors=(), positi
         key_flags: the names of the flags ``--help`` lists (default: every flag ``define_flags``
             defines); the others are accepted all the same and listed by ``--helpfull``.
     """
-    from absl import app, flags
-
     flag_values = flags.FLAGS
     before = set(flag_values)
     if define_flags is not None:
@@ -108,7 +109,6 @@ def run_command(name, main, define_flags=None, doc=None, extra_errors=(), positi
     def absl_main(argv):
         if len(argv) > 1 and not positional:
             raise app.UsageError(f"unexpected arguments {argv[1:]}; every option is a --flag", exitcode=EXIT_BAD_INPUT)
-        from mimamo_tf.cli_startup import quiet_python_logging
 
         quiet_python_logging()
         if "config" in flag_values and flag_values["config"].value:

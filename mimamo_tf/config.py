@@ -10,7 +10,8 @@ the context frames a window needs) live once, in ``ModelConfig``; the pipeline d
 from it (``mimamo_tf.data.pipeline.pipeline_config``).
 
 This module is pure Python (no TensorFlow import), so a config can be built, validated, compared and
-written anywhere.
+written anywhere; backbone names are validated against the backbone registry
+(``mimamo_tf.backbone_registry``, pure Python as well).
 
 Example:
     >>> config = ExperimentConfig()
@@ -20,18 +21,19 @@ Example:
 """
 
 import dataclasses
+import importlib.resources
 import os
 from typing import Optional, Tuple
 
-from mimamo_tf import window_plan
+from absl import flags
+
+from mimamo_tf import backbone_registry, window_plan
 from mimamo_tf.atomic_files import write_text
 from mimamo_tf.errors import InputError
 
 STREAMS = ("both", "spatial", "temporal")
 TEMPORAL_INPUTS = ("phase_difference", "phase", "optical_flow")
 SPATIAL_INPUTS = ("features", "images")
-# The backbone registry's names (mimamo_tf.models.backbone); "keras" takes a file: keras:PATH[:LAYER].
-SPATIAL_BACKBONES = ("resnet50", "vggface2_resnet50", "fer_mini_xception", "keras", "small")
 LABEL_LEVELS = ("frame", "video")
 # --freeze_streams_epochs that keeps a two-stream run's inherited streams frozen in every epoch.
 FROZEN_THROUGHOUT = -1
@@ -61,8 +63,9 @@ class ModelConfig:
         snippet_length: differences per snippet (paper: 12).
         spatial_input: ``"features"`` (stored frozen-backbone features) or ``"images"``
             (224x224 RGB through ``spatial_backbone``).
-        spatial_backbone: backbone for image input: a registry name (``resnet50``,
-            ``vggface2_resnet50``, ``fer_mini_xception``, ``keras:PATH[:LAYER]``, ``small``).
+        spatial_backbone: backbone for image input: a name of the backbone registry
+            (``mimamo_tf.backbone_registry.backbone_names()``: ``resnet50``, ``small``, ...) or a
+            whole spec (``keras:PATH[:LAYER]``).
         backbone_weights: its weights: ``resnet50``: None (random), ``"imagenet"`` or a file;
             ``vggface2_resnet50``: the weights file.
         spatial_feature_dim: width of stored spatial features; 0 reads it from the shards.
@@ -123,9 +126,9 @@ class ModelConfig:
         ):
             if getattr(self, field) not in choices:
                 raise ConfigError(f"--{field} must be one of {', '.join(choices)}; got {getattr(self, field)!r}")
-        if self.spatial_backbone.split(":")[0] not in SPATIAL_BACKBONES:
-            raise ConfigError(f"--spatial_backbone must be one of {', '.join(SPATIAL_BACKBONES)} "
-                              f"(keras as keras:PATH[:LAYER]); got {self.spatial_backbone!r}")
+        if self.spatial_backbone.split(":")[0] not in backbone_registry.backbone_names():
+            raise ConfigError(f"--spatial_backbone must be one of {backbone_registry.backbone_specs()}; "
+                              f"got {self.spatial_backbone!r}")
         if self.snippet_length < 2 or self.snippet_length % 2:
             # A snippet centred on its frame has L/2 differences on each side; with an odd L the
             # windowed snippets (L//2 context frames per side) would differ from whole-video ones.
@@ -305,7 +308,8 @@ def replace(config, **sections):
 
 # --- Flags -------------------------------------------------------------------------------------
 # (flag, section, field, help). Defaults and types come from the dataclasses; choices from the
-# tuples above. Flag names are a public contract (configs/*.cfg, every run's flags.cfg).
+# tuples above. Flag names are a public contract (configs/*.cfg, every run's flags.cfg). A callable
+# help is read when the flags are defined: the backbones registered by then.
 _FLAGS = (
     ("data_dir", "data", "data_dir", "Directory of TFRecord shards written by data_prep.prepare."),
     ("train_split", "data", "train_split", "Split whose shards train the model."),
@@ -333,9 +337,10 @@ _FLAGS = (
     ("snippet_length", "model", "snippet_length", "Phase differences per snippet."),
     ("spatial_input", "model", "spatial_input", "Stored backbone features or face images."),
     ("spatial_backbone", "model", "spatial_backbone",
-     "Backbone for --spatial_input=images: resnet50, vggface2_resnet50, fer_mini_xception, keras:PATH[:LAYER], small."),
+     lambda: f"Backbone for --spatial_input=images, one of:\n{backbone_registry.backbones_help()}"),
     ("backbone_weights", "model", "backbone_weights",
-     "Its weights: resnet50: 'imagenet' or a weights file (unset: random); vggface2_resnet50: the weights file."),
+     "Its weights, the argument of its spec (--spatial_backbone=NAME --backbone_weights=W is NAME:W), e.g. "
+     "resnet50's 'imagenet' or a weights file (unset: random)."),
     ("spatial_feature_dim", "model", "spatial_feature_dim",
      "Width of the stored spatial features (0: read from the shards)."),
     ("spatial_features", "model", "spatial_features",
@@ -444,14 +449,13 @@ def define_flags(flag_values=None):
         flag_values: an ``absl.flags.FlagValues``; default the global ``absl.flags.FLAGS``.
             Defining twice on the same object is a no-op.
     """
-    from absl import flags
-
     flag_values = flags.FLAGS if flag_values is None else flag_values
     define_config_flag(flag_values)
     for name, section, field, help_text in _FLAGS:
         if name in flag_values:
             continue
         default = _default(section, field)
+        help_text = help_text() if callable(help_text) else help_text
         if name in _CHOICES:
             flags.DEFINE_enum(name, default, list(_CHOICES[name]), help_text, flag_values=flag_values)
         elif isinstance(default, bool):
@@ -471,8 +475,6 @@ def define_config_flag(flag_values=None):
     ``--flagfile=<its path inside the installed package>``, so it works from any directory after a
     ``pip install``. The command line's ``--config`` is replaced by that ``--flagfile`` before flags
     are parsed (``expand_config_argument``), at its place: flags after it override it."""
-    from absl import flags
-
     flag_values = flags.FLAGS if flag_values is None else flag_values
     if "config" not in flag_values:
         flags.DEFINE_string("config", None, f"A flagfile that ships with mimamo_tf, by name: "
@@ -502,8 +504,6 @@ def expand_config_argument(argv):
 
 def from_flags(flag_values=None):
     """The ``ExperimentConfig`` the parsed flags describe, validated (``ConfigError`` if invalid)."""
-    from absl import flags
-
     flag_values = flags.FLAGS if flag_values is None else flag_values
     values = {section: {} for section in _SECTIONS}
     for name, section, field, _ in _FLAGS:
@@ -556,8 +556,6 @@ def packaged_flagfile(name):
     """The path of a flagfile that ships inside the package (``mimamo_tf/configs/<name>``: the
     paper's, the demo's, the tests'), found through ``importlib.resources`` so that it resolves in an
     installed wheel as in a checkout (where ``configs/`` at the top level links to the same files)."""
-    import importlib.resources
-
     path = importlib.resources.files("mimamo_tf").joinpath("configs", name)
     if not path.is_file():
         raise ConfigError(f"no packaged flagfile {name!r}: --config takes one of {', '.join(packaged_config_names())} "
@@ -567,8 +565,6 @@ def packaged_flagfile(name):
 
 def packaged_flagfiles():
     """Names of the flagfiles that ship inside the package."""
-    import importlib.resources
-
     return sorted(p.name for p in importlib.resources.files("mimamo_tf").joinpath("configs").iterdir()
                   if p.name.endswith(".cfg"))
 
@@ -584,8 +580,6 @@ def from_flagfile(path, overrides=()):
     Flags of other programs in the file (e.g. evaluation's) are ignored, so a run's ``flags.cfg``
     and the repository's ``configs/*.cfg`` both work.
     """
-    from absl import flags
-
     if not os.path.isfile(path):
         raise ConfigError(f"--flagfile: {path!r} does not exist")
     flag_values = flags.FlagValues()

@@ -23,8 +23,12 @@ training flags are accepted too (a run's flags.cfg sets them) and ``--helpfull``
 
 import os
 
+from absl import flags
+
 from mimamo_tf import config as config_lib
 from mimamo_tf.command_line import run_command
+from mimamo_tf.evaluation import evaluate, plots
+from mimamo_tf.evaluation.plots import DEFAULT_MAX_PLOTS
 
 # What --help lists: the flags defined below and the run's settings that evaluation itself reads
 # (which run and data, how windows are cut and batched, the held-out fold); the rest of the
@@ -35,10 +39,6 @@ KEY_FLAGS = ("split", "checkpoint", "output_dir", "plots", "max_plots", "gamma_b
 
 def define_flags(flag_values):
     """The run's own settings (the training flags, read from its flags.cfg) and the evaluation's."""
-    from absl import flags
-
-    from mimamo_tf.evaluation.plots import DEFAULT_MAX_PLOTS
-
     config_lib.define_flags(flag_values)
     flags.DEFINE_string("split", "validation", "Split to evaluate.", flag_values=flag_values)
     flags.DEFINE_string("checkpoint", "best", "'best', 'last' or a path to a .keras model.", flag_values=flag_values)
@@ -53,8 +53,6 @@ def define_flags(flag_values):
 
 
 def main(flag_values):
-    from mimamo_tf.evaluation import evaluate
-
     config = config_lib.from_flags(flag_values)
     if not config.data.data_dir or not config.runtime.model_dir:
         raise config_lib.ConfigError("--data_dir and --model_dir are required (use --flagfile=<model_dir>/flags.cfg)")
@@ -78,8 +76,6 @@ def main(flag_values):
 
 def _plots_line(videos, max_plots, unit, output_dir):
     """What ``--plots`` drew (the library draws the first ``max_plots`` videos by name)."""
-    from mimamo_tf.evaluation import plots
-
     if unit == "utterances":
         return "No plots: utterance labels are one value per utterance, not a curve (--plots draws frame labels)."
     where = os.path.join(output_dir, plots.PLOTS_DIR)

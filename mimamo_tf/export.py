@@ -17,14 +17,14 @@ trying only on CPUs with AVX512_BF16/AMX).
 
 import os
 
+from absl import flags
+
 from mimamo_tf.command_line import run_command
+from mimamo_tf.serving import export_run, ExportError
+from mimamo_tf.serving.face_model import COMPUTE_DTYPES
 
 
 def define_flags(flag_values):
-    from absl import flags
-
-    from mimamo_tf.serving.face_model import COMPUTE_DTYPES
-
     flags.DEFINE_string("model_dir", None, "The training run to export.", flag_values=flag_values)
     flags.DEFINE_string("export_dir", None, "Where the SavedModel and model_card.json go (e.g. saved_models/NAME).",
                         flag_values=flag_values)
@@ -42,8 +42,6 @@ def define_flags(flag_values):
 
 
 def main(flag_values):
-    from mimamo_tf.serving import ExportError, export_run
-
     if not flag_values.model_dir or not flag_values.export_dir:
         raise ExportError("--model_dir and --export_dir are required")
     directory = flag_values.export_dir

@@ -190,7 +190,7 @@ def read_cpu():
 
 def read_gpus():
     """The GPUs TensorFlow sees, with their compute capability (``tf.config.experimental.get_device_details``)."""
-    import tensorflow as tf  # only here: the CPU side of this module must not pay TensorFlow's import
+    import tensorflow as tf  # deferred: the CPU side of this module must not pay TensorFlow's import
 
     gpus = []
     for device in tf.config.list_physical_devices("GPU"):

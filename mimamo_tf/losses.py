@@ -1,6 +1,7 @@
 """Masked CCC loss: ``-(CCC_arousal + CCC_valence)`` over the valid frames of a batch."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from mimamo_tf.ccc import ccc_from_sums, masked_sums
@@ -10,7 +11,6 @@ def _distributed_replica_context():
     """The replica context of a step running on several replicas (tf.distribute), else None."""
     if keras.backend.backend() != "tensorflow":
         return None
-    import tensorflow as tf
 
     context = tf.distribute.get_replica_context()
     if context is None or context.num_replicas_in_sync == 1:
@@ -56,7 +56,6 @@ class MaskedCCCLoss(keras.losses.Loss):
         # Every replica computes the CCC of the whole global batch from all-reduced sums (the
         # all-reduce is differentiable). Keras sums the replicas' gradients, hence the 1/replicas,
         # which Keras undoes when it logs the loss.
-        import tensorflow as tf
 
         sums = context.all_reduce(tf.distribute.ReduceOp.SUM, list(sums))
         return -ops.sum(ccc_from_sums(*sums)) / context.num_replicas_in_sync

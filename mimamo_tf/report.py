@@ -4,8 +4,11 @@ Prints one Markdown row per evaluated model (as in the paper's Tables 4-5) from 
 files that ``mimamo_tf.evaluate`` writes. Exit code 2: a file that is missing or not such a file.
 """
 
+import json
+
 from mimamo_tf.command_line import run_command
 from mimamo_tf.errors import InputError
+from mimamo_tf.evaluation.evaluator import metrics_table
 
 
 class ReportError(InputError, ValueError):
@@ -13,10 +16,6 @@ class ReportError(InputError, ValueError):
 
 
 def main(flag_values, arguments):
-    import json
-
-    from mimamo_tf.evaluation.evaluator import metrics_table
-
     del flag_values
     pairs = [arg.split("=", 1) for arg in arguments]
     if not pairs or any(len(p) != 2 for p in pairs):

@@ -31,7 +31,10 @@ import math
 import os
 from typing import Any, Optional
 
+import keras
+
 from mimamo_tf import config as config_lib
+from mimamo_tf.data import shards
 from mimamo_tf.errors import InputError
 
 FLAGS_FILE = "flags.cfg"
@@ -186,8 +189,6 @@ def data_features(data_dir):
     """The spec of the backbone whose features ``data_dir`` stores (``fer_mini_xception``, ...: the
     ``--spatial_features`` prepare was given, as its ``manifest.json`` records it), or None: no
     manifest (hand-made shards) or no stored features."""
-    from mimamo_tf.data import shards
-
     record = shards.backbone_record(data_dir)
     if isinstance(record, dict):
         return record.get("spec") or None
@@ -206,8 +207,6 @@ def trained_features(config):
 
 def load_model(path):
     """A ``.keras`` checkpoint of this project, loaded for inference (``RunError`` if absent)."""
-    import keras
-
     if not os.path.isfile(path):
         raise RunError(f"--checkpoint: model file {path!r} does not exist")
     return keras.saving.load_model(path, compile=False)
@@ -237,8 +236,6 @@ class Run:
 def load_run(model_dir, checkpoint="best"):
     """Loads a run: config, a checkpoint (``best``, ``last`` or a path) and, with stored spatial
     features, the backbone saved beside its data. Raises ``RunError`` naming what is missing."""
-    from mimamo_tf.data import shards
-
     config = read_config(model_dir)
     path = checkpoint_path(model_dir, checkpoint)
     model = load_model(path)

@@ -7,8 +7,9 @@ when the same command is run again. Exit code 2: the configuration or the data c
 message names the flag or the file).
 """
 
-from mimamo_tf import config as config_lib
+from mimamo_tf import config as config_lib, runs
 from mimamo_tf.command_line import run_command
+from mimamo_tf.training import train
 
 
 def define_flags(flag_values):
@@ -16,9 +17,6 @@ def define_flags(flag_values):
 
 
 def main(flag_values):
-    from mimamo_tf import runs
-    from mimamo_tf.training import train
-
     config = config_lib.from_flags(flag_values)
     history = train(config)
     key = runs.selection_key(config)

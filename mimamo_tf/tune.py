@@ -19,15 +19,17 @@ Exit code 2: the configuration, the search space or the data cannot work (the me
 flag or the file).
 """
 
+import sys
+
+import keras_tuner
+from absl import flags
+
 from mimamo_tf import config as config_lib
 from mimamo_tf.command_line import EXIT_SOME_FAILED, run_command
+from mimamo_tf.tuning import search_space as space_lib, tuner as tuner_lib
 
 
 def define_flags(flag_values):
-    from absl import flags
-
-    from mimamo_tf.tuning import search_space as space_lib
-
     config_lib.define_flags(flag_values)
     fv = dict(flag_values=flag_values)
     flags.DEFINE_string("tune_dir", None, "Where the search writes: keras-tuner's state, trials/<id> (each trial's "
@@ -50,11 +52,6 @@ def define_flags(flag_values):
 
 
 def main(FLAGS):
-    import sys
-
-    from mimamo_tf.tuning import search_space as space_lib
-    from mimamo_tf.tuning import tuner as tuner_lib
-
     config = config_lib.from_flags(FLAGS)
     if config.runtime.model_dir:
         print(f"mimamo_tf.tune: --model_dir={config.runtime.model_dir} is not used: each trial trains into "
@@ -87,8 +84,6 @@ def main(FLAGS):
 
 
 def run():
-    import keras_tuner
-
     run_command("tune", main, define_flags, __doc__, extra_errors=(keras_tuner.errors.FatalError,))
 
 

@@ -17,8 +17,11 @@ average: validation during training scores the same frames of the same windows a
 its window has run. ``python -m mimamo_tf.bench windows`` measures this choice against tiling and
 against a triangular cross-fade (docs/design.md, section 7).
 
-NumPy here; ``mimamo_tf.data.pipeline.evaluation_window_starts``/``owned_frames`` are the in-graph
-twins (tested against these).
+A window's frames without a face take the inputs of their nearest frame with a face
+(``nearest_face_frames``), in training, evaluation and prediction alike, so a gap is a still face.
+
+NumPy here; ``mimamo_tf.data.pipeline.evaluation_window_starts``/``owned_frames``/``nearest_face_frames``
+are the in-graph twins (tested against these).
 """
 
 import numpy as np
@@ -61,3 +64,27 @@ def plan(num_frames, window, stride):
     """``[(start, first, end), ...]``: every window of the video and the frames it predicts."""
     return [(int(s), *owned_frames(int(s), num_frames, window, stride))
             for s in window_starts(num_frames, window, stride)]
+
+
+def nearest_face_frames(face_found):
+    """For every frame, the index of the nearest frame with a face: itself if it has one, the earlier
+    one on a tie; a video without any face maps every frame to itself.
+
+    One binary search per frame, not a comparison of every pair: videos run to tens of thousands of
+    frames (``mimamo_tf.testing.window_reference.nearest_face_by_definition`` is the pairwise oracle).
+
+    Args:
+        face_found: ``(T,)`` per-frame flags, > 0 where the frame has a face.
+
+    Returns:
+        ``(T,)`` int64 frame indices.
+    """
+    face_found = np.asarray(face_found) > 0
+    frames = np.arange(len(face_found), dtype=np.int64)
+    with_face = np.flatnonzero(face_found).astype(np.int64)
+    if not len(with_face):
+        return frames
+    after = np.minimum(np.searchsorted(with_face, frames, side="left"), len(with_face) - 1)
+    before = np.maximum(after - 1, 0)
+    previous_face, next_face = with_face[before], with_face[after]
+    return np.where(np.abs(frames - previous_face) <= np.abs(next_face - frames), previous_face, next_face)

@@ -157,12 +157,12 @@ def test_evaluate_help_lists_its_own_flags_first_and_accepts_every_training_flag
 
 def test_every_bad_input_error_of_the_library_is_an_input_error_with_its_builtin_base():
     from mimamo_tf.config import ConfigError
-    from mimamo_tf.data.pipeline import DataError
-    from mimamo_tf.errors import InputError
+    from mimamo_tf.data.shards import DataError
+    from mimamo_tf.errors import InputError, ItemError
     from mimamo_tf.inference.batch_prediction import VideoInputError
     from mimamo_tf.inference.runners import PredictError
     from mimamo_tf.models.backbone import BackboneError
-    from mimamo_tf.models.vggface2_resnet50 import VGGFaceWeightsError
+    from mimamo_tf.models.backbones.vggface2_resnet50 import VGGFaceWeightsError
     from mimamo_tf.runs import RunError
     from mimamo_tf.serving.face_model import ExportError
     from mimamo_tf.serving.model_card import ModelCardError
@@ -174,3 +174,5 @@ def test_every_bad_input_error_of_the_library_is_an_input_error_with_its_builtin
     # Callers that caught OSError for unreadable videos still do.
     assert issubclass(VideoReadError, InputError) and issubclass(VideoReadError, OSError)
     assert ConfigError("x").kind == "configuration error" and DataError("x").kind == "data error"
+    # One item that failed (recorded, the job goes on) is the other kind: never a bad-input error.
+    assert issubclass(ItemError, ValueError) and not issubclass(ItemError, InputError)

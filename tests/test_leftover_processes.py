@@ -1,5 +1,6 @@
 """The suite fails when a process its tests started outlives it (mimamo_tf/testing/leftover_processes.py)."""
 
+import os
 import pathlib
 import subprocess
 import sys
@@ -26,7 +27,9 @@ def _pytest(tmp_path, seconds, *options):
     (tmp_path / "test_orphan.py").write_text(textwrap.dedent(ORPHAN.format(name="orphan", seconds=seconds)))
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "-p", "mimamo_tf.testing.leftover_processes", *options, str(tmp_path / "test_orphan.py")],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          # A pytest of its own, not a worker of the suite's xdist session.
+                          env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")})
 
 
 @pytest.mark.parametrize("options", [(), ("-n", "1")], ids=["one process", "xdist"])

@@ -16,32 +16,34 @@ from typing import List
 import numpy as np
 
 from data_prep.readers import files
-from data_prep.readers.base import (ConfigurationError, DatasetReader, InputError, Labels,
-                                    VideoItem, parse_float, relative_source)
+from data_prep.readers.base import DatasetReader, Labels, VideoItem, parse_float, relative_source
+from data_prep.readers.registry import register_reader
+from mimamo_tf.config import ConfigError
+from mimamo_tf.errors import ItemError
 
 
 def read_value_file(path: str, low: float = -1.0, high: float = 1.0) -> np.ndarray:
     """One float per line, all within [low, high] (blank lines at the end are ignored).
 
     Raises:
-        InputError: missing file, a non-number, or a value out of range (naming file and line).
+        ItemError: missing file, a non-number, or a value out of range (naming file and line).
     """
     lines = files.read_label_lines(path)
     values = np.empty(len(lines), np.float32)
     for number, line in enumerate(lines, start=1):
         value = parse_float(line, path, number)
         if not low <= value <= high:
-            raise InputError(f"{path}:{number}: label {value} outside [{low}, {high}]")
+            raise ItemError(f"{path}:{number}: label {value} outside [{low}, {high}]")
         values[number - 1] = value
     if not len(values):
-        raise InputError(f"{path}: label file is empty")
+        raise ItemError(f"{path}: label file is empty")
     return values
 
 
+@register_reader("affwild")
 class AffWildReader(DatasetReader):
-    """Reads Aff-Wild videos and their separate arousal/valence files."""
+    """Aff-Wild (2017): videos with separate arousal and valence files, one value per frame."""
 
-    name = "affwild"
     splits = ("train", "test")
 
     def __init__(self, data_root: str, split: str):
@@ -49,7 +51,7 @@ class AffWildReader(DatasetReader):
         self.video_dir = os.path.join(self.data_root, "videos", split)
         self.annotation_dir = os.path.join(self.data_root, "annotations", split)
         if not os.path.isdir(self.video_dir):
-            raise ConfigurationError(f"Aff-Wild: expected videos in {self.video_dir}")
+            raise ConfigError(f"Aff-Wild: expected videos in {self.video_dir}")
 
     @property
     def labelled(self) -> bool:
@@ -92,7 +94,7 @@ class AffWildReader(DatasetReader):
         arousal = read_value_file(arousal_path)
         valence = read_value_file(valence_path)
         if len(arousal) != len(valence):
-            raise InputError(f"{arousal_path}: {len(arousal)} lines but {valence_path} has "
-                             f"{len(valence)}")
+            raise ItemError(f"{arousal_path}: {len(arousal)} lines but {valence_path} has "
+                            f"{len(valence)}")
         return Labels(arousal=arousal, valence=valence, valid=np.ones(len(arousal), np.uint8),
                       level="frame", path=arousal_path)

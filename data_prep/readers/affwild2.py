@@ -20,10 +20,13 @@ import os
 from typing import Dict, List, Optional
 
 import numpy as np
+from absl import flags
 
 from data_prep.readers import files
-from data_prep.readers.base import (ConfigurationError, DatasetReader, InputError, Labels,
-                                    VideoItem, numeric_rows, relative_source)
+from data_prep.readers.base import DatasetReader, Labels, VideoItem, numeric_rows, relative_source
+from data_prep.readers.registry import register_reader
+from mimamo_tf.config import ConfigError
+from mimamo_tf.errors import ItemError
 
 INVALID_LABEL = -5.0
 SPLIT_FOLDERS = {"train": "Train_Set", "validation": "Validation_Set", "test": "Test_Set"}
@@ -57,19 +60,19 @@ def read_va_file(path: str) -> Labels:
         Frame-level `Labels`; frames where either value is -5 are invalid (stored as 0).
 
     Raises:
-        InputError: missing file, wrong header, malformed line, value outside [-1, 1] that is not
+        ItemError: missing file, wrong header, malformed line, value outside [-1, 1] that is not
             the -5 marker.
     """
     lines = files.read_label_lines(path)
     if not lines:
-        raise InputError(f"{path}: label file is empty")
+        raise ItemError(f"{path}: label file is empty")
     header = [column.strip().lower() for column in lines[0].split(",")]
     if sorted(header) != ["arousal", "valence"]:
-        raise InputError(f"{path}:1: expected the header 'valence,arousal', got {lines[0]!r}")
+        raise ItemError(f"{path}:1: expected the header 'valence,arousal', got {lines[0]!r}")
     valence_column, arousal_column = header.index("valence"), header.index("arousal")
     count = len(lines) - 1
     if count == 0:
-        raise InputError(f"{path}: no label lines after the header")
+        raise ItemError(f"{path}: no label lines after the header")
     valence = np.zeros(count, np.float32)
     arousal = np.zeros(count, np.float32)
     valid = np.ones(count, np.uint8)
@@ -80,8 +83,8 @@ def read_va_file(path: str) -> Labels:
             continue
         for value in (v, a):
             if not -1.0 <= value <= 1.0:
-                raise InputError(f"{path}:{number}: label {value} outside [-1, 1] (and not the "
-                                 f"invalid marker -5)")
+                raise ItemError(f"{path}:{number}: label {value} outside [-1, 1] (and not the "
+                                f"invalid marker -5)")
         valence[index], arousal[index] = v, a
     return Labels(arousal=arousal, valence=valence, valid=valid, level="frame", path=path)
 
@@ -94,10 +97,10 @@ def video_name_and_person(name: str):
     return name, "largest"
 
 
+@register_reader("affwild2")
 class AffWild2Reader(DatasetReader):
-    """Reads Aff-Wild2 VA annotations with raw videos or the provided cropped_aligned frames."""
+    """Aff-Wild2 (ABAW VA): per-frame annotations with raw videos or the provided cropped_aligned faces."""
 
-    name = "affwild2"
     splits = tuple(SPLIT_FOLDERS)
     aligned_frames_name = "cropped_aligned"
     # The provided crops follow the provider's template, not ours: prepare re-aligns them by default.
@@ -106,21 +109,35 @@ class AffWild2Reader(DatasetReader):
     def __init__(self, data_root: str, split: str, source: str = "video"):
         super().__init__(data_root, split)
         if source not in SOURCES:
-            raise ConfigurationError(f"--affwild2_source={source!r}; expected one of {SOURCES}")
+            raise ConfigError(f"--affwild2_source={source!r}; expected one of {SOURCES}")
         self.source = source
         candidates = _find_dirs(self.data_root, SPLIT_FOLDERS[split], ANNOTATION_PARENTS)
         if not candidates:
-            raise ConfigurationError(
+            raise ConfigError(
                 f"Aff-Wild2: no {'/'.join(ANNOTATION_PARENTS)}/{SPLIT_FOLDERS[split]} folder under "
                 f"{self.data_root}")
         if len(candidates) > 1:
-            raise ConfigurationError(f"Aff-Wild2: several annotation folders for {split}: {candidates}")
+            raise ConfigError(f"Aff-Wild2: several annotation folders for {split}: {candidates}")
         self.annotation_dir = candidates[0]
         aligned = _find_dirs(self.data_root, "cropped_aligned")
         self.aligned_roots = aligned
         if source == "cropped_aligned" and not aligned:
-            raise ConfigurationError(f"Aff-Wild2: --affwild2_source=cropped_aligned but no "
-                                     f"cropped_aligned folder under {self.data_root}")
+            raise ConfigError(f"Aff-Wild2: --affwild2_source=cropped_aligned but no "
+                              f"cropped_aligned folder under {self.data_root}")
+
+    @staticmethod
+    def define_flags(flag_values) -> None:
+        flags.DEFINE_enum("affwild2_source", "video", list(SOURCES),
+                          "Aff-Wild2: detect faces in the raw videos, or use the provided aligned frames.",
+                          flag_values=flag_values)
+
+    @classmethod
+    def from_options(cls, data_root: str, split: str, options: dict) -> "AffWild2Reader":
+        return cls(data_root, split, source=options["affwild2_source"])
+
+    def recording_id(self, video_id: str) -> str:
+        """``video59_left`` and ``video59_right`` annotate the two persons of one video, ``video59``."""
+        return video_name_and_person(video_id)[0]
 
     def _aligned_dir(self, name: str) -> Optional[str]:
         # The ABAW archive unpacks to cropped_aligned/ or cropped_aligned/cropped_aligned/.

@@ -3,7 +3,7 @@
 import os
 from typing import Dict, Iterable, List
 
-from data_prep.readers.base import InputError
+from mimamo_tf.errors import ItemError
 from mimamo_tf.video import VIDEO_EXTENSIONS
 
 
@@ -32,10 +32,10 @@ def read_label_lines(path: str) -> List[str]:
     """Lines of a label text file without trailing blank lines.
 
     Raises:
-        InputError: the file is missing.
+        ItemError: the file is missing.
     """
     if not os.path.isfile(path):
-        raise InputError(f"{path}: label file is missing")
+        raise ItemError(f"{path}: label file is missing")
     with open(path, encoding="utf-8") as handle:
         lines = handle.read().splitlines()
     while lines and not lines[-1].strip():

@@ -8,16 +8,22 @@ frames (``timed_labels``). Videos without one are unlabelled (``label_valid=0`` 
 import os
 from typing import List
 
+from absl import flags
+
 from data_prep.readers import files
 from data_prep.readers.base import DatasetReader, Labels, VideoItem, relative_source
-from data_prep.readers.timed_labels import DEFAULT_LABEL_RANGE, DEFAULT_MAX_GAP_SECONDS, read_timed_label_file
+from data_prep.readers.registry import register_reader
+from data_prep.readers.timed_labels import (DEFAULT_LABEL_RANGE, DEFAULT_MAX_GAP_SECONDS, parse_label_range,
+                                            read_timed_label_file)
+from mimamo_tf.config import ConfigError
 
 LABEL_SUFFIX = ".csv"
 
 
+@register_reader("folder")
 class FolderReader(DatasetReader):
-    """Every video file under the data root, with its ``<stem>.csv`` annotation when there is one.
-    Any split name is accepted.
+    """Any folder of videos (every video file under the data root), each with its own continuous
+    annotation ``<stem>.csv`` or none. Any split name is accepted.
 
     Args:
         data_root, split: as every reader.
@@ -25,7 +31,6 @@ class FolderReader(DatasetReader):
         label_range: ``(low, high)`` of the annotation scale, mapped onto [-1, 1].
     """
 
-    name = "folder"
     splits = ()
 
     def __init__(self, data_root: str, split: str, max_label_gap_seconds: float = DEFAULT_MAX_GAP_SECONDS,
@@ -33,6 +38,22 @@ class FolderReader(DatasetReader):
         super().__init__(data_root, split)
         self.max_label_gap_seconds = float(max_label_gap_seconds)
         self.label_range = tuple(float(v) for v in label_range)
+
+    @staticmethod
+    def define_flags(flag_values) -> None:
+        flags.DEFINE_string("label_range", "-1,1", "folder: LOW,HIGH of the scale of the <video>.csv annotations "
+                            "(e.g. -1000,1000 or 1,9), mapped linearly onto [-1, 1]; a value outside it is an error.",
+                            flag_values=flag_values)
+        flags.DEFINE_float("max_label_gap_seconds", DEFAULT_MAX_GAP_SECONDS, "folder: frames between two annotation "
+                           "samples further apart than this have no label (label_valid=0), as frames outside the "
+                           "annotated span.", flag_values=flag_values)
+
+    @classmethod
+    def from_options(cls, data_root: str, split: str, options: dict) -> "FolderReader":
+        gap = float(options["max_label_gap_seconds"])
+        if not gap > 0:
+            raise ConfigError(f"--max_label_gap_seconds must be > 0; got {gap}")
+        return cls(data_root, split, max_label_gap_seconds=gap, label_range=parse_label_range(options["label_range"]))
 
     def list_items(self) -> List[VideoItem]:
         items = {}

@@ -22,8 +22,12 @@ import math
 import os
 from typing import List, Optional
 
-from data_prep.readers.base import (ConfigurationError, DatasetReader, InputError, Labels,
-                                    VideoItem, relative_source)
+from absl import flags
+
+from data_prep.readers.base import DatasetReader, Labels, VideoItem, relative_source
+from data_prep.readers.registry import register_reader
+from mimamo_tf.config import ConfigError
+from mimamo_tf.errors import ItemError
 
 DEFAULT_CSV_NAMES = {
     "train": ("omg_TrainVideos.csv",),
@@ -39,16 +43,16 @@ def _label(text: str, name: str, value_range, where: str) -> float:
     try:
         value = float(text)
     except (TypeError, ValueError):
-        raise InputError(f"{where}: {name} is not a number: {text!r}") from None
+        raise ItemError(f"{where}: {name} is not a number: {text!r}") from None
     if not math.isfinite(value) or not value_range[0] <= value <= value_range[1]:
-        raise InputError(f"{where}: {name} {value} outside [{value_range[0]}, {value_range[1]}]")
+        raise ItemError(f"{where}: {name} {value} outside [{value_range[0]}, {value_range[1]}]")
     return value
 
 
+@register_reader("omg")
 class OmgReader(DatasetReader):
-    """Reads the OMG-Emotion utterance CSV of one split."""
+    """OMG-Emotion: utterance clips listed in a CSV, one label per utterance."""
 
-    name = "omg"
     splits = tuple(DEFAULT_CSV_NAMES)
     # Faces aligned beforehand with an unknown template: used as they are (never re-aligned), and
     # recorded as a provider's crop.
@@ -67,7 +71,7 @@ class OmgReader(DatasetReader):
                 relative path is taken relative to the current directory.
 
         Raises:
-            ConfigurationError: no CSV, a CSV without the label columns, or `aligned_dir` is not
+            ConfigError: no CSV, a CSV without the label columns, or `aligned_dir` is not
                 a folder.
         """
         super().__init__(data_root, split)
@@ -77,19 +81,39 @@ class OmgReader(DatasetReader):
             candidates = [os.path.join(self.data_root, n) for n in DEFAULT_CSV_NAMES[split]]
             existing = [c for c in candidates if os.path.isfile(c)]
             if not existing:
-                raise ConfigurationError(f"OMG: none of {candidates} exists (or pass --omg_csv)")
+                raise ConfigError(f"OMG: none of {candidates} exists (or pass --omg_csv)")
             self.csv_path = existing[0]
         if not os.path.isfile(self.csv_path):
-            raise ConfigurationError(f"OMG: --omg_csv {self.csv_path} does not exist")
+            raise ConfigError(f"OMG: --omg_csv {self.csv_path} does not exist")
         self.clips_dir = os.path.abspath(clips_dir) if clips_dir else self.data_root
         self.aligned_dir = os.path.abspath(aligned_dir) if aligned_dir else None
         if self.aligned_dir is not None and not os.path.isdir(self.aligned_dir):
-            raise ConfigurationError(f"OMG: --omg_aligned_dir {self.aligned_dir} is not a directory")
+            raise ConfigError(f"OMG: --omg_aligned_dir {self.aligned_dir} is not a directory")
         with open(self.csv_path, newline="", encoding="utf-8") as handle:
             header = next(csv.reader(handle), [])
         missing = [c for c in REQUIRED_COLUMNS if c not in [h.strip() for h in header]]
         if missing:
-            raise ConfigurationError(f"{self.csv_path}: missing CSV columns {missing}; header is {header}")
+            raise ConfigError(f"{self.csv_path}: missing CSV columns {missing}; header is {header}")
+
+    @staticmethod
+    def define_flags(flag_values) -> None:
+        flags.DEFINE_string("omg_csv", "", "OMG: CSV file (default: the split's standard name).",
+                            flag_values=flag_values)
+        flags.DEFINE_string("omg_clips_dir", "", "OMG: folder of <video>/<utterance>.mp4 (default: data_root).",
+                            flag_values=flag_values)
+        flags.DEFINE_string("omg_aligned_dir", None, "OMG: folder of pre-aligned faces <video>/<utterance "
+                            "stem>/00001.jpg (missing file: no face in that frame), used instead of face "
+                            "detection; relative to the current directory. Default: detect faces in the clips.",
+                            flag_values=flag_values)
+
+    @classmethod
+    def from_options(cls, data_root: str, split: str, options: dict) -> "OmgReader":
+        return cls(data_root, split, csv_path=options["omg_csv"] or None, clips_dir=options["omg_clips_dir"] or None,
+                   aligned_dir=options["omg_aligned_dir"] or None)
+
+    def recording_id(self, video_id: str) -> str:
+        """The utterances ``<video>/<utterance>`` of one source video belong to ``<video>``."""
+        return video_id.split("/", 1)[0]
 
     def list_items(self) -> List[VideoItem]:
         items = {}
@@ -113,7 +137,7 @@ class OmgReader(DatasetReader):
                 try:
                     arousal = _label(row.get("arousal"), "arousal", AROUSAL_RANGE, where)
                     valence = _label(row.get("valence"), "valence", VALENCE_RANGE, where)
-                except InputError as bad:
+                except ItemError as bad:
                     error = str(bad)
                 aligned = None
                 if self.aligned_dir is not None:

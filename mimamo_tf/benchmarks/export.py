@@ -20,6 +20,11 @@ import time
 import numpy as np
 from absl import flags
 
+from mimamo_tf.benchmarks.labelled_videos import add_predict_faces, official_ccc, read_split
+from mimamo_tf.inference import Predictor
+from mimamo_tf.serving.model_card import LITERT_FILES
+from mimamo_tf.window_plan import DEFAULT_OVERLAP
+
 
 def _size_mb(path):
     if os.path.isdir(path):
@@ -28,8 +33,6 @@ def _size_mb(path):
 
 
 def define_flags(flag_values):
-    from mimamo_tf.window_plan import DEFAULT_OVERLAP
-
     flags.DEFINE_string("export_dir", "saved_models/demo", "An export of python -m mimamo_tf.export.", flag_values=flag_values)
     flags.DEFINE_string("data_dir", "data/tfrecords", "Prepared shards with the split's labels.", flag_values=flag_values)
     flags.DEFINE_string("data_root", "data/synthetic", "The raw videos the shards were prepared from (--faces=videos).",
@@ -43,10 +46,6 @@ def define_flags(flag_values):
 
 
 def main(FLAGS):
-    from mimamo_tf.benchmarks.labelled_videos import add_predict_faces, official_ccc, read_split
-    from mimamo_tf.inference import Predictor
-    from mimamo_tf.serving.model_card import LITERT_FILES
-
     export_dir = FLAGS.export_dir
     files = [("SavedModel", export_dir)] + [
         (f"LiteRT {kind}", os.path.join(export_dir, name)) for kind, name in LITERT_FILES.items()

@@ -21,11 +21,13 @@ import time
 import numpy as np
 from absl import flags
 
+from mimamo_tf import faces, video
+from mimamo_tf.sample_clips import clip_path
+
 TARGET_FPS = 15.0
 
 
 def _frames(path: str, max_frames: int):
-    from mimamo_tf import video  # pylint: disable=import-outside-toplevel
     for index, frame in enumerate(video.iter_frames(path)):
         if max_frames and index >= max_frames:
             return
@@ -68,10 +70,6 @@ def define_flags(flag_values):
 
 def main(FLAGS):
     """Runs the benchmark and prints the table; returns 0, or 1 when the target is missed."""
-    from mimamo_tf import faces  # pylint: disable=import-outside-toplevel
-    from mimamo_tf import video  # pylint: disable=import-outside-toplevel
-    from mimamo_tf.testing.sample_clips import clip_path  # pylint: disable=import-outside-toplevel
-
     path = clip_path(FLAGS.clip)
     info = video.probe(path)
     max_frames = FLAGS.max_frames

@@ -8,19 +8,22 @@ consumes (MIMAMO Net, SGD, masked CCC loss) on a fixed batch. The pipeline must 
 """
 
 import os
-import sys
 import tempfile
 import time
 
+import keras
 import numpy as np
+import tensorflow as tf
 from absl import flags
+
+from mimamo_tf.config import ExperimentConfig
+from mimamo_tf.data import schema, shards
+from mimamo_tf.data.pipeline import make_dataset, PipelineConfig, to_keras
+from mimamo_tf.losses import MaskedCCCLoss
+from mimamo_tf.models import build_mimamo_net, MimamoConfig
 
 
 def write_random_shards(directory, videos, frames):
-    import tensorflow as tf
-
-    from mimamo_tf.data import schema, shards
-
     rng = np.random.default_rng(0)
     jpeg = schema.encode_jpeg(np.zeros((224, 224, 3), np.uint8))
     path = os.path.join(directory, shards.shard_name("train", 0, 1))
@@ -39,8 +42,6 @@ def write_random_shards(directory, videos, frames):
 
 
 def define_flags(flag_values):
-    from mimamo_tf.config import ExperimentConfig
-
     paper = ExperimentConfig()
     flags.DEFINE_integer("videos", 8, "Temporary videos to write.", flag_values=flag_values)
     flags.DEFINE_integer("frames", 300, "Frames per video.", flag_values=flag_values)
@@ -51,12 +52,6 @@ def define_flags(flag_values):
 
 
 def main(FLAGS):
-    import keras
-
-    from mimamo_tf.data.pipeline import PipelineConfig, make_dataset, to_keras
-    from mimamo_tf.losses import MaskedCCCLoss
-    from mimamo_tf.models import MimamoConfig, build_mimamo_net
-
     frames_per_batch = FLAGS.batch_size * FLAGS.window
     with tempfile.TemporaryDirectory() as directory:
         files = write_random_shards(directory, FLAGS.videos, FLAGS.frames)

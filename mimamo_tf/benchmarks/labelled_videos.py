@@ -11,8 +11,12 @@ import dataclasses
 import os
 
 import numpy as np
+import tensorflow as tf
 
+from mimamo_tf import faces
+from mimamo_tf.data import schema, shards
 from mimamo_tf.errors import InputError
+from mimamo_tf.evaluation.scoring import predict_faceless_videos, summarise
 
 
 @dataclasses.dataclass
@@ -31,10 +35,6 @@ class LabelledVideo:
 def read_split(data_dir, split, stored_faces=False):
     """The split's videos with their labels, in shard order; with ``stored_faces``, also the faces
     stored in the shards (JPEG, prepare's alignment) as ``faces``/``face_found``."""
-    import tensorflow as tf
-
-    from mimamo_tf.data import schema, shards
-
     files = shards.list_shards(data_dir, split)
     if not files:
         raise InputError(f"--data_dir={data_dir}: no shards of split {split!r}")
@@ -64,8 +64,6 @@ def raw_video_path(data_root, video):
 
 def add_predict_faces(videos, data_root, detector=None):
     """Fills ``faces``/``face_found`` of every video from its raw file, as ``predict`` aligns them."""
-    from mimamo_tf import faces
-
     paths = [raw_video_path(data_root, video) for video in videos]  # every file checked before any work
     detector = detector or faces.make_detector("mtcnn")
     for video, path in zip(videos, paths):
@@ -82,8 +80,6 @@ def official_ccc(videos, predictions):
     videos concatenated, frames without a face predicted from their nearest face's inputs, a
     video without any face given the mean face-frame prediction. ``predictions``: ``(T, 2)`` per
     video, filled."""
-    from mimamo_tf.evaluation.scoring import predict_faceless_videos, summarise
-
     scored = {v.video_id: dict(pred=np.array(p, np.float32), labels=v.labels, label_valid=v.label_valid,
                                face_found=v.face_found > 0) for v, p in zip(videos, predictions)}
     predict_faceless_videos(scored)

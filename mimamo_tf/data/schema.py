@@ -13,6 +13,11 @@ key                    type     meaning
 schema_version         int64    `SCHEMA_VERSION` of the writer
 video_id               bytes    unique id within the dataset (Aff-Wild2: annotation name,
                                 e.g. ``video59_left``; OMG: ``<video>/<utterance>``)
+recording_id           bytes    the source recording the video belongs to, as its dataset
+                                reader names it (Aff-Wild2: ``video59`` for both persons;
+                                OMG: ``<video>`` for every utterance; else the video id):
+                                cross-validation folds keep a recording together. Optional:
+                                shards written before it have none (parsed as ``""``)
 dataset                bytes    affwild, affwild2, omg, folder, ...
 split                  bytes    train, validation, test, all
 source                 bytes    input path relative to the data root
@@ -61,6 +66,7 @@ LABEL_LEVELS = ("frame", "video", "none")
 CONTEXT_FEATURES = {
     "schema_version": "int",
     "video_id": "bytes",
+    "recording_id": "bytes",
     "dataset": "bytes",
     "split": "bytes",
     "source": "bytes",
@@ -72,6 +78,9 @@ CONTEXT_FEATURES = {
     "face_backend": "bytes",
     "spatial_feature_dim": "int",
 }
+
+# Context keys that shards written before them lack, and the value they parse to there.
+OPTIONAL_CONTEXT_FEATURES = {"recording_id": ""}
 
 # Per-frame keys and their types. spatial_features is optional.
 SEQUENCE_FEATURES = {
@@ -138,12 +147,15 @@ def make_sequence_example(
     video_arousal: float = float("nan"),
     video_valence: float = float("nan"),
     spatial_features: Optional[np.ndarray] = None,
+    recording_id: Optional[str] = None,
 ) -> tf.train.SequenceExample:
     """Builds the SequenceExample of one video.
 
     Args:
         video_id, dataset, split, fps, label_level, source, face_backend, video_arousal,
         video_valence: context values (see the module docstring).
+        recording_id: the source recording (see the module docstring); None writes none, as
+            shards written before it existed.
         gray48: uint8 (T, 48, 48).
         face_found: (T,) 0/1.
         arousal: (T,) float labels (0 where invalid).
@@ -221,6 +233,8 @@ def make_sequence_example(
         "face_backend": _bytes_feature(face_backend.encode("utf-8")),
         "spatial_feature_dim": _int_feature(spatial_dim),
     }
+    if recording_id is not None:
+        context["recording_id"] = _bytes_feature(recording_id.encode("utf-8"))
     return tf.train.SequenceExample(
         context=tf.train.Features(feature=context),
         feature_lists=tf.train.FeatureLists(
@@ -241,6 +255,8 @@ def serialize(example: tf.train.SequenceExample) -> bytes:
 
 def _context_value(example: tf.train.SequenceExample, key: str):
     feature = example.context.feature.get(key)
+    if feature is None and key in OPTIONAL_CONTEXT_FEATURES:
+        return OPTIONAL_CONTEXT_FEATURES[key]
     if feature is None:
         raise SchemaError(f"context feature {key!r} is missing")
     kind = CONTEXT_FEATURES[key]
@@ -311,9 +327,11 @@ def parse_sequence_example(serialized: bytes, decode_images: bool = True) -> Dic
 
 
 def context_feature_spec() -> Dict[str, tf.io.FixedLenFeature]:
-    """Context feature spec for `tf.io.parse_single_sequence_example`."""
+    """Context feature spec for `tf.io.parse_single_sequence_example` (an optional key absent from a
+    shard parses to its `OPTIONAL_CONTEXT_FEATURES` value)."""
     dtypes = {"int": tf.int64, "float": tf.float32, "bytes": tf.string}
-    return {key: tf.io.FixedLenFeature([], dtypes[kind]) for key, kind in CONTEXT_FEATURES.items()}
+    return {key: tf.io.FixedLenFeature([], dtypes[kind], default_value=OPTIONAL_CONTEXT_FEATURES.get(key))
+            for key, kind in CONTEXT_FEATURES.items()}
 
 
 def sequence_feature_spec(include_spatial_features: bool = False) -> Dict[str, tf.io.FixedLenSequenceFeature]:

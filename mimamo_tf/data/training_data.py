@@ -1,9 +1,9 @@
 """The shards of a training run, found and checked before any training starts.
 
 ``TrainingData(config)`` resolves the training and validation shards of an ``ExperimentConfig``
-(a split, or K-fold cross-validation by video over the training split), checks them against the
-pipeline's needs, and, with ``--skip_corrupt_records``, finds how many records of each damaged
-shard can be read. It also turns a ``DataLossError`` met mid-run into a ``DataError`` naming the
+(a split, or K-fold cross-validation by source recording over the training split), checks them
+against the pipeline's needs, and, with ``--skip_corrupt_records``, finds how many records of each
+damaged shard can be read. It also turns a ``DataLossError`` met mid-run into a ``DataError`` naming the
 damaged shard(s).
 """
 
@@ -35,31 +35,32 @@ class TrainingData:
         data = config.data
         self.data_dir = data.data_dir
         self.pipeline_config = pipeline.pipeline_config(config)
-        self.train_files = pipeline.split_shards(data.data_dir, data.train_split)
-        self.eval_files = self.train_files if data.num_folds else pipeline.split_shards(data.data_dir, data.eval_split)
+        self.train_files = shards.split_shards(data.data_dir, data.train_split)
+        self.eval_files = self.train_files if data.num_folds else shards.split_shards(data.data_dir, data.eval_split)
         self.all_files = sorted(set(self.train_files) | set(self.eval_files))
-        pipeline.check_shards(self.all_files, self.pipeline_config)
+        shards.check_shards(self.all_files, self.pipeline_config)
         self.record_limits = None
         if data.skip_corrupt_records:
             self.record_limits = self._limit_damaged_shards()
         self.train_ids = self.eval_ids = self.held_out_ids = None
         if data.num_folds:
-            ids = self._guard(lambda: pipeline.list_video_ids(self.train_files, self.record_limits))
+            recordings = self._guard(lambda: shards.video_recordings(self.train_files, self.record_limits))
             try:
-                self.train_ids, self.held_out_ids = fold_video_ids(ids, data.num_folds, data.fold)
+                self.train_ids, self.held_out_ids = fold_video_ids(recordings, data.num_folds, data.fold)
                 self.eval_ids = self.held_out_ids
                 if data.inner_validation_fraction:
-                    self.train_ids, self.eval_ids = inner_validation_ids(self.train_ids, data.inner_validation_fraction)
+                    self.train_ids, self.eval_ids = inner_validation_ids(
+                        {v: recordings[v] for v in self.train_ids}, data.inner_validation_fraction)
             except ValueError as error:
                 raise ConfigError(str(error)) from error
         self.faceless_train_videos = []
         if config.model.label_level == "video":
-            faceless = self._guard(lambda: pipeline.faceless_video_ids(self.train_files, self.record_limits))
+            faceless = self._guard(lambda: shards.faceless_video_ids(self.train_files, self.record_limits))
             keep = set(self.train_ids) if self.train_ids is not None else None
             self.faceless_train_videos = [v for v in faceless if keep is None or v in keep]
 
     def _limit_damaged_shards(self):
-        damaged = pipeline.find_damaged_shards(self.all_files)
+        damaged = shards.find_damaged_shards(self.all_files)
         for path, (readable, error) in damaged.items():
             expected = _expected_examples(path)
             lost = f"{expected - readable} of {expected} records" if expected is not None else "the rest of its records"
@@ -69,12 +70,12 @@ class TrainingData:
 
     def damaged_data_error(self, error):
         """A ``DataError`` naming the damaged shard(s) behind a ``DataLossError`` met mid-run."""
-        damaged = pipeline.find_damaged_shards(self.all_files)
+        damaged = shards.find_damaged_shards(self.all_files)
         if not damaged:
-            return pipeline.DataError(f"reading the shards in {self.data_dir} failed: {error.message}")
+            return shards.DataError(f"reading the shards in {self.data_dir} failed: {error.message}")
         names = "; ".join(f"{path} (readable up to record {n}: {message.splitlines()[0]})"
                           for path, (n, message) in damaged.items())
-        return pipeline.DataError(
+        return shards.DataError(
             f"damaged shard: {names}. Check the data with `python -m data_prep.inspect {self.data_dir}` and "
             "re-prepare that shard, or train with --skip_corrupt_records to go on without the unreadable records. "
             "Checkpoints are intact: the same command resumes.")

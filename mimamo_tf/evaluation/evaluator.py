@@ -30,7 +30,8 @@ import numpy as np
 from mimamo_tf import config as config_lib
 from mimamo_tf import runs
 from mimamo_tf.atomic_files import write_text
-from mimamo_tf.data import shards
+from mimamo_tf.data import pipeline, shards
+from mimamo_tf.data.folds import fold_video_ids
 from mimamo_tf.evaluation import plots as plots_lib
 from mimamo_tf.evaluation.scoring import clipped_summary, predict_faceless_videos, summarise
 from mimamo_tf.models import precision
@@ -119,15 +120,13 @@ def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, outp
         ``(metrics, output_dir)``; ``metrics`` is what ``metrics.json`` holds.
 
     Raises:
-        ConfigError, runs.RunError, mimamo_tf.data.pipeline.DataError: naming the flag or file.
+        ConfigError, runs.RunError, mimamo_tf.data.shards.DataError: naming the flag or file.
     """
-    from mimamo_tf.data import pipeline
-
     config_lib.validate(config)
     path = runs.checkpoint_path(config.runtime.model_dir, checkpoint)
     pipeline_config = pipeline.pipeline_config(config, batch_size=config.data.eval_batch_size, gamma_beta=gamma_beta)
-    files = pipeline.split_shards(config.data.data_dir, split)
-    pipeline.check_shards(files, pipeline_config)
+    files = shards.split_shards(config.data.data_dir, split)
+    shards.check_shards(files, pipeline_config)
     video_ids = None
     if fold is not None:
         video_ids = held_out_videos(config, files, fold)
@@ -160,15 +159,12 @@ def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, outp
 
 def held_out_videos(config, files, fold):
     """The video ids of ``files`` that fold ``fold`` of ``config.data.num_folds`` holds out."""
-    from mimamo_tf.data import pipeline
-    from mimamo_tf.data.folds import fold_video_ids
-
     num_folds = config.data.num_folds
     if num_folds < 2 or not 0 <= fold < num_folds:
         raise config_lib.ConfigError(f"--fold={fold} needs a run trained with --num_folds >= 2 and 0 <= fold < "
                                      f"num_folds; this run has --num_folds={num_folds}")
     try:
-        return fold_video_ids(pipeline.list_video_ids(files), num_folds, fold)[1]
+        return fold_video_ids(shards.video_recordings(files), num_folds, fold)[1]
     except ValueError as error:
         raise config_lib.ConfigError(str(error)) from error
 

@@ -23,6 +23,8 @@ import math
 import os
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from mimamo_tf.atomic_files import replacing
 from mimamo_tf.data.label_scale import MODEL_SCALE
@@ -104,8 +106,6 @@ def video_figure(video_id, entry, ccc, label_scale=MODEL_SCALE):
     """
     # A Figure on its own Agg canvas, not pyplot: no GUI backend, and nothing global changes (a
     # notebook that calls evaluate keeps its backend; no figure stays registered to be closed).
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     # Drawn on the training labels' scale; the network's outputs and the scores are on [-1, 1].
     pred = label_scale.from_model(np.asarray(entry["pred"], np.float64), clip=False)

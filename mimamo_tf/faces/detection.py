@@ -13,6 +13,10 @@ from typing import Callable, Dict, List
 
 import cv2
 import numpy as np
+import tensorflow as tf
+from mtcnn import MTCNN
+from mtcnn.stages import StageONet, StagePNet, StageRNet
+from mtcnn.stages.base import StageBase
 
 # Order of the five landmarks everywhere in this package (image left/right, not the subject's).
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
@@ -83,8 +87,6 @@ def _compiled_stage(stage_class, tf_module):
     constructor with the wrapped network (``stage_class.__call__``, the stage's pre- and
     post-processing, is unchanged). ``MTCNN(stages=[...])`` accepts stage instances.
     """
-    from mtcnn.stages.base import StageBase  # pylint: disable=import-outside-toplevel
-
     stock = stage_class()
     stage = stage_class.__new__(stage_class)
     StageBase.__init__(stage, stage_name=stock.name, stage_id=stock.id,
@@ -122,10 +124,6 @@ class MtcnnDetector(FaceDetector):
             compile_networks: wrap the networks in `tf.function` (disable only to compare with the
                 stock package, as the faces benchmark does).
         """
-        import tensorflow as tf  # pylint: disable=import-outside-toplevel
-        from mtcnn import MTCNN  # pylint: disable=import-outside-toplevel
-        from mtcnn.stages import StageONet, StagePNet, StageRNet  # pylint: disable=import-outside-toplevel
-
         # The stages of the package's "face_and_landmarks_detection" pipeline.
         stages = [StagePNet, StageRNet, StageONet]
         if compile_networks:

@@ -5,7 +5,13 @@ import glob
 import os
 import warnings
 
+from tqdm import tqdm
+
 from mimamo_tf.errors import InputError
+from mimamo_tf.inference import outputs
+from mimamo_tf.inference.predictor import NoFaceWarning
+from mimamo_tf.inference.runners import PredictError
+from mimamo_tf.video import TruncatedVideoWarning
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 
@@ -46,13 +52,6 @@ def predict_videos(predictor, videos, output_dir, overlay=False, fill_missing=Fa
     ``(video, files)`` and ``(video, reason)``. ``faces``, ``reentry_seconds``: see
     ``Predictor.predict_video``; ``on_rows(video, rows)`` is called with each video's CSV rows once
     its files are written (``predict --jsonl``)."""
-    from tqdm import tqdm
-
-    from mimamo_tf.inference import outputs
-    from mimamo_tf.inference.predictor import NoFaceWarning
-    from mimamo_tf.inference.runners import PredictError
-    from mimamo_tf.video import TruncatedVideoWarning
-
     os.makedirs(output_dir, exist_ok=True)
     done, failed = [], []
     for number, video in enumerate(videos, 1):

@@ -8,9 +8,10 @@
 
 A reader thread decodes the source into a bounded queue. The main thread runs the one-face
 pipeline frame by frame (``faces.FaceStream``: detection, tracking, smoothing with its look-ahead)
-and cuts windows as they complete (``windows.LiveWindowStream``: the windows, sources and owned
-frames ``predict`` gives a file), so every row is final — and written — as soon as its window has
-run. On a file of the same frames the rows equal ``predict``'s.
+and cuts windows as they complete (``windows.LiveWindowStream``: the windows, sources and given
+frames ``predict`` gives a file), run and merged as a file's are (``predictor.WindowFeeder``), so
+every row is final — and written — as soon as its window has run. On a file of the same frames the
+rows equal ``predict``'s.
 
 Falling behind: when the queue is full the reader drops frames at the input until the main thread
 has caught up, then starts a new *segment* (the current one is finished as if the video had ended
@@ -28,9 +29,14 @@ import threading
 import time
 from typing import Callable, Deque, List, Optional
 
+import cv2
 import numpy as np
 
 from mimamo_tf.errors import InputError
+from mimamo_tf.faces import FaceStream
+from mimamo_tf.faces.smoothing import StreamingSmoother
+from mimamo_tf.inference.predictor import WindowFeeder, frame_row
+from mimamo_tf.inference.windows import LiveWindowStream
 
 # What --input accepts as a network stream (anything OpenCV's FFmpeg backend opens by URL).
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
@@ -74,8 +80,6 @@ def parse_live_input(text) -> Optional[LiveSource]:
 
 
 def _capture(source: LiveSource):
-    import cv2
-
     if source.is_camera:
         return cv2.VideoCapture(source.target)
     timeout_ms = int(OPEN_TIMEOUT_SECONDS * 1000)
@@ -95,8 +99,6 @@ def open_live_source(text):
     Returns:
         ``(LiveSource, capture, first RGB frame, fps)``: hand them to ``predict_live``.
     """
-    import cv2
-
     source = parse_live_input(text) if not isinstance(text, LiveSource) else text
     if source is None:
         raise LiveInputError(f"--input={text}: not a camera index or a stream URL ({', '.join(STREAM_SCHEMES)})")
@@ -172,8 +174,6 @@ class FrameReader(threading.Thread):
         return False
 
     def run(self):
-        import cv2
-
         message = None
         while not self.stopping.is_set():
             ok, frame = self.capture.read()
@@ -234,31 +234,33 @@ class LiveSummary:
 
 def lookahead_frames(predictor):
     """Frames a row waits for after its own frame arrives, at most: the face pipeline's (a keyframe
-    interval and the smoothing's reach) plus the window's (its first owned frame waits for the last
-    frame of its context and the frame after its end)."""
-    from mimamo_tf.faces.smoothing import StreamingSmoother
-
+    interval and the smoothing's reach) plus the window's (``windows.LiveWindowStream.lookahead``:
+    the first frame a window gives waits for the last frame of its context and the frame after its
+    end)."""
     config = predictor.face_config
     face_lag = (config.detect_every - 1) + StreamingSmoother(config.smoothing_sigma).radius
-    window, stride, context = predictor.window, predictor.stride, predictor.context
-    first_owned = (window - 1 - stride) // 2 + 1 if stride < window else 0
-    return window + max(context, 1) - 1 - first_owned + face_lag
+    return LiveWindowStream(predictor.window, predictor.context, predictor.stride).lookahead + face_lag
 
 
-class _Segment:
-    """Frames processed as one video: faces, windows, model, final rows."""
+class LiveSegment:
+    """Frames processed as one video: faces, windows, model, final rows.
+
+    Args:
+        predictor: the ``Predictor``.
+        fps: the source's frame rate (the rows' ``time_s``).
+        on_start: called with the source's index of the segment's first frame when it arrives.
+
+    ``add(frame, index, arrival)`` (an RGB frame, its index in the source, its arrival time) and, at
+    the segment's end, ``finish()`` return the rows made final meanwhile, as ``(row, arrival)`` in
+    frame order (``row``: a dict with ``predictor.COLUMNS``).
+    """
 
     def __init__(self, predictor, fps, on_start=lambda index: None):
-        from mimamo_tf.faces import FaceStream
-        from mimamo_tf.inference.windows import LiveWindowStream
-
-        self.predictor, self.fps, self.on_start = predictor, fps, on_start
+        self.fps, self.on_start = fps, on_start
         self.base = None  # the source's index of the segment's first frame
         self.faces = FaceStream(predictor.detector, predictor.face_config)
-        self.windows = LiveWindowStream(predictor.window, predictor.context, predictor.stride)
-        self.features = {} if predictor.reuses_features else None
-        self.values, self.boxes, self.tracks, self.arrival = {}, {}, {}, {}
-        self.written = 0
+        self.windows = WindowFeeder(predictor, LiveWindowStream(predictor.window, predictor.context, predictor.stride))
+        self.boxes, self.tracks, self.arrival = {}, {}, {}
 
     def add(self, frame, index, arrival):
         if self.base is None:
@@ -270,29 +272,22 @@ class _Segment:
     def finish(self):
         return self._rows(self.faces.finish(), finish=True)
 
-    def _run(self, windows):
-        for window in windows:
-            out = self.predictor._run_window(window, self.features, self.windows.held)
-            for t in range(window.first, window.end):
-                self.values[t] = out[t - window.start]
-
     def _rows(self, aligned, finish):
-        from mimamo_tf.inference.predictor import frame_row
-
+        merged = []
         for frame in aligned:
             self.boxes[frame.index], self.tracks[frame.index] = frame.box, frame.track_id
-            self._run(self.windows.add(frame.index, frame.rgb224)[0])
+            merged += self.windows.add(frame.index, frame.rgb224)
         if finish:
-            self._run(self.windows.finish()[0])
+            merged += self.windows.finish()
         rows = []
-        for t in range(self.written, self.windows.final):
-            box, values, track = self.boxes.pop(t), self.values.pop(t, None), self.tracks.pop(t, -1)
-            found = box is not None
-            row = frame_row(self.base + t, self.fps, int(track) if found else None, found,
-                            (box[0], box[1], box[2] - box[0], box[3] - box[1]) if found else None,
-                            *(values if found and values is not None else (None, None)))
-            rows.append((row, self.arrival.pop(t)))
-        self.written = self.windows.final
+        for frames in merged:
+            for t in range(frames.first, frames.end):
+                box, track = self.boxes.pop(t), self.tracks.pop(t, -1)
+                found = box is not None
+                values = frames.values[t - frames.first] if found and frames.values is not None else (None, None)
+                row = frame_row(self.base + t, self.fps, int(track) if found else None, found,
+                                (box[0], box[1], box[2] - box[0], box[3] - box[1]) if found else None, *values)
+                rows.append((row, self.arrival.pop(t)))
         return rows
 
 
@@ -336,7 +331,7 @@ def predict_live(predictor, opened, on_row: Callable[[dict], None], latency=None
             summary.segments += 1
             summary.segment_starts.append(first_frame)
 
-        return _Segment(predictor, fps, on_start=count)
+        return LiveSegment(predictor, fps, on_start=count)
 
     segment = new_segment()
 

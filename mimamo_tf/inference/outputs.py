@@ -8,10 +8,16 @@ temporary name and renamed, so a killed run never leaves a file that looks compl
 import csv
 import dataclasses
 import io
+import json
 import os
+import sys
 
+import cv2
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
+from mimamo_tf import video as video_io
 from mimamo_tf.atomic_files import replacing, write_text
 from mimamo_tf.inference.predictor import COLUMNS
 
@@ -66,8 +72,6 @@ def figure_of(result, title=None):
     """
     # A Figure on its own Agg canvas, not pyplot: no GUI backend, nothing global changes and no
     # figure stays registered to be closed (as evaluation.plots).
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     people = _people(result)
     panels = max(len(people), 1)
@@ -154,15 +158,11 @@ def face_overlay_layout(box, frame_size, label_size, panel_size=GAUGE_PANEL, gap
 
 def _label_size(text):
     """``(width, height)`` of the id label's box for ``text``, and the text's baseline offset."""
-    import cv2
-
     (text_w, text_h), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, LABEL_FONT_SCALE, LABEL_THICKNESS)
     return (text_w + 2 * LABEL_PADDING, text_h + baseline + 2 * LABEL_PADDING), baseline
 
 
 def _draw_label(frame, text, rect, colour):
-    import cv2
-
     x, y, w, h = rect
     _, baseline = _label_size(text)
     cv2.rectangle(frame, (x, y), (x + w - 1, y + h - 1), (0, 0, 0), -1)
@@ -178,8 +178,6 @@ def _value_text(value, label_scale):
 def _bar(frame, label, value, origin, colour, label_scale):
     """A labelled horizontal gauge of a value on ``label_scale`` drawn on ``frame`` (RGB, in
     place): a bar from the scale's middle (the model's 0) towards the value, full at its ends."""
-    import cv2
-
     x, y = origin
     width, height = 120, 10
     cv2.putText(frame, f"{label} {_value_text(value, label_scale)}", (x, y - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
@@ -192,8 +190,6 @@ def _bar(frame, label, value, origin, colour, label_scale):
 
 def _draw_gauges(frame, person, t, panel_origin):
     """The black panel at ``panel_origin`` with the arousal and valence gauges of frame ``t``."""
-    import cv2
-
     x, y = panel_origin
     cv2.rectangle(frame, (x, y), (x + GAUGE_PANEL[0] - 1, y + GAUGE_PANEL[1] - 1), (0, 0, 0), -1)
     for (dx, dy), name, colour in zip(GAUGE_ORIGINS, ("arousal", "valence"), ((255, 80, 80), (80, 160, 255))):
@@ -203,8 +199,6 @@ def _draw_gauges(frame, person, t, panel_origin):
 def overlay_frames(frames, result, blank):
     """The video's frames with each face's box (and id, for several people) and both values drawn
     on each (``blank`` stands in for an undecodable frame)."""
-    import cv2
-
     people = _people(result)
     for t, frame in enumerate(frames):
         frame = np.ascontiguousarray(frame) if frame is not None else blank.copy()
@@ -238,8 +232,6 @@ def overlay_frames(frames, result, blank):
 
 def write_overlay(result, path):
     """``path`` (.mp4): the video again, frame by frame (streamed), with the overlay drawn."""
-    from mimamo_tf import video as video_io
-
     info = video_io.probe(result.video)
     frames = video_io.iter_frames(result.video, mark_undecodable=True)
     blank = np.zeros((info.height, info.width, 3), np.uint8)
@@ -253,17 +245,11 @@ class JsonLines:
     written to the CSV, and ``closed_by_reader`` says so."""
 
     def __init__(self, target):
-        import sys
-
         self.to_stdout = target == "-"
         self._out = sys.stdout if self.to_stdout else open(target, "w")
         self.closed_by_reader = False
 
     def write(self, row, **extra):
-        import json
-        import os
-        import sys
-
         if self.closed_by_reader:
             return
         try:

@@ -14,7 +14,8 @@ clipped).
 
 A video is read twice and never held in memory: pass 1 finds and follows the face
 (``mimamo_tf.faces.locate_faces``, the pipeline data preparation uses), pass 2 aligns every frame
-and feeds windows of faces to the model as soon as they are complete (``windows.WindowStream``).
+and feeds windows of faces to the model as soon as they are complete (``windows.WindowStream``),
+each frame taking its window's prediction as ``windows.WindowMerge`` says (``WindowFeeder``).
 """
 
 import dataclasses
@@ -25,12 +26,14 @@ from typing import Dict, Optional
 
 import numpy as np
 
+from mimamo_tf import faces as face_pipeline
 from mimamo_tf import video as video_io
 from mimamo_tf import window_plan
 from mimamo_tf.data.label_scale import MODEL_SCALE, LabelScale
 from mimamo_tf.faces import identities
 from mimamo_tf.inference.runners import PredictError, load_runner
 from mimamo_tf.inference.windows import WindowStream
+
 
 class NoFaceWarning(UserWarning):
     """No face was found anywhere in a video: its rows all have ``face_found=0`` and no values."""
@@ -44,11 +47,9 @@ class FaceGeometryWarning(UserWarning):
 def face_geometry_mismatch(card):
     """A message when ``card`` (a ``ModelCard``) records training faces of another geometry than
     ``predict``'s alignment, else None (also when the card does not record it)."""
-    from mimamo_tf import faces
-
     trained = card.face_geometry
-    served = faces.face_geometry("predict")
-    if trained is None or faces.same_face_geometry(trained, served):
+    served = face_pipeline.face_geometry("predict")
+    if trained is None or face_pipeline.same_face_geometry(trained, served):
         return None
     def describe(geometry):
         if not isinstance(geometry, dict):
@@ -189,29 +190,54 @@ class _Timed:
             self.seconds[self.key] += time.perf_counter() - start
 
 
-class _WindowFeeder:
-    """Feeds one face sequence, frame by frame, through a ``WindowStream`` into the predictor's
-    model, writing each window's predictions into ``predictions`` as soon as the window is complete
-    (several feeders run side by side, one per identity, in one pass over a video)."""
+class WindowFeeder:
+    """One face sequence through a predictor's model: feeds its faces, frame by frame, into a window
+    stream, runs each window as soon as it is complete and merges the windows' predictions into
+    final per-frame values (``stream.merge``, a ``windows.WindowMerge``). A file (several feeders
+    side by side, one per identity, in one pass over a video), faces in memory and a live source
+    (``live.predict_live``) all run their windows through it, so all give the same numbers.
 
-    def __init__(self, predictor, face_found, predictions, seconds):
+    Args:
+        predictor: the ``Predictor`` whose model runs the windows.
+        stream: a ``windows.WindowStream`` (the frames with a face known in advance) or a
+            ``windows.LiveWindowStream`` (a live source).
+        seconds: a dict whose ``"model"`` entry the model's time is added to; None: not timed.
+
+    Call ``add(t, face)`` for frames ``t = 0, 1, ...`` and, at the end, ``finish()``; each returns the
+    ``windows.MergedFrames`` made final meanwhile, in frame order.
+
+    Example:
+        >>> feeder = WindowFeeder(predictor, WindowStream(face_found, predictor.window, predictor.context,
+        ...                                               predictor.stride))
+        >>> merged = [frames for t, face in enumerate(faces_rgb) for frames in feeder.add(t, face)]
+    """
+
+    def __init__(self, predictor, stream, seconds=None):
         self.predictor = predictor
-        self.stream = WindowStream(face_found, predictor.window, predictor.context, predictor.stride)
-        self.predictions = predictions
+        self.stream = stream
         self.seconds = seconds
         # Backbone features of the faces still held, when the export has the model in two parts.
         self.features = {} if predictor.reuses_features else None
 
     def add(self, t, face):
-        """Frame ``t``'s face (anything for a frame without a face: it is never read)."""
-        ready = self.stream.add(t, face)
-        if not ready:
-            return
+        """Frame ``t``'s face: ``(224, 224, 3)`` uint8, or None for a frame without a face (a
+        ``WindowStream`` never reads those, so anything will do there)."""
+        return self._merge(self.stream.add(t, face))
+
+    def finish(self):
+        """The video has ended: runs the windows its end completes."""
+        return self._merge(self.stream.finish())
+
+    def _merge(self, windows):
+        merged = []
         model_start = time.perf_counter()
-        for window in ready:
-            out = self.predictor._run_window(window, self.features, self.stream.held)
-            self.predictions[window.first : window.end] = out[window.first - window.start : window.end - window.start]
-        self.seconds["model"] += time.perf_counter() - model_start
+        for window in windows:
+            # A window without faces (live: none of its frames has one) does not run; its frames get no values.
+            out = None if window.faces is None else self.predictor._run_window(window, self.features, self.stream.held)
+            merged.append(self.stream.merge.add(window, out))
+        if self.seconds is not None:
+            self.seconds["model"] += time.perf_counter() - model_start
+        return merged
 
 
 class Predictor:
@@ -242,10 +268,8 @@ class Predictor:
 
     def __init__(self, runner, face_config=None, detector=None, window_overlap=window_plan.DEFAULT_OVERLAP,
                  reuse_features=True, clip=True):
-        from mimamo_tf import faces
-
         self.runner = runner
-        self.face_config = face_config or faces.FacePipelineConfig()
+        self.face_config = face_config or face_pipeline.FacePipelineConfig()
         self._detector = detector
         try:
             self.stride = window_plan.overlap_stride(runner.window, window_overlap)
@@ -268,9 +292,7 @@ class Predictor:
     @property
     def detector(self):
         if self._detector is None:
-            from mimamo_tf import faces
-
-            self._detector = faces.make_detector("mtcnn")
+            self._detector = face_pipeline.make_detector("mtcnn")
         return self._detector
 
     @property
@@ -302,20 +324,20 @@ class Predictor:
         face flags -> ``(T, 2)`` (arousal, valence) for every frame (faceless frames filled), on
         ``label_scale`` (``label_scale.to_model`` gives the network's [-1, 1] back)."""
         predictions = np.zeros((len(face_found), 2), np.float32)
-        self._predict_stream(face_found, faces_rgb, predictions, {"model": 0.0})
+        feeder = self._window_feeder(face_found)
+        for t, face in enumerate(faces_rgb):
+            _write_merged(predictions, feeder.add(t, face))
         return predictions
 
-    def _predict_stream(self, face_found, faces_in_order, predictions, seconds):
-        """Feeds faces in frame order through a ``WindowStream`` into the model, writing each
-        window's predictions into ``predictions``; the model's time goes to ``seconds["model"]``."""
-        feeder = _WindowFeeder(self, face_found, predictions, seconds)
-        for t, face in enumerate(faces_in_order):
-            feeder.add(t, face)
+    def _window_feeder(self, face_found, seconds=None):
+        """A ``WindowFeeder`` on the windows of a sequence whose frames with a face are known."""
+        return WindowFeeder(self, WindowStream(face_found, self.window, self.context, self.stride), seconds)
 
     def _run_window(self, window, features, held):
         """``(window, 2)`` predictions of a ``ReadyWindow`` on ``label_scale``: the whole model on it,
         or (``features`` a dict, see ``_from_kept_features``) its two parts. Every path (a video,
-        every face, live, faces in memory) gets its values here, so all give the same numbers."""
+        every face, live, faces in memory) gets its values here (``WindowFeeder``), so all give the
+        same numbers."""
         if features is None:
             out = self.runner(window.faces[None])[0]
         else:
@@ -359,8 +381,6 @@ class Predictor:
         Raises:
             PredictError: the video cannot be opened or decoded (the message names it).
         """
-        from mimamo_tf import faces as face_pipeline
-
         if faces not in FACE_MODES:
             raise PredictError(f"faces={faces!r}: expected one of {', '.join(FACE_MODES)}")
         path = os.fspath(path)
@@ -454,16 +474,23 @@ class Predictor:
         for person, (first, end) in spans.items():
             predictions[person] = np.full((num_frames, 2), np.nan, np.float32)
             if found[person].any():
-                feeders[person] = _WindowFeeder(self, found[person][first:end], predictions[person][first:end], seconds)
+                feeders[person] = self._window_feeder(found[person][first:end], seconds)
         for t, aligned in enumerate(identities.iter_aligned_identities(frames, tracks, self.face_config, num_frames)):
             for person, feeder in feeders.items():
                 first, end = spans[person]
                 if first <= t < end:
-                    feeder.add(t - first, aligned.get(person))
+                    _write_merged(predictions[person][first:end], feeder.add(t - first, aligned.get(person)))
         return predictions
 
 
 FACE_MODES = ("largest", "all")
+
+
+def _write_merged(predictions, merged):
+    """Writes ``windows.MergedFrames`` into ``predictions`` ``(T, 2)`` (a ``WindowStream``'s windows
+    all run, so every merged frame has values)."""
+    for frames in merged:
+        predictions[frames.first : frames.end] = frames.values
 
 
 def _span(face_found):

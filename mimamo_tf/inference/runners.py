@@ -9,7 +9,10 @@ and the window the model was trained with come from there).
 import os
 
 import numpy as np
+import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
 
+from mimamo_tf.cli_startup import native_stderr_captured
 from mimamo_tf.errors import InputError
 from mimamo_tf.serving.model_card import (LITERT_FILES, OUTPUTS, SIGNATURE, SPLIT_SIGNATURES, ModelCardError,
                                           read_card)
@@ -41,8 +44,6 @@ class SavedModelRunner:
     kind = "SavedModel"
 
     def __init__(self, directory):
-        import tensorflow as tf
-
         self.card = read_model_card(directory, directory)
         try:
             loaded = tf.saved_model.load(directory)
@@ -95,10 +96,6 @@ class LiteRTRunner:
     kind = "LiteRT"
 
     def __init__(self, path, num_threads=None):
-        from ai_edge_litert.interpreter import Interpreter
-
-        from mimamo_tf.cli_startup import native_stderr_captured
-
         self.card = read_model_card(os.path.dirname(os.path.abspath(path)), path)
         try:
             with native_stderr_captured():
@@ -118,8 +115,6 @@ class LiteRTRunner:
         self.path = path
 
     def __call__(self, faces):
-        from mimamo_tf.cli_startup import native_stderr_captured
-
         results = []
         for one in np.asarray(faces, np.uint8):
             # The first call prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU" on fd 2.

@@ -1,14 +1,20 @@
-"""Windows of aligned faces for an exported model, assembled while a video streams past.
+"""Windows of aligned faces for an exported model, assembled while a video streams past, and their
+predictions merged into one per frame.
 
 An export takes ``window + 2 * context`` faces and predicts the ``window`` central frames; a video
 is cut like ``evaluate`` cuts it (``mimamo_tf.window_plan``): windows every ``stride`` frames
-(overlapping when ``stride < window``), each predicting the frames nearest its centre, with the
-context clamped at the video's ends (the first/last face repeated) and the last window padded the
-same way. A frame without a face takes the face of its nearest frame with a face (as the input
-pipeline does), so a window can need a face that comes later in the video: it is emitted as soon as
-every face it needs has arrived, with the frames whose predictions it makes final, and faces no
-later window needs are dropped — a window is never held longer than its faces take to arrive, and
-at most ``window + 2 * context + stride`` faces are held, whatever the video's length.
+(overlapping when ``stride < window``), with the context clamped at the video's ends (the first/last
+face repeated) and the last window padded the same way. A frame without a face takes the face of its
+nearest frame with a face (``window_plan.nearest_face_frames``, as the input pipeline does), so a
+window can need a face that comes later in the video: it is emitted as soon as every face it needs
+has arrived, and faces no later window needs are dropped — a window is never held longer than its
+faces take to arrive, and at most ``window + 2 * context + stride`` faces are held, whatever the
+video's length.
+
+``WindowMerge`` alone decides which window's prediction each frame takes and when a frame's
+prediction is final; both streams ask it which frames a window gives, and every caller (a file, each
+face of ``--faces=all``, faces in memory, a live source: ``predictor.WindowFeeder``) hands it the
+windows' predictions.
 """
 
 import bisect
@@ -19,24 +25,6 @@ import numpy as np
 from mimamo_tf import window_plan
 
 
-def nearest_face_frames(face_found):
-    """Index of the nearest frame with a face for every frame (itself if it has one; the earlier
-    one on a tie); a video without a face maps every frame to itself.
-
-    Linear-time twin of ``mimamo_tf.data.pipeline.nearest_face_frames_numpy`` (the definition),
-    for videos of tens of thousands of frames.
-    """
-    face_found = np.asarray(face_found) > 0
-    frames = np.arange(len(face_found))
-    with_face = np.flatnonzero(face_found)
-    if not len(with_face):
-        return frames
-    after = np.minimum(np.searchsorted(with_face, frames, side="left"), len(with_face) - 1)
-    before = np.maximum(after - 1, 0)
-    previous_face, next_face = with_face[before], with_face[after]
-    return np.where(np.abs(frames - previous_face) <= np.abs(next_face - frames), previous_face, next_face)
-
-
 def window_frames(start, num_frames, window, context):
     """Frame indices of the window starting at ``start``, context included, clamped to the video."""
     return np.clip(np.arange(start - context, start + window + context), 0, num_frames - 1)
@@ -45,8 +33,75 @@ def window_frames(start, num_frames, window, context):
 ReadyWindow = collections.namedtuple("ReadyWindow", "start faces first end sources")
 ReadyWindow.__doc__ = """A window whose faces have all arrived: ``faces`` ``(window + 2 * context, ...)`` from frame
 ``start - context`` on, ``sources`` the frame each face is (a frame without a face takes its nearest
-face's); its predictions of frames ``first <= t < end`` are final (the model's output
-``[first - start, end - start)``)."""
+face's); it gives the frames ``first <= t < end`` (``WindowMerge.frames_of``: the model's output
+``[first - start, end - start)``). ``faces`` and ``sources`` are None for a window that need not run
+(``LiveWindowStream``: none of its frames has a face): its frames are final without values."""
+
+MergedFrames = collections.namedtuple("MergedFrames", "first end values")
+MergedFrames.__doc__ = """Frames ``first <= t < end`` whose predictions are final: ``values`` ``(end - first, k)``
+(row ``t - first`` is frame ``t``'s), or None when the window that gives them did not run."""
+
+
+class WindowMerge:
+    """Which window's prediction each frame takes, and when a frame's prediction is final.
+
+    Every frame takes the prediction of the window whose centre is nearest, the earlier one on a tie
+    (``window_plan.owned_frames``, the frames ``evaluate`` scores each window on): each window gives
+    a run of consecutive frames, the runs of consecutive windows tile the video, and a frame is final
+    as soon as the window that gives it has run, since no later window changes it. File prediction,
+    every face and live input all merge here, so the merge ``predict`` applies is this class.
+
+    Args:
+        window: predicted frames per window.
+        stride: frames between window starts (``window_plan.overlap_stride``).
+
+    Attributes:
+        final: the frames ``[0, final)`` are final (their windows have been added).
+
+    Example:
+        >>> merge = WindowMerge(window=8, stride=4)
+        >>> merge.frames_of(4, num_frames=100)
+        (6, 10)
+    """
+
+    def __init__(self, window, stride):
+        self.window, self.stride = int(window), int(stride)
+        self.final = 0
+
+    def frames_of(self, start, num_frames):
+        """The frames the window starting at ``start`` gives.
+
+        Args:
+            start: the window's first frame.
+            num_frames: the video's frames known so far; the window is the video's last when it
+                reaches the last of them (a stream asks once that is settled: the video has ended,
+                or a frame past the window has arrived).
+
+        Returns:
+            ``(first, end)``: it gives the frames ``first <= t < end``.
+        """
+        return window_plan.owned_frames(start, num_frames, self.window, self.stride)
+
+    def add(self, window, predictions):
+        """Merges the next window's predictions.
+
+        Args:
+            window: a ``ReadyWindow``; windows come in the order of their starts, each once.
+            predictions: ``(window, k)`` the model's output on it (frames ``start`` to
+                ``start + window - 1``), or None when it did not run (``window.faces`` is None).
+
+        Returns:
+            ``MergedFrames``: the frames this window made final, with their values.
+
+        Raises:
+            ValueError: the window does not follow the last one added.
+        """
+        if window.first != self.final:
+            raise ValueError(f"the window starting at frame {window.start} gives frames from {window.first}, "
+                             f"but the frames up to {self.final} are final: windows must come in order, each once")
+        values = None if predictions is None else predictions[window.first - window.start : window.end - window.start]
+        self.final = window.end
+        return MergedFrames(window.first, window.end, values)
 
 
 class WindowStream:
@@ -60,8 +115,13 @@ class WindowStream:
         stride: frames between window starts (``window_plan.overlap_stride``); None: ``window``
             (windows one after the other).
 
+    Attributes:
+        merge: the ``WindowMerge`` that says which frames each window gives; its ``add`` takes the
+            windows' predictions.
+        peak: the most faces held at once.
+
     Call ``add(frame_index, face)`` for every frame in order; it returns the windows completed by
-    that face as ``ReadyWindow`` tuples. ``peak`` is the most faces held at once.
+    that face as ``ReadyWindow`` tuples (all of them by the last frame's; ``finish`` returns none).
     """
 
     def __init__(self, face_found, window, context, stride=None):
@@ -70,7 +130,8 @@ class WindowStream:
         self.window = int(window)
         self.context = int(context)
         self.stride = int(stride or window)
-        self.source = nearest_face_frames(self.face_found)
+        self.merge = WindowMerge(self.window, self.stride)
+        self.source = window_plan.nearest_face_frames(self.face_found)
         self.starts = [int(s) for s in window_plan.window_starts(self.num_frames, self.window, self.stride)]
         self._next = 0
         self._kept = {}
@@ -98,7 +159,7 @@ class WindowStream:
             if sources.max() > index:
                 break
             start = self.starts[self._next]
-            first, end = window_plan.owned_frames(start, self.num_frames, self.window, self.stride)
+            first, end = self.merge.frames_of(start, self.num_frames)
             ready.append(ReadyWindow(start, np.stack([self._kept[i] for i in sources]), first, end, sources))
             self._next += 1
             if not self.done:
@@ -106,6 +167,11 @@ class WindowStream:
                 for key in [k for k in self._kept if k < oldest_needed]:
                     del self._kept[key]
         return ready
+
+    def finish(self):
+        """The windows left at the video's end: none, the last frame's ``add`` completed them all
+        (``LiveWindowStream.finish``'s counterpart, for callers that take either stream)."""
+        return []
 
 
 class _FrameFlags:
@@ -134,38 +200,50 @@ class _FrameFlags:
 
 class LiveWindowStream:
     """`WindowStream` for a stream whose length and faces are not known in advance (a camera): the
-    same windows, sources and owned frames as ``WindowStream`` gives the whole video, emitted with a
+    same windows, sources and given frames as ``WindowStream`` gives the whole video, emitted with a
     bounded look-ahead.
 
-    Windows start every ``stride`` frames. A window runs once its last context frame and the frame
-    after its end have arrived: it is then known not to be the last window, and its owned frames
-    are its interior ones. A frame without a face takes its nearest face, known once a
-    face arrived after it or the frames after it are as many as those since the face before it.
-    A window whose owned frames have no face is skipped (their rows have no values); any other
-    window's sources are at most ``window + 2 * context`` frames beyond it. ``finish()`` cuts the
-    remaining windows at the last frame, as ``WindowStream`` does at the end of a video.
+    Windows start every ``stride`` frames. A window is emitted once its last context frame and the
+    frame after its end have arrived: it is then known not to be the last window, so ``merge`` can
+    say which frames it gives. A frame without a face takes its nearest face, known once a face
+    arrived after it or the frames after it are as many as those since the face before it. A window
+    none of whose given frames has a face is emitted without faces (not to be run: its frames have
+    no values), so any other window's sources are at most ``window + 2 * context`` frames beyond it.
+    ``finish()`` cuts the remaining windows at the last frame, as ``WindowStream`` does at the end of
+    a video.
 
     Args:
         window, context, stride: as ``WindowStream``.
 
-    Call ``add(t, face)`` for frames ``t = 0, 1, ...`` (``face`` None without a face). ``add`` and
-    ``finish`` return ``(windows, final)``: the ``ReadyWindow`` tuples to run, and the frames
-    ``[0, final)`` whose rows are final once those windows have run.
+    Attributes:
+        merge, peak: as ``WindowStream``'s.
+
+    Call ``add(t, face)`` for frames ``t = 0, 1, ...`` (``face`` None without a face) and at the end
+    ``finish()``; each returns the ``ReadyWindow`` tuples completed meanwhile, in order.
     """
 
     def __init__(self, window, context, stride=None):
         self.window, self.context = int(window), int(context)
         self.stride = int(stride or window)
+        self.merge = WindowMerge(self.window, self.stride)
         self._faces = {}  # frame -> face, for faces a coming window may still need
         self._found = _FrameFlags()  # face_found of the frames a coming window may still look at
         self._face_frames = []  # the frames with a face a coming window may take a face from
         self._next = 0  # the next window
-        self.final = 0
         self.peak = 0
 
     @property
     def held(self):
         return self._faces.keys()
+
+    @property
+    def lookahead(self):
+        """Frames the first frame an inner window gives waits after it arrives, for the window's last
+        context frame and the frame after its end (a frame without a face may also wait for its
+        nearest face)."""
+        start = self.stride  # an inner window: not the first, and not the last once a frame is past it
+        first, _ = self.merge.frames_of(start, start + self.window + 1)
+        return start + self.window + max(self.context, 1) - 1 - first
 
     def _source(self, p, num_frames, ended):
         """Nearest face frame of frame ``p`` (None while unknown)."""
@@ -190,19 +268,18 @@ class LiveWindowStream:
                 # Its last context frame has not arrived, or it is not yet known whether it is the
                 # last window (it is unless a frame past its end arrives).
                 break
-            last = ended and start + self.window >= num_frames
-            first, end = window_plan.owned_frames(start, num_frames if last else start + self.window + 1,
-                                                  self.window, self.stride)
-            frames = np.clip(np.arange(start - self.context, start + self.window + self.context), 0, num_frames - 1)
+            first, end = self.merge.frames_of(start, num_frames)
             if any(self._found[first:end]):
-                sources = [self._source(int(p), num_frames, ended) for p in frames]
+                sources = [self._source(int(p), num_frames, ended)
+                           for p in window_frames(start, num_frames, self.window, self.context)]
                 if any(s is None for s in sources):
                     break
                 sources = np.array(sources)
                 windows.append(ReadyWindow(start, np.stack([self._faces[int(i)] for i in sources]), first, end,
                                            sources))
+            else:
+                windows.append(ReadyWindow(start, None, first, end, None))
             self._next += 1
-            self.final = end
         # Faces no coming window needs: those before the next window's first frame and before the
         # face just before it (a faceless frame there may take that one).
         oldest = max(0, self._next * self.stride - self.context)
@@ -212,7 +289,7 @@ class LiveWindowStream:
             del self._faces[key]
         del self._face_frames[: max(k - 1, 0)]
         self._found.forget_before(min(keep_from, oldest))
-        return windows, self.final
+        return windows
 
     def add(self, t, face):
         if t != len(self._found):
@@ -226,7 +303,5 @@ class LiveWindowStream:
 
     def finish(self):
         if not self._found:
-            return [], 0
-        windows, _ = self._emit(len(self._found), ended=True)
-        self.final = len(self._found)
-        return windows, self.final
+            return []
+        return self._emit(len(self._found), ended=True)

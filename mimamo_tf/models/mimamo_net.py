@@ -6,7 +6,8 @@ import keras
 from keras import layers, ops
 
 from mimamo_tf.config import ModelConfig
-from mimamo_tf.models.backbone import FEATURE_DIM, build_backbone
+from mimamo_tf.models.backbone import build_backbone
+from mimamo_tf.models.backbones.resnet50 import FEATURE_DIM
 from mimamo_tf.models.normalization import batch_norm
 from mimamo_tf.models.per_frame import PerFrame, iter_layers
 from mimamo_tf.models.spatial_stream import build_spatial_mlp

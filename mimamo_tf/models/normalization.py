@@ -1,6 +1,7 @@
 """The BatchNormalization every MIMAMO Net block uses."""
 
 import keras
+import tensorflow as tf
 from keras import layers, ops
 
 # PyTorch's BatchNorm (the authors' framework) updates its running statistics with momentum 0.1,
@@ -49,8 +50,6 @@ class FusedBatchNormalization(layers.BatchNormalization):
     def call(self, inputs, training=None, mask=None):
         if not self._fusable(inputs, mask):
             return super().call(inputs, training=training, mask=mask)
-        import tensorflow as tf
-
         channels = inputs.shape[-1]
         shape = tf.shape(inputs)
         if len(inputs.shape) != 4:

@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from mimamo_tf.models.backbone import FEATURE_DIM
+from mimamo_tf.models.backbones.resnet50 import FEATURE_DIM
 from mimamo_tf.models.normalization import batch_norm
 
 

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from mimamo_tf.atomic_files import replacing
+from mimamo_tf.phase import PhaseDifference
 from mimamo_tf.video import VideoReadError
 
 TILE = 144  # pixels per tile in the picture
@@ -86,8 +87,6 @@ def write_phase_figure(video, output_dir, rows=6, stride=8):
     Raises:
         FileNotFoundError: ``video`` does not exist. VideoReadError: OpenCV cannot decode it.
     """
-    from mimamo_tf.phase import PhaseDifference
-
     if not os.path.isfile(video):
         raise FileNotFoundError(f"--video={video}: no such file")
     frames = read_gray_video(video)

@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 
 def _concrete_values(x):
@@ -9,8 +10,6 @@ def _concrete_values(x):
     if isinstance(x, np.ndarray):
         return x
     if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
         if tf.executing_eagerly() and hasattr(x, "numpy"):
             return x.numpy()
         return None

@@ -8,12 +8,15 @@ import time
 
 import cv2
 import numpy as np
+import tensorflow as tf
+from skimage import data
+
+from mimamo_tf.phase import PhaseDifference, PhaseSnippets
+from mimamo_tf.phase.optical_flow import PairFlow
 
 
 def face_sequence(num_frames, size, seed=0):
     """Gray face frames (uint8) of the public-domain astronaut photo with sub-pixel head motion."""
-    from skimage import data
-
     photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)
     rng = np.random.default_rng(seed)
     shifts = np.cumsum(rng.normal(0, 0.3, size=(num_frames, 2)), axis=0)
@@ -41,10 +44,6 @@ def measure_front_end(frames, chunk, repeats, snippets=True):
     """Frames/s of ``PhaseSnippets`` (``snippets``: 12-difference snippets, 6 context frames) or
     ``PhaseDifference`` (the per-pair phase-difference maps only) at the size of ``frames``, in
     chunks of ``chunk`` frames."""
-    import tensorflow as tf
-
-    from mimamo_tf.phase import PhaseDifference, PhaseSnippets
-
     context = 6 if snippets else 0
     size = frames.shape[-1]
     layer = PhaseSnippets(context_frames=context, image_size=size) if snippets else PhaseDifference(image_size=size)
@@ -68,8 +67,6 @@ def measure_front_end(frames, chunk, repeats, snippets=True):
 
 def measure_flow(frames, method, preset, pairs, repeats):
     """Frame pairs/s of OpenCV flow (``PairFlow(method, preset)``) on consecutive ``frames``."""
-    from mimamo_tf.phase.optical_flow import PairFlow
-
     flow = PairFlow(method, preset)
     pairs = min(pairs, len(frames) - 1)
     flow(frames[0], frames[1])

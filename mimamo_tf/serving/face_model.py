@@ -10,7 +10,12 @@ run trained in) and ``fixed_window_model``, the LiteRT one (one fixed window, un
 LiteRT's builtins have no loop over a tensor list, always float32).
 """
 
+import keras
+
 from mimamo_tf.errors import InputError
+from mimamo_tf.models.face_inputs import CentralFrames, GrayFromRGB
+from mimamo_tf.models.per_frame import PerFrame
+from mimamo_tf.models.precision import rebuild_in_precision
 
 # The compute precisions an export offers (``--compute_dtype``), named as ``--mixed_precision``
 # names them (keys of ``models.precision.DTYPE_POLICIES``, which owns their Keras policies). float16,
@@ -42,11 +47,6 @@ def build_face_model(model, config, backbone=None, window=None, batch_size=None,
         ExportError: a configuration whose inputs cannot be computed in-graph (optical flow) or
             that the face-window signature does not cover (video-level labels).
     """
-    import keras
-
-    from mimamo_tf.models.face_inputs import CentralFrames, GrayFromRGB
-    from mimamo_tf.models.per_frame import PerFrame
-
     cfg = config.model
     if cfg.uses_temporal and cfg.temporal_input == "optical_flow":
         raise ExportError("--temporal_input=optical_flow is computed with OpenCV outside the graph: not exportable")
@@ -91,10 +91,6 @@ def build_split_models(model, config, backbone):
       faces of the temporal stream come from all ``window + 2 * context``) and the central faces'
       ``spatial_features`` -> ``arousal``, ``valence``.
     """
-    import keras
-
-    from mimamo_tf.models.per_frame import PerFrame
-
     cfg = config.model
     if not (cfg.uses_spatial and cfg.spatial_input == "features") or backbone is None:
         return None
@@ -134,8 +130,6 @@ def rebuild_network(model, config, compute_dtype="float32", window=None, unroll=
         ExportError: an unknown ``compute_dtype``, or a checkpoint whose variables do not match the
             network its config builds.
     """
-    from mimamo_tf.models.precision import rebuild_in_precision
-
     check_compute_dtype(compute_dtype)
     try:
         return rebuild_in_precision(model, config.model, compute_dtype, window=window, unroll=unroll)

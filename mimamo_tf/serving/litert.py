@@ -10,15 +10,18 @@ no tensors, and it works for files the local runtime could not run (custom or Fl
 
 import os
 
+import keras
+import tensorflow as tf
+from ai_edge_litert import schema_py_generated as schema
+
 from mimamo_tf.atomic_files import write_bytes
+from mimamo_tf.cli_startup import native_stderr_captured
 from mimamo_tf.serving.face_model import ExportError
 
 
 def _input_signature(model, static_batch):
     """The argument of ``model``'s call as ``tf.TensorSpec``s named as its inputs (the signature's
     keys): one spec for a single input, a dict of them for several."""
-    import tensorflow as tf
-
     specs = {tensor.name.split(":")[0]: tf.TensorSpec(tensor.shape if static_batch else [None, *tensor.shape[1:]],
                                                       tensor.dtype, name=tensor.name.split(":")[0])
              for tensor in model.inputs}
@@ -32,8 +35,6 @@ def export_saved_model(model, directory, static_batch=False, endpoints=None):
     static shape (a LiteRT file then has no dynamic dimension left). ``endpoints``: ``{name:
     Keras model}`` written as further signatures of the same SavedModel (their weights shared).
     """
-    import keras
-
     archive = keras.export.ExportArchive()
     archive.track_and_add_endpoint("serve", model, _input_signature(model, static_batch))
     for name, endpoint in (endpoints or {}).items():
@@ -56,10 +57,6 @@ def saved_model_to_litert(saved_model_dir, output_path, builtin_ops_only=True, q
     Returns:
         ``output_path``.
     """
-    import tensorflow as tf
-
-    from mimamo_tf.cli_startup import native_stderr_captured
-
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
     if builtin_ops_only:
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -105,8 +102,6 @@ def litert_op_names(tflite_path):
     Raises:
         LiteRTFileError: the file is not a LiteRT FlatBuffer (no ``TFL3`` identifier).
     """
-    from ai_edge_litert import schema_py_generated as schema
-
     with open(tflite_path, "rb") as handle:
         buffer = handle.read()
     if len(buffer) < 8 or not schema.Model.ModelBufferHasIdentifier(buffer, 0):

@@ -11,6 +11,7 @@ Files of a training cell ``<output_dir>/runs/<cell>/``: the trainer's outputs (`
 when the cell is evaluated on a split, and ``cell.json`` (its result; written last).
 """
 
+import hashlib
 import json
 import os
 import time
@@ -19,6 +20,8 @@ from mimamo_tf import config as config_lib
 from mimamo_tf import runs
 from mimamo_tf.atomic_files import write_json
 from mimamo_tf.config import ConfigError
+from mimamo_tf.evaluation import evaluate, METRICS_FILE
+from mimamo_tf.training import train
 
 RUNS = "runs"
 CELL_FILE = "cell.json"
@@ -70,8 +73,6 @@ def _check_same_settings(previous_flags, config, path):
 
 
 def file_sha256(path):
-    import hashlib
-
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
@@ -133,8 +134,6 @@ def train_cell(config, output_dir, cell, evaluate_split=None, checkpoint="best",
         recorded_parents = _check_parents(model_dir, cell, parents)
 
     def compute():
-        from mimamo_tf.training import train
-
         if log:
             log(f"{cell}: training into {model_dir}")
         start = time.perf_counter()
@@ -185,15 +184,11 @@ def evaluate_cell(config, output_dir, cell, name, split="validation", checkpoint
 
 def evaluate_run(config, split, checkpoint, gamma_beta, output_dir, fold=None):
     """``mimamo_tf.evaluation.evaluate`` (imported here: it imports TensorFlow)."""
-    from mimamo_tf.evaluation import evaluate
-
     return evaluate(config, split=split, checkpoint=checkpoint, gamma_beta=gamma_beta, output_dir=output_dir,
                     fold=fold)
 
 
 def metrics_file(metrics_dir):
-    from mimamo_tf.evaluation import METRICS_FILE
-
     return os.path.join(metrics_dir, METRICS_FILE)
 
 

@@ -1,25 +1,20 @@
-"""The studies' PNG figures (matplotlib, Agg backend: no display needed)."""
-
-import os
+"""The studies' PNG figures (matplotlib's object API: no pyplot, no display, no global backend)."""
 
 import numpy as np
+from matplotlib.figure import Figure
+
+from mimamo_tf.atomic_files import replacing
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+def _subplots(*grid, figsize, **options):
+    """``(figure, axes)`` as ``pyplot.subplots`` gives them, on a figure no global state holds."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*grid, **options)
 
 
 def _save(fig, path):
-    from mimamo_tf.atomic_files import replacing
-
     with replacing(path) as temporary:
         fig.savefig(temporary, dpi=120, bbox_inches="tight", format="png")
-    _pyplot().close(fig)
     return path
 
 
@@ -30,8 +25,7 @@ def streams_figure(rows, path, title):
         rows: dicts with ``label``, ``arousal``, ``valence``, ``paper_affwild``, ``paper_omg``
             ((arousal, valence) or None).
     """
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+    fig, axes = _subplots(1, 2, figsize=(12, 4.2), sharey=True)
     x = np.arange(len(rows))
     width = 0.27
     for axis, (index, name) in zip(axes, enumerate(("arousal", "valence"))):
@@ -61,8 +55,7 @@ def length_figure(lengths, ours, spread, paper, path, title):
         spread: {"arousal": [(min, max), ...], ...} over folds.
         paper: {L: (arousal, valence)} (Table 3), may miss some L.
     """
-    plt = _pyplot()
-    fig, axis = plt.subplots(figsize=(6.5, 4.2))
+    fig, axis = _subplots(figsize=(6.5, 4.2))
     for index, (name, color) in enumerate((("arousal", "tab:red"), ("valence", "tab:blue"))):
         mean = np.asarray(ours[name], float)
         low = mean - np.asarray([s[0] for s in spread[name]], float)
@@ -99,8 +92,7 @@ def illumination_figure(series, path, title):
     Args:
         series: {label: {"betas": [...], "arousal": [...], "valence": [...]}}.
     """
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True, sharey=True)
+    fig, axes = _subplots(1, 2, figsize=(11, 4), sharex=True, sharey=True)
     for axis, name in zip(axes, ("arousal", "valence")):
         _ccc_lines(axis, series, "betas", name)
         axis.set_xlabel("beta (gamma ~ U[1 - beta, 1 + beta] per frame)")
@@ -118,8 +110,7 @@ def sensitivity_figure(series, amplitudes, path, title):
         series: {label: {"motion_scales": [...], "arousal": [...]}}.
         amplitudes: {motion scale: its amplitude in px, e.g. "0.3-2.1 px"}, printed under each tick.
     """
-    plt = _pyplot()
-    fig, axis = plt.subplots(figsize=(7, 4.2))
+    fig, axis = _subplots(figsize=(7, 4.2))
     _ccc_lines(axis, series, "motion_scales", "arousal")
     scales = sorted(amplitudes)
     positive = [s for s in scales if s > 0]
@@ -147,10 +138,9 @@ def speed_figure(rows, path, title):
     Args:
         rows: dicts with ``method``, ``size``, ``ms_per_frame``.
     """
-    plt = _pyplot()
     sizes = sorted({r["size"] for r in rows})
     methods = list(dict.fromkeys(r["method"] for r in rows))
-    fig, axis = plt.subplots(figsize=(7, 4))
+    fig, axis = _subplots(figsize=(7, 4))
     width = 0.8 / len(methods)
     x = np.arange(len(sizes))
     for index, method in enumerate(methods):

@@ -15,11 +15,14 @@ cells ``none+<input>_train_gamma_<beta>``. Each evaluation is a cell ``runs/<mod
 
 import os
 
+from absl import flags
+
 from mimamo_tf import config as config_lib
 from mimamo_tf import runs
 from mimamo_tf.atomic_files import write_json, write_text
 from mimamo_tf.config import ConfigError
 from mimamo_tf.studies import cells, figures, paper, streams, tables
+from mimamo_tf.studies.registry import parse_numbers, parse_temporal_inputs, register_study
 
 TEMPORAL_INPUTS = ("phase_difference", "optical_flow")
 CORRUPT = ("eval", "both")
@@ -102,3 +105,22 @@ def run(base, output_dir, betas, temporal_inputs=TEMPORAL_INPUTS, checkpoint="be
     result = {"study": "illumination", "training": training, "corrupt": corrupt, "series": series, "table": table, "table_file": table_file, "figure": figure}
     write_json(os.path.join(output_dir, "illumination.json"), result)
     return result
+
+
+def define_flags(flag_values):
+    fv = dict(flag_values=flag_values)
+    flags.DEFINE_list("betas", None, "illumination: the beta grid (default 0, 0.1, ..., 1).", **fv)
+    flags.DEFINE_string("corrupt", "eval", "illumination: corrupt the evaluation only (eval) or training too (both: "
+                        "one net per beta, trained under that corruption).", **fv)
+
+
+@register_study("illumination", help="Figure 5: temporal-only nets on phase differences and optical flow under "
+                "per-frame gamma corruption beta", define_flags=define_flags)
+def illumination_study(request):
+    flag_values = request.flags
+    betas = parse_numbers(flag_values.betas, float, "betas") if flag_values.betas else request.preset.betas
+    if any(not 0 <= b <= 1 for b in betas):
+        raise ConfigError(f"--betas must be in [0, 1]; got {betas}")
+    inputs = parse_temporal_inputs(flag_values.temporal_inputs, TEMPORAL_INPUTS)
+    return run(request.config, request.output_dir, betas, inputs, request.checkpoint, corrupt=flag_values.corrupt,
+               verbose=request.verbose, log=request.log, training=request.training)

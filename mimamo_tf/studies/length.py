@@ -13,10 +13,12 @@ the streams table. The CCC of an L is the mean over folds.
 import os
 
 import numpy as np
+from absl import flags
 
 from mimamo_tf import config as config_lib
 from mimamo_tf.atomic_files import write_json, write_text
 from mimamo_tf.studies import cells, figures, paper, presets, tables
+from mimamo_tf.studies.registry import parse_numbers, register_study
 
 TRAINING_LINES = {
     "paper": "Trained as the paper's single-stream temporal net (no GRU: a linear layer on the 256-d stream features).",
@@ -99,3 +101,17 @@ def run(base, output_dir, lengths=(4, 8, 12, 16), num_folds=5, verbose=True, log
               "table_file": table_file, "figure": figure}
     write_json(os.path.join(output_dir, "length.json"), result)
     return result
+
+
+def define_flags(flag_values):
+    flags.DEFINE_list("lengths", None, "length: snippet lengths L (default 4, 8, 12, 16).", flag_values=flag_values)
+
+
+@register_study("length", help="Table 3: snippet length L in {4, 8, 12, 16}, the temporal stream alone, "
+                "cross-validated by source recording (--num_folds)", define_flags=define_flags)
+def length_study(request):
+    flag_values = request.flags
+    lengths = parse_numbers(flag_values.lengths, int, "lengths") if flag_values.lengths else request.preset.lengths
+    num_folds = flag_values.num_folds if "num_folds" in request.explicit_flags else request.preset.num_folds
+    return run(request.config, request.output_dir, lengths, num_folds, verbose=request.verbose, log=request.log,
+               training=request.training, checkpoint=request.checkpoint)

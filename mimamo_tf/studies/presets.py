@@ -14,7 +14,6 @@ from typing import Tuple
 from mimamo_tf import config as config_lib
 
 PRESETS = ("paper", "synthetic")
-STUDIES = ("streams", "length", "illumination", "sensitivity", "speed")
 BETAS = tuple(round(0.1 * i, 1) for i in range(11))  # Figure 5: beta in {0, 0.1, ..., 1}
 LENGTHS = (4, 8, 12, 16)  # Table 3
 # The sensitivity study's micro-motion amplitudes, factors of data_prep.synthetic's default (0.3-2.1 px):

@@ -28,11 +28,14 @@ import json
 import math
 import os
 
+from absl import flags
+
 from mimamo_tf import config as config_lib
 from mimamo_tf.atomic_files import write_json, write_text
 from mimamo_tf.config import ConfigError
 from mimamo_tf.data import shards
 from mimamo_tf.studies import cells, figures, paper, streams, tables
+from mimamo_tf.studies.registry import TRAININGS, parse_numbers, parse_temporal_inputs, register_study
 
 TEMPORAL_INPUTS = config_lib.TEMPORAL_INPUTS
 # The micro-motion's amplitude in px at arousal -1 and +1 at motion scale 1 (data_prep.synthetic's
@@ -223,3 +226,36 @@ def run(base, output_dir, motion_scales, temporal_inputs=TEMPORAL_INPUTS, checkp
               "table_file": table_file, "figure": figure}
     write_json(os.path.join(output_dir, "sensitivity.json"), result)
     return result
+
+
+def define_flags(flag_values):
+    flags.DEFINE_list("motion_scales", None,
+                      "sensitivity: micro-motion amplitudes, factors of data_prep.synthetic's default, >= 0 (default: "
+                      "the preset's, 0,0.0625,0.25,1,2); --data_dir holds motion_scale_<s> for each.",
+                      flag_values=flag_values)
+
+
+def _motion_scales(flag_values, preset):
+    scales = (parse_numbers(flag_values.motion_scales, float, "motion_scales") if flag_values.motion_scales
+              else preset.motion_scales)
+    check_motion_scales(scales)
+    return scales
+
+
+def _labelled_data_dir(data_dir, flag_values, preset):
+    # The scales' directories hold the same synthetic videos: their labels are alike.
+    return data_dir_for(data_dir, _motion_scales(flag_values, preset)[0])
+
+
+# Default training "recipe": the study measures the inputs, and the literal procedure diverged in some of
+# its cells, which would read as an input blind to the motion (docs/results.md).
+@register_study("sensitivity", help="the paper's 'subtle motion' claim: temporal-only nets against the synthetic "
+                "micro-motion's amplitude (--motion_scales)", define_flags=define_flags,
+                data="the root of one prepared directory per motion scale, motion_scale_<s>",
+                trainings=TRAININGS, default_training=("recipe",), labelled_data_dir=_labelled_data_dir)
+def sensitivity_study(request):
+    flag_values = request.flags
+    scales = _motion_scales(flag_values, request.preset)
+    inputs = parse_temporal_inputs(flag_values.temporal_inputs, TEMPORAL_INPUTS)
+    return run(request.config, request.output_dir, scales, inputs, request.checkpoint, verbose=request.verbose,
+               log=request.log, training=request.training)

@@ -16,8 +16,12 @@ Each (method, size) is a cell ``runs/speed/<method>_<size>.json``; the best of `
 
 import os
 
+from absl import flags
+
 from mimamo_tf.atomic_files import write_json, write_text
+from mimamo_tf.phase.timing import face_sequence, measure_flow, measure_front_end
 from mimamo_tf.studies import cells, figures, paper, tables
+from mimamo_tf.studies.registry import register_study
 
 METHODS = (("phase differences", "phase_difference", None), ("phase snippets (L=12)", "phase_snippets", None),
            ("Farneback flow", "farneback", "medium"), ("DIS flow (medium)", "dis", "medium"))
@@ -27,8 +31,6 @@ DEFAULT_CHUNK = 32
 
 
 def _measure(kind, preset, size, frames, pairs, repeats):
-    from mimamo_tf.phase.timing import face_sequence, measure_flow, measure_front_end
-
     if kind in ("phase_difference", "phase_snippets"):
         count = min(frames if size == 48 else DEFAULT_CHUNK * 4, frames)
         return measure_front_end(face_sequence(count, size), CHUNKS.get(size, DEFAULT_CHUNK), repeats,
@@ -83,3 +85,21 @@ def run(output_dir, sizes=SIZES, frames=1024, pairs=60, repeats=3, log=print):
     result = {"study": "speed", "rows": rows, "table": table, "table_file": table_file, "figure": figure}
     write_json(os.path.join(output_dir, "speed.json"), result)
     return result
+
+
+def define_flags(flag_values):
+    fv = dict(flag_values=flag_values)
+    flags.DEFINE_integer("speed_frames", None, "speed: frames of the 48x48 phase sequence (default: the preset's).", **fv)
+    flags.DEFINE_integer("speed_pairs", None,
+                         "speed: flow pairs timed at 224x224, 10x at 48x48 (default: the preset's).", **fv)
+    flags.DEFINE_integer("speed_repeats", None, "speed: timed repetitions, the best kept (default: the preset's).",
+                         **fv)
+
+
+@register_study("speed", help="cost per frame of phase differences vs optical flow (Farneback, DIS) at 48x48 and "
+                "224x224 (no data needed)", define_flags=define_flags, data=None, trainings=())
+def speed_study(request):
+    flag_values, preset = request.flags, request.preset
+    return run(request.output_dir, frames=flag_values.speed_frames or preset.speed_frames,
+               pairs=flag_values.speed_pairs or preset.speed_pairs,
+               repeats=flag_values.speed_repeats or preset.speed_repeats, log=request.log)

@@ -21,15 +21,17 @@ so one study shows both procedures side by side (``--training=paper,recipe``, th
 
 import os
 
+from absl import flags
+
 from mimamo_tf import config as config_lib
 from mimamo_tf import runs
 from mimamo_tf.atomic_files import write_json, write_text
 from mimamo_tf.studies import cells, figures, paper, presets, tables
+from mimamo_tf.studies.registry import TRAININGS, register_study
 from mimamo_tf.training import two_stage
 
 SPATIAL = ("features", "none")
 TEMPORAL = ("phase_difference", "phase", "optical_flow", "none")
-TRAINING = ("paper", "recipe", "scratch")
 DEFAULT_TRAINING = ("paper", "recipe")  # the streams study shows the paper's procedure and ours
 TRAINING_LINES = {
     "paper": "Trained as the paper did: single-stream nets without the GRU (a linear layer on the 256-d stream "
@@ -78,8 +80,8 @@ def cell_config(base, spatial, temporal, training="paper", parents=None):
     """
     if spatial == "none" and temporal == "none":
         raise ValueError("a model needs at least one stream")
-    if training not in TRAINING:
-        raise config_lib.ConfigError(f"--training must be one of {', '.join(TRAINING)}; got {training!r}")
+    if training not in TRAININGS:
+        raise config_lib.ConfigError(f"--training must be one of {', '.join(TRAININGS)}; got {training!r}")
     two_stream = is_two_stream(spatial, temporal)
     streams = "both" if two_stream else ("spatial" if temporal == "none" else "temporal")
     model = {"streams": streams}
@@ -141,12 +143,12 @@ def train_cells(base, output_dir, names, training="paper", checkpoint="best", ve
 
 
 def trainings_of(training):
-    """``training`` (a name, or a sequence of names) as a tuple of known names, in ``TRAINING`` order."""
+    """``training`` (a name, or a sequence of names) as a tuple of known names, in ``TRAININGS`` order."""
     names = (training,) if isinstance(training, str) else tuple(training)
-    unknown = [t for t in names if t not in TRAINING]
+    unknown = [t for t in names if t not in TRAININGS]
     if unknown or not names:
-        raise config_lib.ConfigError(f"--training must be among {', '.join(TRAINING)}; got {', '.join(names)}")
-    return tuple(t for t in TRAINING if t in names)
+        raise config_lib.ConfigError(f"--training must be among {', '.join(TRAININGS)}; got {', '.join(names)}")
+    return tuple(t for t in TRAININGS if t in names)
 
 
 def run(base, output_dir, cells_to_run=None, checkpoint="best", verbose=True, log=print, training=DEFAULT_TRAINING):
@@ -159,7 +161,7 @@ def run(base, output_dir, cells_to_run=None, checkpoint="best", verbose=True, lo
         cells_to_run: names of a subset of ``CELLS``.
         checkpoint: which checkpoint of each cell is evaluated, and initialises the two-stream cells
             (``best``: the best epoch by ``--selection_metric``).
-        training: one of ``TRAINING`` or several (``"paper"``, ``"recipe"``: two-stage, see the
+        training: one of ``TRAININGS`` or several (``"paper"``, ``"recipe"``: two-stage, see the
             module docstring; ``"scratch"``); each gives its own rows.
 
     Returns:
@@ -219,3 +221,16 @@ def run(base, output_dir, cells_to_run=None, checkpoint="best", verbose=True, lo
               "table_file": table_file, "figure": figure}
     write_json(os.path.join(output_dir, "streams.json"), result)
     return result
+
+
+def define_flags(flag_values):
+    flags.DEFINE_list("cells", None, "streams: only these cells (e.g. features+phase_difference,none+optical_flow).",
+                      flag_values=flag_values)
+
+
+@register_study("streams", help="Tables 4-5: spatial {features, none} x temporal {phase differences, phase, optical "
+                "flow, none}, arousal and valence CCC", define_flags=define_flags, trainings=TRAININGS,
+                default_training=DEFAULT_TRAINING, several_trainings=True)
+def streams_study(request):
+    return run(request.config, request.output_dir, request.flags.cells, request.checkpoint, verbose=request.verbose,
+               log=request.log, training=request.training)

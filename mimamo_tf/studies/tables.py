@@ -3,6 +3,7 @@ that label them."""
 
 import math
 
+from mimamo_tf.data import shards
 from mimamo_tf.studies import paper
 
 # How the temporal-only nets of the illumination and sensitivity studies were trained, by
@@ -37,8 +38,6 @@ def cell(value):
 
 def spatial_backbone(data_dir):
     """The spec of the backbone of the data's stored spatial features, or None."""
-    from mimamo_tf.data import shards
-
     backbone = shards.backbone_record(data_dir)
     if isinstance(backbone, dict):
         return backbone.get("spec") or None

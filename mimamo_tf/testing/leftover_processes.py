@@ -20,6 +20,9 @@ import pytest
 _PR_SET_CHILD_SUBREAPER = 36
 # A process that is ending anyway gets this long before it counts as left behind.
 GRACE_SECONDS = 5.0
+# multiprocessing's helpers of the pytest process itself (started by a spawn pool in a test): they
+# end when it does, so they never outlive the suite.
+OWN_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
 
 
 def _linux():
@@ -54,18 +57,34 @@ def descendants(pid):
     return found
 
 
+def _left_behind():
+    own = os.getpid()
+    return {pid: command for pid, command in descendants(own).items()
+            if not (_parent(pid) == own and any(helper in command for helper in OWN_HELPERS))}
+
+
+def _parent(pid):
+    try:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2:].split()[1])
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session):
     # A pytest-xdist worker leaves the check to the controller: what the worker's children leave
     # behind is re-parented to the controller, the nearest subreaper, when the worker ends. The
     # controller's own workers were shut down by xdist's sessionfinish, which runs before this one.
-    if not _linux() or os.environ.get("PYTEST_XDIST_WORKER"):
+    # (xdist gives its workers ``config.workerinput``; the environment variable would also be
+    # inherited by a pytest that a test starts.)
+    if not _linux() or hasattr(session.config, "workerinput"):
         return
     deadline = time.monotonic() + GRACE_SECONDS
-    left = descendants(os.getpid())
+    left = _left_behind()
     while left and time.monotonic() < deadline:
         time.sleep(0.2)
-        left = descendants(os.getpid())
+        left = _left_behind()
     if not left:
         return
     for pid in left:

@@ -8,8 +8,12 @@ import tensorflow as tf
 from mimamo_tf.data import schema, shards
 
 
-def tiny_video(video_id, num_frames, seed, label_level="frame", spatial_dim=2048):
-    """Arrays of one video: moving blob frames, smooth labels, some frames without face/label."""
+def tiny_video(video_id, num_frames, seed, label_level="frame", spatial_dim=2048, recording_id=None):
+    """Arrays of one video: moving blob frames, smooth labels, some frames without face/label.
+
+    ``recording_id``: the source recording it belongs to (videos that share one stay in one fold);
+    None: its own, the video id. (``dict(tiny_video(...), recording_id=None)`` writes none, as shards
+    prepared before recording ids were.)"""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:48, :48]
     gray = np.stack([
@@ -28,7 +32,8 @@ def tiny_video(video_id, num_frames, seed, label_level="frame", spatial_dim=2048
     rgb = np.pad(rgb, ((0, 0), (0, 224 - rgb.shape[1]), (0, 224 - rgb.shape[2]), (0, 0)))
     features = rng.normal(size=(num_frames, spatial_dim)).astype(np.float32) if spatial_dim else None
     return dict(
-        video_id=video_id, dataset="tiny", split="train", fps=30.0, gray48=gray, face_found=face_found,
+        video_id=video_id, recording_id=video_id if recording_id is None else recording_id, dataset="tiny",
+        split="train", fps=30.0, gray48=gray, face_found=face_found,
         arousal=arousal, valence=valence, label_valid=label_valid, label_level=label_level, rgb224=rgb,
         spatial_features=features,
         video_arousal=float(arousal.mean()) if label_level == "video" else float("nan"),

@@ -1,7 +1,10 @@
-"""Which window predicts each frame, straight from the definition of overlapping evaluation windows
-(a test oracle for ``mimamo_tf.window_plan``, written without its formulas)."""
+"""Which window predicts each frame, and which face each frame's input is, straight from the
+definitions of overlapping evaluation windows and of a frame's nearest face (test oracles for
+``mimamo_tf.window_plan`` and the window merge of ``mimamo_tf.inference.windows``, written without
+their formulas)."""
 
 import numpy as np
+import tensorflow as tf
 
 
 def frame_windows(num_frames, window, overlap):
@@ -21,17 +24,23 @@ def frame_windows(num_frames, window, overlap):
     return np.array(starts), owner
 
 
+def nearest_face_by_definition(face_found):
+    """For every frame, the frame with a face at the least distance from it, found by comparing
+    every pair (the earlier on a tie; every frame itself in a video without a face): the oracle of
+    ``mimamo_tf.window_plan.nearest_face_frames``."""
+    found = np.flatnonzero(np.asarray(face_found) > 0)
+    frames = np.arange(len(face_found))
+    if not len(found):
+        return frames
+    return found[np.argmin(np.abs(frames[:, None] - found[None, :]), axis=1)]
+
+
 def model_on_windows(signature, faces_rgb, face_found, window, context, overlap):
     """``(T, 2)`` arousal and valence of an exported model's ``serving_default`` ``signature`` on
     evaluate's windows of aligned faces ``(T, 224, 224, 3)``, rebuilt from the definition: a frame
     without a face takes its nearest face's (the earlier on a tie), each window is clamped at the
     ends with ``context`` faces either side, each frame from its window (``frame_windows``)."""
-    import tensorflow as tf
-
-    found = np.flatnonzero(np.asarray(face_found) > 0)
-    frames = np.arange(len(face_found))
-    nearest = found[np.argmin(np.abs(frames[:, None] - found[None, :]), axis=1)] if len(found) else frames
-    filled = np.asarray(faces_rgb)[nearest]
+    filled = np.asarray(faces_rgb)[nearest_face_by_definition(face_found)]
     starts, owner = frame_windows(len(face_found), window, overlap)
     expected = np.zeros((len(face_found), 2), np.float32)
     for start in starts:

@@ -22,6 +22,7 @@ import zlib
 
 import tensorflow as tf
 
+from mimamo_tf.config import ConfigError
 from mimamo_tf.data import pipeline
 
 
@@ -62,8 +63,6 @@ def _share(dataset, context, global_batch):
 def _check_divisible(strategy, global_batch):
     replicas = strategy.num_replicas_in_sync
     if global_batch % replicas:
-        from mimamo_tf.config import ConfigError
-
         raise ConfigError(f"--batch_size={global_batch} must be a multiple of the {replicas} replicas in sync")
 
 

@@ -24,6 +24,7 @@ from mimamo_tf.ccc import evaluation_sums, masked_sums
 from mimamo_tf.losses import MaskedCCCLoss
 from mimamo_tf.training import inputs, model_setup
 from mimamo_tf.training.optimizer import build_optimizer
+from mimamo_tf.training.steps import StepFunctions
 
 
 def batch_statistics(labels, predictions, num_outputs):
@@ -101,6 +102,4 @@ class Task:
 
     def build_steps(self, model, optimizer, strategy):
         """The compiled, distributed train/eval steps of ``model`` (``steps.StepFunctions``)."""
-        from mimamo_tf.training.steps import StepFunctions
-
         return StepFunctions(self, model, optimizer, strategy, self.config.runtime.jit_compile)

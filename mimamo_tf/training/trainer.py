@@ -29,7 +29,7 @@ from mimamo_tf import runs
 from mimamo_tf.atomic_files import replacing, write_json
 from mimamo_tf.ccc import EVALUATION_GROUPS, ccc_from_sums, validation_cccs
 from mimamo_tf.config import ConfigError
-from mimamo_tf.data import pipeline
+from mimamo_tf.data import pipeline, shards
 from mimamo_tf.data.training_data import TrainingData
 from mimamo_tf.metrics import OUTPUT_NAMES
 from mimamo_tf.models import precision
@@ -127,7 +127,7 @@ def resolve_data_dependent(config):
         return config
     config = resolve_features_backbone(config)
     if not config.model.spatial_feature_dim:
-        info = pipeline.check_shards(pipeline.split_shards(config.data.data_dir, config.data.train_split),
+        info = shards.check_shards(shards.split_shards(config.data.data_dir, config.data.train_split),
                                      pipeline.pipeline_config(config))
         if info["spatial_feature_dim"]:
             config = config_lib.replace(config, model={"spatial_feature_dim": info["spatial_feature_dim"]})
@@ -371,7 +371,7 @@ def train(config, verbose=True):
 
     Raises:
         ConfigError: the configuration cannot work (names the flag).
-        mimamo_tf.data.pipeline.DataError: the data cannot feed it (names the file).
+        mimamo_tf.data.shards.DataError: the data cannot feed it (names the file).
     """
     if two_stage.applies(config):
         return two_stage.train_two_stage(config, _train_run, verbose=verbose)

@@ -85,7 +85,7 @@ def train_two_stage(config, train_run, verbose=True):
         verbose: print what each stage does, and the runs' epoch lines.
 
     Raises:
-        ConfigError, mimamo_tf.data.pipeline.DataError: as ``training.train``; and a stage-one run
+        ConfigError, mimamo_tf.data.shards.DataError: as ``training.train``; and a stage-one run
             without a best checkpoint (no epoch had a finite validation CCC).
     """
     fused = fused_config(config)  # conflicting flags fail before any stage starts

@@ -2,8 +2,7 @@
 trial a ``mimamo_tf.training.train`` run.
 
 Modules: ``search_space`` (the one declaration of the space, its narrowing and checks; pure Python),
-``tuner`` (the keras-tuner ``Tuner`` subclass, results, the best flagfile, HParams; imported on
-first use of its names, since it imports TensorFlow).
+``tuner`` (the keras-tuner ``Tuner`` subclass, results, the best flagfile, HParams).
 
 Example:
     >>> space = build_search_space(config, ["learning_rate=1e-4:1e-2"])
@@ -12,14 +11,6 @@ Example:
 """
 
 from mimamo_tf.tuning.search_space import NAMES, SEARCH_SPACE, SearchSpace, build_search_space
+from mimamo_tf.tuning.tuner import TUNERS, SearchSettings, search
 
-_TUNER_NAMES = ("TUNERS", "SearchSettings", "search")
-__all__ = ["NAMES", "SEARCH_SPACE", "SearchSpace", "build_search_space", *_TUNER_NAMES]
-
-
-def __getattr__(name):
-    if name in _TUNER_NAMES:
-        from mimamo_tf.tuning import tuner
-
-        return getattr(tuner, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["NAMES", "SEARCH_SPACE", "SearchSpace", "build_search_space", "TUNERS", "SearchSettings", "search"]

@@ -25,6 +25,9 @@ import dataclasses
 import math
 from typing import Callable, Optional, Tuple
 
+import keras_tuner
+from tensorboard.plugins.hparams import api as hparams_api
+
 from mimamo_tf import config as config_lib
 from mimamo_tf.config import ConfigError
 
@@ -144,8 +147,6 @@ class SearchSpace:
 
     def keras_tuner_hyperparameters(self):
         """The space as ``keras_tuner.HyperParameters``."""
-        import keras_tuner
-
         hps = keras_tuner.HyperParameters()
         for h in self.hyperparameters:
             if h.is_range:
@@ -158,8 +159,6 @@ class SearchSpace:
 
     def tensorboard_hparams(self):
         """``{name: tensorboard.plugins.hparams.api.HParam}`` with each hyperparameter's domain."""
-        from tensorboard.plugins.hparams import api as hparams_api
-
         result = {}
         for h in self.hyperparameters:
             if h.is_range:

@@ -43,11 +43,18 @@ import traceback
 
 import keras
 import keras_tuner
+import tensorflow as tf
+from tensorboard.plugins.hparams import api as hparams_api
 
 from mimamo_tf import config as config_lib
 from mimamo_tf import runs
 from mimamo_tf.atomic_files import write_json
 from mimamo_tf.config import ConfigError
+from mimamo_tf.data.shards import DataError
+from mimamo_tf.data.training_data import TrainingData
+from mimamo_tf.runs import FLAGS_FILE, HISTORY_FILE
+from mimamo_tf.training import train
+from mimamo_tf.training.state import has_checkpoint
 
 # The default objective; a search ranks trials by ``runs.selection_key(base_config)`` (the official
 # validation mean CCC, or the face-only one with --selection_metric=face_only).
@@ -161,9 +168,6 @@ def _continue_from_parent(parent_dir, model_dir):
     trial's run (checkpoints, history, logs): the trainer then resumes it and trains on to the
     trial's ``--epochs``. Nothing is copied when the trial has started already (a resumed trial)
     or the parent's run is not reachable (another machine's disk): then it trains from scratch."""
-    from mimamo_tf.training.state import has_checkpoint
-    from mimamo_tf.runs import FLAGS_FILE, HISTORY_FILE
-
     if has_checkpoint(model_dir) or os.path.exists(os.path.join(model_dir, HISTORY_FILE)):
         return False
     if not (has_checkpoint(parent_dir) and os.path.isfile(os.path.join(parent_dir, FLAGS_FILE))):
@@ -193,8 +197,6 @@ def _continue_from_parent(parent_dir, model_dir):
 
 
 def _hparams(space, hyperband):
-    from tensorboard.plugins.hparams import api as hparams_api
-
     hparams = space.tensorboard_hparams()
     if hyperband:
         hparams["epochs"] = hparams_api.HParam("epochs", hparams_api.IntInterval(1, 1 << 30))
@@ -203,9 +205,6 @@ def _hparams(space, hyperband):
 
 def write_hparams_experiment(tune_dir, space, hyperband=False):
     """The HParams dashboard's experiment (hyperparameters and metrics) in ``tune_dir``'s own events file."""
-    import tensorflow as tf
-    from tensorboard.plugins.hparams import api as hparams_api
-
     if any(name.startswith("events.out.tfevents") for name in os.listdir(tune_dir)):
         return  # written when the search started (a continued search has the same space)
     metrics = [
@@ -224,9 +223,6 @@ def write_hparams_experiment(tune_dir, space, hyperband=False):
 
 def write_hparams_session(model_dir, space, values, metrics, trial_id):
     """One HParams session per trial, in its run's directory: its values and its metrics."""
-    import tensorflow as tf
-    from tensorboard.plugins.hparams import api as hparams_api
-
     hyperband = "tuner/epochs" in values
     hparams = _hparams(space, hyperband)
     session = {hparams[h.name]: h.value_type(values[h.name]) for h in space.hyperparameters}
@@ -266,9 +262,6 @@ class ExperimentTuner(keras_tuner.Tuner):
         super().__init__(oracle=oracle, directory=settings.tune_dir, project_name=PROJECT, overwrite=False)
 
     def run_trial(self, trial, *args, **kwargs):
-        from mimamo_tf.data.pipeline import DataError
-        from mimamo_tf.training import train
-
         values = trial.hyperparameters.values
         tune_dir = self.settings.tune_dir
         config = trial_config(self.base_config, self.space, values, tune_dir, trial.trial_id)
@@ -487,7 +480,7 @@ def search(base_config, space, settings, verbose=True):
     Raises:
         ConfigError: settings that cannot work, TF_CONFIG set, or a tune_dir holding a search with
             other settings.
-        mimamo_tf.data.pipeline.DataError: the data cannot feed the base configuration (before any trial).
+        mimamo_tf.data.shards.DataError: the data cannot feed the base configuration (before any trial).
         keras_tuner.errors.FatalError: the data failed in a trial (the message names the file).
         RuntimeError: keras-tuner stopped the search after 3 consecutive failed trials.
     """
@@ -505,7 +498,6 @@ def search(base_config, space, settings, verbose=True):
     if role != "chief":
         # The trainer's own check of the shards, once before any trial (and before a new search
         # records its settings): a wrong --data_dir fails here, not in every trial.
-        from mimamo_tf.data.training_data import TrainingData
 
         TrainingData(base_config)
     os.makedirs(settings.tune_dir, exist_ok=True)

@@ -1,19 +1,26 @@
-"""K-fold cross-validation by recording (mimamo_tf.data.folds)."""
+"""K-fold cross-validation by recording (mimamo_tf.data.folds), the recordings read from the shards
+(mimamo_tf.data.shards.video_recordings)."""
+
+import os
+
+from mimamo_tf.data.folds import fold_video_ids, inner_validation_ids
+from mimamo_tf.data.shards import video_recordings
+from mimamo_tf.testing.tiny_shards import tiny_video, write_shards
 
 
 def test_fold_split_is_a_partition_by_recording():
-    from mimamo_tf.data.folds import fold_video_ids
-
-    ids = [f"video{i}" for i in range(10)] + ["video20_left", "video20_right"]
+    recordings = {f"video{i}": f"video{i}" for i in range(10)}
+    recordings.update({"video20_left": "video20", "video20_right": "video20"})
+    ids = list(recordings)
     held_out = []
     for fold in range(5):
-        train_ids, validation_ids = fold_video_ids(ids, 5, fold)
+        train_ids, validation_ids = fold_video_ids(recordings, 5, fold)
         assert sorted(train_ids + validation_ids) == sorted(ids) and not set(train_ids) & set(validation_ids)
         # Both persons of one recording are on the same side.
         assert ("video20_left" in validation_ids) == ("video20_right" in validation_ids)
         held_out += validation_ids
     assert sorted(held_out) == sorted(ids)  # every video validates exactly once
-    assert fold_video_ids(ids, 5, 2) == fold_video_ids(list(ids), 5, 2)  # deterministic
+    assert fold_video_ids(recordings, 5, 2) == fold_video_ids(dict(recordings), 5, 2)  # deterministic
 
 
 def _source_video(utterance_id):
@@ -22,30 +29,53 @@ def _source_video(utterance_id):
 
 
 def test_omg_folds_and_inner_validation_never_split_a_source_video(tmp_path):
-    """On the synthetic OMG layout (several utterances per source video): in every fold, no source
-    video has utterances on both sides — held out vs trained, and inner validation vs trained."""
-    import csv
-    import os
+    """On the synthetic OMG layout (several utterances per source video), with the recordings the OMG
+    reader names (what prepare writes into the shards): in every fold, no source video has utterances
+    on both sides — held out vs trained, and inner validation vs trained."""
+    from data_prep import synthetic_datasets
+    from data_prep.readers.registry import make_reader
 
-    from data_prep import synthetic
-
-    from mimamo_tf.data.folds import fold_video_ids, inner_validation_ids
-
-    config = synthetic.OmgSyntheticConfig(train_videos=7, validation_videos=0, utterances_per_video=4,
-                                          min_utterance_frames=6, max_utterance_frames=9, width=96, height=72)
-    synthetic.generate_omg(str(tmp_path), config)
-    with open(os.path.join(tmp_path, synthetic.OMG_CSV_NAMES["train"]), newline="", encoding="utf-8") as handle:
-        ids = [f"{row['video']}/{os.path.splitext(row['utterance'])[0]}" for row in csv.DictReader(handle)]
+    config = synthetic_datasets.OmgSyntheticConfig(train_videos=7, validation_videos=0, utterances_per_video=4,
+                                                   min_utterance_frames=6, max_utterance_frames=9, width=96, height=72)
+    synthetic_datasets.generate_omg(str(tmp_path), config)
+    reader = make_reader("omg", str(tmp_path), "train")
+    recordings = {item.video_id: reader.recording_id(item.video_id) for item in reader.list_items()}
+    ids = list(recordings)
     assert len(ids) == 28 and len({_source_video(v) for v in ids}) == 7
     held_out_everywhere = []
     for fold in range(5):
-        train_ids, held_out = fold_video_ids(ids, 5, fold)
+        train_ids, held_out = fold_video_ids(recordings, 5, fold)
         assert sorted(train_ids + held_out) == sorted(ids)
         assert not {_source_video(v) for v in train_ids} & {_source_video(v) for v in held_out}
-        inner_train, inner_validation = inner_validation_ids(train_ids, 0.2)
+        inner_train, inner_validation = inner_validation_ids({v: recordings[v] for v in train_ids}, 0.2)
         assert sorted(inner_train + inner_validation) == sorted(train_ids) and inner_validation and inner_train
         assert not {_source_video(v) for v in inner_train} & {_source_video(v) for v in inner_validation}
         # ceil(20% of the fold's source videos)
         assert len({_source_video(v) for v in inner_validation}) == -(-len({_source_video(v) for v in train_ids}) // 5)
         held_out_everywhere += held_out
     assert sorted(held_out_everywhere) == sorted(ids)  # every utterance is held out exactly once
+
+
+def test_the_recordings_come_from_the_shards_and_old_shards_make_each_video_its_own(tmp_path, capsys):
+    """Videos sharing a recording id in the shards stay together whatever their names; shards written
+    before recording ids were (none in the records) give each video its own, with one warning that
+    says to prepare them again."""
+    grouped = [tiny_video("take_a", 5, 0, spatial_dim=0, recording_id="session1"),
+               tiny_video("other_name", 5, 1, spatial_dim=0, recording_id="session1"),
+               tiny_video("take_c", 5, 2, spatial_dim=0)]
+    files = write_shards(tmp_path / "new", "train", grouped, num_shards=2)
+    recordings = video_recordings(files)
+    assert recordings == {"take_a": "session1", "take_c": "take_c", "other_name": "session1"}
+    for fold in range(2):
+        _, held_out = fold_video_ids(recordings, 2, fold)
+        assert ("take_a" in held_out) == ("other_name" in held_out)
+    assert capsys.readouterr().err == ""
+
+    old = [dict(video, recording_id=None) for video in grouped]
+    files = write_shards(tmp_path / "old", "train", old)
+    assert video_recordings(files) == {"take_a": "take_a", "other_name": "other_name", "take_c": "take_c"}
+    warning = capsys.readouterr().err
+    assert "3 of 3 videos" in warning and os.fspath(tmp_path / "old") in warning
+    assert "python -m data_prep.prepare again" in warning
+    video_recordings(files)  # once per process
+    assert capsys.readouterr().err == ""

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from data_prep.readers import make_reader
+from data_prep.readers.registry import make_reader
 from data_prep.readers.timed_labels import read_timed_label_file
 from mimamo_tf.data import shards
 from mimamo_tf.data.label_scale import MODEL_SCALE, LabelScale

@@ -5,9 +5,11 @@ import pytest
 import tensorflow as tf
 from mimamo_tf.testing.tiny_shards import tiny_video, write_dataset, write_shards
 
-from mimamo_tf.data import pipeline
-from mimamo_tf.data.pipeline import DataError, PipelineConfig
+from mimamo_tf.data import pipeline, shards
+from mimamo_tf.data.pipeline import PipelineConfig
+from mimamo_tf.data.shards import DataError
 from mimamo_tf.testing.window_reference import frame_windows
+from mimamo_tf.testing.window_reference import nearest_face_by_definition
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +33,7 @@ def test_evaluation_windows_cover_every_frame_once_with_clamped_context(dataset_
     (the window with the nearest centre, window_reference), so every frame counts exactly once."""
     directory, videos = dataset_dir
     config = PipelineConfig(window=8, batch_size=3, context=6, window_overlap=overlap)
-    files = pipeline.split_shards(directory, "train")
+    files = shards.split_shards(directory, "train")
     covered = {}
     for e in _elements(pipeline.make_dataset(files, config, training=False)):
         video = videos[e["video_id"].decode()]
@@ -52,7 +54,7 @@ def test_evaluation_windows_cover_every_frame_once_with_clamped_context(dataset_
         np.testing.assert_allclose(e["labels"][inside, 0], video["arousal"][frames[inside]])
         np.testing.assert_allclose(e["labels"][inside, 1], video["valence"][frames[inside]])
         # Inputs of frames without a face come from the nearest frame with one.
-        source = pipeline.nearest_face_frames_numpy(video["face_found"])
+        source = nearest_face_by_definition(video["face_found"])
         context = np.clip(np.arange(e["start"] - 6, e["start"] + 14), 0, length - 1)
         np.testing.assert_allclose(e["gray48"], video["gray48"][source[context]] / 255.0, atol=1e-6)
         np.testing.assert_allclose(e["spatial_features"][inside],
@@ -66,7 +68,7 @@ def test_evaluation_windows_cover_every_frame_once_with_clamped_context(dataset_
 def test_training_windows_stride_and_sequence_consistent_flip(dataset_dir):
     directory, videos = dataset_dir
     config = PipelineConfig(window=8, stride=4, batch_size=2, context=6, crop_fraction=1.0, seed=3)
-    files = pipeline.split_shards(directory, "train")
+    files = shards.split_shards(directory, "train")
     flips = []
     starts = set()
     for e in _elements(pipeline.make_dataset(files, config, training=True)):
@@ -74,7 +76,7 @@ def test_training_windows_stride_and_sequence_consistent_flip(dataset_dir):
         length = len(video["gray48"])
         starts.add((e["video_id"].decode(), int(e["start"])))
         context = np.clip(np.arange(e["start"] - 6, e["start"] + 14), 0, length - 1)
-        original = video["gray48"][pipeline.nearest_face_frames_numpy(video["face_found"])[context]] / 255.0
+        original = video["gray48"][nearest_face_by_definition(video["face_found"])[context]] / 255.0
         same = np.allclose(e["gray48"], original, atol=1e-6)
         mirrored = np.allclose(e["gray48"], original[:, :, ::-1], atol=1e-6)
         assert same != mirrored  # every frame flipped, or none
@@ -115,9 +117,9 @@ def test_video_level_elements(tmp_path):
 def test_bad_data_directories_raise_clear_errors(tmp_path, dataset_dir):
     directory, _ = dataset_dir
     with pytest.raises(DataError, match="does not exist"):
-        pipeline.split_shards(tmp_path / "missing", "train")
+        shards.split_shards(tmp_path / "missing", "train")
     with pytest.raises(DataError, match="no 'test-NNNNN-of-NNNNN.tfrecord' shards"):
-        pipeline.split_shards(directory, "test")
+        shards.split_shards(directory, "test")
     # A shard written by another schema version is named.
     old = tmp_path / "old"
     old.mkdir()
@@ -127,11 +129,11 @@ def test_bad_data_directories_raise_clear_errors(tmp_path, dataset_dir):
     with tf.io.TFRecordWriter(str(path)) as writer:
         writer.write(example.SerializeToString())
     with pytest.raises(DataError, match=r"train-00000-of-00001.tfrecord does not follow schema version"):
-        pipeline.check_shards([str(path)], PipelineConfig())
+        shards.check_shards([str(path)], PipelineConfig())
     # Stored features requested but absent.
     bare = write_shards(tmp_path / "bare", "train", [tiny_video("b", 5, 0, spatial_dim=0)])
     with pytest.raises(DataError, match="no spatial_features"):
-        pipeline.check_shards(bare, PipelineConfig(spatial_input="features"))
+        shards.check_shards(bare, PipelineConfig(spatial_input="features"))
 
 
 @pytest.mark.parametrize("mask", [
@@ -140,7 +142,7 @@ def test_bad_data_directories_raise_clear_errors(tmp_path, dataset_dir):
 ])
 def test_nearest_face_frame_equals_its_numpy_definition(mask):
     got = pipeline.nearest_face_frames(tf.constant(mask, tf.int64)).numpy()
-    np.testing.assert_array_equal(got, pipeline.nearest_face_frames_numpy(mask))
+    np.testing.assert_array_equal(got, nearest_face_by_definition(mask))
 
 
 @pytest.mark.parametrize("length, expected", [(150, [0, 32, 64, 86]), (128, [0, 32, 64]), (20, [0]), (64, [0])])
@@ -216,7 +218,7 @@ def test_windowed_optical_flow_snippets_equal_those_of_the_whole_video(tmp_path)
     files = write_shards(tmp_path, "validation", [video])
     config = PipelineConfig(window=8, batch_size=4, context=6, temporal_input="optical_flow", spatial_input=None)
     windows = [e for e in _elements(pipeline.make_dataset(files, config, training=False))]
-    gray = video["gray48"][pipeline.nearest_face_frames_numpy(video["face_found"])]
+    gray = video["gray48"][nearest_face_by_definition(video["face_found"])]
     whole = optical_flow_pairs(gray, "farneback", sizes=(48, 24))  # (T - 1, 2, s, s) per scale
     length = len(gray)
     for e in windows:
@@ -240,8 +242,8 @@ def test_shards_of_different_backbones_are_refused_naming_both(tmp_path):
         sidecar.write_text(json.dumps({"settings": {"spatial_backbone": {"spec": spec, "weights_sha256": digest}}}))
     with pytest.raises(DataError, match=r"different spatial backbones: .*train-00000-of-00002.tfrecord has features of "
                                         r"fer_mini_xception .*train-00001-of-00002.tfrecord of resnet50:none"):
-        pipeline.check_shards(files, PipelineConfig(spatial_input="features"))
-    info = pipeline.check_shards(files[:1], PipelineConfig(spatial_input="features"))
+        shards.check_shards(files, PipelineConfig(spatial_input="features"))
+    info = shards.check_shards(files[:1], PipelineConfig(spatial_input="features"))
     assert info["spatial_feature_dim"] == 16 and info["spatial_backbone"].startswith("fer_mini_xception")
     with pytest.raises(DataError, match="spatial features are 16-d, the configuration expects 2048"):
-        pipeline.check_shards(files[:1], PipelineConfig(spatial_input="features", spatial_dim=2048))
+        shards.check_shards(files[:1], PipelineConfig(spatial_input="features", spatial_dim=2048))

@@ -119,3 +119,20 @@ def test_parse_rejects_other_versions_and_truncated_lists():
         schema.parse_sequence_example(example.SerializeToString())
     with pytest.raises(schema.SchemaError):
         schema.parse_sequence_example(b"\x01\x02not a proto")
+
+
+def test_the_recording_id_is_written_when_given_and_optional_when_parsed(tmp_path):
+    """Shards written before recording ids existed have none: both parsers give ``""`` for them."""
+    arrays = _arrays()
+    path = str(tmp_path / "two.tfrecord")
+    with tf.io.TFRecordWriter(path) as writer:
+        writer.write(_example(arrays, recording_id="video59").SerializeToString())
+        writer.write(_example(arrays).SerializeToString())
+    records = list(tf.data.TFRecordDataset(path).as_numpy_iterator())
+    assert [schema.parse_sequence_example(r, decode_images=False)["recording_id"] for r in records] == ["video59", ""]
+
+    def parse(record):
+        context, _ = tf.io.parse_single_sequence_example(record, context_features=schema.context_feature_spec())
+        return context["recording_id"]
+
+    assert list(tf.data.TFRecordDataset(path).map(parse).as_numpy_iterator()) == [b"video59", b""]

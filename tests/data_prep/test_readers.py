@@ -5,9 +5,12 @@ import os
 import numpy as np
 import pytest
 
-from data_prep.readers import (ConfigurationError, InputError, Labels, make_reader, reconcile)
 from data_prep.readers.affwild2 import read_va_file
+from data_prep.readers.base import Labels, reconcile
+from data_prep.readers.registry import make_reader
 from mimamo_tf import video
+from mimamo_tf.config import ConfigError
+from mimamo_tf.errors import ItemError
 
 
 def _write(path, text):
@@ -45,7 +48,7 @@ def test_affwild_reads_exact_labels_and_reports_bad_files(affwild_root):
     np.testing.assert_array_equal(labels.arousal, np.float32([0.1, -0.25, 0.5, 1, -1, 0]))
     np.testing.assert_array_equal(labels.valence, np.float32([0.3, 0.3, -0.75, 0, 0.2, 0.125]))
     assert labels.valid.tolist() == [1] * 6 and labels.level == "frame"
-    with pytest.raises(InputError, match=r"arousal/271\.txt:2: label 1\.5 outside"):
+    with pytest.raises(ItemError, match=r"arousal/271\.txt:2: label 1\.5 outside"):
         reader.load_labels(items["271"])
     # Labels whose video is missing are listed as failed, naming the label file.
     assert "999.txt" in items["999"].listing_error and items["999"].video_path is None
@@ -55,11 +58,11 @@ def test_affwild_missing_valence_file_and_unlabelled_test_split(affwild_root):
     os.remove(f"{affwild_root}/annotations/train/valence/105.txt")
     reader = make_reader("affwild", affwild_root, "train")
     item = next(i for i in reader.list_items() if i.video_id == "105")
-    with pytest.raises(InputError, match=r"valence/105\.txt: label file is missing"):
+    with pytest.raises(ItemError, match=r"valence/105\.txt: label file is missing"):
         reader.load_labels(item)
     test_items = make_reader("affwild", affwild_root, "test").list_items()
     assert [(i.video_id, i.label_level) for i in test_items] == [("300", "none")]
-    with pytest.raises(ConfigurationError, match="split"):
+    with pytest.raises(ConfigError, match="split"):
         make_reader("affwild", affwild_root, "validation")
 
 
@@ -104,7 +107,7 @@ def test_affwild2_columns_by_header_name_and_malformed_files(tmp_path):
     }
     for text, message in cases.items():
         _write(path, text)
-        with pytest.raises(InputError, match=message):
+        with pytest.raises(ItemError, match=message):
             read_va_file(path)
 
 
@@ -121,7 +124,7 @@ def test_affwild2_missing_video_and_cropped_aligned_lookup(tmp_path):
                                                   affwild2_source="cropped_aligned").list_items()}
     assert aligned["v1"].aligned_dir == f"{root}/cropped_aligned/cropped_aligned/v1"
     assert "no cropped_aligned/v2" in aligned["v2"].listing_error
-    with pytest.raises(ConfigurationError, match="Validation_Set"):
+    with pytest.raises(ConfigError, match="Validation_Set"):
         make_reader("affwild2", root, "validation")
 
 
@@ -133,9 +136,9 @@ def test_reconcile_truncates_a_small_surplus_and_rejects_the_rest():
     np.testing.assert_array_equal(valence, -values[:8])
     assert len(valid) == 8
     assert len(reconcile(labels, 10)[0]) == 10
-    with pytest.raises(InputError, match=r"x\.txt: 10 label lines .* 7 frames \(surplus 3 > tolerated 2\)"):
+    with pytest.raises(ItemError, match=r"x\.txt: 10 label lines .* 7 frames \(surplus 3 > tolerated 2\)"):
         reconcile(labels, 7)
-    with pytest.raises(InputError, match=r"fewer labels than frames"):
+    with pytest.raises(ItemError, match=r"fewer labels than frames"):
         reconcile(labels, 11)
     video_level = reconcile(Labels.video_level(0.75, -0.5), 4)
     assert video_level[0].tolist() == [0.75] * 4 and video_level[1].tolist() == [-0.5] * 4
@@ -170,9 +173,9 @@ def test_omg_reads_utterances_with_and_without_extension(tmp_path):
 def test_omg_rejects_a_csv_without_label_columns(tmp_path):
     root = str(tmp_path / "omg")
     _write(f"{root}/omg_ValidationVideos.csv", "link,start,end,video,utterance\n")
-    with pytest.raises(ConfigurationError, match=r"missing CSV columns \['arousal', 'valence'\]"):
+    with pytest.raises(ConfigError, match=r"missing CSV columns \['arousal', 'valence'\]"):
         make_reader("omg", root, "validation")
-    with pytest.raises(ConfigurationError, match="omg_TrainVideos.csv"):
+    with pytest.raises(ConfigError, match="omg_TrainVideos.csv"):
         make_reader("omg", root, "train")
 
 
@@ -195,7 +198,7 @@ def test_omg_aligned_faces_folders_per_utterance(tmp_path, monkeypatch):
     assert reader.settings()["omg_aligned_dir"] == faces
     assert "omg_aligned_dir" not in make_reader("omg", root, "train").settings()
     assert make_reader("omg", root, "train").list_items()[0].aligned_dir is None
-    with pytest.raises(ConfigurationError, match=r"--omg_aligned_dir .*/nowhere is not a directory"):
+    with pytest.raises(ConfigError, match=r"--omg_aligned_dir .*/nowhere is not a directory"):
         make_reader("omg", root, "train", omg_aligned_dir="nowhere")
 
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_prep import synthetic
-from data_prep.prepare import prepare
-from data_prep.readers import make_reader
+from data_prep import synthetic_datasets, synthetic_faces
+from data_prep.preparation import prepare
+from data_prep.readers.registry import make_reader
 from mimamo_tf import video
 from mimamo_tf.data import schema
 
@@ -22,9 +22,9 @@ from mimamo_tf.data import schema
 @pytest.fixture(scope="module")
 def tiny_set(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("synthetic"))
-    config = synthetic.SyntheticConfig(train_videos=2, validation_videos=1, two_person_videos=1,
-                                       frames=24, seed=5)
-    names = synthetic.generate(root, config)
+    config = synthetic_datasets.SyntheticConfig(train_videos=2, validation_videos=1, two_person_videos=1,
+                                                frames=24, seed=5)
+    names = synthetic_datasets.generate(root, config)
     return root, config, names
 
 
@@ -54,9 +54,9 @@ def test_layout_labels_and_oddities_match_ground_truth(tiny_set):
 
 
 def _renderer():
-    photo = synthetic._astronaut()  # pylint: disable=protected-access
-    return synthetic.FaceRenderer(photo, synthetic.ASTRONAUT_LANDMARKS, synthetic.ASTRONAUT_BROWS,
-                                  synthetic.ASTRONAUT_INNER_BROWS, flipped=False)
+    photo = synthetic_faces.astronaut()
+    return synthetic_faces.FaceRenderer(photo, synthetic_faces.ASTRONAUT_LANDMARKS, synthetic_faces.ASTRONAUT_BROWS,
+                                        synthetic_faces.ASTRONAUT_INNER_BROWS, flipped=False)
 
 
 def _vertical_shift(before, after, centre, half=10):
@@ -73,7 +73,7 @@ def test_valence_lifts_or_lowers_the_mouth_corners_and_nothing_far_away():
     neutral = renderer.render(0.0, still)
     happy = renderer.render(1.0, still)
     sad = renderer.render(-1.0, still)
-    left_corner = synthetic.ASTRONAUT_LANDMARKS[3]
+    left_corner = synthetic_faces.ASTRONAUT_LANDMARKS[3]
     # Measured by phase correlation of the corner patch: up (negative y) when happy, down when sad.
     assert _vertical_shift(neutral, happy, left_corner) < -1.0
     assert _vertical_shift(neutral, sad, left_corner) > 1.0
@@ -88,9 +88,9 @@ def test_arousal_scales_micro_motion():
     fps, frames = 30.0, 30
 
     def motion_energy(arousal_value):
-        micro = synthetic.micro_motion(np.random.default_rng(1), np.full(frames, arousal_value), fps)
+        micro = synthetic_faces.micro_motion(np.random.default_rng(1), np.full(frames, arousal_value), fps)
         rendered = [cv2.cvtColor(renderer.render(0.0, m), cv2.COLOR_RGB2GRAY).astype(float) for m in micro]
-        x0, y0, x1, y1 = synthetic.FACE_ROI
+        x0, y0, x1, y1 = synthetic_faces.FACE_ROI
         return np.mean([np.abs(b - a)[y0:y1, x0:x1].mean() for a, b in zip(rendered, rendered[1:])])
 
     calm, excited = motion_energy(-0.9), motion_energy(0.9)
@@ -105,14 +105,14 @@ def omg_set(tmp_path_factory):
     """Three train source videos (so one has an utterance without a face) and one validation
     video, each cut into three short utterances: about 160 rendered frames."""
     root = str(tmp_path_factory.mktemp("synthetic_omg"))
-    config = synthetic.OmgSyntheticConfig(train_videos=3, validation_videos=1, utterances_per_video=3,
-                                          min_utterance_frames=10, max_utterance_frames=16, seed=3)
-    names = synthetic.generate_omg(root, config)
+    config = synthetic_datasets.OmgSyntheticConfig(train_videos=3, validation_videos=1, utterances_per_video=3,
+                                                   min_utterance_frames=10, max_utterance_frames=16, seed=3)
+    names = synthetic_datasets.generate_omg(root, config)
     return root, config, names
 
 
 def _omg_rows(root, split):
-    path = os.path.join(root, synthetic.OMG_CSV_NAMES[split])
+    path = os.path.join(root, synthetic_datasets.OMG_CSV_NAMES[split])
     with open(path, encoding="utf-8") as handle:
         assert handle.readline() == "link,start,end,video,utterance,arousal,valence,EmotionMaxVote\n"
     with open(path, newline="", encoding="utf-8") as handle:
@@ -157,7 +157,7 @@ def test_omg_layout_clips_and_labels_match_ground_truth(omg_set):
     assert any(0 < seen < frames for seen, frames in train)  # a stretch without a face
     assert any(seen == 0 for seen, _ in train)               # an utterance without a face at all
     face = cv2.imread(os.path.join(root, "cropped_aligned", "omgsynth000", "utterance_1", "00001.jpg"))
-    assert face.shape == (synthetic.ALIGNED_SIZE, synthetic.ALIGNED_SIZE, 3)
+    assert face.shape == (synthetic_datasets.ALIGNED_SIZE, synthetic_datasets.ALIGNED_SIZE, 3)
 
 
 def test_omg_prepare_with_aligned_faces_keeps_csv_labels_and_true_face_flags(omg_set, tmp_path):
@@ -197,20 +197,20 @@ def test_omg_prepare_with_aligned_faces_keeps_csv_labels_and_true_face_flags(omg
 
 def test_motion_scale_changes_the_micro_motion_amplitude_alone():
     arousal = np.linspace(-0.9, 0.9, 60)
-    default = synthetic.micro_motion(np.random.default_rng(3), arousal, 30.0)
+    default = synthetic_faces.micro_motion(np.random.default_rng(3), arousal, 30.0)
     for scale in (0.0, 0.25, 2.0):
-        scaled = synthetic.micro_motion(np.random.default_rng(3), arousal, 30.0, scale)
+        scaled = synthetic_faces.micro_motion(np.random.default_rng(3), arousal, 30.0, scale)
         np.testing.assert_allclose(scaled, scale * default, rtol=0, atol=1e-12)  # same phases and rates
     # The rendered face moves accordingly: no micro-motion at 0, and more at larger scales.
     renderer = _renderer()
-    x0, y0, x1, y1 = synthetic.FACE_ROI
+    x0, y0, x1, y1 = synthetic_faces.FACE_ROI
 
     def motion_energy(scale):
-        micro = synthetic.micro_motion(np.random.default_rng(3), np.full(20, 0.5), 30.0, scale)
+        micro = synthetic_faces.micro_motion(np.random.default_rng(3), np.full(20, 0.5), 30.0, scale)
         rendered = [cv2.cvtColor(renderer.render(0.0, m), cv2.COLOR_RGB2GRAY).astype(float) for m in micro]
         return np.mean([np.abs(b - a)[y0:y1, x0:x1].mean() for a, b in zip(rendered, rendered[1:])])
 
     assert motion_energy(0.0) == 0.0 < motion_energy(0.25) < motion_energy(1.0)
     with pytest.raises(ValueError, match="motion_scale"):
-        synthetic.SyntheticConfig(motion_scale=-1.0)
-    assert synthetic.OmgSyntheticConfig(motion_scale=0.5).motion_scale == 0.5
+        synthetic_datasets.SyntheticConfig(motion_scale=-1.0)
+    assert synthetic_datasets.OmgSyntheticConfig(motion_scale=0.5).motion_scale == 0.5

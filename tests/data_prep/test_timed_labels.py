@@ -5,8 +5,11 @@ scale, and bad files named by file and line."""
 import numpy as np
 import pytest
 
-from data_prep.readers import ConfigurationError, InputError, make_reader, reconcile
+from data_prep.readers.base import reconcile
+from data_prep.readers.registry import make_reader
 from data_prep.readers.timed_labels import read_timed_label_file
+from mimamo_tf.config import ConfigError
+from mimamo_tf.errors import ItemError
 
 
 def _write(path, header, rows):
@@ -78,7 +81,7 @@ def test_gaps_frame_numbers_and_label_scale(tmp_path):
 def test_a_bad_label_file_is_named_with_its_line(tmp_path, text, message):
     path = tmp_path / "bad.csv"
     path.write_text(text)
-    with pytest.raises(InputError, match=str(path).replace(".", r"\.") + message.replace("[", r"\[").replace(".", r"\.")):
+    with pytest.raises(ItemError, match=str(path).replace(".", r"\.") + message.replace("[", r"\[").replace(".", r"\.")):
         read_timed_label_file(str(path))
 
 
@@ -95,5 +98,5 @@ def test_the_folder_reader_pairs_each_video_with_its_annotation(tmp_path):
     assert reader.settings() == {"max_label_gap_seconds": 0.5, "label_range": [-1000.0, 1000.0]}
     for options, message in (({"label_range": "1"}, "--label_range"), ({"label_range": "9,1"}, "--label_range"),
                              ({"max_label_gap_seconds": 0}, "--max_label_gap_seconds")):
-        with pytest.raises(ConfigurationError, match=message):
+        with pytest.raises(ConfigError, match=message):
             make_reader("folder", str(tmp_path), "all", **options)

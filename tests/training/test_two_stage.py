@@ -4,7 +4,6 @@ run (averaged weights and all); inherited streams frozen exactly for ``--freeze_
 them with their BatchNorm statistics kept; the validation of the starting weights is recorded; the
 two-stream net of the recipe is the network every export reads."""
 
-import json
 import os
 import signal
 import subprocess

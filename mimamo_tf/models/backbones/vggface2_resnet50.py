@@ -1,4 +1,7 @@
-"""The VGGFace2 ResNet50 (the paper's spatial pretraining) and a converter of its published weights.
+"""``vggface2_resnet50:PATH``: the VGGFace2 ResNet50 (the paper's spatial pretraining) and a converter
+of its published weights.
+
+PATH is keras-vggface's ``.h5`` or the output of ``python -m mimamo_tf.convert_weights``.
 
 keras-vggface publishes VGGFace2 ResNet50 weights as a Keras 2 ``.h5`` file
 (``rcmalli_vggface_tf_resnet50.h5`` / ``..._notop_resnet50.h5``). The network those weights were
@@ -25,10 +28,13 @@ import numpy as np
 from keras import layers
 
 from mimamo_tf.atomic_files import replacing
+from mimamo_tf.backbone_registry import BackboneError, BuiltBackbone, register_backbone, require_weights_file
 from mimamo_tf.errors import InputError
+from mimamo_tf.models.backbones.preprocessing import VGGFACE2_RGB_MEAN, SubtractMean
 
-VGGFACE2_BGR_MEAN = (91.4953, 103.8827, 131.0912)
+VGGFACE2_BGR_MEAN = VGGFACE2_RGB_MEAN[::-1]
 FEATURE_DIM = 2048
+INPUT_SIZE = 224
 # (stage, blocks, bottleneck width, output channels)
 STAGES = ((2, 3, 64, 256), (3, 4, 128, 512), (4, 6, 256, 1024), (5, 3, 512, 2048))
 _BN_EPSILON = 1e-3
@@ -67,7 +73,7 @@ def build_vggface2_resnet50_trunk(name="vggface2_resnet50"):
         A ``keras.Model`` whose input is already mean-subtracted BGR (see the module docstring)
         and whose output is the ``avg_pool`` feature.
     """
-    image = keras.Input((224, 224, 3), name="bgr_minus_mean")
+    image = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), name="bgr_minus_mean")
     x = _conv_bn(image, 64, 7, "conv1/7x7_s2", strides=2, padding="same")
     x = layers.MaxPooling2D(3, strides=2, name="pool1_3x3_s2")(x)  # 112 -> 55: no padding
     for stage, blocks, width, channels in STAGES:
@@ -158,3 +164,24 @@ def convert_published_weights(input_path, output_path):
     with replacing(output_path) as partial:
         trunk.save_weights(partial)
     return output_path
+
+
+@register_backbone(
+    "vggface2_resnet50", feature_dim=FEATURE_DIM, input_size=INPUT_SIZE,
+    weights_from=lambda path: require_weights_file(path, "vggface2_resnet50"), usage="vggface2_resnet50:PATH",
+    description="the paper's VGGFace2 pretraining: keras-vggface's Caffe ResNet50; PATH is keras-vggface's .h5 or "
+                "the output of python -m mimamo_tf.convert_weights")
+def build_vggface2_resnet50(rgb, weights, seed):
+    """The trunk on ``rgb`` with the weights file ``weights``: published layout, else ours (converted)."""
+    del seed  # the weights file sets every weight
+    trunk = build_vggface2_resnet50_trunk()
+    try:
+        load_published_weights(trunk, weights)
+    except VGGFaceWeightsError as published_error:
+        try:  # the output of convert_weights: our own layout
+            trunk.load_weights(weights)
+        except Exception:
+            raise BackboneError(f"vggface2_resnet50: {published_error}") from published_error
+    x = SubtractMean(VGGFACE2_BGR_MEAN, bgr=True, name="vggface2_preprocess")(rgb)
+    return BuiltBackbone(trunk(x, training=False),
+                         "RGB -> BGR minus the VGGFace2 BGR mean (91.4953, 103.8827, 131.0912)", weights)
