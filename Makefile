@@ -60,7 +60,7 @@ demo: demo-data
 	-$(BIN)/python -m mimamo_tf.phase_demo --output_dir=$(RUNS)/demo
 	$(BIN)/python -m mimamo_tf.export --model_dir=$(RUNS)/demo --export_dir=saved_models/demo --tflite
 	$(BIN)/python -m mimamo_tf.predict --model=saved_models/demo --input=$(DATA)/synthetic/videos/synthval000.mp4 --output_dir=$(PREDICTIONS) --overlay
-	@if clip=$$($(BIN)/python -m mimamo_tf.testing.sample_clips WolfgangLanger_Pexels.mp4 2>/dev/null); then \
+	@if clip=$$($(BIN)/python -c "from mimamo_tf.sample_clips import pyfeat_clip; print(pyfeat_clip('WolfgangLanger_Pexels.mp4'))" 2>/dev/null); then \
 		echo "$(BIN)/python -m mimamo_tf.predict --model=saved_models/demo --input=$$clip --output_dir=$(PREDICTIONS) --overlay"; \
 		$(BIN)/python -m mimamo_tf.predict --model=saved_models/demo --input=$$clip --output_dir=$(PREDICTIONS) --overlay || exit 1; \
 	else \

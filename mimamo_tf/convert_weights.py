@@ -20,10 +20,10 @@ def define_flags(flag_values):
     flags.DEFINE_string("output", None, "Weights file to write (must end in .weights.h5).", flag_values=flag_values)
 
 
-def main(FLAGS):
-    if not FLAGS.input or not FLAGS.output:
+def main(flag_values):
+    if not flag_values.input or not flag_values.output:
         raise VGGFaceWeightsError("--input and --output are required")
-    path = convert_published_weights(FLAGS.input, FLAGS.output)
+    path = convert_published_weights(flag_values.input, flag_values.output)
     print(f"wrote {path}: use --spatial_features=vggface2_resnet50:{path}")
     return 0
 

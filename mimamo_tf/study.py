@@ -117,43 +117,43 @@ def data_label_level(data_dir, split):
     return "frame"
 
 
-def run_study(FLAGS, argv):
+def run_study(flag_values, argv):
     """Validates the flags and runs the registered study ``--study``; returns its result dict.
     Raises ``ConfigError`` (naming the flag) before any work."""
-    study = registry.get_study(FLAGS.study)
-    if FLAGS.preset not in presets.PRESETS:
-        raise config_lib.ConfigError(f"--preset must be one of {', '.join(presets.PRESETS)}; got {FLAGS.preset!r}")
-    if not FLAGS.output_dir:
+    study = registry.get_study(flag_values.study)
+    if flag_values.preset not in presets.PRESETS:
+        raise config_lib.ConfigError(f"--preset must be one of {', '.join(presets.PRESETS)}; got {flag_values.preset!r}")
+    if not flag_values.output_dir:
         raise config_lib.ConfigError("--output_dir is required (where the study writes its table, figure and runs)")
-    preset = presets.get(FLAGS.preset)
+    preset = presets.get(flag_values.preset)
 
     def log(message):
         print(f"[{study.name}] {message}", flush=True)
 
-    request = dict(output_dir=FLAGS.output_dir, preset=preset, flags=FLAGS, verbose=FLAGS.train_log, log=log)
+    request = dict(output_dir=flag_values.output_dir, preset=preset, flags=flag_values, verbose=flag_values.train_log, log=log)
     if study.data is None:
         return study.run(registry.StudyRequest(config=None, training=None, **request))
-    if not FLAGS.data_dir:
+    if not flag_values.data_dir:
         raise config_lib.ConfigError(f"--data_dir is required for --study={study.name} ({study.data})")
     flagfile, explicit_names, overrides = command_line_training_flags(argv)
-    training = study.parse_training(FLAGS.training)
-    labelled_data = (study.labelled_data_dir(FLAGS.data_dir, FLAGS, preset) if study.labelled_data_dir
-                     else FLAGS.data_dir)
-    label_level = data_label_level(labelled_data, FLAGS.train_split)
+    training = study.parse_training(flag_values.training)
+    labelled_data = (study.labelled_data_dir(flag_values.data_dir, flag_values, preset) if study.labelled_data_dir
+                     else flag_values.data_dir)
+    label_level = data_label_level(labelled_data, flag_values.train_split)
     config = base_config(preset, study.name, flagfile, overrides, label_level)
     config_lib.validate(config, require_model_dir=False)
-    if FLAGS.checkpoint not in ("best", "last"):
-        raise config_lib.ConfigError(f"--checkpoint must be best or last for a study; got {FLAGS.checkpoint!r}")
-    return study.run(registry.StudyRequest(config=config, training=training, checkpoint=FLAGS.checkpoint,
+    if flag_values.checkpoint not in ("best", "last"):
+        raise config_lib.ConfigError(f"--checkpoint must be best or last for a study; got {flag_values.checkpoint!r}")
+    return study.run(registry.StudyRequest(config=config, training=training, checkpoint=flag_values.checkpoint,
                                            explicit_flags=tuple(explicit_names), **request))
 
 
-def main(FLAGS):
+def main(flag_values):
     start = time.perf_counter()
-    result = run_study(FLAGS, sys.argv)
+    result = run_study(flag_values, sys.argv)
     seconds = time.perf_counter() - start
     print(result["table"])
-    print(f"mimamo_tf.study: --study={FLAGS.study} done in {seconds:.0f} s -> {result['table_file']}, {result['figure']}")
+    print(f"mimamo_tf.study: --study={flag_values.study} done in {seconds:.0f} s -> {result['table_file']}, {result['figure']}")
     return 0
 
 

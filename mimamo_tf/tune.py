@@ -51,15 +51,15 @@ def define_flags(flag_values):
     flags.DEFINE_integer("hyperband_iterations", 1, "Hyperband's sweeps over its brackets.", **fv)
 
 
-def main(FLAGS):
-    config = config_lib.from_flags(FLAGS)
+def main(flag_values):
+    config = config_lib.from_flags(flag_values)
     if config.runtime.model_dir:
         print(f"mimamo_tf.tune: --model_dir={config.runtime.model_dir} is not used: each trial trains into "
               "<tune_dir>/trials/<trial_id>", file=sys.stderr)
     settings = tuner_lib.SearchSettings(
-        tune_dir=FLAGS.tune_dir, tuner=FLAGS.tuner, max_trials=FLAGS.max_trials, seed=FLAGS.search_seed,
-        hyperband_factor=FLAGS.hyperband_factor, hyperband_iterations=FLAGS.hyperband_iterations).validate()
-    space = space_lib.build_search_space(config, FLAGS.search_space, FLAGS.hyperparameters)
+        tune_dir=flag_values.tune_dir, tuner=flag_values.tuner, max_trials=flag_values.max_trials, seed=flag_values.search_seed,
+        hyperband_factor=flag_values.hyperband_factor, hyperband_iterations=flag_values.hyperband_iterations).validate()
+    space = space_lib.build_search_space(config, flag_values.search_space, flag_values.hyperparameters)
     try:
         outcome = tuner_lib.search(config, space, settings)
     except RuntimeError as error:

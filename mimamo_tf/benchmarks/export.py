@@ -45,21 +45,21 @@ def define_flags(flag_values):
                        flag_values=flag_values)
 
 
-def main(FLAGS):
-    export_dir = FLAGS.export_dir
+def main(flag_values):
+    export_dir = flag_values.export_dir
     files = [("SavedModel", export_dir)] + [
         (f"LiteRT {kind}", os.path.join(export_dir, name)) for kind, name in LITERT_FILES.items()
         if os.path.isfile(os.path.join(export_dir, name))]
-    videos = read_split(FLAGS.data_dir, FLAGS.split, stored_faces=FLAGS.faces == "stored")
-    if FLAGS.faces == "videos":
-        add_predict_faces(videos, FLAGS.data_root)
-        faces_said = f"faces aligned from the raw videos in {FLAGS.data_root}, as predict aligns them"
+    videos = read_split(flag_values.data_dir, flag_values.split, stored_faces=flag_values.faces == "stored")
+    if flag_values.faces == "videos":
+        add_predict_faces(videos, flag_values.data_root)
+        faces_said = f"faces aligned from the raw videos in {flag_values.data_root}, as predict aligns them"
     else:
         faces_said = ("faces stored in the shards (JPEG, prepare's alignment): not what predict sees on the raw "
                       "videos; pass --faces=videos --data_root=... for that")
     rows, reference = [], None
     for name, path in files:
-        predictor = Predictor.load(path, window_overlap=FLAGS.window_overlap)
+        predictor = Predictor.load(path, window_overlap=flag_values.window_overlap)
         predictor.warm_up()
         start = time.perf_counter()
         # Back on the shards' [-1, 1] (clipped as predict clips): CCC is blind to the affine map.
@@ -69,8 +69,8 @@ def main(FLAGS):
         reference = stacked if reference is None else reference
         rows.append((name, _size_mb(path), official_ccc(videos, predictions), np.abs(stacked - reference).max(),
                      len(stacked) / seconds))
-    print(f"{len(videos)} {FLAGS.split} videos of {FLAGS.data_dir}, {sum(int(v.label_valid.sum()) for v in videos)} "
-          f"labelled frames; {faces_said}; export {export_dir}, windows overlapping by {FLAGS.window_overlap:g}")
+    print(f"{len(videos)} {flag_values.split} videos of {flag_values.data_dir}, {sum(int(v.label_valid.sum()) for v in videos)} "
+          f"labelled frames; {faces_said}; export {export_dir}, windows overlapping by {flag_values.window_overlap:g}")
     header = (f"{'model file':26s} {'size MB':>8s} {'CCC arousal':>12s} {'CCC valence':>12s} {'mean change':>12s} "
               f"{'max |diff|':>11s} {'frames/s':>9s}")
     print(header)

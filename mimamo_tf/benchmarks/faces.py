@@ -68,11 +68,11 @@ def define_flags(flag_values):
     flags.DEFINE_integer("max_frames", 0, "Use at most this many frames (0: all).", flag_values=flag_values)
 
 
-def main(FLAGS):
+def main(flag_values):
     """Runs the benchmark and prints the table; returns 0, or 1 when the target is missed."""
-    path = clip_path(FLAGS.clip)
+    path = clip_path(flag_values.clip)
     info = video.probe(path)
-    max_frames = FLAGS.max_frames
+    max_frames = flag_values.max_frames
     rows = []
 
     stock = faces.MtcnnDetector(max_side=0, compile_networks=False)
@@ -87,7 +87,7 @@ def main(FLAGS):
     elapsed, landmarks, _ = _time_detector(compiled_small, path, max_frames)
     rows.append(("MTCNN compiled, every frame, 320 px", elapsed, count, landmarks, count))
 
-    config = faces.FacePipelineConfig(detect_every=FLAGS.detect_every)
+    config = faces.FacePipelineConfig(detect_every=flag_values.detect_every)
     faces.process_video(list(_frames(path, 4)), compiled_small, config)  # warm-up
     start = time.perf_counter()
     track = faces.locate_faces(_frames(path, max_frames), compiled_small, config)
@@ -95,7 +95,7 @@ def main(FLAGS):
     elapsed = time.perf_counter() - start
     pipeline_landmarks = [track.landmarks[t] if track.face_found[t] else None
                           for t in range(track.num_frames)]
-    rows.append((f"pipeline: detect every {FLAGS.detect_every} (320 px) + track + smooth + align",
+    rows.append((f"pipeline: detect every {flag_values.detect_every} (320 px) + track + smooth + align",
                  elapsed, produced, pipeline_landmarks, track.detector_calls))
 
     baseline_fps = rows[0][2] / rows[0][1]

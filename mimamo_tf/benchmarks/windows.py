@@ -172,27 +172,27 @@ def _print_table(title, rows):
     print()
 
 
-def main(FLAGS):
+def main(flag_values):
     """Prints the tables (and writes the figure); returns 0, or 1 when the default misses the target."""
-    runner = load_runner(FLAGS.export_dir)
+    runner = load_runner(flag_values.export_dir)
     detector = faces.make_detector("mtcnn")
-    videos = add_predict_faces(read_split(FLAGS.data_dir, FLAGS.split), FLAGS.data_root, detector)
-    print(f"export {FLAGS.export_dir}: windows of {runner.window} frames + 2 x {runner.context} context; "
+    videos = add_predict_faces(read_split(flag_values.data_dir, flag_values.split), flag_values.data_root, detector)
+    print(f"export {flag_values.export_dir}: windows of {runner.window} frames + 2 x {runner.context} context; "
           f"seam ratio = mean |change| across tiled window boundaries / elsewhere (V valence, A arousal; 1.0: "
           f"no seam)\n")
-    results = [(f"{len(videos)} {FLAGS.split} videos of {FLAGS.data_dir} ({sum(len(v.labels) for v in videos)} "
-                f"frames, faces aligned from the raw videos in {FLAGS.data_root})",
-                measure(runner, videos, FLAGS.window_overlap, with_ccc=True))]
-    if FLAGS.clip:
-        path = clip_path(FLAGS.clip)
+    results = [(f"{len(videos)} {flag_values.split} videos of {flag_values.data_dir} ({sum(len(v.labels) for v in videos)} "
+                f"frames, faces aligned from the raw videos in {flag_values.data_root})",
+                measure(runner, videos, flag_values.window_overlap, with_ccc=True))]
+    if flag_values.clip:
+        path = clip_path(flag_values.clip)
         aligned = faces.process_video(path, detector)
         clip = LabelledVideo(os.path.basename(path), path, None, None, aligned.rgb224, aligned.face_found.astype(np.int64))
-        rows = measure(runner, [clip], FLAGS.window_overlap, with_ccc=False)
+        rows = measure(runner, [clip], flag_values.window_overlap, with_ccc=False)
         results.append((f"{clip.video_id} ({len(clip.faces)} frames, {int(clip.face_found.sum())} with a face; "
                         "no labels)", rows))
-        if FLAGS.figure:
-            clip_figure(path, rows, runner.window, video.probe(path).fps or 30.0, FLAGS.figure)
-            print(f"figure: {FLAGS.figure}")
+        if flag_values.figure:
+            clip_figure(path, rows, runner.window, video.probe(path).fps or 30.0, flag_values.figure)
+            print(f"figure: {flag_values.figure}")
     for title, rows in results:
         _print_table(title, rows)
     worst = max(float(np.max(rows[1][1])) for _, rows in results)

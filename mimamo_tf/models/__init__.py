@@ -2,7 +2,6 @@
 
 from mimamo_tf.models.backbone import build_backbone
 from mimamo_tf.models.mimamo_net import (
-    MimamoConfig,
     build_mimamo_net,
     count_trainable_parameters,
     model_inputs,
@@ -12,7 +11,6 @@ from mimamo_tf.models.spatial_stream import build_spatial_mlp
 from mimamo_tf.models.temporal_stream import build_temporal_stream
 
 __all__ = [
-    "MimamoConfig",
     "PerFrame",
     "build_backbone",
     "build_mimamo_net",

@@ -14,10 +14,6 @@ from mimamo_tf.models.spatial_stream import build_spatial_mlp
 from mimamo_tf.models.temporal_stream import build_temporal_stream
 from mimamo_tf.phase import PhaseSnippets
 
-# The model's settings live in the experiment config (one owner for every default).
-MimamoConfig = ModelConfig
-
-
 def model_inputs(config, window=None):
     """The ``keras.Input`` of each model input, by name (the input pipeline produces these keys).
 
@@ -98,7 +94,7 @@ def build_mimamo_net(config=None, name="mimamo_net", window=None, unroll=False):
         A model from the dict of ``model_inputs(config)`` to ``(B, T, num_outputs)`` per frame, or
         ``(B, num_outputs)`` for ``label_level="video"``; outputs are (arousal, valence).
     """
-    config = config or MimamoConfig()
+    config = config or ModelConfig()
     if unroll and not window:
         raise ValueError("unroll=True needs a fixed window")
     inputs = model_inputs(config, window)

@@ -153,7 +153,8 @@ def test_training_windows_reach_the_last_frame(length, expected):
 
 
 def test_predictions_do_not_depend_on_what_a_faceless_gap_contains(tmp_path):
-    from mimamo_tf.models import MimamoConfig, build_mimamo_net
+    from mimamo_tf.config import ModelConfig
+    from mimamo_tf.models import build_mimamo_net
 
     rng = np.random.default_rng(0)
     video = tiny_video("gap", 30, 1)
@@ -165,7 +166,7 @@ def test_predictions_do_not_depend_on_what_a_faceless_gap_contains(tmp_path):
         black[key], noisy[key] = video[key].copy(), video[key].copy()
         black[key][gap] = 0
         noisy[key][gap] = rng.uniform(0, 255, noisy[key][gap].shape).astype(video[key].dtype)
-    model = build_mimamo_net(MimamoConfig())
+    model = build_mimamo_net(ModelConfig())
     config = PipelineConfig(window=8, batch_size=4, context=6, window_overlap=0.0)
     outputs = []
     for name, content in (("black", black), ("noisy", noisy)):

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from mimamo_tf.models import MimamoConfig, build_mimamo_net, count_trainable_parameters
+from mimamo_tf.config import ModelConfig
+from mimamo_tf.models import build_mimamo_net, count_trainable_parameters
 from mimamo_tf.models.per_frame import iter_layers
 
 T = 10
@@ -24,7 +25,7 @@ def _paper_parameter_count():
 
 @pytest.fixture(scope="module")
 def paper_model():
-    return build_mimamo_net(MimamoConfig())
+    return build_mimamo_net(ModelConfig())
 
 
 def _inputs(batch=3, steps=T, seed=0):
@@ -40,7 +41,7 @@ def test_paper_configuration_size_and_shapes(paper_model):
     assert 2.5e6 < _paper_parameter_count() < 2.8e6  # "~2.6M trainable parameters"
     out = paper_model(_inputs(), training=False)
     assert tuple(out.shape) == (3, T, 2)
-    video = build_mimamo_net(MimamoConfig(label_level="video"))
+    video = build_mimamo_net(ModelConfig(label_level="video"))
     sampled = {"gray48": np.random.default_rng(0).random((3, 5, 13, 48, 48)).astype(np.float32),
                "spatial_features": _inputs()["spatial_features"][:, :5], "sample_mask": np.ones((3, 5), np.float32)}
     assert tuple(video(sampled, training=False).shape) == (3, 2)
@@ -68,19 +69,19 @@ def test_gru_recurs_over_time_not_over_the_batch(paper_model):
 
 def test_single_stream_and_ablation_variants_build_and_run():
     rng = np.random.default_rng(0)
-    temporal = build_mimamo_net(MimamoConfig(streams="temporal", temporal_input="phase"))
+    temporal = build_mimamo_net(ModelConfig(streams="temporal", temporal_input="phase"))
     assert list(temporal.input) == ["gray48"]
     assert tuple(temporal({"gray48": rng.random((2, T + 12, 48, 48)).astype("float32")}).shape) == (2, T, 2)
-    flow = build_mimamo_net(MimamoConfig(streams="temporal", temporal_input="optical_flow"))
+    flow = build_mimamo_net(ModelConfig(streams="temporal", temporal_input="optical_flow"))
     snippets = {"flow48": rng.random((2, T, 48, 48, 24)), "flow24": rng.random((2, T, 24, 24, 24))}
     assert tuple(flow(snippets).shape) == (2, T, 2)
-    images = build_mimamo_net(MimamoConfig(streams="spatial", spatial_input="images", spatial_backbone="small", recurrent=False))
+    images = build_mimamo_net(ModelConfig(streams="spatial", spatial_input="images", spatial_backbone="small", recurrent=False))
     rgb = rng.integers(0, 255, (2, 3, 224, 224, 3)).astype("float32")
     assert tuple(images({"rgb224": rgb}).shape) == (2, 3, 2)
     with pytest.raises(ValueError, match="streams must be one of"):
-        MimamoConfig(streams="audio")
+        ModelConfig(streams="audio")
     with pytest.raises(ValueError, match="snippet_length must be even"):
-        MimamoConfig(snippet_length=5)
+        ModelConfig(snippet_length=5)
 
 
 def test_keras_file_round_trip(paper_model, tmp_path):
@@ -107,7 +108,7 @@ def test_batch_norm_statistics_follow_the_data_quickly(paper_model):
 def test_video_level_output_is_the_head_on_the_time_mean_of_the_bigru_features_of_the_real_snippets():
     import keras
 
-    model = build_mimamo_net(MimamoConfig(label_level="video"))
+    model = build_mimamo_net(ModelConfig(label_level="video"))
     rng = np.random.default_rng(3)
     real = (5, 3)  # the second utterance has 3 real snippets; its last 2 slots are repeats (mask 0)
     inputs = {"gray48": rng.random((2, 5, 13, 48, 48)).astype(np.float32),
@@ -132,7 +133,7 @@ def test_video_level_single_stream_net_is_a_linear_layer_on_the_mean_stream_feat
     the utterance's real snippets, then one linear layer."""
     import keras
 
-    model = build_mimamo_net(MimamoConfig(label_level="video", streams="temporal", recurrent=False,
+    model = build_mimamo_net(ModelConfig(label_level="video", streams="temporal", recurrent=False,
                                           temporal_input=temporal_input, snippet_length=4))
     assert not [layer for layer in model.layers if "gru" in layer.name]
     rng = np.random.default_rng(4)
@@ -209,7 +210,7 @@ def test_image_input_with_a_random_backbone_keeps_the_runs_seed():
 
     def head(seed):
         keras.utils.set_random_seed(seed)
-        model = build_mimamo_net(MimamoConfig(streams="spatial", spatial_input="images"))
+        model = build_mimamo_net(ModelConfig(streams="spatial", spatial_input="images"))
         return model.get_layer("arousal_valence").get_weights()[0]
 
     assert not np.array_equal(head(1), head(2))
@@ -221,11 +222,11 @@ def test_dropout_rates_are_the_configs_and_bad_rates_are_refused():
     streams (the two-stage recipe turns them off); a rate outside [0, 1) is refused naming the flag."""
     from mimamo_tf import config as config_lib
 
-    config = MimamoConfig(fusion_dropout=0.0, head_dropout=0.25, gru_dropout=0.1)
+    config = ModelConfig(fusion_dropout=0.0, head_dropout=0.25, gru_dropout=0.1)
     model = build_mimamo_net(config)
     rates = {layer.name: layer.rate for layer in iter_layers(model) if "dropout" in layer.name}
     assert (rates["fusion_dropout"], rates["head_dropout"], rates["gru1_dropout"]) == (0.0, 0.25, 0.1)
-    paper = {layer.name: layer.rate for layer in iter_layers(build_mimamo_net(MimamoConfig()))
+    paper = {layer.name: layer.rate for layer in iter_layers(build_mimamo_net(ModelConfig()))
              if layer.name in ("fusion_dropout", "head_dropout")}
     assert paper == {"fusion_dropout": 0.5, "head_dropout": 0.5}  # the paper's rates by default
     bad = config_lib.from_flagfile(config_lib.packaged_flagfile("demo.cfg"), ["--data_dir=/unused", "--head_dropout=1"])

@@ -10,14 +10,15 @@ from mimamo_tf import config as config_lib
 
 
 def test_two_stage_initialisation_copies_the_single_stream_weights(tmp_path):
-    from mimamo_tf.models import MimamoConfig, build_mimamo_net
+    from mimamo_tf.config import ModelConfig
+    from mimamo_tf.models import build_mimamo_net
     from mimamo_tf.training.model_setup import initialise_streams, iter_layers
 
-    temporal = build_mimamo_net(MimamoConfig(streams="temporal", recurrent=False))
-    spatial = build_mimamo_net(MimamoConfig(streams="spatial", recurrent=False))
+    temporal = build_mimamo_net(ModelConfig(streams="temporal", recurrent=False))
+    spatial = build_mimamo_net(ModelConfig(streams="spatial", recurrent=False))
     temporal.save(tmp_path / "temporal.keras")
     spatial.save(tmp_path / "spatial.keras")
-    both = build_mimamo_net(MimamoConfig())
+    both = build_mimamo_net(ModelConfig())
 
     def weights(model, name):  # the streams are nested inside PerFrame layers
         return [w.numpy() for layer in iter_layers(model) if layer.name == name for w in layer.weights]
