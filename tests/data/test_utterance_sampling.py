@@ -85,6 +85,24 @@ def test_evaluation_samples_the_middle_of_each_second_with_the_neighbourhoods(tm
         np.testing.assert_allclose(got["labels"][:2], [video["video_arousal"], video["video_valence"]], atol=1e-6)
 
 
+def test_evaluation_samples_are_the_frames_on_screen_at_the_middle_of_each_second(tmp_path):
+    """Written as literals, not from ``EVALUATION_OFFSET`` (a test built from it passes whatever it is):
+    at 25 frames/s, the middle of second k (k + 0.5 s) is frame floor(25 k + 12.5); a 17-frame
+    utterance, shorter than a second, is sampled at the middle of its duration (frame 8); a 100-frame
+    one has 4 seconds, and of more seconds than ``--window`` (3) evaluation keeps the central block."""
+    files, videos = _utterances(tmp_path, [17, 70, 100], fps=25.0, every_frame_a_face=True)
+    config = PipelineConfig(window=3, batch_size=3, context=6, label_level="video", spatial_input="features")
+    elements = _by_id(pipeline.make_dataset(files, config, training=False))
+    expected = {17: ([8], [1.0, 0.0, 0.0]), 70: ([12, 37, 62], [1.0, 1.0, 1.0]), 100: ([37, 62, 87], [1.0, 1.0, 1.0])}
+    for video in videos:
+        element = elements[video["video_id"]]
+        stored = video["spatial_features"].astype(np.float16).astype(np.float32)
+        rows = element["spatial_features"][element["sample_mask"] > 0]
+        frames, mask = expected[len(video["gray48"])]
+        assert [int(np.argmin(np.abs(stored - row).sum(1))) for row in rows] == frames
+        np.testing.assert_array_equal(element["sample_mask"], mask)
+
+
 def test_training_offsets_are_drawn_per_epoch_and_reproducible_and_use_every_frame(tmp_path):
     fps, lengths = 3.0, [11, 2]  # with 3 frames per second each start has a 1 in 3 chance per epoch
     files, videos = _utterances(tmp_path, lengths, fps=fps, every_frame_a_face=True)
