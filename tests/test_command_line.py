@@ -35,6 +35,7 @@ def test_no_library_module_imports_a_command_module():
     assert not offenders, f"library modules importing command modules: {offenders}"
 
 
+@pytest.mark.slow  # several seconds (make test-fast stays under a minute)
 def test_importing_every_library_module_changes_nothing_in_the_process():
     """In a fresh interpreter (not one of our commands): no TensorFlow logging setting, no redirected
     stderr, no absl flag defined, no absl verbosity change."""

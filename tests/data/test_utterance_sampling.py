@@ -103,6 +103,7 @@ def test_evaluation_samples_are_the_frames_on_screen_at_the_middle_of_each_secon
         np.testing.assert_array_equal(element["sample_mask"], mask)
 
 
+@pytest.mark.slow  # several seconds (make test-fast stays under a minute)
 def test_training_offsets_are_drawn_per_epoch_and_reproducible_and_use_every_frame(tmp_path):
     fps, lengths = 3.0, [11, 2]  # with 3 frames per second each start has a 1 in 3 chance per epoch
     files, videos = _utterances(tmp_path, lengths, fps=fps, every_frame_a_face=True)

@@ -60,6 +60,7 @@ def test_live_windows_are_the_whole_video_windows():
         assert live.peak <= 2 * (window + 2 * context) + stride + 1
 
 
+@pytest.mark.slow  # several seconds (make test-fast stays under a minute)
 def test_one_pass_faces_equal_the_two_passes():
     """``FaceStream`` on a real clip whose face leaves: the same face flags and aligned faces as
     ``process_video``, each frame out at most ``detect_every - 1 + ceil(3 sigma)`` frames after it
@@ -207,6 +208,7 @@ class _WindowMeanRunner:
                         -1).astype(np.float32)
 
 
+@pytest.mark.slow  # several seconds (make test-fast stays under a minute)
 def test_drops_and_reconnects_start_new_segments_of_whole_windows():
     """A stream served faster than it is processed, which disconnects once and comes back: frames
     are dropped at the input (counted), the reconnect is counted, and every segment's rows equal
