@@ -154,7 +154,9 @@ class OmgReader(DatasetReader):
                     source=relative_source(clip_path, self.data_root), video_path=clip_path,
                     aligned_dir=aligned, label_paths=(where,), label_level="video",
                     video_arousal=arousal, video_valence=valence, listing_error=error)
-        return [items[key] for key in sorted(items)]
+        # The annotation file's own order: the official scorer pairs predictions with it row by row,
+        # and evaluate writes predictions.csv in the order of the shards, which is this one.
+        return list(items.values())
 
     def load_labels(self, item: VideoItem) -> Labels:
         return Labels.video_level(item.video_arousal, item.video_valence, path=item.label_paths[0])

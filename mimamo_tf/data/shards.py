@@ -201,6 +201,12 @@ def _scan_records(files, record_limits, sequence_features=None):
                    sequence)
 
 
+def video_ids(files, record_limits=None):
+    """The ids of the videos (utterances) in the shards, in the order they were written: the
+    dataset's own listing (OMG: the annotation file's row order)."""
+    return [video_id for video_id, _, _ in _scan_records(files, record_limits)]
+
+
 def video_recordings(files, record_limits=None):
     """``{video_id: recording_id}`` of every video in the shards, in file order: the source recording
     of each video as its dataset's reader named it, which cross-validation folds keep together.

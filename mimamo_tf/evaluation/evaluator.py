@@ -82,10 +82,16 @@ def collect_predictions(model, dataset, keys, label_level):
     return videos
 
 
-def write_predictions(videos, output_dir, label_level):
+def write_predictions(videos, output_dir, label_level, order=()):
+    """Writes the prediction files: per video ``predictions/<video_id>.txt`` (frame level), or one
+    ``predictions.csv`` (video level) with its rows in ``order`` (the examples' order in the shards:
+    the annotation file's, which the official OMG scorer pairs with the predictions row by row), then
+    any other video in id order."""
     if label_level == "video":
         rows = ["video,utterance,arousal,valence"]
-        for video_id, v in sorted(videos.items()):
+        ordered = [v for v in order if v in videos] + sorted(set(videos) - set(order))
+        for video_id in ordered:
+            v = videos[video_id]
             video, _, utterance = video_id.partition("/")
             rows.append(f"{video},{utterance},{v['pred'][0, 0]:.6f},{v['pred'][0, 1]:.6f}")
         write_text(os.path.join(output_dir, "predictions.csv"), "\n".join(rows) + "\n")
@@ -150,7 +156,8 @@ def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, outp
         metrics.update(fold=fold, num_folds=config.data.num_folds)
     default_dir = runs.evaluation_dir(config.runtime.model_dir, split)
     output_dir = output_dir or (default_dir if fold is None else f"{default_dir}_fold{fold}")
-    write_predictions(videos, output_dir, label_level)
+    write_predictions(videos, output_dir, label_level,
+                      order=shards.video_ids(files) if label_level == "video" else ())
     write_text(os.path.join(output_dir, METRICS_FILE), json.dumps(metrics, indent=1) + "\n")
     if plots and label_level == "frame":  # after the metrics: a figure never costs the numbers
         plots_lib.write_plots(videos, metrics["per_video"], output_dir, max_plots, label_scale)

@@ -66,6 +66,16 @@ def base(omg):
         f"--data_dir={data_dir}", *OMG_FLAGS, "--epochs=1", "--steps_per_epoch=3"])
 
 
+def official_omg_ccc(predictions, gold):
+    """The OMG-Emotion challenge's score of two columns paired row by row, from its published
+    definition: ``2 rho s_p s_g / (s_p^2 + s_g^2 + (m_p - m_g)^2)`` with Pearson's rho and population
+    standard deviations."""
+    predictions, gold = np.asarray(predictions, np.float64), np.asarray(gold, np.float64)
+    rho = np.corrcoef(predictions, gold)[0, 1]
+    s_p, s_g = predictions.std(), gold.std()
+    return 2 * rho * s_p * s_g / (s_p ** 2 + s_g ** 2 + (predictions.mean() - gold.mean()) ** 2)
+
+
 def _csv_labels(root, split):
     name = {"train": "omg_TrainVideos.csv", "validation": "omg_ValidationVideos.csv"}[split]
     with open(root / name, newline="", encoding="utf-8") as handle:
@@ -107,7 +117,12 @@ def test_evaluate_scores_every_utterance_against_the_csv_as_training_validated(o
     metrics = json.loads((out / "metrics.json").read_text())
     labels = _csv_labels(root, "validation")
     rows = list(csv.DictReader(open(out / "predictions.csv")))
-    assert sorted(f"{r['video']}/{r['utterance']}" for r in rows) == sorted(labels)
+    # Row by row in the annotation file's order (not the ids' order: the synthetic CSV, like the real
+    # one, is not sorted), as the official scorer pairs them.
+    assert [f"{r['video']}/{r['utterance']}" for r in rows] == list(labels) != sorted(labels)
+    for i, name in enumerate(("arousal", "valence")):
+        by_position = official_omg_ccc([float(r[name]) for r in rows], [gold[i] for gold in labels.values()])
+        assert metrics[f"ccc_{name}"] == pytest.approx(by_position, abs=1e-6)
     faceless = metrics["videos_without_face"]
     assert faceless, "the synthetic validation split has a faceless utterance"
     pred = {f"{r['video']}/{r['utterance']}": (float(r["arousal"]), float(r["valence"])) for r in rows}
