@@ -154,6 +154,9 @@ class OmgSyntheticConfig:
         cropped_aligned_template: template of the aligned faces (see `SyntheticConfig`); "ours" by
             default: prepare keeps OMG's pre-aligned faces as they are.
         motion_scale: the micro-motion's amplitude as a factor of the default (see `SyntheticConfig`).
+        videos_per_link: consecutive source videos of a split that share one ``link`` (one YouTube
+            video), as OMG's ``video`` column names segments of a YouTube video: the folds must keep
+            them together.
     """
 
     train_videos: int = 4
@@ -168,10 +171,13 @@ class OmgSyntheticConfig:
     cutaways: bool = True
     cropped_aligned_template: str = "ours"
     motion_scale: float = 1.0
+    videos_per_link: int = 2
 
     def __post_init__(self):
         _check_template(self.cropped_aligned_template)
         check_motion_scale(self.motion_scale)
+        if self.videos_per_link < 1:
+            raise ValueError(f"videos_per_link must be >= 1, got {self.videos_per_link}")
         if self.utterances_per_video < 1:
             raise ValueError(f"utterances_per_video must be >= 1, got {self.utterances_per_video}")
         # A partial cut-away keeps at least one face frame on each side of a stretch of >= 3.
@@ -312,6 +318,12 @@ def _omg_face_plan(rng: np.random.Generator, config: OmgSyntheticConfig, lengths
     return visible
 
 
+def omg_link(split: str, index_in_split: int, videos_per_link: int) -> str:
+    """The ``link`` of a synthetic source video: one made-up YouTube video per ``videos_per_link``
+    consecutive source videos of a split (they are its segments, as in the real CSVs)."""
+    return f"https://youtu.be/synth{split[0]}{index_in_split // videos_per_link:03d}"
+
+
 def generate_omg(output_dir: str, config: OmgSyntheticConfig = OmgSyntheticConfig()) -> Dict[str, List[str]]:
     """Writes the dataset in OMG-Emotion layout (see the module docstring).
 
@@ -364,7 +376,8 @@ def generate_omg(output_dir: str, config: OmgSyntheticConfig = OmgSyntheticConfi
                                 utterance_valence=utterance_valence, start_frame=start,
                                 fps=config.fps)
             rows[split].append(",".join([
-                f"https://youtu.be/{video_name}", f"{start / config.fps:.3f}", f"{end / config.fps:.3f}",
+                omg_link(split, index_in_split, config.videos_per_link), f"{start / config.fps:.3f}",
+                f"{end / config.fps:.3f}",
                 video_name, utterance, f"{utterance_arousal:.6f}", f"{utterance_valence:.6f}",
                 str(omg_emotion(utterance_arousal, utterance_valence))]))
             names[split].append(f"{video_name}/{stem}")

@@ -6,9 +6,14 @@ Layout::
     <clips_dir>/<video>/<utterance>.mp4        (clips_dir defaults to the data root)
     <aligned_dir>/<video>/<utterance stem>/00001.jpg ...   optional pre-aligned faces
 
-CSV columns: ``link,start,end,video,utterance,arousal,valence,EmotionMaxVote`` (only ``video``,
-``utterance``, ``arousal`` and ``valence`` are used; columns are taken by name). Arousal is in
-[0, 1], valence in [-1, 1]. The ``utterance`` column may or may not carry the ``.mp4`` extension.
+CSV columns: ``link,start,end,video,utterance,arousal,valence,EmotionMaxVote`` (``video``,
+``utterance``, ``arousal``, ``valence`` and ``link`` are used; columns are taken by name). Arousal is
+in [0, 1], valence in [-1, 1]. The ``utterance`` column may or may not carry the ``.mp4`` extension.
+
+An utterance's source recording is the YouTube video of its ``link``: the ``video`` column names a
+segment of it (in the real ``omg_TrainVideos.csv`` the segments ``9c3a9bce7_1``, ``_2``, ``_4`` and
+``_5`` all come from ``NVJqXbDuqkw``), so cross-validation folds keep the segments of one YouTube
+video, and its speaker, on one side. A row without a link falls back to its ``video`` segment.
 
 With ``aligned_dir`` (``prepare --omg_aligned_dir``), the faces are taken from pre-aligned frames
 ``{i+1:05d}.jpg`` (frame i of the clip; a missing file is a frame without a face) instead of face
@@ -20,7 +25,8 @@ OMG-Emotion ships no aligned faces: this is for faces aligned beforehand (``data
 import csv
 import math
 import os
-from typing import List, Optional
+import urllib.parse
+from typing import Dict, List, Optional
 
 from absl import flags
 
@@ -37,6 +43,20 @@ DEFAULT_CSV_NAMES = {
 REQUIRED_COLUMNS = ("video", "utterance", "arousal", "valence")
 AROUSAL_RANGE = (0.0, 1.0)
 VALENCE_RANGE = (-1.0, 1.0)
+
+
+def youtube_id(link: str) -> str:
+    """The video id of a YouTube link (``https://youtu.be/ID``, ``https://www.youtube.com/watch?v=ID``,
+    ``.../embed/ID``); the link itself, stripped, when it is none of those; "" for no link."""
+    link = (link or "").strip()
+    parsed = urllib.parse.urlparse(link)
+    query = urllib.parse.parse_qs(parsed.query).get("v")
+    if query:
+        return query[0]
+    segments = [segment for segment in parsed.path.split("/") if segment]
+    if parsed.netloc and segments:
+        return segments[-1]
+    return link
 
 
 def _label(text: str, name: str, value_range, where: str) -> float:
@@ -75,6 +95,7 @@ class OmgReader(DatasetReader):
                 a folder.
         """
         super().__init__(data_root, split)
+        self._links = None  # video id -> YouTube id, read on first use (recording_id)
         if csv_path:
             self.csv_path = os.path.abspath(csv_path)
         else:
@@ -112,8 +133,22 @@ class OmgReader(DatasetReader):
                    aligned_dir=options["omg_aligned_dir"] or None)
 
     def recording_id(self, video_id: str) -> str:
-        """The utterances ``<video>/<utterance>`` of one source video belong to ``<video>``."""
-        return video_id.split("/", 1)[0]
+        """The YouTube video (``youtube_id`` of the row's ``link``) an utterance ``<video>/<utterance>``
+        was cut from; ``<video>`` when its row has no link."""
+        if self._links is None:
+            self._links = self._read_links()
+        return self._links.get(video_id) or video_id.split("/", 1)[0]
+
+    def _read_links(self) -> Dict[str, str]:
+        # Read on first use (also in a worker process, which gets the reader without its listing).
+        links = {}
+        with open(self.csv_path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            reader.fieldnames = [f.strip() for f in reader.fieldnames]
+            for row in reader:
+                video, utterance = (row.get("video") or "").strip(), (row.get("utterance") or "").strip()
+                links.setdefault(f"{video}/{os.path.splitext(utterance)[0]}", youtube_id(row.get("link")))
+        return links
 
     def list_items(self) -> List[VideoItem]:
         items = {}

@@ -23,37 +23,51 @@ def test_fold_split_is_a_partition_by_recording():
     assert fold_video_ids(recordings, 5, 2) == fold_video_ids(dict(recordings), 5, 2)  # deterministic
 
 
-def _source_video(utterance_id):
-    """The OMG source video of ``<video>/<utterance>``, read independently of the code under test."""
-    return utterance_id[: utterance_id.index("/")]
+def _links(root):
+    """``{utterance id: link}`` from the synthetic OMG CSV, read independently of the code under test:
+    the link (one YouTube video) is the source recording; the ``video`` column names segments of it."""
+    import csv
+
+    with open(os.path.join(root, "omg_TrainVideos.csv"), newline="", encoding="utf-8") as handle:
+        return {f"{row['video']}/{os.path.splitext(row['utterance'])[0]}": row["link"]
+                for row in csv.DictReader(handle)}
 
 
-def test_omg_folds_and_inner_validation_never_split_a_source_video(tmp_path):
-    """On the synthetic OMG layout (several utterances per source video), with the recordings the OMG
-    reader names (what prepare writes into the shards): in every fold, no source video has utterances
-    on both sides — held out vs trained, and inner validation vs trained."""
+def test_omg_folds_and_inner_validation_never_split_a_youtube_video(tmp_path):
+    """On the synthetic OMG layout (several utterances per ``video`` segment, two segments per YouTube
+    link), with the recordings the OMG reader names (what prepare writes into the shards): in every
+    fold, no YouTube video has utterances on both sides — held out vs trained, and inner validation
+    vs trained. Grouping by the ``video`` segment (the rule before) puts one link on both sides."""
     from data_prep import synthetic_datasets
     from data_prep.readers.registry import make_reader
 
     config = synthetic_datasets.OmgSyntheticConfig(train_videos=7, validation_videos=0, utterances_per_video=4,
                                                    min_utterance_frames=6, max_utterance_frames=9, width=96, height=72)
     synthetic_datasets.generate_omg(str(tmp_path), config)
+    links = _links(str(tmp_path))
     reader = make_reader("omg", str(tmp_path), "train")
     recordings = {item.video_id: reader.recording_id(item.video_id) for item in reader.list_items()}
     ids = list(recordings)
-    assert len(ids) == 28 and len({_source_video(v) for v in ids}) == 7
+    assert len(ids) == 28 and len({v.split("/")[0] for v in ids}) == 7 and len(set(links.values())) == 4
+
+    def sources(video_ids):
+        return {links[v] for v in video_ids}
+
     held_out_everywhere = []
-    for fold in range(5):
-        train_ids, held_out = fold_video_ids(recordings, 5, fold)
+    for fold in range(4):
+        train_ids, held_out = fold_video_ids(recordings, 4, fold)
         assert sorted(train_ids + held_out) == sorted(ids)
-        assert not {_source_video(v) for v in train_ids} & {_source_video(v) for v in held_out}
+        assert not sources(train_ids) & sources(held_out)
         inner_train, inner_validation = inner_validation_ids({v: recordings[v] for v in train_ids}, 0.2)
         assert sorted(inner_train + inner_validation) == sorted(train_ids) and inner_validation and inner_train
-        assert not {_source_video(v) for v in inner_train} & {_source_video(v) for v in inner_validation}
-        # ceil(20% of the fold's source videos)
-        assert len({_source_video(v) for v in inner_validation}) == -(-len({_source_video(v) for v in train_ids}) // 5)
+        assert not sources(inner_train) & sources(inner_validation)
+        assert len(sources(inner_validation)) == -(-len(sources(train_ids)) // 5)  # ceil(20% of the links)
         held_out_everywhere += held_out
     assert sorted(held_out_everywhere) == sorted(ids)  # every utterance is held out exactly once
+    # The segment rule would have split a YouTube video: some fold holds out part of a link.
+    by_segment = {v: v.split("/")[0] for v in ids}
+    assert any(sources(fold_video_ids(by_segment, 4, fold)[0]) & sources(fold_video_ids(by_segment, 4, fold)[1])
+               for fold in range(4))
 
 
 def test_the_recordings_come_from_the_shards_and_old_shards_make_each_video_its_own(tmp_path, capsys):

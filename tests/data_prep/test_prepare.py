@@ -509,7 +509,7 @@ def test_omg_and_affwild_layouts_prepare_end_to_end(synthetic_root, tmp_path):
     assert "utterance_9.mp4" in failed[0]["reason"]
     example = _examples(str(tmp_path / "omg_out"))["vid_a/utterance_3"]
     assert example["label_level"] == "video" and example["num_frames"] == FRAMES
-    assert example["recording_id"] == "vid_a"
+    assert example["recording_id"] == "a"  # the YouTube video of its link, of which vid_a is a segment
     assert (example["video_arousal"], example["video_valence"]) == (0.625, -0.375)
     assert (example["arousal"] == 0.625).all() and (example["valence"] == -0.375).all()
     # Aff-Wild: separate arousal/valence files, one more line than frames (tolerated).

@@ -7,6 +7,7 @@ import pytest
 
 from data_prep.readers.affwild2 import read_va_file
 from data_prep.readers.base import Labels, reconcile
+from data_prep.readers.omg import youtube_id
 from data_prep.readers.registry import make_reader
 from mimamo_tf import video
 from mimamo_tf.config import ConfigError
@@ -214,3 +215,28 @@ def test_folder_lists_videos_recursively_without_labels(tmp_path):
     assert [(i.video_id, i.source, i.label_level) for i in items] == [
         ("a", "a.mp4", "none"), ("sub/b", "sub/b.mp4", "none")]
     assert reader.load_labels(items[0]).level == "none"
+
+
+@pytest.mark.parametrize("link,expected", [
+    ("https://youtu.be/NVJqXbDuqkw", "NVJqXbDuqkw"),
+    ("https://www.youtube.com/watch?v=NVJqXbDuqkw&t=15s", "NVJqXbDuqkw"),
+    ("https://www.youtube.com/embed/NVJqXbDuqkw", "NVJqXbDuqkw"),
+    (" https://youtu.be/NVJqXbDuqkw/ ", "NVJqXbDuqkw"),
+    ("NVJqXbDuqkw", "NVJqXbDuqkw"),
+    ("", ""),
+])
+def test_youtube_ids_of_omg_links(link, expected):
+    assert youtube_id(link) == expected
+
+
+def test_omg_segments_of_one_youtube_video_are_one_recording(tmp_path):
+    """The ``video`` column names a segment of the YouTube video in ``link`` (as 9c3a9bce7_1, _2, _4 and
+    _5 are all NVJqXbDuqkw in the real CSV); a row without a link falls back to its segment."""
+    root = str(tmp_path / "omg")
+    _write(f"{root}/omg_TrainVideos.csv", OMG_HEADER
+           + "https://www.youtube.com/watch?v=NVJqXbDuqkw,0,1,9c3a9bce7_1,utterance_1.mp4,0.6,-0.25,3\n"
+           + "https://youtu.be/NVJqXbDuqkw,1,2,9c3a9bce7_2,utterance_1.mp4,0.1,0.5,4\n"
+           + ",0,1,0a3e,utterance_1.mp4,0.1,0.5,4\n")
+    reader = make_reader("omg", root, "train")
+    assert [reader.recording_id(item.video_id) for item in reader.list_items()] == [
+        "NVJqXbDuqkw", "NVJqXbDuqkw", "0a3e"]

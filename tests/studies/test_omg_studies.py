@@ -44,7 +44,11 @@ def omg(tmp_path_factory):
     from data_prep import synthetic_datasets
 
     root = tmp_path_factory.mktemp("omg_raw")
+    # One source video per link: with two per link these 6 videos would be 3 recordings, and a 2-fold
+    # split would leave a fold one training recording, too few for its inner validation subset
+    # (tests/data/test_folds.py covers links shared by segments).
     config = synthetic_datasets.OmgSyntheticConfig(train_videos=6, validation_videos=3, utterances_per_video=3,
+                                                   videos_per_link=1,
                                                    min_utterance_frames=14, max_utterance_frames=30, fps=10.0,
                                                    width=160, height=120, seed=5)
     synthetic_datasets.generate_omg(str(root), config)
