@@ -174,7 +174,11 @@ class DataConfig:
             gives the same predictions.
         crop_fraction: side of the random training crop relative to the frame.
         train_gamma_beta: the illumination corruption (``u ** g``, ``g ~ U[1 - beta, 1 + beta]`` per
-            frame) applied to the training inputs too (0: off; validation stays clean).
+            frame) applied to the training inputs too (0: off).
+        validation_gamma_beta: the same corruption of the validation inputs during training, which
+            choose the checkpoint and stop early (0: clean): a net trained for a corruption is then
+            chosen under it, as ``evaluate --gamma_beta`` will score it (the same frames, the same
+            exponents).
         shuffle_buffer: windows in the training shuffle buffer.
         skip_corrupt_records: go on past unreadable records of damaged shards (counted and
             reported) instead of stopping.
@@ -193,6 +197,7 @@ class DataConfig:
     eval_batch_size: int = 8
     crop_fraction: float = 0.85
     train_gamma_beta: float = 0.0
+    validation_gamma_beta: float = 0.0
     shuffle_buffer: int = 256
     skip_corrupt_records: bool = False
 
@@ -332,6 +337,8 @@ _FLAGS = (
      "Go on past unreadable records of damaged shards (counted, with a warning) instead of stopping."),
     ("train_gamma_beta", "data", "train_gamma_beta",
      "Illumination corruption of the training inputs too (u ** g, g ~ U[1 - beta, 1 + beta] per frame; 0: off)."),
+    ("validation_gamma_beta", "data", "validation_gamma_beta",
+     "Illumination corruption of the validation inputs during training, which choose the checkpoint (0: clean)."),
     ("streams", "model", "streams", "Which streams."),
     ("temporal_input", "model", "temporal_input", "Temporal stream input."),
     ("snippet_length", "model", "snippet_length", "Phase differences per snippet."),
@@ -687,4 +694,6 @@ def validate(config, require_data=True, require_model_dir=True):
                           f"windows); got {data.window_overlap}")
     if not 0 <= data.train_gamma_beta <= 1:
         raise ConfigError(f"--train_gamma_beta must be in [0, 1]; got {data.train_gamma_beta}")
+    if not 0 <= data.validation_gamma_beta <= 1:
+        raise ConfigError(f"--validation_gamma_beta must be in [0, 1]; got {data.validation_gamma_beta}")
     return config

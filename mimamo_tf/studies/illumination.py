@@ -6,7 +6,9 @@ on optical flow, evaluated on the eval split with per-frame gamma corruption (``
 The paper's "corrupted OMG dataset" does not say whether its nets also trained on corrupted data, so
 both readings run: ``corrupt="eval"`` (default) trains on clean data once and evaluates at every
 beta; ``corrupt="both"`` trains one net per beta under the same corruption
-(``--train_gamma_beta``) and evaluates it at that beta.
+(``--train_gamma_beta``), chooses its checkpoint on validation data under that corruption too
+(``--validation_gamma_beta``, the frames and exponents ``evaluate --gamma_beta`` uses), and
+evaluates it at that beta.
 
 Clean training cells are the streams study's ``none+phase_difference`` and ``none+optical_flow``
 (the same directories and ``--training``: a study run after the other reuses them); ``both`` adds
@@ -64,7 +66,9 @@ def run(base, output_dir, betas, temporal_inputs=TEMPORAL_INPUTS, checkpoint="be
             if name not in resolved:
                 config = streams.cell_config(base, "none", temporal, training)
                 if name != values["cell"]:
-                    config = config_lib.replace(config, data={"train_gamma_beta": float(beta)})
+                    # Trained under beta, and its checkpoint chosen under beta too.
+                    config = config_lib.replace(config, data={"train_gamma_beta": float(beta),
+                                                              "validation_gamma_beta": float(beta)})
                 cells.train_cell(config, output_dir, name, evaluate_split=split, checkpoint=checkpoint,
                                  verbose=verbose, log=log)
                 resolved[name] = runs.read_config(cells.run_dir(output_dir, name))

@@ -65,7 +65,7 @@ class Task:
     def build_training_inputs(self, strategy, data, epoch, skip_batches=0):
         """Epoch ``epoch``'s distributed training batches ``(inputs, labels)`` of ``data`` (a
         ``mimamo_tf.data.training_data.TrainingData``), from batch ``skip_batches`` on; with
-        ``--train_gamma_beta`` under the illumination corruption (validation stays clean)."""
+        ``--train_gamma_beta`` under the illumination corruption."""
         pipeline_config = dataclasses.replace(data.pipeline_config, gamma_beta=self.config.data.train_gamma_beta)
         return inputs.training_dataset(
             strategy, data.train_files, pipeline_config, epoch, skip_batches=skip_batches,
@@ -73,9 +73,11 @@ class Task:
             record_limits=data.record_limits)
 
     def build_validation_inputs(self, strategy, data):
-        """The distributed validation batches: every window once, the last batch padded with masked windows."""
+        """The distributed validation batches: every window once, the last batch padded with masked
+        windows; with ``--validation_gamma_beta`` under the illumination corruption."""
+        pipeline_config = dataclasses.replace(data.pipeline_config, gamma_beta=self.config.data.validation_gamma_beta)
         return inputs.evaluation_dataset(
-            strategy, data.eval_files, data.pipeline_config, steps=self.config.optimization.validation_steps,
+            strategy, data.eval_files, pipeline_config, steps=self.config.optimization.validation_steps,
             video_ids=data.eval_ids, record_limits=data.record_limits)
 
     def train_step(self, model, optimizer, model_inputs, labels):

@@ -189,6 +189,25 @@ def test_gamma_corruption_changes_inputs_deterministically(frame_run, tmp_path):
 
 
 @pytest.mark.slow
+def test_validation_under_corruption_selects_on_what_evaluate_reports_at_that_beta(frame_run, tmp_path):
+    """``--validation_gamma_beta``: the CCC training validates on (and picks best.keras by) is
+    ``evaluate --gamma_beta`` of that checkpoint at the same beta, not the clean one."""
+    from mimamo_tf import runs
+    from mimamo_tf.evaluation import evaluate
+
+    data_dir, _, _ = frame_run
+    model_dir = _trained(data_dir, tmp_path / "model", "--epochs=1", "--validation_steps=0",
+                         "--train_gamma_beta=0.5", "--validation_gamma_beta=0.5")
+    (entry,) = json.loads((model_dir / "history.json").read_text())
+    config = runs.read_config(str(model_dir))
+    assert config.data.validation_gamma_beta == 0.5
+    corrupted, _ = evaluate(config, "validation", "best", gamma_beta=0.5, output_dir=str(tmp_path / "corrupted"))
+    clean, _ = evaluate(config, "validation", "best", output_dir=str(tmp_path / "clean"))
+    assert corrupted["ccc_mean"] == pytest.approx(entry["val_ccc_mean"], abs=1e-6)
+    assert abs(clean["ccc_mean"] - entry["val_ccc_mean"]) > 1e-5  # so validating clean would show
+
+
+@pytest.mark.slow
 def test_missing_checkpoint_is_a_clear_error(frame_run, tmp_path):
     _, model_dir, _ = frame_run
     run = _evaluate(model_dir, "--checkpoint=/nowhere/model.keras")
