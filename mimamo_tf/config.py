@@ -317,7 +317,9 @@ def replace(config, **sections):
 # help is read when the flags are defined: the backbones registered by then.
 _FLAGS = (
     ("data_dir", "data", "data_dir", "Directory of TFRecord shards written by data_prep.prepare."),
-    ("train_split", "data", "train_split", "Split whose shards train the model."),
+    ("train_split", "data", "train_split",
+     "Split whose shards train the model; with --num_folds several joined by commas (train,validation: "
+     "cross-validation over both, as the paper ran Table 3)."),
     ("eval_split", "data", "eval_split", "Split for validation; ignored with --num_folds."),
     ("num_folds", "data", "num_folds", "K-fold cross-validation by source recording over --train_split (0: off)."),
     ("fold", "data", "fold", "Which fold is held out when --num_folds > 0 (0-based); evaluate --fold scores it."),
@@ -645,6 +647,11 @@ def validate(config, require_data=True, require_model_dir=True):
         raise ConfigError("--model_dir is required")
     if data.num_folds < 0 or (data.num_folds and not 0 <= data.fold < data.num_folds):
         raise ConfigError(f"--fold must be in [0, --num_folds={data.num_folds}), got {data.fold}")
+    train_splits = [name.strip() for name in data.train_split.split(",")]
+    if not data.num_folds and data.eval_split in train_splits:
+        raise ConfigError(f"--eval_split={data.eval_split} is also a --train_split ({data.train_split}): the "
+                          "checkpoint would be chosen on training data; several training splits go with "
+                          "--num_folds (cross-validation)")
     if data.num_folds == 1:
         raise ConfigError("--num_folds=1 leaves no training data; use 0 (off) or >= 2")
     if model.init_spatial_from and not model.uses_spatial:

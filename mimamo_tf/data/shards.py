@@ -87,20 +87,43 @@ def _split_entry(directory, split):
     return ((read_manifest(directory) or {}).get("splits") or {}).get(split) or {}
 
 
+def split_names(split):
+    """The splits a split value names: one (``train``), or several joined by commas
+    (``train,validation``: cross-validation over both, as the paper ran Table 3)."""
+    names = [name.strip() for name in str(split).split(",")]
+    if not all(names) or len(set(names)) != len(names):
+        raise DataError(f"{split!r} is not a split name or a list of distinct ones joined by commas")
+    return names
+
+
 def face_geometry_record(directory, split):
     """Where the faces of ``split`` sit in their crops (the manifest's ``face_geometry``: a
-    ``mimamo_tf.faces.face_geometry`` dict, a list when its shards disagree), or None when the
-    directory was prepared before it was recorded."""
-    return _split_entry(directory, split).get("face_geometry")
+    ``mimamo_tf.faces.face_geometry`` dict, a list when its shards, or the splits named, disagree), or
+    None when the directory was prepared before it was recorded."""
+    records = []
+    for name in split_names(split):
+        record = _split_entry(directory, name).get("face_geometry")
+        for one in (record if isinstance(record, list) else [record]):
+            if one not in records:
+                records.append(one)
+    return records[0] if len(records) == 1 else records
 
 
 def split_label_scale(directory, split):
     """The scale ``split``'s labels were annotated on, as a ``label_scale.LabelScale``: the folder
     reader's ``label_range`` in the manifest's settings (prepare maps it onto the stored [-1, 1]), or
     [-1, 1] when none is recorded: the Aff-Wild, Aff-Wild2 and OMG readers and the synthetic data
-    store their labels as annotated, and hand-made shards have no manifest."""
-    label_range = (_split_entry(directory, split).get("settings") or {}).get("label_range")
-    return MODEL_SCALE if label_range is None else LabelScale(*(float(v) for v in label_range))
+    store their labels as annotated, and hand-made shards have no manifest. Several splits must share
+    one scale (``DataError`` otherwise)."""
+    scales = []
+    for name in split_names(split):
+        label_range = (_split_entry(directory, name).get("settings") or {}).get("label_range")
+        scale = MODEL_SCALE if label_range is None else LabelScale(*(float(v) for v in label_range))
+        if scale not in scales:
+            scales.append(scale)
+    if len(scales) > 1:
+        raise DataError(f"the splits {split} of {directory} were annotated on different scales: {scales}")
+    return scales[0]
 
 
 # The shard folders whose videos without recording ids were warned about (``video_recordings``).
@@ -114,15 +137,19 @@ class DataError(InputError, ValueError):
 
 
 def split_shards(data_dir, split):
-    """The complete shards of ``split`` in ``data_dir``; ``DataError`` naming what is missing."""
+    """The complete shards of ``split`` (or of each of the comma-separated splits, in that order) in
+    ``data_dir``; ``DataError`` naming what is missing."""
     if not os.path.isdir(data_dir):
         raise DataError(f"data directory {data_dir!r} does not exist (flag --data_dir)")
-    files = list_shards(data_dir, split)
-    if not files:
-        raise DataError(
-            f"no '{split}-NNNNN-of-NNNNN.tfrecord' shards in {data_dir!r}; prepare the data with "
-            "python -m data_prep.prepare"
-        )
+    files = []
+    for name in split_names(split):
+        found = list_shards(data_dir, name)
+        if not found:
+            raise DataError(
+                f"no '{name}-NNNNN-of-NNNNN.tfrecord' shards in {data_dir!r}; prepare the data with "
+                "python -m data_prep.prepare"
+            )
+        files += found
     return files
 
 

@@ -62,7 +62,7 @@ def run(base, output_dir, lengths=(4, 8, 12, 16), num_folds=5, verbose=True, log
             name = cell_name(length, fold)
             config = cell_config(base, length, num_folds, fold, training)
             trained, _ = cells.train_cell(config, output_dir, name, evaluate_split=None, verbose=verbose, log=log)
-            scored, _ = cells.evaluate_cell(config, output_dir, name, f"eval_{split}_fold{fold}", split, checkpoint,
+            scored, _ = cells.evaluate_cell(config, output_dir, name, f"eval_{split.replace(',', '+')}_fold{fold}", split, checkpoint,
                                             log=log, fold=fold)
             m = scored["metrics"]
             folds.append({"fold": fold, "cell": name, "arousal": m["ccc_arousal"], "valence": m["ccc_valence"],

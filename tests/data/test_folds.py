@@ -93,3 +93,28 @@ def test_the_recordings_come_from_the_shards_and_old_shards_make_each_video_its_
     assert "python -m data_prep.prepare again" in warning
     video_recordings(files)  # once per process
     assert capsys.readouterr().err == ""
+
+
+def test_cross_validation_over_two_splits_takes_the_videos_of_both(tmp_path):
+    """``--train_split=train,validation --num_folds=2``: the folds run over the videos of both splits
+    (the paper merged them for Table 3); without folds that is refused, since the eval split would
+    then be training data."""
+    import pytest
+
+    from mimamo_tf import config as config_lib
+    from mimamo_tf.data import shards
+    from mimamo_tf.data.training_data import TrainingData
+
+    write_shards(tmp_path, "train", [tiny_video(f"t{i}", 12, i) for i in range(3)])
+    write_shards(tmp_path, "validation", [tiny_video(f"v{i}", 12, 10 + i) for i in range(3)])
+    assert [os.path.basename(f).split("-")[0] for f in shards.split_shards(str(tmp_path), "train,validation")] == [
+        "train", "validation"]
+    base = config_lib.ExperimentConfig()
+    config = config_lib.replace(base, data={"data_dir": str(tmp_path), "train_split": "train,validation",
+                                            "num_folds": 2, "fold": 1, "inner_validation_fraction": 0.0})
+    data = TrainingData(config)
+    assert sorted(data.train_ids + data.held_out_ids) == ["t0", "t1", "t2", "v0", "v1", "v2"]
+    with pytest.raises(config_lib.ConfigError, match="is also a --train_split"):
+        config_lib.validate(config_lib.replace(config, data={"num_folds": 0}, runtime={"model_dir": str(tmp_path)}))
+    with pytest.raises(shards.DataError, match="no 'test-NNNNN"):
+        shards.split_shards(str(tmp_path), "train,test")
