@@ -40,6 +40,10 @@ FROZEN_THROUGHOUT = -1
 # What selects the best epoch (best.keras, early stopping, the tuner's objective, the model card):
 # the CCC the benchmarks report (every valid-label frame) or the face-only CCC the loss optimises.
 SELECTION_METRICS = ("official", "face_only")
+# What validates a run without cross-validation (early stopping, best.keras): the eval split, or an
+# inner subset of the training split's recordings, so that the eval split is scored by a checkpoint
+# it did not choose (the studies' rule).
+VALIDATION_SOURCES = ("eval_split", "inner")
 # "auto": bfloat16 where the hardware computes it natively, float32 elsewhere (mimamo_tf.hardware);
 # a run's flags.cfg records what it resolved to.
 MIXED_PRECISION = ("auto", "float32", "bfloat16", "float16")
@@ -159,6 +163,9 @@ class DataConfig:
         train_split, eval_split: shard splits for training and validation.
         num_folds, fold: K-fold cross-validation by source recording over ``train_split`` (0: off);
             ``fold`` is held out (scored with ``evaluate`` on that fold, never used for selection).
+        validation_source: without ``num_folds``, what validates: ``eval_split`` (default), or
+            ``inner``: ``inner_validation_fraction`` of the training split's recordings, held apart,
+            so the eval split never chooses the checkpoint that is scored on it.
         inner_validation_fraction: with ``num_folds``, the fraction of the fold's training
             recordings held apart to validate on (early stopping, ``best.keras``), so no checkpoint is
             chosen on the held-out fold; 0 validates on the held-out fold itself (selection on the
@@ -190,6 +197,7 @@ class DataConfig:
     num_folds: int = 0
     fold: int = 0
     inner_validation_fraction: float = 0.2
+    validation_source: str = "eval_split"
     window: int = 64
     stride: int = 32
     window_overlap: float = window_plan.DEFAULT_OVERLAP
@@ -323,6 +331,10 @@ _FLAGS = (
     ("eval_split", "data", "eval_split", "Split for validation; ignored with --num_folds."),
     ("num_folds", "data", "num_folds", "K-fold cross-validation by source recording over --train_split (0: off)."),
     ("fold", "data", "fold", "Which fold is held out when --num_folds > 0 (0-based); evaluate --fold scores it."),
+    ("validation_source", "data", "validation_source",
+     "Without --num_folds, what validates (early stopping, best.keras): eval_split, or inner: "
+     "--inner_validation_fraction of the training split's recordings, so the eval split is scored by a "
+     "checkpoint it did not choose."),
     ("inner_validation_fraction", "data", "inner_validation_fraction",
      "With --num_folds: fraction of the fold's training recordings that validates (early stopping, "
      "best.keras); 0 validates on the held-out fold (optimistic: selection on the scored data)."),
@@ -423,6 +435,7 @@ _CHOICES = {
     "streams": STREAMS, "temporal_input": TEMPORAL_INPUTS, "spatial_input": SPATIAL_INPUTS,
     "label_level": LABEL_LEVELS, "mixed_precision": MIXED_PRECISION,
     "weight_decay_type": WEIGHT_DECAY_TYPES, "selection_metric": SELECTION_METRICS,
+    "validation_source": VALIDATION_SOURCES,
 }
 # Settings that may change when a run is continued in its model dir (more epochs; how often to
 # checkpoint; how evaluation batches windows). Every other difference makes it another experiment.
@@ -696,6 +709,11 @@ def validate(config, require_data=True, require_model_dir=True):
         raise ConfigError(f"--lr_decay_epochs must be epochs >= 0, got {opt.lr_decay_epochs}")
     if not 0 <= data.inner_validation_fraction < 1:
         raise ConfigError(f"--inner_validation_fraction must be in [0, 1); got {data.inner_validation_fraction}")
+    if data.validation_source not in VALIDATION_SOURCES:
+        raise ConfigError(f"--validation_source must be one of {', '.join(VALIDATION_SOURCES)}; "
+                          f"got {data.validation_source!r}")
+    if data.validation_source == "inner" and not data.num_folds and not data.inner_validation_fraction:
+        raise ConfigError("--validation_source=inner needs --inner_validation_fraction > 0")
     if not 0 <= data.window_overlap < 1:
         raise ConfigError(f"--window_overlap is a fraction of the window in [0, 1) (0.5: half a window, 0: tiled "
                           f"windows); got {data.window_overlap}")

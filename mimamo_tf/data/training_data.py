@@ -36,7 +36,9 @@ class TrainingData:
         self.data_dir = data.data_dir
         self.pipeline_config = pipeline.pipeline_config(config)
         self.train_files = shards.split_shards(data.data_dir, data.train_split)
-        self.eval_files = self.train_files if data.num_folds else shards.split_shards(data.data_dir, data.eval_split)
+        inner = not data.num_folds and data.validation_source == "inner"
+        self.eval_files = (self.train_files if data.num_folds or inner
+                           else shards.split_shards(data.data_dir, data.eval_split))
         self.all_files = sorted(set(self.train_files) | set(self.eval_files))
         shards.check_shards(self.all_files, self.pipeline_config)
         self.record_limits = None
@@ -51,6 +53,14 @@ class TrainingData:
                 if data.inner_validation_fraction:
                     self.train_ids, self.eval_ids = inner_validation_ids(
                         {v: recordings[v] for v in self.train_ids}, data.inner_validation_fraction)
+            except ValueError as error:
+                raise ConfigError(str(error)) from error
+        elif inner:
+            # Validation on recordings of the training split held apart: the eval split, scored
+            # later, does not choose the checkpoint.
+            recordings = self._guard(lambda: shards.video_recordings(self.train_files, self.record_limits))
+            try:
+                self.train_ids, self.eval_ids = inner_validation_ids(recordings, data.inner_validation_fraction)
             except ValueError as error:
                 raise ConfigError(str(error)) from error
         self.faceless_train_videos = []

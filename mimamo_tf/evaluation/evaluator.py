@@ -82,6 +82,36 @@ def collect_predictions(model, dataset, keys, label_level):
     return videos
 
 
+def checkpoint_selection(data, split, fold=None):
+    """What validated the run whose checkpoint is scored on ``split`` (held-out ``fold``): early
+    stopping and ``best.keras`` were chosen on it. Returns ``{"selected_on": words,
+    "selected_on_scored_data": bool}``, the latter True when the scored videos include videos that
+    validated (a number a reviewer should not accept).
+
+    Args:
+        data: the run's ``DataConfig``.
+        split: the split ``evaluate`` scores (one, or several joined by commas).
+        fold: the held-out fold scored (``evaluate --fold``), or None.
+    """
+    scored = set(shards.split_names(split))
+    trained = set(shards.split_names(data.train_split))
+    if data.num_folds:
+        if data.inner_validation_fraction:
+            words = (f"an inner validation subset ({data.inner_validation_fraction:g} of the training recordings of "
+                     f"fold {data.fold} of {data.train_split})")
+            overlap = bool(scored & trained) and fold != data.fold
+        else:
+            words = f"the held-out fold {data.fold} of {data.train_split}"
+            overlap = bool(scored & trained) and fold in (None, data.fold)
+    elif data.validation_source == "inner":
+        words = f"an inner validation subset ({data.inner_validation_fraction:g} of the recordings of {data.train_split})"
+        overlap = bool(scored & trained)
+    else:
+        words = f"the {data.eval_split} split"
+        overlap = data.eval_split in scored
+    return {"selected_on": words, "selected_on_scored_data": overlap}
+
+
 def write_predictions(videos, output_dir, label_level, order=()):
     """Writes the prediction files: per video ``predictions/<video_id>.txt`` (frame level), or one
     ``predictions.csv`` (video level) with its rows in ``order`` (the examples' order in the shards:
@@ -154,6 +184,7 @@ def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, outp
                    corrupted_streams=corrupted if gamma_beta else [], videos_without_face=faceless)
     if fold is not None:
         metrics.update(fold=fold, num_folds=config.data.num_folds)
+    metrics.update(checkpoint_selection(config.data, split, fold))
     default_dir = runs.evaluation_dir(config.runtime.model_dir, split)
     output_dir = output_dir or (default_dir if fold is None else f"{default_dir}_fold{fold}")
     write_predictions(videos, output_dir, label_level,

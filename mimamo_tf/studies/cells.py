@@ -195,7 +195,7 @@ def metrics_file(metrics_dir):
 def _summary(metrics):
     keys = ("ccc_arousal", "ccc_valence", "ccc_mean", "ccc_arousal_face_only", "ccc_valence_face_only",
             "ccc_mean_face_only", "frames", "frames_with_face", "videos", "checkpoint", "split", "gamma_beta",
-            "fold", "videos_without_face")
+            "fold", "videos_without_face", "selected_on", "selected_on_scored_data")
     return {k: metrics[k] for k in keys if k in metrics}
 
 

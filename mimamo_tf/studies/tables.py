@@ -4,6 +4,7 @@ that label them."""
 import math
 
 from mimamo_tf.data import shards
+from mimamo_tf.evaluation.evaluator import checkpoint_selection
 from mimamo_tf.studies import paper
 
 # How the temporal-only nets of the illumination and sensitivity studies were trained, by
@@ -14,6 +15,14 @@ TEMPORAL_ONLY_TRAINING = {
     "recipe": "Single-stream temporal nets as the paper's (no GRU), trained as this project's two-stage recipe "
               "trains them (`--training=recipe`: the base flagfile's gradient clipping and averaged weights).",
 }
+
+
+def selection_line(data, split):
+    """The caption line that names what chose the checkpoints of cells trained with ``data`` (a
+    ``DataConfig``) and scored on ``split``."""
+    selection = checkpoint_selection(data, split)
+    warning = " (the scored data: optimistic)" if selection["selected_on_scored_data"] else ", never on the scored data"
+    return f"Checkpoints (early stopping, `best.keras`) chosen on {selection['selected_on']}{warning}."
 
 
 def markdown(header, rows):

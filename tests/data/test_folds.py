@@ -118,3 +118,19 @@ def test_cross_validation_over_two_splits_takes_the_videos_of_both(tmp_path):
         config_lib.validate(config_lib.replace(config, data={"num_folds": 0}, runtime={"model_dir": str(tmp_path)}))
     with pytest.raises(shards.DataError, match="no 'test-NNNNN"):
         shards.split_shards(str(tmp_path), "train,test")
+
+
+def test_inner_validation_without_folds_holds_recordings_of_the_training_split_apart(tmp_path):
+    """``--validation_source=inner``: validation on a subset of the training split's recordings (the
+    studies' cells), so the eval split never chooses the checkpoint it scores."""
+    from mimamo_tf import config as config_lib
+    from mimamo_tf.data.training_data import TrainingData
+
+    write_shards(tmp_path, "train", [tiny_video(f"t{i}", 12, i) for i in range(5)])
+    write_shards(tmp_path, "validation", [tiny_video(f"v{i}", 12, 10 + i) for i in range(2)])
+    config = config_lib.replace(config_lib.ExperimentConfig(), data={
+        "data_dir": str(tmp_path), "validation_source": "inner", "inner_validation_fraction": 0.2})
+    data = TrainingData(config)
+    assert data.eval_files == data.train_files  # the validation split is not read while training
+    assert len(data.eval_ids) == 1 and sorted(data.train_ids + data.eval_ids) == [f"t{i}" for i in range(5)]
+    assert data.held_out_ids is None

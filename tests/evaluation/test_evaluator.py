@@ -373,3 +373,24 @@ def test_a_video_figure_draws_seconds_with_frames_beneath_on_the_training_label_
     figure, _, _ = video_figure("clip", entry, {"arousal": 0.5, "valence": 0.1})
     assert figure.axes[-1].get_xlabel().startswith("frame") and not figure.axes[-1].child_axes
     assert figure.axes[-1].get_xlim() == pytest.approx((-0.5, frames - 0.5))
+
+
+@pytest.mark.parametrize("data,split,fold,chooser,scored", [
+    (dict(), "validation", None, "the validation split", True),
+    (dict(validation_source="inner"), "validation", None, "an inner validation subset (0.2 of the recordings of train)",
+     False),
+    (dict(validation_source="inner"), "train", None, "an inner validation subset", True),
+    (dict(num_folds=5, fold=2), "train", 2, "an inner validation subset (0.2 of the training recordings of fold 2",
+     False),
+    (dict(num_folds=5, fold=2), "train", None, "an inner validation subset", True),
+    (dict(num_folds=5, fold=2, inner_validation_fraction=0.0), "train", 2, "the held-out fold 2 of train", True),
+    (dict(num_folds=5, fold=2, train_split="train,validation"), "train,validation", 2, "fold 2 of train,validation",
+     False),
+])
+def test_metrics_say_what_chose_the_checkpoint_and_whether_it_is_the_scored_data(data, split, fold, chooser, scored):
+    from mimamo_tf.config import DataConfig
+    from mimamo_tf.evaluation.evaluator import checkpoint_selection
+
+    selection = checkpoint_selection(DataConfig(**data), split, fold)
+    assert chooser in selection["selected_on"]
+    assert selection["selected_on_scored_data"] is scored

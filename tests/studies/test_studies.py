@@ -66,6 +66,12 @@ def test_streams_table_equals_each_cells_metrics(streams_result, study_dir):
         metrics = json.loads((study_dir / "runs" / cell / "eval_validation" / "metrics.json").read_text())
         assert row[2] == f"{metrics['ccc_arousal']:.3f}" and row[3] == f"{metrics['ccc_valence']:.3f}"
         assert row[4] == f"{metrics['ccc_mean']:.3f}"
+        # Scored on the validation split by a checkpoint that split did not choose: the cell validated
+        # on recordings of the training split held apart.
+        assert metrics["split"] == "validation" and metrics["selected_on_scored_data"] is False
+        cell_flags = config_lib.from_flagfile(str(study_dir / "runs" / cell / "flags.cfg"))
+        assert (cell_flags.data.validation_source, cell_flags.data.num_folds) == ("inner", 0)
+    assert "never on the scored data" in table
     # The paper's numbers sit next to ours: Table 5 (Aff-Wild) and Table 4 (OMG) for Δ phase + ResNet50.
     assert rows[0][5:] == ["0.521", "0.580", "0.377", "0.529"]
     assert rows[2][1] == "optical flow" and rows[2][5:] == ["0.124", "0.058", "0.136", "0.145"]
