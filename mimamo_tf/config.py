@@ -32,7 +32,7 @@ from mimamo_tf.atomic_files import write_text
 from mimamo_tf.errors import InputError
 
 STREAMS = ("both", "spatial", "temporal")
-TEMPORAL_INPUTS = ("phase_difference", "phase", "optical_flow")
+TEMPORAL_INPUTS = ("phase_difference", "phase", "optical_flow", "phase_difference_paper")
 SPATIAL_INPUTS = ("features", "images")
 LABEL_LEVELS = ("frame", "video")
 # --freeze_streams_epochs that keeps a two-stream run's inherited streams frozen in every epoch.
@@ -63,7 +63,9 @@ class ModelConfig:
     Attributes:
         streams: ``"both"``, ``"spatial"`` or ``"temporal"`` (single-stream variants).
         temporal_input: ``"phase_difference"`` (computed in-graph from 48x48 gray frames),
-            ``"phase"`` (mean-centred phase) or ``"optical_flow"`` (precomputed flow snippets).
+            ``"phase"`` (mean-centred phase), ``"optical_flow"`` (precomputed flow snippets) or
+            ``"phase_difference_paper"`` (the paper's literal order: each frame's phase blurred,
+            then differenced and unwrapped in time; ``phase.PaperPhaseDifference``).
         snippet_length: differences per snippet (paper: 12).
         spatial_input: ``"features"`` (stored frozen-backbone features) or ``"images"``
             (224x224 RGB through ``spatial_backbone``).

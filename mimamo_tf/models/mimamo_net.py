@@ -14,6 +14,10 @@ from mimamo_tf.models.spatial_stream import build_spatial_mlp
 from mimamo_tf.models.temporal_stream import build_temporal_stream
 from mimamo_tf.phase import PhaseSnippets
 
+# The in-graph temporal inputs: ``PhaseSnippets``'s mode of each.
+SNIPPET_MODES = {"phase_difference": "difference", "phase": "phase", "phase_difference_paper": "paper_difference"}
+
+
 def model_inputs(config, window=None):
     """The ``keras.Input`` of each model input, by name (the input pipeline produces these keys).
 
@@ -103,7 +107,7 @@ def build_mimamo_net(config=None, name="mimamo_net", window=None, unroll=False):
         channels = 2 * config.snippet_length
         if config.temporal_input == "optical_flow":
             snippets = [inputs["flow48"], inputs["flow24"]]
-        mode = "difference" if config.temporal_input == "phase_difference" else "phase"
+        mode = SNIPPET_MODES.get(config.temporal_input)
         stream = build_temporal_stream(channels=channels)
         if config.temporal_input == "optical_flow":
             features.append(PerFrame(stream, name="temporal_per_frame")(snippets))

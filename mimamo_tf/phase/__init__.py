@@ -8,13 +8,14 @@
 * ``optical_flow``: OpenCV Farneback/DIS flow of the same pairs (the "Optical Flow" ablation).
 """
 
-from mimamo_tf.phase.phase_maps import MeanCentredPhase, PhaseDifference
+from mimamo_tf.phase.phase_maps import MeanCentredPhase, PaperPhaseDifference, PhaseDifference
 from mimamo_tf.phase.pyramid import SteerablePyramid, steerable_pyramid_numpy
 from mimamo_tf.phase.snippets import SnippetBuilder, snippet_source_indices
 from mimamo_tf.phase.temporal_input import PhaseSnippets
 
 __all__ = [
     "MeanCentredPhase",
+    "PaperPhaseDifference",
     "PhaseDifference",
     "PhaseSnippets",
     "SnippetBuilder",

@@ -75,14 +75,23 @@ class _DenoisedPhaseMaps(keras.layers.Layer):
 
     def _denoise(self, angle, weight, blur):
         """``G*(w*angle) / G*(w)`` per map, then mean removal and clipping."""
+        return self._centre_and_clip(self._weighted_blur(angle, weight, blur))
+
+    @staticmethod
+    def _weighted_blur(angle, weight, blur):
+        """``G*(w*angle) / G*(w)`` per map (zero padded)."""
         # Separable blur G x G^T; G is symmetric.
         numerator = ops.matmul(ops.matmul(blur, weight * angle), blur)
         denominator = ops.matmul(ops.matmul(blur, weight), blur)
-        maps = numerator / ops.maximum(denominator, _WEIGHT_FLOOR)
+        return numerator / ops.maximum(denominator, _WEIGHT_FLOOR)
+
+    def _centre_and_clip(self, maps):
+        """Minus each map's spatial mean (``subtract_mean``), clipped to ``clip_value``."""
         if self.subtract_mean:
             maps = maps - ops.mean(maps, axis=(-2, -1), keepdims=True)
-        # The blurred maps are weighted means of angles in [-pi, pi], so after mean removal they lie
-        # in [-2 pi, 2 pi]: a wider clip (the paper's 5 pi) cannot change them and is skipped.
+        # The maps lie in [-pi, pi] before mean removal (weighted means of angles, or wrapped
+        # differences), so after it in [-2 pi, 2 pi]: a wider clip (the paper's 5 pi) cannot change
+        # them and is skipped.
         if self.clip_value is not None and self.clip_value < 2 * math.pi:
             maps = ops.clip(maps, -self.clip_value, self.clip_value)
         return maps
@@ -150,6 +159,38 @@ class PhaseDifference(_DenoisedPhaseMaps):
         prod_i = next_i * prev_r - next_r * prev_i
         weight = ops.sqrt(ops.sqrt(prod_r * prod_r + prod_i * prod_i))
         return self._denoise(ops.arctan2(prod_i, prod_r), weight, blur)
+
+    def compute_output_shape(self, input_shape):
+        batch, steps = input_shape[0], input_shape[1]
+        pairs = None if steps is None else max(steps - 1, 0)
+        return [(batch, pairs, self.orientations, n, n) for n in self.pyramid.band_sizes]
+
+
+@keras.saving.register_keras_serializable(package="mimamo_tf")
+class PaperPhaseDifference(_DenoisedPhaseMaps):
+    """Phase differences in the order the paper's text gives (``--temporal_input=phase_difference_paper``).
+
+    Per frame and band: the local phase ``angle(c)`` blurred with the amplitude-weighted Gaussian
+    ``G*(|c| phi) / G*(|c|)``; then the difference of consecutive blurred phases unwrapped in time
+    (a jump of more than pi between frames is taken as a jump of 2 pi less, so each difference lies
+    in [-pi, pi)), minus its spatial mean, clipped. ``PhaseDifference`` (the default input) takes the
+    difference first and blurs it; this is the ablation that shows the order matters. Same arguments
+    as ``PhaseDifference``; the NumPy definition is ``paper_phase_difference`` in
+    ``mimamo_tf.benchmarks.phase_definitions``.
+
+    Call arguments:
+        frames: float tensor ``(batch, T, image_size, image_size)`` of gray frames in [0, 1].
+
+    Returns:
+        A list with one float32 tensor per scale, ``(batch, T - 1, orientations, h, w)``.
+    """
+
+    def _maps_of_scale(self, real, imag, blur):
+        phase = self._weighted_blur(ops.arctan2(imag, real), ops.sqrt(real * real + imag * imag), blur)
+        step = phase[:, 1:] - phase[:, :-1]
+        # Temporal unwrapping, then differencing: the difference of unwrapped phases is the wrapped one.
+        wrapped = step - 2 * math.pi * ops.floor((step + math.pi) / (2 * math.pi))
+        return self._centre_and_clip(wrapped)
 
     def compute_output_shape(self, input_shape):
         batch, steps = input_shape[0], input_shape[1]

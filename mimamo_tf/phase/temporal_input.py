@@ -4,10 +4,10 @@ import math
 
 import keras
 
-from mimamo_tf.phase.phase_maps import MeanCentredPhase, PhaseDifference
+from mimamo_tf.phase.phase_maps import MeanCentredPhase, PaperPhaseDifference, PhaseDifference
 from mimamo_tf.phase.snippets import SnippetBuilder
 
-MODES = ("difference", "phase")
+MODES = ("difference", "phase", "paper_difference")
 
 
 @keras.saving.register_keras_serializable(package="mimamo_tf")
@@ -19,8 +19,9 @@ class PhaseSnippets(keras.layers.Layer):
 
     Args:
         length: maps per snippet ``L`` (paper: 12 differences from 13 frames).
-        mode: ``"difference"`` (``PhaseDifference``, the paper's Delta Phase) or ``"phase"``
-            (``MeanCentredPhase``, the paper's Phase ablation).
+        mode: ``"difference"`` (``PhaseDifference``, the paper's Delta Phase), ``"phase"``
+            (``MeanCentredPhase``, the paper's Phase ablation) or ``"paper_difference"``
+            (``PaperPhaseDifference``: the paper's literal order, blur then difference).
         data_format, context_frames: see ``SnippetBuilder``.
         scales, orientations, image_size, blur_size, blur_sigma, subtract_mean, clip_value: see
             ``PhaseDifference``.
@@ -71,11 +72,12 @@ class PhaseSnippets(keras.layers.Layer):
             subtract_mean=subtract_mean,
             clip_value=clip_value,
         )
-        maps_class = PhaseDifference if mode == "difference" else MeanCentredPhase
+        maps_class = {"difference": PhaseDifference, "phase": MeanCentredPhase,
+                      "paper_difference": PaperPhaseDifference}[mode]
         self.phase_maps = maps_class(**self.map_config, dtype=self.dtype_policy, name="maps")
         self.snippets = SnippetBuilder(
             length=self.length,
-            source="pairs" if mode == "difference" else "frames",
+            source="frames" if mode == "phase" else "pairs",
             data_format=data_format,
             context_frames=self.context_frames,
             dtype=self.dtype_policy,

@@ -39,4 +39,5 @@ SPEED_REMARK = ("Paper (GPU, 224x224): Brox optical flow ~0.1 s per frame pair; 
                 "pyramid ~10x faster.")
 
 TEMPORAL_NAMES = {"phase_difference": "Δ phase (phase differences)", "phase": "phase",
-                  "optical_flow": "optical flow", "none": "none"}
+                  "optical_flow": "optical flow", "phase_difference_paper": "Δ phase, the paper's order",
+                  "none": "none"}

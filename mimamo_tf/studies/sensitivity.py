@@ -37,7 +37,7 @@ from mimamo_tf.data import shards
 from mimamo_tf.studies import cells, figures, paper, streams, tables
 from mimamo_tf.studies.registry import TRAININGS, parse_numbers, parse_temporal_inputs, register_study
 
-TEMPORAL_INPUTS = config_lib.TEMPORAL_INPUTS
+TEMPORAL_INPUTS = ("phase_difference", "phase", "optical_flow")
 # The micro-motion's amplitude in px at arousal -1 and +1 at motion scale 1 (data_prep.synthetic's
 # micro_motion; mimamo_tf does not import data_prep, tests/studies checks the two agree).
 MOTION_PIXELS = (0.3, 2.1)

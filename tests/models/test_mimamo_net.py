@@ -232,3 +232,29 @@ def test_dropout_rates_are_the_configs_and_bad_rates_are_refused():
     bad = config_lib.from_flagfile(config_lib.packaged_flagfile("demo.cfg"), ["--data_dir=/unused", "--head_dropout=1"])
     with pytest.raises(config_lib.ConfigError, match=r"--head_dropout must be in \[0, 1\); got 1.0"):
         config_lib.validate(bad, require_data=False, require_model_dir=False)
+
+
+def test_the_papers_phase_difference_order_is_a_temporal_input_that_trains():
+    """``--temporal_input=phase_difference_paper``: the snippets come from ``PaperPhaseDifference`` and
+    one SGD step on a CCC-like loss changes the stream's weights (gradients flow through the blur,
+    the wrapped difference and the pyramid's input)."""
+    import keras
+    import tensorflow as tf
+
+    from mimamo_tf.phase import PaperPhaseDifference
+
+    model = build_mimamo_net(ModelConfig(streams="temporal", temporal_input="phase_difference_paper",
+                                         recurrent=False))
+    snippets = model.get_layer("phase_snippets")
+    assert isinstance(snippets.phase_maps, PaperPhaseDifference)
+    rng = np.random.default_rng(1)
+    gray = tf.constant(rng.random((2, T + 12, 48, 48)).astype("float32"))
+    target = tf.constant(rng.uniform(-1, 1, (2, T, 2)).astype("float32"))
+    before = [w.numpy().copy() for w in model.trainable_weights]
+    optimizer = keras.optimizers.SGD(0.1)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(model({"gray48": gray}, training=True) - target))
+    gradients = tape.gradient(loss, model.trainable_weights)
+    assert all(g is not None and np.all(np.isfinite(g.numpy())) for g in gradients)
+    optimizer.apply_gradients(zip(gradients, model.trainable_weights))
+    assert any(np.abs(w.numpy() - b).max() > 0 for w, b in zip(model.trainable_weights, before))

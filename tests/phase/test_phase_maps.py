@@ -7,10 +7,12 @@ from mimamo_tf.testing.face_frames import face_crop
 
 from mimamo_tf.phase import (
     MeanCentredPhase,
+    PaperPhaseDifference,
     PhaseDifference,
     PhaseSnippets,
     SnippetBuilder,
     snippet_source_indices,
+    steerable_pyramid_numpy,
 )
 from mimamo_tf.phase.optical_flow import optical_flow_pairs
 from mimamo_tf.testing import phase_reference as reference
@@ -199,3 +201,19 @@ def test_phase_difference_rejects_bad_input():
         PhaseSnippets(mode="flow")
     with pytest.raises(ValueError, match="data_format must be one of"):
         SnippetBuilder(data_format="NCHW")
+
+
+def test_the_papers_order_equals_its_numpy_definition():
+    """``PaperPhaseDifference`` (``--temporal_input=phase_difference_paper``: blur each frame's phase,
+    unwrap in time, difference) against ``paper_phase_difference`` of ``benchmarks/phase_definitions``
+    (NumPy, float64, SciPy's blur, ``np.unwrap``) on a moving real face: within 1e-4; and it is not
+    ``PhaseDifference`` (the order matters)."""
+    from mimamo_tf.benchmarks.phase_definitions import paper_phase_difference
+
+    frames = np.stack([face_crop((0.3 * t, 0.1 * t)) for t in range(6)]).astype(np.float64)
+    bands = [real + 1j * imag for real, imag in steerable_pyramid_numpy(frames, 2, 2)]
+    ours = PaperPhaseDifference()(frames[None].astype(np.float32))
+    for maps, band in zip(ours, bands):
+        np.testing.assert_allclose(np.asarray(maps)[0], paper_phase_difference(band), atol=1e-4)
+    default = PhaseDifference()(frames[None].astype(np.float32))
+    assert max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(ours, default)) > 0.05

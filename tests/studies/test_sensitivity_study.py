@@ -187,7 +187,7 @@ def test_data_recorded_with_another_motion_scale_is_refused(tmp_path):
     ("--motion_scales=nan", "--motion_scales must be finite numbers >= 0"),
     ("--motion_scales=1,1.0", "--motion_scales must be distinct"),
     ("--temporal_inputs=phase,none", "--temporal_inputs must be distinct ones of phase_difference, phase, "
-                                     "optical_flow; got phase, none"),
+                                     "optical_flow, phase_difference_paper; got phase, none"),
     ("--temporal_inputs=phase,phase", "--temporal_inputs must be distinct ones of"),
 ])
 def test_bad_flags_are_refused_naming_the_flag(tmp_path, flag, message):
