@@ -59,6 +59,11 @@ def youtube_id(link: str) -> str:
     return link
 
 
+def _utterance_id(video: str, utterance: str) -> str:
+    """An utterance's video id: ``<video>/<utterance without extension>``."""
+    return f"{video}/{os.path.splitext(utterance)[0]}"
+
+
 def _label(text: str, name: str, value_range, where: str) -> float:
     try:
         value = float(text)
@@ -142,53 +147,52 @@ class OmgReader(DatasetReader):
     def _read_links(self) -> Dict[str, str]:
         # Read on first use (also in a worker process, which gets the reader without its listing).
         links = {}
-        with open(self.csv_path, newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            reader.fieldnames = [f.strip() for f in reader.fieldnames]
-            for row in reader:
-                video, utterance = (row.get("video") or "").strip(), (row.get("utterance") or "").strip()
-                links.setdefault(f"{video}/{os.path.splitext(utterance)[0]}", youtube_id(row.get("link")))
+        for _, video, utterance, row in self._rows():
+            links.setdefault(_utterance_id(video, utterance), youtube_id(row.get("link")))
         return links
 
-    def list_items(self) -> List[VideoItem]:
-        items = {}
+    def _rows(self):
+        """``(line number, video, utterance, row)`` of every row of the CSV, the two names stripped."""
         with open(self.csv_path, newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
             reader.fieldnames = [f.strip() for f in reader.fieldnames]
             for line_number, row in enumerate(reader, start=2):
-                where = f"{self.csv_path}:{line_number}"
-                video = (row.get("video") or "").strip()
-                utterance = (row.get("utterance") or "").strip()
-                if not video or not utterance:
-                    items[f"<row {line_number}>"] = VideoItem(
-                        video_id=f"<row {line_number}>", dataset=self.name, split=self.split,
-                        source=where, listing_error=f"{where}: empty video or utterance")
-                    continue
-                file_name = utterance if os.path.splitext(utterance)[1] else utterance + ".mp4"
-                video_id = f"{video}/{os.path.splitext(utterance)[0]}"
-                clip_path = os.path.join(self.clips_dir, video, file_name)
-                error = None
-                arousal = valence = float("nan")
-                try:
-                    arousal = _label(row.get("arousal"), "arousal", AROUSAL_RANGE, where)
-                    valence = _label(row.get("valence"), "valence", VALENCE_RANGE, where)
-                except ItemError as bad:
-                    error = str(bad)
-                aligned = None
-                if self.aligned_dir is not None:
-                    aligned = os.path.join(self.aligned_dir, video, os.path.splitext(utterance)[0])
-                    # A missing folder costs this utterance, not the run (an empty one is an
-                    # utterance without a face in any frame).
-                    if error is None and not os.path.isdir(aligned):
-                        error = f"{where}: no aligned faces folder {aligned}"
-                if video_id in items:
-                    error = f"{where}: duplicate utterance {video_id}"
-                    video_id = f"{video_id}#row{line_number}"
-                items[video_id] = VideoItem(
-                    video_id=video_id, dataset=self.name, split=self.split,
-                    source=relative_source(clip_path, self.data_root), video_path=clip_path,
-                    aligned_dir=aligned, label_paths=(where,), label_level="video",
-                    video_arousal=arousal, video_valence=valence, listing_error=error)
+                yield line_number, (row.get("video") or "").strip(), (row.get("utterance") or "").strip(), row
+
+    def list_items(self) -> List[VideoItem]:
+        items = {}
+        for line_number, video, utterance, row in self._rows():
+            where = f"{self.csv_path}:{line_number}"
+            if not video or not utterance:
+                items[f"<row {line_number}>"] = VideoItem(
+                    video_id=f"<row {line_number}>", dataset=self.name, split=self.split,
+                    source=where, listing_error=f"{where}: empty video or utterance")
+                continue
+            file_name = utterance if os.path.splitext(utterance)[1] else utterance + ".mp4"
+            video_id = _utterance_id(video, utterance)
+            clip_path = os.path.join(self.clips_dir, video, file_name)
+            error = None
+            arousal = valence = float("nan")
+            try:
+                arousal = _label(row.get("arousal"), "arousal", AROUSAL_RANGE, where)
+                valence = _label(row.get("valence"), "valence", VALENCE_RANGE, where)
+            except ItemError as bad:
+                error = str(bad)
+            aligned = None
+            if self.aligned_dir is not None:
+                aligned = os.path.join(self.aligned_dir, video, os.path.splitext(utterance)[0])
+                # A missing folder costs this utterance, not the run (an empty one is an
+                # utterance without a face in any frame).
+                if error is None and not os.path.isdir(aligned):
+                    error = f"{where}: no aligned faces folder {aligned}"
+            if video_id in items:
+                error = f"{where}: duplicate utterance {video_id}"
+                video_id = f"{video_id}#row{line_number}"
+            items[video_id] = VideoItem(
+                video_id=video_id, dataset=self.name, split=self.split,
+                source=relative_source(clip_path, self.data_root), video_path=clip_path,
+                aligned_dir=aligned, label_paths=(where,), label_level="video",
+                video_arousal=arousal, video_valence=valence, listing_error=error)
         # The annotation file's own order: the official scorer pairs predictions with it row by row,
         # and evaluate writes predictions.csv in the order of the shards, which is this one.
         return list(items.values())

@@ -45,22 +45,10 @@ class TrainingData:
         if data.skip_corrupt_records:
             self.record_limits = self._limit_damaged_shards()
         self.train_ids = self.eval_ids = self.held_out_ids = None
-        if data.num_folds:
+        if data.num_folds or inner:
             recordings = self._guard(lambda: shards.video_recordings(self.train_files, self.record_limits))
             try:
-                self.train_ids, self.held_out_ids = fold_video_ids(recordings, data.num_folds, data.fold)
-                self.eval_ids = self.held_out_ids
-                if data.inner_validation_fraction:
-                    self.train_ids, self.eval_ids = inner_validation_ids(
-                        {v: recordings[v] for v in self.train_ids}, data.inner_validation_fraction)
-            except ValueError as error:
-                raise ConfigError(str(error)) from error
-        elif inner:
-            # Validation on recordings of the training split held apart: the eval split, scored
-            # later, does not choose the checkpoint.
-            recordings = self._guard(lambda: shards.video_recordings(self.train_files, self.record_limits))
-            try:
-                self.train_ids, self.eval_ids = inner_validation_ids(recordings, data.inner_validation_fraction)
+                self.train_ids, self.eval_ids = self._split_by_recording(recordings, data)
             except ValueError as error:
                 raise ConfigError(str(error)) from error
         self.faceless_train_videos = []
@@ -68,6 +56,20 @@ class TrainingData:
             faceless = self._guard(lambda: shards.faceless_video_ids(self.train_files, self.record_limits))
             keep = set(self.train_ids) if self.train_ids is not None else None
             self.faceless_train_videos = [v for v in faceless if keep is None or v in keep]
+
+    def _split_by_recording(self, recordings, data):
+        """``(train_ids, eval_ids)`` by source recording; sets ``held_out_ids`` with folds.
+
+        With ``--num_folds`` the held-out fold validates, or, with an inner validation fraction, a
+        subset of the fold's training recordings; without (``--validation_source=inner``) a subset of
+        the training split's recordings, held apart so that the eval split never chooses the
+        checkpoint it scores."""
+        train_ids = list(recordings)
+        if data.num_folds:
+            train_ids, self.held_out_ids = fold_video_ids(recordings, data.num_folds, data.fold)
+            if not data.inner_validation_fraction:
+                return train_ids, self.held_out_ids
+        return inner_validation_ids({v: recordings[v] for v in train_ids}, data.inner_validation_fraction)
 
     def _limit_damaged_shards(self):
         damaged = shards.find_damaged_shards(self.all_files)

@@ -99,7 +99,7 @@ def run(base, output_dir, betas, temporal_inputs=TEMPORAL_INPUTS, checkpoint="be
     table = (f"Illumination study (paper Figure 5): temporal-only models trained on {trained_on}, official CCC "
              f"on the `{split}` split of `{base.data.data_dir}` with per-frame gamma corruption u^g, "
              f"g ~ U[1-beta, 1+beta] (checkpoint `{checkpoint}`). {paper.FIGURE5_OMG_ILLUMINATION} "
-             f"{tables.selection_line(config_lib.replace(base, data=streams.CELL_DATA).data, split)}\n"
+             f"{streams.selection_line(base, split)}\n"
              f"{tables.TEMPORAL_ONLY_TRAINING[training]}\n\n"
              + tables.markdown(header, table_rows) + "\n")
     table_file = os.path.join(output_dir, "illumination.md")

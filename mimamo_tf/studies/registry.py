@@ -113,7 +113,7 @@ def register_study(name, *, help, define_flags=None, data=SHARD_DATA, trainings=
         The decorator; it returns the function unchanged.
     """
     def decorate(run):
-        if name in _STUDIES and _STUDIES[name].run is not run:
+        if name in _STUDIES:
             raise ValueError(f"a study named {name!r} is already registered ({_STUDIES[name].run.__module__})")
         _STUDIES[name] = Study(name, run, help, define_flags, data, tuple(trainings), tuple(default_training),
                                several_trainings, labelled_data_dir)

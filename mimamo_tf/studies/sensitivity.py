@@ -213,7 +213,7 @@ def run(base, output_dir, motion_scales, temporal_inputs=TEMPORAL_INPUTS, checkp
              f"carries arousal) is scaled by the motion scale (`data_prep.synthetic --motion_scale`; "
              f"{MOTION_PIXELS[0]:g} px at arousal -1 to {MOTION_PIXELS[1]:g} px at +1 at scale 1), official CCC on "
              f"the `{split}` split of `{root}/motion_scale_<s>` (checkpoint `{checkpoint}`). {checked} "
-             f"{tables.selection_line(config_lib.replace(base, data=streams.CELL_DATA).data, split)}\n"
+             f"{streams.selection_line(base, split)}\n"
              f"{tables.TEMPORAL_ONLY_TRAINING[training]}\n\n"
              + tables.markdown(header, table_rows) + "\n")
     table_file = os.path.join(output_dir, "sensitivity.md")

@@ -49,6 +49,11 @@ TRAINING_LINES = {
 CELL_DATA = {"num_folds": 0, "fold": 0, "validation_source": "inner"}
 
 
+def selection_line(base, split):
+    """The caption line naming what chose the checkpoints of cells of ``base`` scored on ``split``."""
+    return tables.selection_line(config_lib.replace(base, data=CELL_DATA).data, split)
+
+
 def cell_name(spatial, temporal):
     return f"{spatial}+{temporal}"
 
@@ -217,7 +222,7 @@ def run(base, output_dir, cells_to_run=None, checkpoint="best", verbose=True, lo
              f"{'utterance' if base.model.label_level == 'video' else 'frame'}) on the `{split}` split of "
              f"`{base.data.data_dir}` (checkpoint `{checkpoint}`), next to the paper's (spatial stream on "
              f"VGGFace2/FER+ ResNet50 features there; `{backbone}` features here). "
-             f"{tables.selection_line(config_lib.replace(base, data=CELL_DATA).data, split)}\n"
+             f"{selection_line(base, split)}\n"
              + "".join(f"{procedure}: {TRAINING_LINES[procedure]}\n" if several else f"{TRAINING_LINES[procedure]}\n"
                        for procedure in trainings)
              + "\n" + tables.markdown(header, table_rows) + "\n")

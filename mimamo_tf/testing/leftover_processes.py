@@ -34,8 +34,8 @@ def pytest_configure(config):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
-def descendants(pid):
-    """``{pid: command line}`` of the live (not zombie) processes below ``pid``, read from /proc."""
+def _children_by_parent():
+    """``{parent pid: {pid: command line}}`` of the live (not zombie) processes, read from /proc."""
     children = {}
     for entry in pathlib.Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -49,6 +49,13 @@ def descendants(pid):
         state, parent = stat[stat.rindex(")") + 2:].split()[:2]
         if state != "Z":
             children.setdefault(int(parent), {})[int(entry.name)] = command
+    return children
+
+
+def descendants(pid, children=None):
+    """``{pid: command line}`` of the live processes below ``pid`` (``children``: a
+    ``_children_by_parent()`` table, read afresh when None)."""
+    children = _children_by_parent() if children is None else children
     found, stack = {}, [pid]
     while stack:
         for child, command in children.get(stack.pop(), {}).items():
@@ -59,16 +66,9 @@ def descendants(pid):
 
 def _left_behind():
     own = os.getpid()
-    return {pid: command for pid, command in descendants(own).items()
-            if not (_parent(pid) == own and any(helper in command for helper in OWN_HELPERS))}
-
-
-def _parent(pid):
-    try:
-        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat[stat.rindex(")") + 2:].split()[1])
+    children = _children_by_parent()
+    helpers = {pid for pid, command in children.get(own, {}).items() if any(h in command for h in OWN_HELPERS)}
+    return {pid: command for pid, command in descendants(own, children).items() if pid not in helpers}
 
 
 @pytest.hookimpl(trylast=True)
