@@ -7,7 +7,10 @@ window - round(overlap * window)``, ``overlap`` a fraction of the window: 0 tile
 training windows would, one after the other; 0.5, the default, is half a window) until one reaches
 the video's last frame, and every frame takes the prediction of the one window whose centre is
 nearest (the earlier one on a tie) — the window in which it has the most context on its poorer
-side. With half-window overlap that is each window's central half (its first and last quarter go
+side. That last window is then moved back to end on the video's last frame, as training's last
+window does, so no window is padded with copies of the last frame (only a video shorter than a
+window is); it keeps the frames it owned, so which window predicts a frame never depends on how
+the video goes on after that window, and a stream need not wait for it. With half-window overlap that is each window's central half (its first and last quarter go
 to its neighbours), so every frame has at least a quarter window of context on both sides, except
 the video's first and last quarter window, which keep the clamped context of the video's ends.
 
@@ -20,7 +23,7 @@ against a triangular cross-fade (docs/design.md, section 7).
 A window's frames without a face take the inputs of their nearest frame with a face
 (``nearest_face_frames``), in training, evaluation and prediction alike, so a gap is a still face.
 
-NumPy here; ``mimamo_tf.data.pipeline.evaluation_window_starts``/``owned_frames``/``nearest_face_frames``
+NumPy here; ``mimamo_tf.data.pipeline.window_starts``/``owned_frames``/``nearest_face_frames``
 are the in-graph twins (tested against these).
 """
 
@@ -45,19 +48,28 @@ def overlap_stride(window, overlap):
 
 def window_starts(num_frames, window, stride):
     """First frames of the windows of a video of ``num_frames`` frames: ``0, stride, 2 * stride, ...``
-    up to the first window that reaches the last frame (a shorter last window is padded by the
-    caller, repeating the last frame, as a video shorter than ``window`` is)."""
-    count = 1 + max(0, -(-(int(num_frames) - int(window)) // int(stride)))
-    return np.arange(count, dtype=np.int64) * int(stride)
+    up to the first window that reaches the last frame, which starts at ``num_frames - window``
+    instead (it ends on the last frame; a video shorter than ``window`` has one window, padded by the
+    caller repeating the last frame)."""
+    last = max(int(num_frames) - int(window), 0)
+    count = 1 + -(-last // int(stride))
+    starts = np.arange(count, dtype=np.int64) * int(stride)
+    starts[-1] = last
+    return starts
 
 
 def owned_frames(start, num_frames, window, stride):
     """``(first, end)``: the frames ``first <= t < end`` whose prediction comes from the window
-    starting at ``start`` (frames nearer its centre than any other window's; ties go to the
-    earlier window). The owned ranges of ``window_starts`` tile ``[0, num_frames)``."""
+    starting at ``start`` (frames nearer its centre than any other window's, ties to the earlier
+    window; the last window, moved back to end on the last frame, keeps the frames of the window at
+    ``stride`` multiples it replaces). The owned ranges of ``window_starts`` tile ``[0, num_frames)``."""
+    last = max(int(num_frames) - int(window), 0)
+    if start >= last:
+        grid = -(-last // int(stride)) * int(stride)  # the window at a multiple of stride it replaces
+        first = 0 if grid == 0 else grid + (window - 1 - stride) // 2 + 1
+        return int(first), int(num_frames)
     first = 0 if start == 0 else start + (window - 1 - stride) // 2 + 1
-    end = num_frames if start + window >= num_frames else start + (window - 1 + stride) // 2 + 1
-    return int(first), int(min(end, num_frames))
+    return int(first), int(start + (window - 1 + stride) // 2 + 1)
 
 
 def plan(num_frames, window, stride):

@@ -43,7 +43,7 @@ def test_half_overlap_gives_a_quarter_window_of_context_on_both_sides():
 def test_in_graph_twins_equal_numpy():
     for num_frames, window, overlap in CASES:
         stride = window_plan.overlap_stride(window, overlap)
-        starts = pipeline.evaluation_window_starts(tf.constant(num_frames), window, stride).numpy()
+        starts = pipeline.window_starts(tf.constant(num_frames), window, stride).numpy()
         np.testing.assert_array_equal(starts, window_plan.window_starts(num_frames, window, stride))
         for start in starts:
             first, end = pipeline.owned_frames(tf.constant(int(start)), tf.constant(num_frames), window, stride)
@@ -55,3 +55,16 @@ def test_overlap_outside_zero_to_one_is_refused():
         with pytest.raises(ValueError, match=r"fraction of the window in \[0, 1\)"):
             window_plan.overlap_stride(64, overlap)
     assert window_plan.overlap_stride(64, 0.0) == 64 and window_plan.overlap_stride(64, 0.5) == 32
+
+
+def test_the_last_window_ends_on_the_last_frame_as_in_training():
+    """No evaluation window is padded (issue 27: the last one was, with up to window - 1 copies of
+    the last frame): it ends on the video's last frame, as training's last window does, and the
+    frames it predicts are real frames inside it."""
+    for num_frames, window, overlap in CASES:
+        stride = window_plan.overlap_stride(window, overlap)
+        start, first, end = window_plan.plan(num_frames, window, stride)[-1]
+        assert start + window == max(num_frames, window)
+        assert start <= first < end == num_frames
+        training = pipeline.window_starts(tf.constant(num_frames), window, stride).numpy()
+        assert training[-1] == start

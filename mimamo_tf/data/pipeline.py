@@ -190,7 +190,7 @@ def _gamma_corrupt(frames, video, frame_index, beta):
 
 
 def _window(video, start, config, owned=None):
-    """One window of ``config.window`` frames starting at ``start`` (padded past the end).
+    """One window of ``config.window`` frames starting at ``start`` (padded past the end of a video shorter than a window).
 
     ``owned``: ``(first, end)``, the frames whose prediction this window gives (an evaluation
     window); None: all of its frames in the video (a training window).
@@ -426,10 +426,10 @@ def make_dataset(files, config, training, video_ids=None, repeat=False, record_l
         def windows(video):
             length = tf.shape(video["gray48"])[0]
             if training:
-                starts = training_window_starts(length, config.window, config.stride)
+                starts = window_starts(length, config.window, config.stride)
                 return tf.data.Dataset.from_tensor_slices(starts).map(lambda s: _window(video, s, config))
             stride = window_plan.overlap_stride(config.window, config.window_overlap)
-            starts = evaluation_window_starts(length, config.window, stride)
+            starts = window_starts(length, config.window, stride)
             return tf.data.Dataset.from_tensor_slices(starts).map(
                 lambda s: _window(video, s, config, owned_frames(s, length, config.window, stride)))
 
@@ -453,31 +453,28 @@ def make_dataset(files, config, training, video_ids=None, repeat=False, record_l
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def training_window_starts(length, window, stride):
-    """First frames of the training windows of a video of ``length`` frames.
+def window_starts(length, window, stride):
+    """First frames of the windows of a video of ``length`` frames, in training and evaluation alike
+    (in-graph twin of ``mimamo_tf.window_plan.window_starts``).
 
-    Every ``stride`` frames, plus a last window ending at the video's last frame when the stride
-    does not land there (otherwise the tail would never be trained on); one window (padded and
-    masked past the end) for a video shorter than ``window``.
+    Every ``stride`` frames, with the last window ending on the video's last frame (the tail is
+    trained on, and an evaluation window is not padded); one window (padded and masked past the
+    end) for a video shorter than ``window``.
     """
     last = tf.maximum(length - window, 0)
     starts = tf.range(0, last + 1, stride)
     return tf.cond(last % stride > 0, lambda: tf.concat([starts, [last]], 0), lambda: starts)
 
 
-def evaluation_window_starts(length, window, stride):
-    """First frames of the evaluation windows of a video of ``length`` frames (in-graph twin of
-    ``mimamo_tf.window_plan.window_starts``)."""
-    count = 1 + tf.maximum(0, -tf.math.floordiv(window - length, stride))
-    return tf.range(count) * stride
-
-
 def owned_frames(start, length, window, stride):
     """``(first, end)`` of the frames the evaluation window at ``start`` predicts (in-graph twin of
     ``mimamo_tf.window_plan.owned_frames``)."""
-    first = tf.where(start == 0, 0, start + (window - 1 - stride) // 2 + 1)
-    end = tf.where(start + window >= length, length, start + (window - 1 + stride) // 2 + 1)
-    return first, tf.minimum(end, length)
+    last = tf.maximum(length - window, 0)
+    is_last = start >= last
+    grid = tf.where(is_last, -tf.math.floordiv(-last, stride) * stride, start)
+    first = tf.where(grid == 0, 0, grid + (window - 1 - stride) // 2 + 1)
+    end = tf.where(is_last, length, start + (window - 1 + stride) // 2 + 1)
+    return first, end
 
 
 def model_input_keys(config):

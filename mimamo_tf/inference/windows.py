@@ -4,12 +4,14 @@ predictions merged into one per frame.
 An export takes ``window + 2 * context`` faces and predicts the ``window`` central frames; a video
 is cut like ``evaluate`` cuts it (``mimamo_tf.window_plan``): windows every ``stride`` frames
 (overlapping when ``stride < window``), with the context clamped at the video's ends (the first/last
-face repeated) and the last window padded the same way. A frame without a face takes the face of its
+face repeated) and the last window ending on the video's last frame (only a video shorter than a
+window is padded, with its last face). A frame without a face takes the face of its
 nearest frame with a face (``window_plan.nearest_face_frames``, as the input pipeline does), so a
 window can need a face that comes later in the video: it is emitted as soon as every face it needs
 has arrived, and faces no later window needs are dropped — a window is never held longer than its
 faces take to arrive, and at most ``window + 2 * context + stride`` faces are held, whatever the
-video's length.
+video's length (``+ stride`` more in a live stream, whose last window, moved back to end on the
+last frame, may start anywhere after the one before it).
 
 ``WindowMerge`` alone decides which window's prediction each frame takes and when a frame's
 prediction is final; both streams ask it which frames a window gives, and every caller (a file, each
@@ -209,8 +211,8 @@ class LiveWindowStream:
     arrived after it or the frames after it are as many as those since the face before it. A window
     none of whose given frames has a face is emitted without faces (not to be run: its frames have
     no values), so any other window's sources are at most ``window + 2 * context`` frames beyond it.
-    ``finish()`` cuts the remaining windows at the last frame, as ``WindowStream`` does at the end of
-    a video.
+    ``finish()`` gives the remaining windows, the last one moved back to end on the last frame, as
+    ``WindowStream`` does at the end of a video.
 
     Args:
         window, context, stride: as ``WindowStream``.
@@ -268,6 +270,8 @@ class LiveWindowStream:
                 # Its last context frame has not arrived, or it is not yet known whether it is the
                 # last window (it is unless a frame past its end arrives).
                 break
+            if ended and start + self.window > num_frames:
+                start = max(num_frames - self.window, 0)  # the last window ends on the last frame
             first, end = self.merge.frames_of(start, num_frames)
             if any(self._found[first:end]):
                 sources = [self._source(int(p), num_frames, ended)
@@ -281,8 +285,9 @@ class LiveWindowStream:
                 windows.append(ReadyWindow(start, None, first, end, None))
             self._next += 1
         # Faces no coming window needs: those before the next window's first frame and before the
-        # face just before it (a faceless frame there may take that one).
-        oldest = max(0, self._next * self.stride - self.context)
+        # face just before it (a faceless frame there may take that one). The next window may be the
+        # last, moved back to end on the last frame: anywhere after the window before it.
+        oldest = max(0, (self._next - 1) * self.stride + 1 - self.context) if self._next else 0
         k = bisect.bisect_left(self._face_frames, oldest)
         keep_from = self._face_frames[k - 1] if k > 0 else oldest
         for key in [key for key in self._faces if key < keep_from]:

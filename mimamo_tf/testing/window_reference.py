@@ -13,7 +13,9 @@ def frame_windows(num_frames, window, overlap):
 
     Windows of ``window`` frames start every ``window - round(overlap * window)`` frames from 0, and
     one is added as long as the last does not reach the video's last frame. A frame belongs to the
-    window whose centre is nearest; on a tie, the earlier window.
+    window whose centre is nearest; on a tie, the earlier window. Then the last window is moved to
+    end on the video's last frame (start 0 when the video is shorter than a window), taking its
+    frames with it.
     """
     stride = max(1, window - int(round(overlap * window)))
     starts = [0]
@@ -21,6 +23,9 @@ def frame_windows(num_frames, window, overlap):
         starts.append(starts[-1] + stride)
     centres = np.array(starts) + (window - 1) / 2.0
     owner = np.array([starts[int(np.argmin(np.abs(t - centres)))] for t in range(num_frames)])
+    moved = max(num_frames - window, 0)
+    owner[owner == starts[-1]] = moved
+    starts[-1] = moved
     return np.array(starts), owner
 
 

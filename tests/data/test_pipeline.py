@@ -148,7 +148,7 @@ def test_nearest_face_frame_equals_its_numpy_definition(mask):
 @pytest.mark.parametrize("length, expected", [(150, [0, 32, 64, 86]), (128, [0, 32, 64]), (20, [0]), (64, [0])])
 def test_training_windows_reach_the_last_frame(length, expected):
     # A 150-frame video used to train only on frames 0-127: the tail window now ends at frame 149.
-    starts = pipeline.training_window_starts(tf.constant(length), 64, 32).numpy()
+    starts = pipeline.window_starts(tf.constant(length), 64, 32).numpy()
     assert starts.tolist() == expected
 
 
