@@ -181,7 +181,9 @@ class DataConfig:
         batch_size: global batch size in windows (split over replicas and workers).
         eval_batch_size: windows per batch of ``evaluate`` (and the studies' evaluations); any value
             gives the same predictions.
-        crop_fraction: side of the random training crop relative to the frame.
+        crop_fraction: the smallest side of the random training crop relative to the frame: each
+            window's crop side is drawn from ``[crop_fraction, 1]``, so the test-time scale (1.0)
+            is among those trained on.
         train_gamma_beta: the illumination corruption (``u ** g``, ``g ~ U[1 - beta, 1 + beta]`` per
             frame) applied to the training inputs too (0: off).
         validation_gamma_beta: the same corruption of the validation inputs during training, which

@@ -65,7 +65,8 @@ class PipelineConfig:
         snippet_length: snippet length for optical-flow snippets.
         spatial_input: ``"features"``, ``"images"`` or None.
         label_level: ``"frame"`` or ``"video"``.
-        crop_fraction: side of the random crop relative to the frame (training augmentation).
+        crop_fraction: the smallest side of the random training crop relative to the frame (the side
+            is drawn from ``[crop_fraction, 1]``).
         shuffle_buffer: windows in the training shuffle buffer.
         seed: shuffling/augmentation seed.
         spatial_dim: width of the stored spatial features (0: whatever the shards hold).
@@ -322,9 +323,16 @@ def _video_element(video, config, training):
 
 
 def _augment(element, config, seed):
-    """Random crop (``crop_fraction``) + horizontal flip, the same for every frame of the window."""
+    """Random crop + horizontal flip, the same for every frame of the window.
+
+    The crop's side is drawn uniformly from ``[crop_fraction, 1]`` of the frame and resized back to
+    it, so the face's scale at test time (the whole aligned face, 1.0) is one training sees: with a
+    fixed crop every training face was enlarged ``1 / crop_fraction`` times (x1.18 at 0.85) and the
+    temporal stream saw 18% larger motion than at test.
+    """
     flip = tf.random.stateless_uniform([], seed, dtype=tf.float32) < 0.5
     offsets = tf.random.stateless_uniform([2], seed + 1, dtype=tf.float32)
+    scale = tf.random.stateless_uniform([], seed + 2, minval=config.crop_fraction, maxval=1.0, dtype=tf.float32)
     for key, size in (("gray48", 48), ("rgb224", 224)):
         if key not in element:
             continue
@@ -333,9 +341,9 @@ def _augment(element, config, seed):
         images = tf.cast(frames[..., None] if squeeze else frames, tf.float32)
         shape = tf.shape(images)
         images = tf.reshape(images, tf.concat([[-1], shape[-3:]], 0))  # any leading axes -> one
-        crop = int(round(config.crop_fraction * size))
-        top = tf.cast(offsets[0] * (size - crop), tf.int32)
-        left = tf.cast(offsets[1] * (size - crop), tf.int32)
+        crop = tf.cast(tf.round(scale * size), tf.int32)
+        top = tf.cast(offsets[0] * tf.cast(size - crop, tf.float32), tf.int32)
+        left = tf.cast(offsets[1] * tf.cast(size - crop, tf.float32), tf.int32)
         images = tf.image.resize(images[:, top : top + crop, left : left + crop], (size, size), antialias=True)
         images = tf.cond(flip, lambda: tf.reverse(images, axis=[2]), lambda: images)
         images = tf.reshape(images, shape)

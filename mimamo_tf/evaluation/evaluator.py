@@ -116,18 +116,19 @@ def write_predictions(videos, output_dir, label_level, order=()):
     """Writes the prediction files: per video ``predictions/<video_id>.txt`` (frame level), or one
     ``predictions.csv`` (video level) with its rows in ``order`` (the examples' order in the shards:
     the annotation file's, which the official OMG scorer pairs with the predictions row by row), then
-    any other video in id order."""
+    any other video in id order. Values carry float32's 9 significant digits, so a scorer reading the
+    files gets the CCC of ``metrics.json`` (six decimals moved a CCC near 0 by 1e-6)."""
     if label_level == "video":
         rows = ["video,utterance,arousal,valence"]
         ordered = [v for v in order if v in videos] + sorted(set(videos) - set(order))
         for video_id in ordered:
             v = videos[video_id]
             video, _, utterance = video_id.partition("/")
-            rows.append(f"{video},{utterance},{v['pred'][0, 0]:.6f},{v['pred'][0, 1]:.6f}")
+            rows.append(f"{video},{utterance},{v['pred'][0, 0]:.9g},{v['pred'][0, 1]:.9g}")
         write_text(os.path.join(output_dir, "predictions.csv"), "\n".join(rows) + "\n")
         return
     for video_id, v in videos.items():
-        lines = ["valence,arousal"] + [f"{valence:.6f},{arousal:.6f}" for arousal, valence in v["pred"]]
+        lines = ["valence,arousal"] + [f"{valence:.9g},{arousal:.9g}" for arousal, valence in v["pred"]]
         write_text(os.path.join(output_dir, "predictions", f"{video_id}.txt"), "\n".join(lines) + "\n")
 
 

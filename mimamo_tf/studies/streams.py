@@ -31,7 +31,7 @@ from mimamo_tf.studies.registry import TRAININGS, register_study
 from mimamo_tf.training import two_stage
 
 SPATIAL = ("features", "none")
-TEMPORAL = ("phase_difference", "phase", "optical_flow", "none")
+TEMPORAL = ("phase_difference", "phase_difference_paper", "phase", "optical_flow", "none")
 DEFAULT_TRAINING = ("paper", "recipe")  # the streams study shows the paper's procedure and ours
 TRAINING_LINES = {
     "paper": "Trained as the paper did: single-stream nets without the GRU (a linear layer on the 256-d stream "

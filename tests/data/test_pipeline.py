@@ -104,6 +104,32 @@ def test_random_crop_is_identical_across_the_window(dataset_dir):
         assert not np.allclose(e["gray48"][0], still["gray48"][0] / 255.0, atol=1e-3)  # it was cropped
 
 
+def test_training_crops_include_the_test_time_face_scale(dataset_dir):
+    """Issue 27: a fixed 0.85 crop enlarged every training face x1.18, so the temporal stream saw 18%
+    larger motion than at test (no crop). The crop side is drawn from [crop_fraction, 1]: measured
+    on a 16-pixel square, some windows see it at its own size, none beyond x1/0.85, and the scales
+    spread over the range (mean ~0.925)."""
+    directory, _ = dataset_dir
+    frames = 60
+    still = tiny_video("square", frames, 0)
+    square = np.full((48, 48), 20, np.uint8)
+    square[16:32, 16:32] = 235
+    still["gray48"] = np.repeat(square[None], frames, axis=0)
+    still["face_found"][:] = 1
+    files = write_shards(directory / "square", "train", [still])
+    config = PipelineConfig(window=1, stride=1, batch_size=1, context=0, spatial_input=None, crop_fraction=0.85,
+                            seed=2, shuffle_buffer=1)
+    scales = []
+    for e in _elements(pipeline.make_dataset(files, config, training=True)):
+        side = np.sqrt((np.asarray(e["gray48"]) > 0.5).sum())  # the enlarged square's side, in pixels
+        scales.append(16.0 / side)
+    scales = np.array(scales)
+    assert len(scales) == frames
+    assert scales.max() > 0.97  # the test-time scale is trained on
+    assert scales.min() > 0.85 - 0.02
+    assert 0.9 < scales.mean() < 0.95 and scales.std() > 0.02
+
+
 def test_video_level_elements(tmp_path):
     videos = [tiny_video(f"u{i}", 15 + 5 * i, i, label_level="video") for i in range(3)]
     files = write_shards(tmp_path, "train", videos)
