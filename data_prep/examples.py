@@ -12,7 +12,7 @@ import numpy as np
 
 from data_prep import aligned_frames
 from data_prep.readers.base import DatasetReader, VideoItem, reconcile
-from mimamo_tf import faces
+from mimamo_tf import faces, frame_rate
 from mimamo_tf import video as video_io
 from mimamo_tf.config import ConfigError
 from mimamo_tf.data import schema
@@ -41,6 +41,9 @@ class ExampleOptions:
         max_label_surplus: tolerated extra label lines beyond the decoded frames.
         spatial_features: "" (off), "imagenet", "none" (random, tests) or a weights file path.
         default_fps: fps stored when no video is available (cropped_aligned without the video).
+        target_fps: the rate every video is resampled to (``mimamo_tf.frame_rate``: a snippet of
+            ``snippet_length`` differences then spans the same time in every video); 0 keeps each
+            video's own rate.
         cropped_aligned_geometry: "realign" (default) warps a provider's crops (Aff-Wild2's
             cropped_aligned) to our template with the raw-video face pipeline, so they share the
             geometry of video faces; "keep" uses them as the provider cut them. See
@@ -55,8 +58,11 @@ class ExampleOptions:
     spatial_features: str = ""
     default_fps: float = 30.0
     cropped_aligned_geometry: str = "realign"
+    target_fps: float = frame_rate.DEFAULT_TARGET_FPS
 
     def __post_init__(self):
+        if self.target_fps < 0:
+            raise ConfigError(f"--target_fps={self.target_fps}: expected a frame rate > 0, or 0 to keep each video's own")
         if self.cropped_aligned_geometry not in CROPPED_ALIGNED_GEOMETRIES:
             raise ConfigError(f"--cropped_aligned_geometry={self.cropped_aligned_geometry!r}; "
                               f"expected one of {CROPPED_ALIGNED_GEOMETRIES}")
@@ -198,6 +204,11 @@ class ExampleBuilder:
         else:
             raise ItemError(f"{item.source}: neither a video nor aligned frames with labels")
         arousal, valence, valid = reconcile(labels, num_frames, self.options.max_label_surplus, fps)
+        # One rate inside the model: the source frame nearest each tick of --target_fps, its labels with it.
+        shown = frame_rate.resampled_frames(num_frames, fps, self.options.target_fps)
+        repeats = np.bincount(shown, minlength=num_frames)
+        arousal, valence, valid = arousal[shown], valence[shown], valid[shown]
+        stored_fps = frame_rate.model_frame_rate(fps, self.options.target_fps)
 
         unreadable, crops_without_face = [], []
         if item.aligned_dir is not None:
@@ -209,27 +220,36 @@ class ExampleBuilder:
             frames = self._faces_from_video(item, num_frames, unreadable)
             backend = self.options.face_backend
         gray, jpegs, found, features = [], [], [], []
-        rgb_batch = []
+        rgb_batch, featured_repeats = [], []
         extractor = self.extractor
+        produced = 0
         for rgb, face_gray, face_found in frames:
-            gray.append(face_gray)
-            jpegs.append(schema.encode_jpeg(rgb))
-            found.append(face_found)
+            copies = int(repeats[produced]) if produced < num_frames else 1
+            produced += 1
+            if not copies:
+                continue  # a frame the resampled video does not show
+            jpeg = schema.encode_jpeg(rgb)
+            gray.extend([face_gray] * copies)
+            jpegs.extend([jpeg] * copies)
+            found.extend([face_found] * copies)
+            featured_repeats.append(copies)
             if extractor is not None:
                 # Features of the face as stored (after JPEG), so they can be recomputed exactly
                 # from the shards.
-                rgb_batch.append(schema.decode_jpeg(jpegs[-1]))
+                rgb_batch.append(schema.decode_jpeg(jpeg))
                 if len(rgb_batch) == extractor.batch_size:
                     features.append(extractor(np.stack(rgb_batch)))
                     rgb_batch = []
         if extractor is not None and rgb_batch:
             features.append(extractor(np.stack(rgb_batch)))
-        if len(gray) != num_frames:
-            raise ItemError(f"{item.source}: produced {len(gray)} frames, expected {num_frames}")
-        spatial: Optional[np.ndarray] = np.concatenate(features) if extractor is not None else None
+        if produced != num_frames:
+            raise ItemError(f"{item.source}: produced {produced} frames, expected {num_frames}")
+        spatial: Optional[np.ndarray] = None
+        if extractor is not None:
+            spatial = np.repeat(np.concatenate(features), featured_repeats, axis=0)
         recording_id = self.reader.recording_id(item.video_id)
         example = schema.make_sequence_example(
-            video_id=item.video_id, recording_id=recording_id, dataset=item.dataset, split=item.split, fps=fps,
+            video_id=item.video_id, recording_id=recording_id, dataset=item.dataset, split=item.split, fps=stored_fps,
             gray48=np.stack(gray), rgb224_jpeg=jpegs, face_found=np.asarray(found, np.uint8),
             arousal=arousal, valence=valence, label_valid=valid,
             # Time-stamped annotations are per-frame labels once resampled.
@@ -238,7 +258,10 @@ class ExampleBuilder:
             video_valence=labels.video_valence, spatial_features=spatial)
         stats = {
             "recording_id": recording_id,
-            "frames": num_frames,
+            "frames": len(shown),
+            "fps": stored_fps,
+            "source_fps": fps,
+            "source_frames": num_frames,
             "frames_with_face": int(np.sum(found)),
             "valid_label_frames": int(np.sum(valid)),
             "unreadable_frames": len(unreadable),

@@ -22,6 +22,7 @@ from absl import flags
 from data_prep import preparation
 from data_prep.examples import CROPPED_ALIGNED_GEOMETRIES, ExampleOptions
 from data_prep.readers import registry
+from mimamo_tf import frame_rate
 from mimamo_tf.backbone_registry import backbones_help
 from mimamo_tf.command_line import run_command
 from mimamo_tf.config import ConfigError
@@ -71,6 +72,12 @@ def define_flags(flag_values):
                       "A crop in which realign finds no face is written without a face and counted "
                       "(crops_without_face in the sidecars and manifest.json).", flag_values=flag_values)
     flags.DEFINE_float("default_fps", 30.0, "fps stored when no video is available.", flag_values=flag_values)
+    flags.DEFINE_float("target_fps", frame_rate.DEFAULT_TARGET_FPS,
+                       "Resample every video to this frame rate (the source frame nearest each tick, its labels "
+                       "with it), so a snippet of --snippet_length phase differences spans the same time in "
+                       "every video (the paper's 12 at 30 fps: 0.4 s); recorded in manifest.json and the "
+                       "model card, and predict samples videos at it. 0 keeps each video's own rate.",
+                       flag_values=flag_values)
     registry.define_reader_flags(flag_values)
 
 
@@ -82,7 +89,8 @@ def main(flag_values):
         face_backend=flag_values.face_backend, detect_every=flag_values.detect_every,
         smoothing_sigma=flag_values.smoothing_sigma, detector_max_side=flag_values.detector_max_side,
         max_label_surplus=flag_values.max_label_surplus, spatial_features=flag_values.spatial_features,
-        default_fps=flag_values.default_fps, cropped_aligned_geometry=flag_values.cropped_aligned_geometry)
+        default_fps=flag_values.default_fps, cropped_aligned_geometry=flag_values.cropped_aligned_geometry,
+        target_fps=flag_values.target_fps)
     manifest = preparation.prepare(
         flag_values.dataset, flag_values.data_root, flag_values.output_dir, split=flag_values.split,
         num_workers=flag_values.num_workers, num_shards=flag_values.num_shards, shard_index=flag_values.shard_index,

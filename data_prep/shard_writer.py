@@ -177,6 +177,8 @@ def write_shard(output_dir: str, split: str, index: int, count: int, items: Sequ
                 sidecar["labels"] = merge_label_stats(sidecar["labels"], stats["labels"])
                 sidecar["videos"].append({"video_id": item.video_id, "recording_id": stats["recording_id"],
                                           "frames": stats["frames"],
+                                          "fps": stats.get("fps"), "source_fps": stats.get("source_fps"),
+                                          "source_frames": stats.get("source_frames"),
                                           "frames_with_face": stats["frames_with_face"],
                                           "valid_label_frames": stats["valid_label_frames"],
                                           "unreadable_frames": stats.get("unreadable_frames", 0),

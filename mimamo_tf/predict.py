@@ -120,8 +120,9 @@ def main(flag_values):
     for warning in caught:
         say(f"mimamo_tf.predict: warning: {warning.message}")
     say(f"mimamo_tf.predict: {predictor.runner.kind} {flag_values.model} (windows of {predictor.window} frames "
-        f"every {predictor.stride}, {predictor.context} context frames each side; values on {_scale_said(predictor)}) "
-        f"on {len(videos)} video(s)")
+        f"every {predictor.stride}, {predictor.context} context frames each side; values on {_scale_said(predictor)}"
+        + (f"; faces sampled at the {predictor.frame_rate:g} frames/s it was trained at" if predictor.frame_rate else "")
+        + f") on {len(videos)} video(s)")
     jsonl = JsonLines(flag_values.jsonl) if flag_values.jsonl else None
 
     def write_json_lines(video, rows):

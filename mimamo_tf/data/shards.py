@@ -126,6 +126,21 @@ def split_label_scale(directory, split):
     return scales[0]
 
 
+def split_frame_rate(directory, split):
+    """The frame rate ``split``'s videos were resampled to (the manifest's ``target_fps``, see
+    ``mimamo_tf.frame_rate``), or None when each video kept its own (``--target_fps=0``, a folder
+    prepared before the rate was recorded, or hand-made shards). Several splits must share one rate
+    (``DataError`` otherwise)."""
+    rates = []
+    for name in split_names(split):
+        rate = (_split_entry(directory, name).get("settings") or {}).get("target_fps") or None
+        if rate not in rates:
+            rates.append(rate)
+    if len(rates) > 1:
+        raise DataError(f"the splits {split} of {directory} were resampled to different frame rates: {rates}")
+    return None if rates[0] is None else float(rates[0])
+
+
 # The shard folders whose videos without recording ids were warned about (``video_recordings``).
 _WARNED_WITHOUT_RECORDINGS = set()
 

@@ -32,6 +32,7 @@ from typing import Callable, Deque, List, Optional
 import cv2
 import numpy as np
 
+from mimamo_tf import frame_rate
 from mimamo_tf.errors import InputError
 from mimamo_tf.faces import FaceStream
 from mimamo_tf.faces.smoothing import StreamingSmoother
@@ -304,7 +305,8 @@ def predict_live(predictor, opened, on_row: Callable[[dict], None], latency=None
             None: the look-ahead plus ``DEFAULT_QUEUE_SECONDS``.
         reconnect_seconds: how long a source that stops is reopened before the run ends.
         stop: set it to end the run (the current segment is finished first).
-        on_event: called with a line for drops and reconnects.
+        on_event: called with a line for drops, reconnects and a source rate other than the model's
+            (``predictor.frame_rate``; live frames are not resampled).
 
     Returns:
         A ``LiveSummary``.
@@ -323,6 +325,12 @@ def predict_live(predictor, opened, on_row: Callable[[dict], None], latency=None
             "allow at least that, or lower --window_overlap")
     reader = FrameReader(source, capture, first_frame, max_queued=max(1, round((latency - needed) * fps)),
                          reconnect_seconds=reconnect_seconds)
+    trained_rate = getattr(predictor, "frame_rate", None)
+    if frame_rate.resamples(fps, trained_rate):
+        # Live frames are taken as they come (a camera's reported rate is often wrong or absent).
+        on_event(f"the source gives {fps:g} frames/s and the model was trained on faces at {trained_rate:g} "
+                 "frames/s: live input is not resampled, so a motion moves "
+                 f"{trained_rate / fps:.2f}x as far between frames as in training")
     summary = LiveSummary()
     stop = stop or threading.Event()
     started = time.monotonic()

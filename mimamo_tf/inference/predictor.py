@@ -26,6 +26,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
+from mimamo_tf import frame_rate
 from mimamo_tf import faces as face_pipeline
 from mimamo_tf import video as video_io
 from mimamo_tf import window_plan
@@ -261,6 +262,9 @@ class Predictor:
         label_scale: the scale every value is given on (``mimamo_tf.data.label_scale.LabelScale``):
             the model card's ``label_scale``, the training labels' annotation scale; [-1, 1] (the
             network's own) when the card records none.
+        frame_rate: the card's ``frame_rate`` (``mimamo_tf.frame_rate``): a video is sampled at it
+            before its windows run, and each of its frames takes the prediction of the sampled frame
+            nearest in time; None: videos run at their own rate.
 
     Example:
         >>> Predictor.load("saved_models/demo").predict_video("clip.mp4").rows()[0]
@@ -280,6 +284,7 @@ class Predictor:
         self.clip = clip
         card = getattr(runner, "card", None)  # any callable with window and context runs; a card is checked
         self.label_scale = getattr(card, "label_scale", None) or MODEL_SCALE
+        self.frame_rate = getattr(card, "frame_rate", None)
         mismatch = face_geometry_mismatch(card) if card is not None else None
         if mismatch:
             warnings.warn(f"{getattr(runner, 'path', 'the model')}: {mismatch}", FaceGeometryWarning, stacklevel=2)
@@ -442,7 +447,7 @@ class Predictor:
                     progress.reset(total=num_frames)
                     progress.set_postfix_str("predicting")
                 predictions = timed_pass(lambda: self._predict_tracks(frames(), tracks, found, spans, num_frames,
-                                                                      seconds))
+                                                                      fps, seconds))
         except (video_io.VideoReadError, ValueError) as error:
             # ValueError: the second pass decoded a different number of frames than the first.
             raise PredictError(f"{path}: cannot be decoded ({error})") from None
@@ -467,19 +472,32 @@ class Predictor:
                           NoFaceWarning, stacklevel=2)
         return result
 
-    def _predict_tracks(self, frames, tracks, found, spans, num_frames, seconds):
+    def _predict_tracks(self, frames, tracks, found, spans, num_frames, fps, seconds):
         """Pass 2: aligns every followed face of every frame and feeds each person's faces to their
-        own windows; ``{person: (T, 2)}`` predictions (NaN outside the person's span)."""
-        predictions, feeders = {}, {}
+        own windows, at the model's frame rate (``frame_rate``: a span's source frames sampled at the
+        card's rate, each source frame then given its nearest sampled frame's prediction);
+        ``{person: (T, 2)}`` predictions (NaN outside the person's span)."""
+        predictions, feeders, sampled = {}, {}, {}
         for person, (first, end) in spans.items():
             predictions[person] = np.full((num_frames, 2), np.nan, np.float32)
-            if found[person].any():
-                feeders[person] = self._window_feeder(found[person][first:end], seconds)
+            shown = frame_rate.resampled_frames(end - first, fps, self.frame_rate)
+            flags = found[person][first:end][shown]
+            if flags.any():
+                feeders[person] = self._window_feeder(flags, seconds)
+                # [source frame of each sampled frame, the next sampled frame to feed, their predictions]
+                sampled[person] = [shown, 0, np.full((len(shown), 2), np.nan, np.float32)]
         for t, aligned in enumerate(identities.iter_aligned_identities(frames, tracks, self.face_config, num_frames)):
             for person, feeder in feeders.items():
                 first, end = spans[person]
                 if first <= t < end:
-                    _write_merged(predictions[person][first:end], feeder.add(t - first, aligned.get(person)))
+                    shown, k, values = sampled[person]
+                    while k < len(shown) and shown[k] == t - first:  # the sampled frames that show it
+                        _write_merged(values, feeder.add(k, aligned.get(person)))
+                        k += 1
+                    sampled[person][1] = k
+        for person, (shown, _, values) in sampled.items():
+            first, end = spans[person]
+            predictions[person][first:end] = values[frame_rate.source_to_resampled(end - first, fps, self.frame_rate)]
         return predictions
 
 

@@ -85,6 +85,7 @@ def model_card(config, backbone_record, model_dir, checkpoint, litert_files=None
         litert=litert_files, compute_dtype=compute_dtype,
         face_geometry=shards.face_geometry_record(data.data_dir, data.train_split) if data.data_dir else None,
         label_scale=shards.split_label_scale(data.data_dir, data.train_split) if data.data_dir else None,
+        frame_rate=shards.split_frame_rate(data.data_dir, data.train_split) if data.data_dir else None,
         package_version=__version__)
 
 

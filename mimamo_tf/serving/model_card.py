@@ -7,7 +7,7 @@ Versions: ``schema_version`` 1 is the first with a version field. Cards written 
 layout, no ``schema_version``) are read as version 0; a card of a newer version than this package
 knows is refused with a message saying so, rather than half understood. The version counts changes
 an older reader would misread: a key removed, renamed or given another meaning. A new optional key
-(``compute_dtype``, ``face_geometry``, ``label_scale``) is not one: older readers ignore it, and this reader takes a
+(``compute_dtype``, ``face_geometry``, ``label_scale``, ``inputs.faces.frame_rate``) is not one: older readers ignore it, and this reader takes a
 card without it as "not recorded" (None; for ``label_scale`` that means the model's own [-1, 1]), so the version
 stays.
 
@@ -76,6 +76,10 @@ class ModelCard:
             (``mimamo_tf.data.label_scale.LabelScale``, from the training split's manifest): the
             model's outputs are on [-1, 1], and ``predict`` maps them onto this scale. None for
             cards written before it was recorded: [-1, 1].
+        frame_rate: the frame rate the training videos were resampled to (``prepare --target_fps``,
+            ``mimamo_tf.frame_rate``): ``predict`` samples a video at it, so a snippet spans the time
+            it spanned in training. None: each training video kept its own rate (or a card written
+            before it was recorded); videos are then taken at their own rate.
         package_version: mimamo_tf's version that wrote the card.
         schema_version: this card's layout version (0: written before the field existed).
     """
@@ -94,6 +98,7 @@ class ModelCard:
     compute_dtype: Optional[str] = None
     face_geometry: Optional[object] = None
     label_scale: Optional[LabelScale] = None
+    frame_rate: Optional[float] = None
     package_version: str = ""
     schema_version: int = SCHEMA_VERSION
 
@@ -114,8 +119,13 @@ class ModelCard:
                                 "a face take the nearest face frame's crop"),
                 "window": {"trained_with": self.trained_window, "any_length": True},
                 "context_frames": context,
-                "frame_rate_assumption": "the training videos' frame rate (Aff-Wild2: 30 fps); phase differences "
-                                         "are per frame pair",
+                "frame_rate": self.frame_rate,
+                "frame_rate_assumption": (
+                    f"faces at {self.frame_rate:g} frames/s, the rate the training videos were resampled to: a "
+                    f"video at another rate is sampled at it (the frame nearest each tick), and each of its "
+                    f"frames takes the prediction of the sampled frame nearest in time"
+                    if self.frame_rate else
+                    "the training videos' own frame rates (not resampled); phase differences are per frame pair"),
             }},
             "outputs": {name: {"shape": ["batch", "window"], "dtype": "float32"} for name in OUTPUTS},
             # The SavedModel's; the outputs are float32 either way.
@@ -170,6 +180,7 @@ class ModelCard:
                 compute_dtype=_optional_str(data.get("compute_dtype")),
                 face_geometry=data.get("face_geometry"),
                 label_scale=_optional_label_scale(data.get("label_scale")),
+                frame_rate=float(faces["frame_rate"]) if faces.get("frame_rate") else None,
                 package_version=str(data.get("package_version", "")), schema_version=version)
         except (KeyError, TypeError, ValueError) as error:
             raise ModelCardError(f"{source}: not a model card written by mimamo_tf.export (missing or bad "

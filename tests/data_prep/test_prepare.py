@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_prep import synthetic_datasets
+from data_prep import synthetic_datasets, synthetic_faces
 from data_prep.examples import ExampleOptions
 from data_prep.preparation import failed_inputs, finish, prepare
 from data_prep.shard_inspection import inspect_path
-from mimamo_tf import faces
+from mimamo_tf import faces, frame_rate
 from mimamo_tf import video as video_io
 from mimamo_tf.config import ConfigError
 from mimamo_tf.data import schema
@@ -459,7 +459,11 @@ def test_folder_dataset_on_a_real_face_clip(tmp_path):
     examples = _examples(output)
     assert examples["single_face"]["num_frames"] == 72
     assert examples["single_face"]["face_found"].sum() == 72
-    assert examples["no_face"]["num_frames"] == 95 and examples["no_face"]["face_found"].sum() == 0
+    # no_face is 95 frames at 23.67 fps: resampled to 30 fps (--target_fps), the frame nearest each tick.
+    no_face_fps = video_io.probe(str(root / "no_face.mp4")).fps
+    resampled = len(frame_rate.resampled_frames(95, no_face_fps, 30.0))
+    assert abs(no_face_fps - 24.0) < 0.5 and resampled == 120 and examples["no_face"]["fps"] == 30.0
+    assert examples["no_face"]["num_frames"] == resampled and examples["no_face"]["face_found"].sum() == 0
     assert examples["no_face"]["label_level"] == "none" and not examples["no_face"]["label_valid"].any()
     labelled = examples["single_face"]
     frame_times = np.arange(72) / labelled["fps"]
@@ -470,8 +474,8 @@ def test_folder_dataset_on_a_real_face_clip(tmp_path):
     np.testing.assert_allclose(labelled["valence"][annotated], frame_times[annotated] - 1, atol=1e-5)
     np.testing.assert_allclose(labelled["arousal"][annotated], 1 - frame_times[annotated], atol=1e-5)
     assert manifest["splits"]["all"]["settings"]["label_range"] == [1.0, 9.0]
-    assert manifest["splits"]["all"]["frames"] == 167
-    assert "total" in report.getvalue() and "167" in report.getvalue()
+    assert manifest["splits"]["all"]["frames"] == 72 + 120
+    assert "total" in report.getvalue() and "192" in report.getvalue()
 
 
 def test_mimamo_tf_never_imports_data_prep():
@@ -527,3 +531,45 @@ def test_omg_and_affwild_layouts_prepare_end_to_end(synthetic_root, tmp_path):
     np.testing.assert_allclose(example["arousal"], truth["arousal"], atol=5e-4)
     np.testing.assert_allclose(example["valence"], truth["valence"], atol=5e-4)
     np.testing.assert_array_equal(example["face_found"], truth["face_visible"].astype(np.int64))
+
+
+def _ramp_video(path, fps, seconds=2.0):
+    """The astronaut's face, brightening linearly with time (gain 0.55 + 0.2 t): a change whose
+    amount over a snippet says how long the snippet is, and which face alignment does not undo."""
+    photo = cv2.resize(synthetic_faces.astronaut()[20:276, 100:356], (192, 192), interpolation=cv2.INTER_AREA)
+    frames = [np.clip(photo * (0.55 + 0.2 * (t / fps)), 0, 255).astype(np.uint8) for t in range(int(seconds * fps))]
+    video_io.write_video(str(path), np.stack(frames), fps)
+
+
+@pytest.mark.slow  # two prepares of 170 frames with face detection
+def test_60_and_25_frames_per_second_give_snippets_of_the_same_duration(tmp_path):
+    """Issue 27: a snippet is 12 differences of consecutive frames, 0.2 s of a 60 fps video and 0.48 s
+    of a 25 fps one. prepare resamples both to --target_fps (30): the same number of frames for the
+    same 2 s, and the brightening over a 12-difference snippet equal in both (its duration); with
+    --target_fps=0 (each video's own rate) it differs 2.4x."""
+    root = tmp_path / "videos"
+    root.mkdir()
+    _ramp_video(root / "at60.mp4", 60.0)
+    _ramp_video(root / "at25.mp4", 25.0)
+
+    def snippet_brightening(target_fps):
+        output = str(tmp_path / f"out{target_fps:g}")
+        manifest = prepare("folder", str(root), output, split="all",
+                           example_options=ExampleOptions(target_fps=target_fps))
+        examples, change, rates = _examples(output), {}, {}
+        for name, example in examples.items():
+            assert example["face_found"].all(), name
+            brightness = example["gray48"].reshape(len(example["gray48"]), -1).mean(axis=1)
+            frames = np.arange(len(brightness))
+            change[name] = np.polyfit(frames, brightness, 1)[0] * 12  # over a 12-difference snippet
+            rates[name] = (example["fps"], example["num_frames"])
+        return manifest, change, rates
+
+    manifest, change, rates = snippet_brightening(30.0)
+    assert rates == {"at60": (30.0, 60), "at25": (30.0, 59)}  # 0 to 1.98 s and 0 to 1.96 s, every 1/30 s
+    assert change["at60"] == pytest.approx(change["at25"], rel=0.05)
+    summary = manifest["splits"]["all"]
+    assert summary["settings"]["target_fps"] == 30.0
+    _, own_change, own_rates = snippet_brightening(0.0)
+    assert own_rates == {"at60": (60.0, 120), "at25": (25.0, 50)}
+    assert own_change["at25"] / own_change["at60"] == pytest.approx(60 / 25, rel=0.1)

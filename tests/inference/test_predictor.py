@@ -281,3 +281,52 @@ def test_predictions_are_on_the_label_scale_of_the_card_clipped_unless_noclip(sc
     lines = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
     assert [(line["arousal"], line["valence"]) for line in lines] == [
         (float(r["arousal"]) if r["arousal"] else None, float(r["valence"]) if r["valence"] else None) for r in rows]
+
+
+@pytest.fixture(scope="module")
+def rated_export(exported_run, tmp_path_factory):
+    """The session's run with its training data's manifest saying every video was resampled to 30
+    frames/s (what ``prepare --target_fps=30`` records), exported again in-process (no LiteRT files):
+    ``(export dir, its card)``."""
+    model_dir, _, _ = exported_run
+    root = tmp_path_factory.mktemp("frame_rate")
+    data_dir = root / "data"
+    shutil.copytree(runs.read_config(model_dir).data.data_dir, data_dir)
+    (data_dir / "manifest.json").write_text(json.dumps(
+        {"splits": {"train": {"settings": {"dataset": "folder", "target_fps": 30.0}}}}))
+    run_dir = root / "run"
+    shutil.copytree(model_dir, run_dir, ignore=shutil.ignore_patterns("state", "logs"))
+    flags_file = run_dir / "flags.cfg"
+    flags_file.write_text(re.sub(r"^--data_dir=.*$", f"--data_dir={data_dir}", flags_file.read_text(), flags=re.M))
+    return root / "export", export_run(str(run_dir), str(root / "export"))
+
+
+@pytest.mark.slow
+def test_predict_samples_a_video_at_the_frame_rate_of_the_card(rated_export, predicted):
+    """A model trained on videos resampled to 30 frames/s, on a 25 fps video: predict runs it on the
+    faces of the frames nearest each 1/30 s tick (a snippet spans the time it spanned in training),
+    and every one of the video's frames takes the prediction of the tick nearest in time. Oracle:
+    the ticks found by comparing times, the SavedModel on evaluate-style windows of those faces."""
+    export_dir, card = rated_export
+    _, clip, _, _ = predicted
+    assert card.frame_rate == 30.0
+    assert json.loads((export_dir / "model_card.json").read_text())["inputs"]["faces"]["frame_rate"] == 30.0
+    aligned = faces.process_video(str(clip))
+    found = aligned.face_found.astype(int)
+    source_times = np.arange(len(found)) / 25.0
+    ticks = np.arange(0.0, source_times[-1] + 1e-9, 1.0 / 30.0)
+    shown = np.array([np.argmin(np.abs(source_times - tick) - 1e-9 * np.arange(len(found))) for tick in ticks])
+    nearest_tick = np.array([np.argmin(np.abs(ticks - time) - 1e-9 * np.arange(len(ticks))) for time in source_times])
+    assert len(ticks) == 35 and len(set(shown)) == 29  # 35 ticks to 1.16 s: frames shown twice, the last not
+    signature = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+    at_ticks = model_on_windows(signature, aligned.rgb224[shown], found[shown], window=8, context=6, overlap=0.5)
+    expected = at_ticks[nearest_tick]
+    result = Predictor.load(str(export_dir), clip=False).predict_video(str(clip))  # the raw outputs
+    got = np.stack([result.arousal, result.valence], 1)
+    assert result.num_frames == len(found) and result.fps == 25.0
+    np.testing.assert_array_equal(result.face_found, found)
+    np.testing.assert_allclose(got[found > 0], expected[found > 0], atol=2e-5)
+    own_rate = model_on_windows(signature, aligned.rgb224, found, window=8, context=6, overlap=0.5)
+    assert np.abs(own_rate[found > 0] - expected[found > 0]).max() > 1e-3  # resampling changed the inputs
+    people = Predictor.load(str(export_dir), clip=False).predict_video(str(clip), faces="all")
+    np.testing.assert_allclose(people.faces[0].arousal[found > 0], expected[found > 0, 0], atol=2e-5)
