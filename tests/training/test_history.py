@@ -52,7 +52,7 @@ def history_run(tmp_path_factory):
     model_dir = tmp_path_factory.mktemp("history_run")
     config = config_lib.from_flagfile(SMOKE, [
         f"--data_dir={data_dir}", f"--model_dir={model_dir}", "--epochs=1", "--steps_per_epoch=2",
-        "--validation_steps=0", "--learning_rate=0.01"])
+        "--validation_steps=0", "--learning_rate=0.03"])  # enough for arousal to follow the brightness
     Trainer(config, verbose=False).run()
     return model_dir, validation
 
