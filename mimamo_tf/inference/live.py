@@ -121,7 +121,8 @@ def open_live_source(text):
 class FrameReader(threading.Thread):
     """Decodes a live source into a bounded queue of ``("frame", index, arrival_s, rgb, dropped)``
     (``dropped``: frames dropped just before this one, > 0 starts a new segment), ``("reopened",)``
-    (the source was reopened: a new segment) and, at the end, ``("end", message or None)``.
+    (the source was reopened: a new segment) and, at the end, ``("end", message or None, dropped)``
+    (``dropped``: frames dropped after the last one queued).
 
     Args:
         source, capture, first_frame: from ``open_live_source``.
@@ -191,7 +192,7 @@ class FrameReader(threading.Thread):
                        f"{self.reconnect_seconds:g} s (--reconnect_seconds)")
             break
         self.capture.release()
-        self.queue.put(("end", message))
+        self.queue.put(("end", message, self._dropping))
 
     def stop(self):
         self.stopping.set()
@@ -375,6 +376,8 @@ def predict_live(predictor, opened, on_row: Callable[[dict], None], latency=None
                 segment = new_segment()
             else:
                 summary.error = item[1]
+                if item[2]:
+                    on_event(f"processing fell behind the source: {item[2]} frame(s) dropped at the input before it ended")
                 break
     except KeyboardInterrupt:
         summary.stopped = True

@@ -23,13 +23,15 @@ class MjpegServer:
     """Serves ``jpegs`` as ``multipart/x-mixed-replace`` at ``fps`` (0: as fast as possible), once
     to each of the first ``connections`` clients (a client that reconnects is the next one), then
     closes the listening socket; ``repeat`` loops the frames until ``close()`` instead. Use as a
-    context manager; ``url`` is the stream's address and ``sent`` counts the frames written."""
+    context manager; ``url`` is the stream's address, ``sent`` counts the frames written and
+    ``last_sent_at`` is the ``time.monotonic()`` of the last one (None before the first)."""
 
     def __init__(self, jpegs, fps=25.0, repeat=False, connections=1):
         self.jpegs, self.fps, self.repeat = list(jpegs), float(fps), repeat
         self.connections = int(connections)
         self.served = 0
         self.sent = 0
+        self.last_sent_at = None
         self.stopping = threading.Event()
         server = self
 
@@ -68,6 +70,7 @@ class MjpegServer:
             out.flush()
             k += 1
             self.sent += 1
+            self.last_sent_at = time.monotonic()
 
     def __enter__(self):
         self._thread.start()

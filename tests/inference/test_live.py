@@ -4,6 +4,7 @@ file of the same frames."""
 
 import csv
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -223,11 +224,20 @@ def test_drops_and_reconnects_start_new_segments_of_whole_windows():
     assert all((cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR) == f).all() for j, f in zip(jpegs, served))
     config = faces.FacePipelineConfig(detect_every=1, smoothing_sigma=0)
     predictor = Predictor(_WindowMeanRunner(), face_config=config, detector=_FixedFaceDetector(), window_overlap=0.5)
-    rows = []
+    rows, events = [], []
     with MjpegServer(jpegs, fps=150, connections=2) as server:  # faster than it is processed here
         summary = predict_live(predictor, open_live_source(server.url), rows.append,
-                               latency=(lookahead_frames(predictor) + 2) / 25.0, reconnect_seconds=3)
+                               latency=(lookahead_frames(predictor) + 2) / 25.0, reconnect_seconds=3,
+                               on_event=events.append)
     assert summary.reconnects == 1 and summary.dropped > 0 and "could not be reopened" in summary.error
+    # Every drop is reported once: the counts reported add up to the frames dropped, and each drop
+    # followed by a frame, like each reconnect, starts one segment (a drop counter that is never
+    # reset would make every later frame its own segment).
+    drops = [re.search(r"(\d+) frame\(s\) dropped", e) for e in events]
+    assert sum(int(d.group(1)) for d in drops if d) == summary.dropped
+    mid_stream = sum(1 for d, e in zip(drops, events) if d and "before it ended" not in e)
+    assert summary.segments == 1 + summary.reconnects + mid_stream
+    assert sum("reopened" in e for e in events) == summary.reconnects
     assert summary.frames == 100 and len(rows) + summary.dropped == 100
     assert summary.segments == len(summary.segment_starts) >= 3
     frames = [row["frame"] for row in rows]
@@ -242,6 +252,30 @@ def test_drops_and_reconnects_start_new_segments_of_whole_windows():
         expected = predictor.predict_faces(aligned.rgb224, aligned.face_found)
         got = np.array([[row["arousal"], row["valence"]] for row in mine])
         np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+@pytest.mark.slow  # a few seconds of serving and retrying
+@pytest.mark.parametrize("reconnect_seconds", [1.0, 2.5])
+def test_a_source_that_never_returns_ends_the_run_after_reconnect_seconds(reconnect_seconds):
+    """The stream stops for good after its frames: the run retries for ``--reconnect_seconds``, no
+    less and not much more, then ends naming the stream (the retry time is measured, from the last
+    frame the server sent to the run's end)."""
+    from mimamo_tf.inference import Predictor
+    from mimamo_tf.inference.live import open_live_source, predict_live
+    from mimamo_tf.testing.mjpeg_server import MjpegServer, jpeg_frames
+
+    jpegs = jpeg_frames([np.full((96, 128, 3), 60 + 4 * t, np.uint8) for t in range(20)])
+    config = faces.FacePipelineConfig(detect_every=1, smoothing_sigma=0)
+    predictor = Predictor(_WindowMeanRunner(), face_config=config, detector=_FixedFaceDetector(), window_overlap=0.5)
+    rows = []
+    with MjpegServer(jpegs, fps=25, connections=1) as server:
+        summary = predict_live(predictor, open_live_source(server.url), rows.append,
+                               reconnect_seconds=reconnect_seconds)
+        ended = time.monotonic()
+    assert summary.frames == 20 and len(rows) == 20 and summary.reconnects == 0
+    assert f"could not be reopened within {reconnect_seconds:g} s" in summary.error
+    waited = ended - server.last_sent_at
+    assert reconnect_seconds - 0.1 <= waited <= reconnect_seconds + 1.0, waited
 
 
 class _StretchedRunner(_WindowMeanRunner):
