@@ -44,11 +44,12 @@ import warnings
 import numpy as np
 from absl import flags
 
+from mimamo_tf import video as video_io
 from mimamo_tf.command_line import EXIT_DONE, EXIT_SOME_FAILED, run_command
 from mimamo_tf.errors import InputError
-from mimamo_tf.inference import COLUMNS, Predictor
+from mimamo_tf.inference import Predictor
 from mimamo_tf.inference.batch_prediction import find_videos, predict_videos
-from mimamo_tf.inference.live import lookahead_frames, open_live_source, parse_live_input, predict_live
+from mimamo_tf.inference.live import LIVE_COLUMNS, lookahead_frames, open_live_source, parse_live_input, predict_live
 from mimamo_tf.inference.outputs import JsonLines
 from mimamo_tf.inference.predictor import FaceGeometryWarning
 from mimamo_tf.window_plan import DEFAULT_OVERLAP
@@ -162,6 +163,8 @@ def _main_live(flag_values, source):
     # The model and the detector are set up before the source opens, so no frame waits for them.
     predictor.warm_up()
     predictor.detector.detect(np.zeros((64, 64, 3), np.uint8))
+    # The project's lines say when the stream stops or is reopened; FFmpeg's would repeat it every 0.5 s.
+    video_io.quiet_ffmpeg_logs()
     opened = open_live_source(source)
     fps = opened[3]
     needed = lookahead_frames(predictor) / fps
@@ -177,7 +180,7 @@ def _main_live(flag_values, source):
     jsonl = JsonLines(flag_values.jsonl) if flag_values.jsonl else None
     try:
         with open(csv_path, "w", newline="") as table:
-            writer = csv.DictWriter(table, fieldnames=COLUMNS)
+            writer = csv.DictWriter(table, fieldnames=LIVE_COLUMNS)
             writer.writeheader()
             table.flush()
 
@@ -186,7 +189,7 @@ def _main_live(flag_values, source):
                 writer.writerow({k: "" if v is None else v for k, v in row.items()})
                 table.flush()
                 if jsonl is not None:
-                    jsonl.write(row)
+                    jsonl.write(row, video=flag_values.input)  # as a file's rows carry their video
 
             summary = predict_live(predictor, opened, on_row, latency=flag_values.latency or None,
                                    reconnect_seconds=flag_values.reconnect_seconds, stop=stop, on_event=say)
@@ -196,8 +199,9 @@ def _main_live(flag_values, source):
         if jsonl is not None:
             jsonl.close()
     median, p95 = summary.latency_percentiles()
-    say(f"{summary.frames} frame(s) read, {summary.rows} row(s) written, {summary.dropped} dropped at the input "
-        f"({summary.segments} segment(s), {summary.reconnects} reconnect(s)); latency from a frame's arrival to its "
+    say(f"{summary.frames} frame(s) read: {summary.rows} row(s) written, {summary.dropped} dropped at the input"
+        + (f", {summary.pending} not yet processed when stopped" if summary.pending else "")
+        + f" ({summary.segments} segment(s), {summary.reconnects} reconnect(s)); latency from a frame's arrival to its "
         f"row: median {median:.2f} s, p95 {p95:.2f} s" + ("; stopped" if summary.stopped else ""))
     if summary.error:
         say(f"FAILED: {summary.error}")

@@ -53,6 +53,29 @@ class VideoInfo:
     height: int
 
 
+# FFmpeg's own log threshold as OpenCV's FFmpeg backend reads it (AV_LOG_QUIET), once, when the
+# backend is first used in the process.
+FFMPEG_LOGLEVEL_VARIABLE = "OPENCV_FFMPEG_LOGLEVEL"
+FFMPEG_QUIET = "-8"
+
+
+def quiet_ffmpeg_logs() -> bool:
+    """Silences FFmpeg's messages and OpenCV's warnings on fd 2 for the rest of the process, through
+    OpenCV's public settings: a live stream being reopened makes FFmpeg print a line every 0.5 s
+    ("Connection refused", ...) that would bury the project's own lines, which say the same once.
+    FFmpeg reads its level when OpenCV first uses it, so call this before opening any video; a level
+    the user set (``OPENCV_FFMPEG_LOGLEVEL``) is kept.
+
+    Returns:
+        Whether FFmpeg's level was set here (False: the user's was kept).
+    """
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    if FFMPEG_LOGLEVEL_VARIABLE in os.environ:
+        return False
+    os.environ[FFMPEG_LOGLEVEL_VARIABLE] = FFMPEG_QUIET
+    return True
+
+
 def _open(path) -> cv2.VideoCapture:
     path = os.fspath(path)
     if not os.path.isfile(path):

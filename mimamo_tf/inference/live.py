@@ -23,6 +23,7 @@ every row written is complete.
 
 import collections
 import dataclasses
+import datetime
 import math
 import queue
 import threading
@@ -36,7 +37,7 @@ from mimamo_tf import frame_rate
 from mimamo_tf.errors import InputError
 from mimamo_tf.faces import FaceStream
 from mimamo_tf.faces.smoothing import StreamingSmoother
-from mimamo_tf.inference.predictor import WindowFeeder, frame_row
+from mimamo_tf.inference.predictor import COLUMNS, WindowFeeder, frame_row
 from mimamo_tf.inference.windows import LiveWindowStream
 
 # What --input accepts as a network stream (anything OpenCV's FFmpeg backend opens by URL).
@@ -46,6 +47,11 @@ OPEN_TIMEOUT_SECONDS = 10.0
 # can catch up on before frames are dropped); the default --latency is the look-ahead plus this.
 DEFAULT_QUEUE_SECONDS = 0.5
 LATENCIES_KEPT = 100_000
+# A live row's columns: a file row's, and when its frame arrived. ``time_s`` is the stream's clock
+# (the frame's number over the rate the source reports, 25 when it reports none); ``wall_time`` is
+# the arrival on this machine's clock, ISO 8601 UTC with milliseconds, to synchronise with other
+# recordings of a lab.
+LIVE_COLUMNS = COLUMNS + ("wall_time",)
 
 
 class LiveInputError(InputError, IOError):
@@ -119,9 +125,10 @@ def open_live_source(text):
 
 
 class FrameReader(threading.Thread):
-    """Decodes a live source into a bounded queue of ``("frame", index, arrival_s, rgb, dropped)``
-    (``dropped``: frames dropped just before this one, > 0 starts a new segment), ``("reopened",)``
-    (the source was reopened: a new segment) and, at the end, ``("end", message or None, dropped)``
+    """Decodes a live source into a bounded queue of ``("frame", index, arrival_s, wall_time_s, rgb,
+    dropped)`` (``arrival_s`` on ``time.monotonic()``, ``wall_time_s`` on ``time.time()``; ``dropped``:
+    frames dropped just before this one, > 0 starts a new segment), ``("reopened", dropped)``
+    (the source was reopened: a new segment; ``dropped``: frames dropped before it stopped) and, at the end, ``("end", message or None, dropped)``
     (``dropped``: frames dropped after the last one queued).
 
     Args:
@@ -141,6 +148,8 @@ class FrameReader(threading.Thread):
         self.reconnects = 0
         self._index = 0
         self._dropping = 0
+        self._lock = threading.Lock()
+        self._closed = False
         self._offer(first_frame)
 
     @property
@@ -148,6 +157,11 @@ class FrameReader(threading.Thread):
         return self._index
 
     def _offer(self, rgb):
+        with self._lock:
+            if not self._closed:
+                self._offer_unlocked(rgb)
+
+    def _offer_unlocked(self, rgb):
         index, self._index = self._index, self._index + 1
         if self._dropping and not self.queue.empty():
             # Behind: keep dropping until the consumer has caught up with what it has.
@@ -156,7 +170,7 @@ class FrameReader(threading.Thread):
             return
         try:
             # The frame says how many were dropped just before it: the consumer starts a new segment.
-            self.queue.put_nowait(("frame", index, time.monotonic(), rgb, self._dropping))
+            self.queue.put_nowait(("frame", index, time.monotonic(), time.time(), rgb, self._dropping))
             self._dropping = 0
         except queue.Full:
             self._dropping += 1
@@ -186,7 +200,9 @@ class FrameReader(threading.Thread):
                 break
             if self.reconnect_seconds > 0 and self._reopen():
                 self.reconnects += 1
-                self.queue.put(("reopened",))  # the time line restarts: a new segment
+                with self._lock:  # the frames dropped before it stopped are reported with the reopening
+                    dropped, self._dropping = self._dropping, 0
+                self.queue.put(("reopened", dropped))  # the time line restarts: a new segment
                 continue
             message = (f"{_describe(self.source)} stopped delivering frames and could not be reopened within "
                        f"{self.reconnect_seconds:g} s (--reconnect_seconds)")
@@ -197,15 +213,30 @@ class FrameReader(threading.Thread):
     def stop(self):
         self.stopping.set()
 
+    def close_input(self):
+        """Stops counting and queueing frames, and returns how many queued frames were never taken
+        (read, not processed: a stopped run's pending frames). After it, ``frames_read`` and
+        ``dropped`` no longer change."""
+        with self._lock:
+            self._closed = True
+        pending = 0
+        while True:
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                return pending
+            pending += item[0] == "frame"
+
 
 @dataclasses.dataclass
 class LiveSummary:
     """What a live run did.
 
     Attributes:
-        frames: frames read from the source (dropped ones included).
+        frames: frames read from the source: ``rows + dropped + pending``.
         rows: rows written.
         dropped: frames dropped at the input because processing was behind.
+        pending: frames read but not processed when the run was stopped (still in the input queue).
         segments: stretches processed as one video (a new one after every drop or reconnect).
         segment_starts: the first frame of each segment.
         reconnects: times the source was reopened.
@@ -219,6 +250,7 @@ class LiveSummary:
     frames: int = 0
     rows: int = 0
     dropped: int = 0
+    pending: int = 0
     segments: int = 0
     segment_starts: List[int] = dataclasses.field(default_factory=list)
     reconnects: int = 0
@@ -232,6 +264,12 @@ class LiveSummary:
         if not self.latency_s:
             return math.nan, math.nan
         return float(np.median(self.latency_s)), float(np.percentile(self.latency_s, 95))
+
+
+def iso_utc(seconds):
+    """``time.time()`` seconds as ISO 8601 UTC with milliseconds: ``2026-12-07T21:05:03.120Z``."""
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def lookahead_frames(predictor):
@@ -252,9 +290,11 @@ class LiveSegment:
         fps: the source's frame rate (the rows' ``time_s``).
         on_start: called with the source's index of the segment's first frame when it arrives.
 
-    ``add(frame, index, arrival)`` (an RGB frame, its index in the source, its arrival time) and, at
-    the segment's end, ``finish()`` return the rows made final meanwhile, as ``(row, arrival)`` in
-    frame order (``row``: a dict with ``predictor.COLUMNS``).
+    ``add(frame, index, arrival, wall_time=None)`` (an RGB frame, its index in the source, its
+    arrival on ``time.monotonic()`` and on ``time.time()``) and, at the segment's end, ``finish()``
+    return the rows made final meanwhile, as ``(row, arrival)`` in frame order (``row``: a dict with
+    ``predictor.COLUMNS``, and ``wall_time`` — the arrival as ISO 8601 UTC with milliseconds — when
+    given).
     """
 
     def __init__(self, predictor, fps, on_start=lambda index: None):
@@ -264,11 +304,11 @@ class LiveSegment:
         self.windows = WindowFeeder(predictor, LiveWindowStream(predictor.window, predictor.context, predictor.stride))
         self.boxes, self.tracks, self.arrival = {}, {}, {}
 
-    def add(self, frame, index, arrival):
+    def add(self, frame, index, arrival, wall_time=None):
         if self.base is None:
             self.base = index
             self.on_start(index)
-        self.arrival[self.faces.num_frames] = arrival
+        self.arrival[self.faces.num_frames] = (arrival, wall_time)
         return self._rows(self.faces.add(frame), finish=False)
 
     def finish(self):
@@ -289,7 +329,10 @@ class LiveSegment:
                 values = frames.values[t - frames.first] if found and frames.values is not None else (None, None)
                 row = frame_row(self.base + t, self.fps, int(track) if found else None, found,
                                 (box[0], box[1], box[2] - box[0], box[3] - box[1]) if found else None, *values)
-                rows.append((row, self.arrival.pop(t)))
+                arrival, wall_time = self.arrival.pop(t)
+                if wall_time is not None:
+                    row["wall_time"] = iso_utc(wall_time)
+                rows.append((row, arrival))
         return rows
 
 
@@ -361,18 +404,23 @@ def predict_live(predictor, opened, on_row: Callable[[dict], None], latency=None
                     break
                 continue
             if item[0] == "frame":
-                _, index, arrival, frame, dropped = item
-                if dropped:
+                _, index, arrival, wall_time, frame, dropped = item
+                if dropped and segment.base is None:
+                    # Dropped before the first frame of a segment (one that a reopening started).
+                    on_event(f"processing fell behind the source: {dropped} frame(s) dropped at the input as it "
+                             "was reopened")
+                elif dropped:
                     write(segment.finish())
                     on_event(f"processing fell behind the source: {dropped} frame(s) dropped at the input")
                     segment = new_segment()
-                write(segment.add(frame, index, arrival))
+                write(segment.add(frame, index, arrival, wall_time))
                 if stop.is_set():
                     summary.stopped = True
                     break
             elif item[0] == "reopened":
                 write(segment.finish())
-                on_event("the source was reopened")
+                on_event("the source was reopened" + (
+                    f" ({item[1]} frame(s) dropped at the input before it stopped)" if item[1] else ""))
                 segment = new_segment()
             else:
                 summary.error = item[1]
@@ -383,6 +431,7 @@ def predict_live(predictor, opened, on_row: Callable[[dict], None], latency=None
         summary.stopped = True
     finally:
         reader.stop()
+        summary.pending = reader.close_input()
         write(segment.finish())
         summary.frames, summary.dropped, summary.reconnects = reader.frames_read, reader.dropped, reader.reconnects
         summary.seconds = time.monotonic() - started

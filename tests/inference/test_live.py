@@ -3,6 +3,7 @@ a real clip served as MJPEG over HTTP on 127.0.0.1 by the test itself, against `
 file of the same frames."""
 
 import csv
+import datetime
 import json
 import re
 import signal
@@ -136,6 +137,15 @@ def test_a_stream_over_http_gives_the_rows_of_predict_on_the_same_frames(exporte
     rows = _rows(tmp_path / "out" / "127.0.0.1_{}_stream.mjpg.csv".format(server.url.split(":")[2].split("/")[0]))
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["frame"] for r in lines] == [int(r["frame"]) for r in rows]
+    # Rows a lab can synchronise: each frame's arrival on the wall clock (ISO 8601 UTC, ms), in
+    # order and within the run, and the video key file rows carry.
+    arrivals = [datetime.datetime.fromisoformat(r["wall_time"].replace("Z", "+00:00")) for r in rows]
+    assert all(r["wall_time"].endswith("Z") and len(r["wall_time"]) == 24 for r in rows)
+    assert arrivals == sorted(arrivals) and (arrivals[-1] - arrivals[0]).total_seconds() > 1.0
+    assert abs((datetime.datetime.now(datetime.timezone.utc) - arrivals[-1]).total_seconds()) < 120
+    assert all(line["video"] == server.url and line["wall_time"] == r["wall_time"] for line, r in zip(lines, rows))
+    # FFmpeg's and OpenCV's own lines (a "Connection refused" every 0.5 s while reopening) are quiet.
+    assert not re.search(r"^\[(\w+|[\w,]+) @ 0x|^\[ WARN", result.stderr, re.M), result.stderr[-2000:]
     assert all(float(r["arousal"] or 0) == pytest.approx(line["arousal"] or 0) for r, line in zip(rows, lines))
     # The reference: the same JPEGs as a file, decoded by the same FFmpeg decoder, predicted offline.
     # Frames dropped at the input (a slow machine) would start a new segment: compare the first.
@@ -174,8 +184,13 @@ def test_sigterm_ends_a_live_run_cleanly_and_bad_streams_exit_non_zero(exported_
     assert "; stopped" in stdout
     with open(table, newline="") as handle:
         lines = list(csv.reader(handle))
-    assert len(lines) >= 9 and all(len(line) == 10 for line in lines)  # the header and whole rows only
+    assert len(lines) >= 9 and all(len(line) == 11 for line in lines)  # the header and whole rows only
     assert [int(line[0]) for line in lines[1:]] == list(range(len(lines) - 1))
+    # The summary accounts for every frame read: written, dropped, or still queued at the stop.
+    counts = re.search(r"(\d+) frame\(s\) read: (\d+) row\(s\) written, (\d+) dropped at the input"
+                       r"(?:, (\d+) not yet processed when stopped)?", stdout)
+    read, written, dropped, pending = (int(g or 0) for g in counts.groups())
+    assert written == len(lines) - 1 and read == written + dropped + pending > 0
     # An unreachable stream: exit 2 with the URL in the message, before any row.
     bad = subprocess.run([sys.executable, "-m", "mimamo_tf.predict", f"--model={export_dir}",
                           "--input=http://127.0.0.1:9/none.mjpg", f"--output_dir={tmp_path / 'bad'}"],
@@ -231,13 +246,13 @@ def test_drops_and_reconnects_start_new_segments_of_whole_windows():
                                on_event=events.append)
     assert summary.reconnects == 1 and summary.dropped > 0 and "could not be reopened" in summary.error
     # Every drop is reported once: the counts reported add up to the frames dropped, and each drop
-    # followed by a frame, like each reconnect, starts one segment (a drop counter that is never
-    # reset would make every later frame its own segment).
+    # in the middle of a segment, like each reconnect, starts one segment (a drop counter that is
+    # never reset would make every later frame its own segment).
     drops = [re.search(r"(\d+) frame\(s\) dropped", e) for e in events]
     assert sum(int(d.group(1)) for d in drops if d) == summary.dropped
-    mid_stream = sum(1 for d, e in zip(drops, events) if d and "before it ended" not in e)
+    mid_stream = sum(1 for e in events if e.endswith("dropped at the input"))
     assert summary.segments == 1 + summary.reconnects + mid_stream
-    assert sum("reopened" in e for e in events) == summary.reconnects
+    assert sum(e.startswith("the source was reopened") for e in events) == summary.reconnects
     assert summary.frames == 100 and len(rows) + summary.dropped == 100
     assert summary.segments == len(summary.segment_starts) >= 3
     frames = [row["frame"] for row in rows]
