@@ -20,6 +20,7 @@ from typing import List
 import numpy as np
 import tensorflow as tf
 
+from mimamo_tf import frame_rate
 from mimamo_tf.data import schema
 from mimamo_tf.data.label_scale import MODEL_SCALE, LabelScale
 from mimamo_tf.errors import InputError
@@ -268,6 +269,19 @@ def video_recordings(files, record_limits=None):
               "of one recording (two persons, the utterances of one video) may fall into different folds; run "
               "python -m data_prep.prepare again to group them by recording", file=sys.stderr)
     return recordings
+
+
+def resampled_videos(files):
+    """``{video_id: (source frames, source fps, stored fps)}`` of the videos of ``files`` that prepare
+    resampled to another frame rate (``prepare --target_fps``, ``mimamo_tf.frame_rate``), from the
+    shards' sidecars; videos kept at their own rate, and shards without sidecars, are absent."""
+    resampled = {}
+    for path in files:
+        for video in (read_sidecar(path) or {}).get("videos", []):
+            source_fps, fps, frames = video.get("source_fps"), video.get("fps"), video.get("source_frames")
+            if source_fps and fps and frames and frame_rate.resamples(source_fps, fps):
+                resampled[video["video_id"]] = (int(frames), float(source_fps), float(fps))
+    return resampled
 
 
 def faceless_video_ids(files, record_limits=None):

