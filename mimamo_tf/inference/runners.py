@@ -91,7 +91,9 @@ class SavedModelRunner:
 
 
 class LiteRTRunner:
-    """A ``.tflite`` file of an export (fixed window, batch 1), on the LiteRT interpreter."""
+    """A ``.tflite`` file of an export (fixed window, batch 1), on the LiteRT interpreter; with the
+    ``frame_features`` (one face per call) and ``window_from_features`` signatures the file has the
+    model in two parts as the SavedModel does (``split``)."""
 
     kind = "LiteRT"
 
@@ -111,16 +113,42 @@ class LiteRTRunner:
         self.context = self.card.context_frames
         self.window = shape[1] - 2 * self.context
         self._interpreter = interpreter
+        signatures = interpreter.get_signature_list()
+        self._split = ([interpreter.get_signature_runner(name) for name in SPLIT_SIGNATURES]
+                       if all(name in signatures for name in SPLIT_SIGNATURES) else None)
         self._called = False
         self.path = path
+
+    @property
+    def split(self):
+        """Whether the file has the model in two parts (``frame_features``, ``window_from_features``)."""
+        return self._split is not None
+
+    def _run(self, runner, **inputs):
+        # The first call prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU" on fd 2.
+        with native_stderr_captured(not self._called):
+            out = runner(**inputs)
+        self._called = True
+        return out
+
+    def frame_features(self, faces):
+        """``(n, 224, 224, 3)`` uint8 -> ``(n, D)`` float32: the frozen backbone on each face (one
+        call per face: the file's signature takes one)."""
+        return np.stack([self._run(self._split[0], faces=face[None, None])["spatial_features"][0, 0]
+                         for face in np.asarray(faces, np.uint8)])
+
+    def from_features(self, faces, spatial_features):
+        """As ``SavedModelRunner.from_features``, one window per call."""
+        results = []
+        for window_faces, features in zip(np.asarray(faces, np.uint8), np.asarray(spatial_features, np.float32)):
+            out = self._run(self._split[1], faces=window_faces[None], spatial_features=features[None])
+            results.append(np.stack([out[name][0] for name in OUTPUTS], -1))
+        return np.stack(results)
 
     def __call__(self, faces):
         results = []
         for one in np.asarray(faces, np.uint8):
-            # The first call prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU" on fd 2.
-            with native_stderr_captured(not self._called):
-                out = self._runner(faces=one[None])
-            self._called = True
+            out = self._run(self._runner, faces=one[None])
             results.append(np.stack([out[name][0] for name in OUTPUTS], -1))
         return np.stack(results)
 

@@ -25,21 +25,31 @@ from mimamo_tf.data import shards
 from mimamo_tf.serving import litert
 from mimamo_tf.serving.face_model import (ExportError, build_face_model, build_split_models, check_compute_dtype,
                                           fixed_window_model, rebuild_network)
-from mimamo_tf.serving.model_card import LITERT_FILES, SPLIT_SIGNATURES, LiteRTFiles, ModelCard, write_card
+from mimamo_tf.serving.model_card import (LITERT_FILES, SIGNATURE, SPLIT_SIGNATURES, LiteRTFiles, ModelCard,
+                                          write_card)
 
 
 def export_litert(model, config, backbone, export_dir, window, quantize=None):
     """Writes ``model.tflite`` (and ``model_dynamic_range.tflite`` with ``quantize="dynamic"``) of a
-    run into ``export_dir``; returns ``{kind: path}``."""
+    run into ``export_dir``; returns ``{kind: path}``.
+
+    Each file carries ``serving_default`` and, for a network on stored features, the model in two
+    parts as the SavedModel has them (``frame_features``: one face per call; ``window_from_features``),
+    so a client runs the backbone once per face rather than once per window the face is in."""
     fixed = fixed_window_model(model, config, window)
     face_model = build_face_model(fixed, config, backbone, window=window, batch_size=1)
+    split = build_split_models(fixed, config, backbone, window=window, batch_size=1, faces_per_call=1)
+    endpoints = dict(zip(SPLIT_SIGNATURES, split)) if split else {}
+    signatures = [SIGNATURE, *endpoints]
     written = {}
     with tempfile.TemporaryDirectory() as scratch:
-        litert.export_saved_model(face_model, scratch, static_batch=True)
-        written["float32"] = litert.saved_model_to_litert(scratch, os.path.join(export_dir, LITERT_FILES["float32"]))
+        litert.export_constant_saved_model({SIGNATURE: face_model, **endpoints}, scratch)
+        written["float32"] = litert.saved_model_to_litert(scratch, os.path.join(export_dir, LITERT_FILES["float32"]),
+                                                          signature_keys=signatures)
         if quantize:
             written["dynamic_range"] = litert.saved_model_to_litert(
-                scratch, os.path.join(export_dir, LITERT_FILES["dynamic_range"]), quantize=quantize)
+                scratch, os.path.join(export_dir, LITERT_FILES["dynamic_range"]), quantize=quantize,
+                signature_keys=signatures)
     return written
 
 

@@ -79,7 +79,7 @@ def build_face_model(model, config, backbone=None, window=None, batch_size=None,
     return keras.Model(model_inputs, named, name="mimamo_net_window_from_features")
 
 
-def build_split_models(model, config, backbone):
+def build_split_models(model, config, backbone, window=None, batch_size=None, faces_per_call=None):
     """The face model in two parts, for a client that keeps each face's backbone feature while
     windows overlap (``Predictor``: the backbone is most of the cost, and with half-window overlap
     every face is in two windows): ``(frame_features, window_from_features)``, or None when the
@@ -90,12 +90,17 @@ def build_split_models(model, config, backbone):
     * ``window_from_features``: ``build_face_model`` with ``features_given``: ``faces`` (the gray
       faces of the temporal stream come from all ``window + 2 * context``) and the central faces'
       ``spatial_features`` -> ``arousal``, ``valence``.
+
+    ``window`` and ``batch_size`` fix ``window_from_features``'s sizes as ``build_face_model``'s, and
+    ``faces_per_call`` the faces ``frame_features`` takes (the LiteRT file's: batch 1, one face);
+    None: any.
     """
     cfg = config.model
     if not (cfg.uses_spatial and cfg.spatial_input == "features") or backbone is None:
         return None
-    window_from_features = build_face_model(model, config, backbone, features_given=True)
-    frames = keras.Input((None, 224, 224, 3), dtype="uint8", name="faces")
+    window_from_features = build_face_model(model, config, backbone, window=window, batch_size=batch_size,
+                                            features_given=True)
+    frames = keras.Input((faces_per_call, 224, 224, 3), batch_size=batch_size, dtype="uint8", name="faces")
     features = PerFrame(backbone, name="backbone_per_frame")(frames)
     frame_features = keras.Model(frames, {"spatial_features": keras.layers.Identity(name="spatial_features")(features)},
                                  name="mimamo_net_frame_features")

@@ -43,7 +43,33 @@ def export_saved_model(model, directory, static_batch=False, endpoints=None):
     return directory
 
 
-def saved_model_to_litert(saved_model_dir, output_path, builtin_ops_only=True, quantize=None):
+def export_constant_saved_model(models, directory):
+    """Writes ``{signature name: Keras model}`` as one SavedModel without variables, every input's
+    shape static: the model LiteRT's converter is given for a file with several signatures.
+
+    Each signature is traced with the models' weights read as constants (``keras.StatelessScope``
+    maps every variable to its value). With variables, the converter (TF 2.21, ai-edge-litert 2.3)
+    keeps them as resource variables when a SavedModel has several signatures, and the file then
+    returns garbage under XNNPACK and fails (``READ_VARIABLE``) without it; a single signature is
+    frozen and correct.
+    """
+    signatures = {name: _constant_function(model) for name, model in models.items()}
+    tf.saved_model.save(tf.Module(), directory, signatures=signatures)
+    return directory
+
+
+def _constant_function(model):
+    """``model``'s call on its static input signature, traced with its weights as constants."""
+    values = [(variable, tf.constant(variable.numpy())) for variable in model.variables]
+
+    def call(*inputs):
+        with keras.StatelessScope(state_mapping=values):
+            return model(*inputs, training=False)
+
+    return tf.function(call, input_signature=_input_signature(model, True)).get_concrete_function()
+
+
+def saved_model_to_litert(saved_model_dir, output_path, builtin_ops_only=True, quantize=None, signature_keys=None):
     """Converts a SavedModel to a LiteRT flatbuffer, atomically written to ``output_path``.
 
     Args:
@@ -53,11 +79,12 @@ def saved_model_to_litert(saved_model_dir, output_path, builtin_ops_only=True, q
             TF ops, no custom ops), so the file runs on the plain LiteRT runtime.
         quantize: None (float32) or ``"dynamic"`` (dynamic-range quantisation: int8 weights,
             float activations).
+        signature_keys: the SavedModel's signatures the file carries (None: ``serving_default``).
 
     Returns:
         ``output_path``.
     """
-    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=signature_keys)
     if builtin_ops_only:
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         converter.allow_custom_ops = False

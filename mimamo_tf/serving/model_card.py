@@ -150,7 +150,8 @@ class ModelCard:
                 "faces_shape": [1, self.litert.window + 2 * context, FACE_SIZE, FACE_SIZE, 3],
                 "window": self.litert.window,
                 "description": "fixed window, batch 1, builtin ops only; unrolled GRUs, float32 compute "
-                               "(dynamic_range: int8 weights)",
+                               "(dynamic_range: int8 weights); a model on stored features also has the "
+                               "frame_features (one face per call) and window_from_features signatures",
             },
         }
 

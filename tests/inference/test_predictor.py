@@ -330,3 +330,33 @@ def test_predict_samples_a_video_at_the_frame_rate_of_the_card(rated_export, pre
     assert np.abs(own_rate[found > 0] - expected[found > 0]).max() > 1e-3  # resampling changed the inputs
     people = Predictor.load(str(export_dir), clip=False).predict_video(str(clip), faces="all")
     np.testing.assert_allclose(people.faces[0].arousal[found > 0], expected[found > 0, 0], atol=2e-5)
+
+
+@pytest.mark.slow
+def test_litert_files_carry_the_two_parts_and_run_the_backbone_once_per_face(exported_run):
+    """Issue 28: each .tflite file (float32 and int8 weights) has frame_features and
+    window_from_features beside serving_default; each equals the SavedModel's signature within 1e-4
+    (float32), and Predictor on the file runs the backbone once per face, with the whole-window
+    file's predictions."""
+    _, export_dir, video = exported_run
+    saved = load_runner(str(export_dir))
+    faces_rgb = np.concatenate([video["rgb224"]] * 2)  # 32 frames
+    for name, atol in (("model.tflite", 1e-4), ("model_dynamic_range.tflite", None)):
+        runner = load_runner(str(export_dir / name))
+        assert runner.split, name
+        features = runner.frame_features(faces_rgb[:5])
+        span = faces_rgb[None, : runner.window + 2 * runner.context]
+        central = saved.frame_features(span[0, runner.context : runner.context + runner.window])[None]
+        if atol:
+            np.testing.assert_allclose(features, saved.frame_features(faces_rgb[:5]), atol=atol)
+            np.testing.assert_allclose(runner.from_features(span, central), saved.from_features(span, central),
+                                       atol=atol)
+        found = np.ones(len(faces_rgb), int)
+        found[10:12] = 0
+        featurized = []
+        frame_features = runner.frame_features
+        runner.frame_features = lambda batch: featurized.append(len(batch)) or frame_features(batch)
+        reused = Predictor(runner).predict_faces(faces_rgb, found)
+        whole = Predictor(runner, reuse_features=False).predict_faces(faces_rgb, found)
+        np.testing.assert_allclose(reused, whole, atol=1e-5)
+        assert sum(featurized) == int(found.sum())  # each face once
