@@ -40,6 +40,11 @@ def _nearest(times, step, count):
     return np.minimum(np.floor(times / step + 0.5 + 1e-6).astype(np.int64), count - 1)
 
 
+def _resampled_count(num_frames, fps, target_fps):
+    # Ticks of 1 / target_fps from 0 s to the last source frame's time.
+    return int(np.floor((num_frames - 1) * float(target_fps) / float(fps) + 1e-9)) + 1
+
+
 def resampled_frames(num_frames, fps, target_fps):
     """The source frame shown at each frame of the video resampled to ``target_fps``.
 
@@ -58,8 +63,7 @@ def resampled_frames(num_frames, fps, target_fps):
     num_frames = int(num_frames)
     if not resamples(fps, target_fps):
         return np.arange(num_frames, dtype=np.int64)
-    count = int(np.floor((num_frames - 1) * float(target_fps) / float(fps) + 1e-9)) + 1
-    times = np.arange(count) / float(target_fps)
+    times = np.arange(_resampled_count(num_frames, fps, target_fps)) / float(target_fps)
     return _nearest(times, 1.0 / float(fps), num_frames)
 
 
@@ -73,9 +77,8 @@ def source_to_resampled(num_frames, fps, target_fps):
     num_frames = int(num_frames)
     if not resamples(fps, target_fps):
         return np.arange(num_frames, dtype=np.int64)
-    count = len(resampled_frames(num_frames, fps, target_fps))
     times = np.arange(num_frames) / float(fps)
-    return _nearest(times, 1.0 / float(target_fps), count)
+    return _nearest(times, 1.0 / float(target_fps), _resampled_count(num_frames, fps, target_fps))
 
 
 def model_frame_rate(fps, target_fps):

@@ -193,6 +193,18 @@ def test_predict_warns_when_the_training_faces_had_another_geometry(exported_run
 
 
 @pytest.mark.slow
+def _with_and_without_reuse(runner, faces_rgb, found):
+    """``(reused, whole, featurized)``: ``runner``'s predictions on the faces through its two parts
+    and through ``serving_default``, and the batch sizes its backbone saw in the first."""
+    featurized = []
+    frame_features = runner.frame_features
+    runner.frame_features = lambda batch: featurized.append(len(batch)) or frame_features(batch)
+    reused = Predictor(runner).predict_faces(faces_rgb, found)
+    whole = Predictor(runner, reuse_features=False).predict_faces(faces_rgb, found)
+    return reused, whole, featurized
+
+
+@pytest.mark.slow  # the session's export (LiteRT files with three signatures) takes ~30 s to build
 def test_overlapping_windows_run_the_backbone_once_per_face_with_the_same_predictions(exported_run):
     """The export's two parts (frame_features, window_from_features) give serving_default's
     predictions, while the backbone sees each face once instead of once per window it is in."""
@@ -202,11 +214,7 @@ def test_overlapping_windows_run_the_backbone_once_per_face_with_the_same_predic
     faces_rgb = np.concatenate([video["rgb224"]] * 3)  # 48 frames: several overlapping windows of 8
     found = np.ones(len(faces_rgb), int)
     found[20:23] = 0
-    featurized = []
-    frame_features = runner.frame_features
-    runner.frame_features = lambda batch: featurized.append(len(batch)) or frame_features(batch)
-    reused = Predictor(runner).predict_faces(faces_rgb, found)
-    whole = Predictor(runner, reuse_features=False).predict_faces(faces_rgb, found)
+    reused, whole, featurized = _with_and_without_reuse(runner, faces_rgb, found)
     np.testing.assert_allclose(reused, whole, atol=1e-5)
     assert sum(featurized) == int(found.sum())  # each face once (a faceless frame takes its neighbour's)
     windows = len(window_plan.window_starts(len(found), runner.window, Predictor(runner).stride))
@@ -353,10 +361,6 @@ def test_litert_files_carry_the_two_parts_and_run_the_backbone_once_per_face(exp
                                        atol=atol)
         found = np.ones(len(faces_rgb), int)
         found[10:12] = 0
-        featurized = []
-        frame_features = runner.frame_features
-        runner.frame_features = lambda batch: featurized.append(len(batch)) or frame_features(batch)
-        reused = Predictor(runner).predict_faces(faces_rgb, found)
-        whole = Predictor(runner, reuse_features=False).predict_faces(faces_rgb, found)
+        reused, whole, featurized = _with_and_without_reuse(runner, faces_rgb, found)
         np.testing.assert_allclose(reused, whole, atol=1e-5)
         assert sum(featurized) == int(found.sum())  # each face once
