@@ -6,16 +6,19 @@
     source = open_live_source("rtsp://camera.local/stream")        # or "0" for the first camera
     summary = predict_live(Predictor.load("saved_models/demo"), source, on_row=print)
 
-A reader thread decodes the source into a bounded queue. The main thread runs the one-face
-pipeline frame by frame (``faces.FaceStream``: detection, tracking, smoothing with its look-ahead)
-and cuts windows as they complete (``windows.LiveWindowStream``: the windows, sources and given
-frames ``predict`` gives a file), run and merged as a file's are (``predictor.WindowFeeder``), so
-every row is final — and written — as soon as its window has run. On a file of the same frames the
-rows equal ``predict``'s.
+The work runs as overlapping stages, each a thread handing the next its results through a short
+queue (``run_pipeline``), so the slowest stage sets the rate rather than their sum (TensorFlow,
+LiteRT and OpenCV release the GIL while they compute): a reader decodes the source; the faces stage
+runs the one-face pipeline frame by frame (``faces.FaceStream``: detection, tracking, smoothing
+with its look-ahead); with an export in two parts the backbone stage runs once per face as faces come
+out; the calling thread cuts windows as they complete (``windows.LiveWindowStream``: the windows,
+sources and given frames ``predict`` gives a file), runs and merges them as a file's are
+(``predictor.WindowFeeder``), so every row is final — and written — as soon as its window has run.
+On a file of the same frames the rows equal ``predict``'s.
 
-Falling behind: when the queue is full the reader drops frames at the input until the main thread
-has caught up, then starts a new *segment* (the current one is finished as if the video had ended
-there): frames are never dropped in the middle of a window, and the dropped frames get no rows.
+Falling behind: a full queue holds the stage before it back; when the reader's queue is full it
+drops frames at the input until the faces stage has caught up, then starts a new *segment* (the
+current one is finished as if the video had ended there): frames are never dropped in the middle of a window, and the dropped frames get no rows.
 A source that stops delivering frames is reopened for ``reconnect_seconds`` (a new segment), then
 the run ends with a message. Stopping (Ctrl-C, SIGTERM, ``stop``) finishes the current segment, so
 every row written is complete.
@@ -28,7 +31,7 @@ import math
 import queue
 import threading
 import time
-from typing import Callable, Deque, List, Optional
+from typing import Callable, Deque, Dict, List, Optional
 
 import cv2
 import numpy as np
@@ -148,6 +151,7 @@ class FrameReader(threading.Thread):
         self.reconnects = 0
         self._index = 0
         self._dropping = 0
+        self.first_arrival = self.last_arrival = None  # time.monotonic() of the first and last frame read
         self._lock = threading.Lock()
         self._closed = False
         self._offer(first_frame)
@@ -163,6 +167,8 @@ class FrameReader(threading.Thread):
 
     def _offer_unlocked(self, rgb):
         index, self._index = self._index, self._index + 1
+        self.last_arrival = time.monotonic()
+        self.first_arrival = self.first_arrival if index else self.last_arrival
         if self._dropping and not self.queue.empty():
             # Behind: keep dropping until the consumer has caught up with what it has.
             self._dropping += 1
@@ -243,8 +249,15 @@ class LiveSummary:
         latency_s: per row, seconds from its frame's arrival to the row being written (the last
             ``LATENCIES_KEPT`` rows: a stream may run for days).
         seconds: wall time of the run.
+        stream_seconds: the stretch of the stream read, from the first frame's arrival to the last's,
+            plus one frame: ``rows / stream_seconds`` is the rate rows kept up with the stream
+            (its frame rate when none was dropped).
         error: why the run ended early (the source stopped), or None.
         stopped: the run was stopped (Ctrl-C, SIGTERM, ``stop``).
+        stage_seconds: seconds each stage of the pipeline was busy: ``faces`` (detection, tracking,
+            smoothing, alignment), ``backbone`` (the backbone on each face, an export in two parts)
+            and ``model`` (the windows' model and merging); over ``seconds``, how close each stage
+            is to limiting the rate.
     """
 
     frames: int = 0
@@ -256,8 +269,11 @@ class LiveSummary:
     reconnects: int = 0
     latency_s: Deque[float] = dataclasses.field(default_factory=lambda: collections.deque(maxlen=LATENCIES_KEPT))
     seconds: float = 0.0
+    stream_seconds: float = 0.0
     error: Optional[str] = None
     stopped: bool = False
+    stage_seconds: Dict[str, float] = dataclasses.field(
+        default_factory=lambda: {"faces": 0.0, "backbone": 0.0, "model": 0.0})
 
     def latency_percentiles(self):
         """``(median, p95)`` of ``latency_s`` in seconds (NaN without rows)."""
@@ -282,54 +298,154 @@ def lookahead_frames(predictor):
     return LiveWindowStream(predictor.window, predictor.context, predictor.stride).lookahead + face_lag
 
 
-class LiveSegment:
-    """Frames processed as one video: faces, windows, model, final rows.
+# Items a stage hands the next one, through a queue of at most STAGE_QUEUE_ITEMS: ("segment", first source
+# index), ("faces", [(AlignedFrame, arrival, wall_time, feature or None)]), ("finish",) (the segment
+# ended), ("event", line), and last ("end", error, stopped, pending) or ("raise", exception). A full
+# queue holds the stage before it back, and in the end the reader, which then drops frames at the
+# input: the slowest stage sets the rate, and no frame waits long inside the pipeline.
+STAGE_QUEUE_ITEMS = 4
 
-    Args:
-        predictor: the ``Predictor``.
-        fps: the source's frame rate (the rows' ``time_s``).
-        on_start: called with the source's index of the segment's first frame when it arrives.
 
-    ``add(frame, index, arrival, wall_time=None)`` (an RGB frame, its index in the source, its
-    arrival on ``time.monotonic()`` and on ``time.time()``) and, at the segment's end, ``finish()``
-    return the rows made final meanwhile, as ``(row, arrival)`` in frame order (``row``: a dict with
-    ``predictor.COLUMNS``, and ``wall_time`` — the arrival as ISO 8601 UTC with milliseconds — when
-    given).
-    """
+class _Stage(threading.Thread):
+    """Runs ``work`` in a thread. An exception it raises goes on to ``outbox`` as ``("raise", error)``
+    (the caller's thread raises it), and what then still comes into ``inbox`` is let go, up to the
+    stage before's last item, so that stage never waits on a full queue."""
 
-    def __init__(self, predictor, fps, on_start=lambda index: None):
-        self.fps, self.on_start = fps, on_start
-        self.base = None  # the source's index of the segment's first frame
-        self.faces = FaceStream(predictor.detector, predictor.face_config)
-        self.windows = WindowFeeder(predictor, LiveWindowStream(predictor.window, predictor.context, predictor.stride))
-        self.boxes, self.tracks, self.arrival = {}, {}, {}
+    def __init__(self, name, work, outbox, inbox=None):
+        super().__init__(daemon=True, name=name)
+        self.work, self.outbox, self.inbox = work, outbox, inbox
 
-    def add(self, frame, index, arrival, wall_time=None):
-        if self.base is None:
-            self.base = index
-            self.on_start(index)
-        self.arrival[self.faces.num_frames] = (arrival, wall_time)
-        return self._rows(self.faces.add(frame), finish=False)
+    def run(self):
+        try:
+            self.work()
+        except BaseException as error:  # noqa: B902 — handed on, raised in the caller's thread
+            self.outbox.put(("raise", error))
+            while self.inbox is not None and self.inbox.get()[0] not in ("end", "raise"):
+                pass
+
+
+def _timed(seconds, key, function, *args):
+    start = time.perf_counter()
+    try:
+        return function(*args)
+    finally:
+        seconds[key] += time.perf_counter() - start
+
+
+def _faces_stage(predictor, reader, outbox, stopping, seconds):
+    """Stage 1: frames from ``reader`` (a ``FrameReader``) -> aligned faces, one segment at a time
+    (``faces.FaceStream``), with the segment and drop decisions; ends with the ``"end"`` item."""
+    faces, arrival = None, {}
+
+    def put(kind, *rest):
+        outbox.put((kind,) + rest)
+
+    def aligned(frames):
+        if frames:
+            put("faces", [(frame, *arrival.pop(frame.index), None) for frame in frames])
+
+    def finish():
+        nonlocal faces
+        if faces is not None:
+            aligned(_timed(seconds, "faces", faces.finish))
+            put("finish")
+        faces = None
+
+    error, stopped = None, False
+    try:
+        while True:
+            try:
+                item = reader.queue.get(timeout=0.2)
+            except queue.Empty:
+                if stopping():
+                    stopped = True
+                    break
+                continue
+            if item[0] == "frame":
+                _, index, arrived, wall_time, frame, dropped = item
+                if dropped and faces is None:
+                    # Dropped before the first frame of a segment (one that a reopening started).
+                    put("event", f"processing fell behind the source: {dropped} frame(s) dropped at the input as it "
+                                 "was reopened")
+                elif dropped:
+                    finish()
+                    put("event", f"processing fell behind the source: {dropped} frame(s) dropped at the input")
+                if faces is None:
+                    faces = FaceStream(predictor.detector, predictor.face_config)
+                    put("segment", index)
+                arrival[faces.num_frames] = (arrived, wall_time)
+                aligned(_timed(seconds, "faces", faces.add, frame))
+                if stopping():
+                    stopped = True
+                    break
+            elif item[0] == "reopened":
+                finish()
+                put("event", "the source was reopened" + (
+                    f" ({item[1]} frame(s) dropped at the input before it stopped)" if item[1] else ""))
+            else:
+                error = item[1]
+                if item[2]:
+                    put("event", f"processing fell behind the source: {item[2]} frame(s) dropped at the input before "
+                                 "it ended")
+                break
+    except BaseException:
+        reader.stop()
+        reader.close_input()
+        raise
+    reader.stop()
+    pending = reader.close_input()
+    finish()
+    put("end", error, stopped, pending)
+
+
+def _feature_stage(predictor, inbox, outbox, seconds):
+    """Stage 2 (an export in two parts): the backbone on each face as it comes, in one call for the
+    faces that came out together (a keyframe interval), so the window model reuses the features."""
+    while True:
+        item = inbox.get()
+        if item[0] == "faces":
+            with_face = [k for k, (frame, *_) in enumerate(item[1]) if frame.rgb224 is not None]
+            if with_face:
+                batch = np.stack([item[1][k][0].rgb224 for k in with_face])
+                features = dict(zip(with_face, _timed(seconds, "backbone", predictor.runner.frame_features, batch)))
+                item = ("faces", [entry[:3] + (features.get(k),) for k, entry in enumerate(item[1])])
+        outbox.put(item)
+        if item[0] in ("end", "raise"):
+            return
+
+
+class _SegmentRows:
+    """Stage 3, one segment: aligned faces (and their features) -> windows, model, final rows
+    (``predictor.WindowFeeder`` on a ``windows.LiveWindowStream``), as ``(row, arrival)`` in frame
+    order."""
+
+    def __init__(self, predictor, fps, base, seconds):
+        self.fps, self.base = fps, base
+        self.feeder = WindowFeeder(predictor, LiveWindowStream(predictor.window, predictor.context, predictor.stride),
+                                   seconds)
+        self.found = {}
+
+    def add(self, entries):
+        merged = []
+        for frame, arrival, wall_time, feature in entries:
+            self.found[frame.index] = (frame.box, frame.track_id, arrival, wall_time)
+            if feature is not None and self.feeder.features is not None:
+                self.feeder.features[frame.index] = feature
+            merged += self.feeder.add(frame.index, frame.rgb224)
+        return self._rows(merged)
 
     def finish(self):
-        return self._rows(self.faces.finish(), finish=True)
+        return self._rows(self.feeder.finish())
 
-    def _rows(self, aligned, finish):
-        merged = []
-        for frame in aligned:
-            self.boxes[frame.index], self.tracks[frame.index] = frame.box, frame.track_id
-            merged += self.windows.add(frame.index, frame.rgb224)
-        if finish:
-            merged += self.windows.finish()
+    def _rows(self, merged):
         rows = []
         for frames in merged:
             for t in range(frames.first, frames.end):
-                box, track = self.boxes.pop(t), self.tracks.pop(t, -1)
+                box, track, arrival, wall_time = self.found.pop(t)
                 found = box is not None
                 values = frames.values[t - frames.first] if found and frames.values is not None else (None, None)
                 row = frame_row(self.base + t, self.fps, int(track) if found else None, found,
                                 (box[0], box[1], box[2] - box[0], box[3] - box[1]) if found else None, *values)
-                arrival, wall_time = self.arrival.pop(t)
                 if wall_time is not None:
                     row["wall_time"] = iso_utc(wall_time)
                 rows.append((row, arrival))
@@ -375,17 +491,31 @@ def predict_live(predictor, opened, on_row: Callable[[dict], None], latency=None
         on_event(f"the source gives {fps:g} frames/s and the model was trained on faces at {trained_rate:g} "
                  "frames/s: live input is not resampled, so a motion moves "
                  f"{trained_rate / fps:.2f}x as far between frames as in training")
+    summary = run_pipeline(predictor, reader, fps, on_row, stop=stop, on_event=on_event)
+    return summary
+
+
+def run_pipeline(predictor, reader, fps, on_row, stop=None, on_event=lambda message: None):
+    """The live pipeline on ``reader`` (a ``FrameReader`` not yet started, or a thread with its ``queue``,
+    ``stop``, ``close_input``, ``frames_read``, ``dropped`` and ``reconnects``):
+    decoding (the reader's thread), faces (a thread), the backbone once per face (a thread, when the
+    export has the model in two parts) and the windows and rows (the calling thread) overlap, each
+    handing the next its results through a short queue. Arguments and result as ``predict_live``'s."""
     summary = LiveSummary()
     stop = stop or threading.Event()
+    halt = threading.Event()  # this run's own stop: Ctrl-C, or a stage that failed
+    seconds = summary.stage_seconds
+    faces_out = queue.Queue(STAGE_QUEUE_ITEMS)
+    stopping = lambda: stop.is_set() or halt.is_set()  # noqa: E731
+    stages = [_Stage("mimamo-live-faces", lambda: _faces_stage(predictor, reader, faces_out, stopping, seconds),
+                     faces_out)]
+    rows_in = faces_out
+    if predictor.reuses_features:
+        rows_in = queue.Queue(STAGE_QUEUE_ITEMS)
+        stages.append(_Stage("mimamo-live-backbone",
+                             lambda: _feature_stage(predictor, faces_out, rows_in, seconds), rows_in, faces_out))
     started = time.monotonic()
-    def new_segment():
-        def count(first_frame):
-            summary.segments += 1
-            summary.segment_starts.append(first_frame)
-
-        return LiveSegment(predictor, fps, on_start=count)
-
-    segment = new_segment()
+    segment, failure = None, None
 
     def write(rows):
         for row, arrival in rows:
@@ -394,46 +524,42 @@ def predict_live(predictor, opened, on_row: Callable[[dict], None], latency=None
             summary.latency_s.append(time.monotonic() - arrival)
 
     reader.start()
-    try:
-        while True:
-            try:
-                item = reader.queue.get(timeout=0.2)
-            except queue.Empty:
-                if stop.is_set():
-                    summary.stopped = True
-                    break
-                continue
-            if item[0] == "frame":
-                _, index, arrival, wall_time, frame, dropped = item
-                if dropped and segment.base is None:
-                    # Dropped before the first frame of a segment (one that a reopening started).
-                    on_event(f"processing fell behind the source: {dropped} frame(s) dropped at the input as it "
-                             "was reopened")
-                elif dropped:
-                    write(segment.finish())
-                    on_event(f"processing fell behind the source: {dropped} frame(s) dropped at the input")
-                    segment = new_segment()
-                write(segment.add(frame, index, arrival, wall_time))
-                if stop.is_set():
-                    summary.stopped = True
-                    break
-            elif item[0] == "reopened":
+    for stage in stages:
+        stage.start()
+    while True:
+        try:
+            item = rows_in.get()
+            kind = item[0]
+            if failure is not None and kind not in ("end", "raise"):
+                continue  # an error stops the run: what is still in the pipeline is let go
+            if kind == "segment":
+                summary.segments += 1
+                summary.segment_starts.append(item[1])
+                segment = _SegmentRows(predictor, fps, item[1], seconds)
+            elif kind == "faces":
+                write(segment.add(item[1]))
+            elif kind == "finish":
                 write(segment.finish())
-                on_event("the source was reopened" + (
-                    f" ({item[1]} frame(s) dropped at the input before it stopped)" if item[1] else ""))
-                segment = new_segment()
-            else:
-                summary.error = item[1]
-                if item[2]:
-                    on_event(f"processing fell behind the source: {item[2]} frame(s) dropped at the input before it ended")
+            elif kind == "event":
+                on_event(item[1])
+            elif kind == "raise":  # a stage failed; the stages before it end (stopped, or drained)
+                failure = failure or item[1]
+                halt.set()
                 break
-    except KeyboardInterrupt:
-        summary.stopped = True
-    finally:
-        reader.stop()
-        summary.pending = reader.close_input()
-        write(segment.finish())
-        summary.frames, summary.dropped, summary.reconnects = reader.frames_read, reader.dropped, reader.reconnects
-        summary.seconds = time.monotonic() - started
+            else:
+                summary.error, summary.stopped, summary.pending = item[1], item[2], item[3]
+                break
+        except KeyboardInterrupt:
+            halt.set()  # the faces stage ends the segment and the pipeline drains: every row written is whole
+        except BaseException as error:  # noqa: B902 — on_row failed (a full disk): stop, then raise it
+            failure = failure or error
+            halt.set()
+    for stage in stages:
+        stage.join()
+    summary.frames, summary.dropped, summary.reconnects = reader.frames_read, reader.dropped, reader.reconnects
+    summary.seconds = time.monotonic() - started
+    first, last = getattr(reader, "first_arrival", None), getattr(reader, "last_arrival", None)
+    summary.stream_seconds = last - first + 1.0 / fps if first is not None else summary.seconds
+    if failure is not None:
+        raise failure
     return summary
-

@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import cv2
@@ -334,3 +335,54 @@ def test_live_rows_are_on_the_label_scale_of_the_card(clip):
     assert summary.dropped == 0 and [row["frame"] for row in rows] == list(range(40))
     got = np.array([[row["arousal"], row["valence"]] for row in rows])
     np.testing.assert_allclose(got, np.clip(expected, 1.0, 9.0) if clip else expected, atol=1e-5)
+
+
+class _BreakingDetector(_FixedFaceDetector):
+    """``_FixedFaceDetector`` that fails on its sixth frame."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def detect(self, frame_rgb):
+        self.calls += 1
+        if self.calls == 6:
+            raise RuntimeError("the detector broke")
+        return super().detect(frame_rgb)
+
+
+@pytest.mark.parametrize("where", ["faces stage", "on_row"])
+def test_an_error_in_a_stage_or_in_on_row_is_raised_by_predict_live_and_the_run_ends(where):
+    """The pipeline's threads hand an exception on: ``predict_live`` raises it (it does not hang on
+    a full queue, nor end as if the stream had stopped), and the reader is stopped."""
+    from mimamo_tf.inference import Predictor
+    from mimamo_tf.inference.live import open_live_source, predict_live
+    from mimamo_tf.testing.mjpeg_server import MjpegServer, jpeg_frames
+
+    config = faces.FacePipelineConfig(detect_every=1, smoothing_sigma=0)
+    detector = _BreakingDetector() if where == "faces stage" else _FixedFaceDetector()
+    predictor = Predictor(_WindowMeanRunner(), face_config=config, detector=detector, window_overlap=0.5)
+
+    def on_row(row):
+        if where == "on_row" and row["frame"] == 3:
+            raise OSError("No space left on device")
+
+    outcome = {}
+
+    def run():
+        try:
+            predict_live(predictor, open_live_source(server.url), on_row, latency=10.0, reconnect_seconds=0)
+        except BaseException as error:  # noqa: B902 — what the caller would see
+            outcome["error"] = error
+
+    jpegs = jpeg_frames([np.full((96, 128, 3), 50 + 2 * t, np.uint8) for t in range(60)])
+    with MjpegServer(jpegs, fps=100, connections=1) as server:
+        caller = threading.Thread(target=run, daemon=True)
+        caller.start()
+        caller.join(timeout=60)
+    assert not caller.is_alive(), "predict_live did not end after a stage failed"
+    expected = RuntimeError if where == "faces stage" else OSError
+    assert isinstance(outcome.get("error"), expected), outcome
+    deadline = time.monotonic() + 5.0  # the reader ends at its next frame or read timeout
+    while any(t.name.startswith("mimamo-live") for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("mimamo-live")]
