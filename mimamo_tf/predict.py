@@ -30,7 +30,8 @@ A camera index (``0``) or a stream URL (``rtsp://``, ``http(s)://``, ...) as ``-
 live, in one pass (``mimamo_tf.inference.live``): each row is written to ``OUT/<camera0|host_path>.csv``
 (and ``--jsonl``) as soon as it is final, a row following its frame by the window's look-ahead
 (``--latency`` bounds it; frames are dropped at the input, between windows, when processing falls
-behind); a source that stops is reopened for ``--reconnect_seconds``, then the run ends with exit 1;
+behind), with ``--faces=all`` one row per frame and person in it as soon as that person's value is
+final; a source that stops is reopened for ``--reconnect_seconds``, then the run ends with exit 1;
 Ctrl-C or SIGTERM ends it cleanly (exit 0). A camera or URL that cannot be opened: exit 2.
 """
 
@@ -154,8 +155,8 @@ def _main_live(flag_values, source):
 
     if flag_values.overlay:
         raise InputError(f"--overlay: not for a live --input={flag_values.input} (it draws on a copy of a video file)")
-    if flag_values.faces != "largest":
-        raise InputError(f"--faces={flag_values.faces}: a live --input follows one face (--faces=largest)")
+    if flag_values.reentry_seconds < 0:
+        raise InputError(f"--reentry_seconds={flag_values.reentry_seconds:g}: expected seconds >= 0")
     if flag_values.latency < 0 or flag_values.reconnect_seconds < 0:
         raise InputError("--latency and --reconnect_seconds are seconds >= 0")
     predictor = Predictor.load(flag_values.model, num_threads=flag_values.num_threads or None,
@@ -172,7 +173,9 @@ def _main_live(flag_values, source):
     csv_path = os.path.join(flag_values.output_dir, f"{source.name}.csv")
     say(f"{predictor.runner.kind} {flag_values.model} on {flag_values.input} ({fps:g} frames/s): windows of "
         f"{predictor.window} frames every {predictor.stride}, so a row follows its frame by at most {needed:.2f} s "
-        f"plus processing; values on {_scale_said(predictor)}; rows -> {csv_path}"
+        "plus processing" + (f" (every face: a person's last rows before they leave wait up to --reentry_seconds="
+                             f"{flag_values.reentry_seconds:g} s more, for whether they come back)"
+                             if flag_values.faces == "all" else "") + "; values on {_scale_said(predictor)}; rows -> {csv_path}"
         + (" and stdout (JSON lines)" if to_stdout else "")
         + ". Ctrl-C stops.")
     stop = threading.Event()
@@ -192,7 +195,8 @@ def _main_live(flag_values, source):
                     jsonl.write(row, video=flag_values.input)  # as a file's rows carry their video
 
             summary = predict_live(predictor, opened, on_row, latency=flag_values.latency or None,
-                                   reconnect_seconds=flag_values.reconnect_seconds, stop=stop, on_event=say)
+                                   reconnect_seconds=flag_values.reconnect_seconds, stop=stop, on_event=say,
+                                   faces=flag_values.faces, reentry_seconds=flag_values.reentry_seconds)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

