@@ -29,7 +29,12 @@ INSTALL_REQUIRES = [
     "matplotlib>=3.8,<4",
 ]
 
+# export --onnx and predict --model=model.onnx (pip install mimamo_tf[onnx]): the versions tested
+# (tf2onnx 1.17 converts up to opset 18; onnx and onnxruntime take TF 2.21's protobuf as it is).
+ONNX_REQUIRES = ["tf2onnx==1.17.*", "onnx==1.23.*", "onnxruntime==1.32.*"]
+
 EXTRAS_REQUIRE = {
+    "onnx": ONNX_REQUIRES,
     # pyrtools is the numerical reference for the steerable pyramid (tests and the benchmark's
     # per-snippet baseline); scikit-image ships the public-domain `astronaut` face photo.
     "test": [
@@ -41,6 +46,8 @@ EXTRAS_REQUIRE = {
         # Builds real TF Serving gRPC PredictRequests in the export tests (the server binary is not
         # installable here).
         "tensorflow-serving-api==2.21.*",
+        # The ONNX export and runner tests run against real tf2onnx and onnxruntime.
+        *ONNX_REQUIRES,
     ],
 }
 

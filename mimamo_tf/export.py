@@ -1,4 +1,4 @@
-"""``python -m mimamo_tf.export --model_dir=RUN --export_dir=saved_models/NAME [--checkpoint=best|last] [--tflite] [--quantize=dynamic] [--compute_dtype=float32|bfloat16]``
+"""``python -m mimamo_tf.export --model_dir=RUN --export_dir=saved_models/NAME [--checkpoint=best|last] [--tflite] [--quantize=dynamic] [--onnx] [--compute_dtype=float32|bfloat16]``
 
 Exports a trained run as a model that takes **aligned face crops only** (``mimamo_tf.serving``): a
 SavedModel whose ``serving_default`` signature maps ``faces`` — uint8
@@ -12,7 +12,11 @@ trying only on CPUs with AVX512_BF16/AMX).
 
 ``--tflite`` adds ``model.tflite`` (LiteRT, builtin ops only, float32, one fixed window
 ``--tflite_window``, default the training window, batch 1); ``--quantize=dynamic`` also writes
-``model_dynamic_range.tflite`` (int8 weights, float activations). Exit code 2: bad flags or run.
+``model_dynamic_range.tflite`` (int8 weights, float activations). ``--onnx`` adds ``model.onnx``
+(and the two parts of a model on stored features, ``model_frame_features.onnx`` and
+``model_window_from_features.onnx``): ONNX via tf2onnx, float32, any window and batch, each checked
+against the model before it is written (``pip install 'mimamo_tf[onnx]'``). Exit code 2: bad flags
+or run.
 """
 
 import os
@@ -36,6 +40,10 @@ def define_flags(flag_values):
                       flag_values=flag_values)
     flags.DEFINE_integer("tflite_window", 0, "Frames per LiteRT window, context excluded (0: the training window).",
                          flag_values=flag_values)
+    flags.DEFINE_boolean("onnx", False,
+                         "Also write model.onnx (and model_frame_features.onnx, model_window_from_features.onnx for a "
+                         "model on stored features): ONNX opset 17 via tf2onnx, float32, any window and batch; needs "
+                         "pip install 'mimamo_tf[onnx]'.", flag_values=flag_values)
     flags.DEFINE_enum("compute_dtype", "float32", list(COMPUTE_DTYPES),
                       "Compute precision of the SavedModel's network, whatever the run trained in (the LiteRT "
                       "files are float32 always).", flag_values=flag_values)
@@ -46,7 +54,7 @@ def main(flag_values):
         raise ExportError("--model_dir and --export_dir are required")
     directory = flag_values.export_dir
     card = export_run(flag_values.model_dir, directory, flag_values.checkpoint, flag_values.tflite,
-                      flag_values.quantize, flag_values.tflite_window, flag_values.compute_dtype)
+                      flag_values.quantize, flag_values.tflite_window, flag_values.compute_dtype, flag_values.onnx)
     print(f"mimamo_tf.export: SavedModel ({card.compute_dtype} compute; signature serving_default: faces -> "
           f"arousal, valence) and model_card.json in {directory}")
     if card.litert:
@@ -55,6 +63,10 @@ def main(flag_values):
             size = os.path.getsize(os.path.join(directory, name)) / 2**20
             print(f"mimamo_tf.export: LiteRT {kind}: {os.path.join(directory, name)} ({size:.1f} MB; faces "
                   f"{tuple(shape)})")
+    for signature, name in (card.onnx or {}).items():
+        size = os.path.getsize(os.path.join(directory, name)) / 2**20
+        print(f"mimamo_tf.export: ONNX {signature}: {os.path.join(directory, name)} ({size:.1f} MB; float32, any window "
+              "and batch; run it with onnxruntime, or predict --model=" + os.path.join(directory, "model.onnx") + ")")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""``python -m mimamo_tf.predict --model=saved_models/NAME|FILE.tflite --input=VIDEO|DIR|GLOB|CAMERA|URL --output_dir=OUT [--overlay] [--fill_missing] [--faces=all] [--jsonl -]``
+"""``python -m mimamo_tf.predict --model=saved_models/NAME|FILE.tflite|model.onnx --input=VIDEO|DIR|GLOB|CAMERA|URL --output_dir=OUT [--overlay] [--fill_missing] [--faces=all] [--jsonl -]``
 
 Valence and arousal for every frame of the face (``--faces=largest``, the default) or of every
 face (``--faces=all``) in each video, from a model exported by ``python -m mimamo_tf.export``.
@@ -57,7 +57,8 @@ from mimamo_tf.window_plan import DEFAULT_OVERLAP
 
 
 def define_flags(flag_values):
-    flags.DEFINE_string("model", None, "An export directory (SavedModel + model_card.json) or a .tflite file in one.",
+    flags.DEFINE_string("model", None, "An export directory (SavedModel + model_card.json), or a .tflite or .onnx file in one "
+                        "(ONNX: pip install 'mimamo_tf[onnx]').",
                         flag_values=flag_values)
     flags.DEFINE_string("input", None,
                         "A video file, a folder of videos, a glob pattern (quote it), a camera index (0, 1, ...) or a "

@@ -1,8 +1,8 @@
 """``python -m mimamo_tf.bench export --export_dir=saved_models/demo --data_dir=data/tfrecords --data_root=data/synthetic``:
 what each model file of an export costs and gives, side by side.
 
-Every file (the SavedModel, ``model.tflite``, ``model_dynamic_range.tflite`` when present) runs
-through ``Predictor.predict_faces`` on the faces ``predict`` sees: each video of the split aligned
+Every file (the SavedModel, ``model.tflite``, ``model_dynamic_range.tflite``, ``model.onnx`` when
+present) runs through ``Predictor.predict_faces`` on the faces ``predict`` sees: each video of the split aligned
 from its raw file by the face pipeline ``Predictor.predict_video`` runs (``labelled_videos``; the
 faces are found once and shared by every file), windows overlapping as ``predict``'s default, values
 clipped to the label scale as ``predict`` clips them (compared on the labels' [-1, 1]). So the CCC
@@ -22,7 +22,7 @@ from absl import flags
 
 from mimamo_tf.benchmarks.labelled_videos import add_predict_faces, official_ccc, read_split
 from mimamo_tf.inference import Predictor
-from mimamo_tf.serving.model_card import LITERT_FILES
+from mimamo_tf.serving.model_card import LITERT_FILES, ONNX_FILES, SIGNATURE
 from mimamo_tf.window_plan import DEFAULT_OVERLAP
 
 
@@ -47,9 +47,9 @@ def define_flags(flag_values):
 
 def main(flag_values):
     export_dir = flag_values.export_dir
-    files = [("SavedModel", export_dir)] + [
-        (f"LiteRT {kind}", os.path.join(export_dir, name)) for kind, name in LITERT_FILES.items()
-        if os.path.isfile(os.path.join(export_dir, name))]
+    candidates = [(f"LiteRT {kind}", os.path.join(export_dir, name)) for kind, name in LITERT_FILES.items()]
+    candidates.append(("ONNX", os.path.join(export_dir, ONNX_FILES[SIGNATURE])))
+    files = [("SavedModel", export_dir)] + [(name, path) for name, path in candidates if os.path.isfile(path)]
     videos = read_split(flag_values.data_dir, flag_values.split, stored_faces=flag_values.faces == "stored")
     if flag_values.faces == "videos":
         add_predict_faces(videos, flag_values.data_root)

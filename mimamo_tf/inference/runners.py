@@ -1,6 +1,6 @@
 """Exported models (``mimamo_tf.serving.export_run``) as one callable: windows of faces -> predictions.
 
-``load_runner(path)`` takes an export directory (its SavedModel), or a ``.tflite`` file of one,
+``load_runner(path)`` takes an export directory (its SavedModel), or a ``.tflite`` or ``.onnx`` file of one,
 and checks it is what ``export`` writes: a ``serving_default`` signature taking ``faces`` and
 returning ``arousal`` and ``valence``, and the ``model_card.json`` beside it (the context frames
 and the window the model was trained with come from there).
@@ -14,8 +14,8 @@ from ai_edge_litert.interpreter import Interpreter
 
 from mimamo_tf.cli_startup import native_stderr_captured
 from mimamo_tf.errors import InputError
-from mimamo_tf.serving.model_card import (LITERT_FILES, OUTPUTS, SIGNATURE, SPLIT_SIGNATURES, ModelCardError,
-                                          read_card)
+from mimamo_tf.serving.model_card import (LITERT_FILES, ONNX_FILES, OUTPUTS, SIGNATURE, SPLIT_SIGNATURES,
+                                          ModelCardError, read_card)
 
 
 class PredictError(InputError, ValueError):
@@ -153,8 +153,69 @@ class LiteRTRunner:
         return np.stack(results)
 
 
+class OnnxRunner:
+    """The ONNX files of an export (``export --onnx``) on onnxruntime (``pip install
+    'mimamo_tf[onnx]'``): ``model.onnx`` (any window and batch) and, when its two parts lie beside it
+    (``model_frame_features.onnx``, ``model_window_from_features.onnx``), the model in two parts as
+    the SavedModel has it (``split``)."""
+
+    kind = "ONNX"
+
+    def __init__(self, path, num_threads=None):
+        try:
+            import onnxruntime  # deferred: optional (mimamo_tf[onnx])
+        except ImportError:
+            raise PredictError(f"--model={path}: an ONNX model needs onnxruntime: pip install 'mimamo_tf[onnx]'") from None
+        directory = os.path.dirname(os.path.abspath(path))
+        self.card = read_model_card(directory, path)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = int(num_threads or os.cpu_count() or 1)
+
+        def session(file_path):
+            try:
+                return onnxruntime.InferenceSession(file_path, options, providers=["CPUExecutionProvider"])
+            except Exception as error:  # noqa: B902 — onnxruntime's own exception types
+                raise PredictError(f"--model={file_path}: not an ONNX model onnxruntime can run ({error})") from None
+
+        self._session = session(path)
+        inputs = [tensor.name for tensor in self._session.get_inputs()]
+        outputs = [tensor.name for tensor in self._session.get_outputs()]
+        if inputs != ["faces"] or not set(OUTPUTS) <= set(outputs):
+            raise PredictError(f"--model={path}: takes {inputs} and returns {outputs}; expected faces -> "
+                               f"{', '.join(OUTPUTS)} (a model.onnx written by export --onnx)")
+        parts = [os.path.join(directory, ONNX_FILES[name]) for name in SPLIT_SIGNATURES]
+        self._split = [session(part) for part in parts] if all(os.path.isfile(part) for part in parts) else None
+        self.context = self.card.context_frames
+        self.window = self.card.trained_window
+        self.path = path
+
+    @property
+    def split(self):
+        """Whether the model's two parts lie beside it (``frame_features``, ``window_from_features``)."""
+        return self._split is not None
+
+    def __call__(self, faces):
+        """As ``SavedModelRunner.__call__``."""
+        out = dict(zip([o.name for o in self._session.get_outputs()],
+                       self._session.run(None, {"faces": np.asarray(faces, np.uint8)})))
+        return np.stack([out[name] for name in OUTPUTS], -1)
+
+    def frame_features(self, faces):
+        """As ``SavedModelRunner.frame_features``."""
+        return self._split[0].run(["spatial_features"], {"faces": np.asarray(faces, np.uint8)[None]})[0][0]
+
+    def from_features(self, faces, spatial_features):
+        """As ``SavedModelRunner.from_features``."""
+        session = self._split[1]
+        out = dict(zip([o.name for o in session.get_outputs()],
+                       session.run(None, {"faces": np.asarray(faces, np.uint8),
+                                          "spatial_features": np.asarray(spatial_features, np.float32)})))
+        return np.stack([out[name] for name in OUTPUTS], -1)
+
+
 def load_runner(path, num_threads=None):
-    """The runner of ``path``: an export directory (SavedModel) or a ``.tflite`` file in one."""
+    """The runner of ``path``: an export directory (SavedModel), or a ``.tflite`` or ``.onnx`` file in
+    one."""
     path = os.fspath(path)
     if os.path.isdir(path):
         if not os.path.isfile(os.path.join(path, "saved_model.pb")):
@@ -166,4 +227,8 @@ def load_runner(path, num_threads=None):
         if not os.path.isfile(path):
             raise PredictError(f"--model={path}: no such file")
         return LiteRTRunner(path, num_threads)
-    raise PredictError(f"--model={path}: expected an export directory (saved_models/NAME) or a .tflite file")
+    if path.endswith(".onnx"):
+        if not os.path.isfile(path):
+            raise PredictError(f"--model={path}: no such file")
+        return OnnxRunner(path, num_threads)
+    raise PredictError(f"--model={path}: expected an export directory (saved_models/NAME), a .tflite or an .onnx file")

@@ -12,17 +12,21 @@
   CPU and computes what the LiteRT files compute;
 * with ``tflite``: ``model.tflite`` (LiteRT, builtin ops only, float32, one fixed window, batch 1);
   with ``quantize="dynamic"`` also ``model_dynamic_range.tflite`` (int8 weights, float activations);
+* with ``onnx``: ``model.onnx`` and, for a network on stored features, the two parts as
+  ``model_frame_features.onnx`` and ``model_window_from_features.onnx`` (``onnx_export``: float32,
+  any window and batch, each checked against the Keras model before it is written);
 * ``model_card.json`` (``model_card.ModelCard``): the input contract, outputs, the training labels'
   scale (the outputs are on [-1, 1]; ``predict`` maps them onto it), backbone, training data,
   validation metrics of the exported epoch, the SavedModel's compute precision, package version.
 """
 
+import dataclasses
 import os
 import tempfile
 
 from mimamo_tf import __version__, runs
 from mimamo_tf.data import shards
-from mimamo_tf.serving import litert
+from mimamo_tf.serving import litert, onnx_export
 from mimamo_tf.serving.face_model import (ExportError, build_face_model, build_split_models, check_compute_dtype,
                                           fixed_window_model, rebuild_network)
 from mimamo_tf.serving.model_card import (LITERT_FILES, SIGNATURE, SPLIT_SIGNATURES, LiteRTFiles, ModelCard,
@@ -100,9 +104,10 @@ def model_card(config, backbone_record, model_dir, checkpoint, litert_files=None
 
 
 def export_run(model_dir, export_dir, checkpoint="best", tflite=False, quantize=None, tflite_window=0,
-               compute_dtype="float32"):
+               compute_dtype="float32", onnx=False):
     """Writes the face-input SavedModel and ``model_card.json`` of a run into ``export_dir`` (and the
-    LiteRT files with ``tflite``; ``quantize="dynamic"`` implies it).
+    LiteRT files with ``tflite``; ``quantize="dynamic"`` implies it; the ONNX files with ``onnx``,
+    ``onnx_export``, float32 always).
 
     The SavedModel's network computes in ``compute_dtype`` (``face_model.COMPUTE_DTYPES``), whatever
     the run's ``--mixed_precision``; the LiteRT files are float32 always.
@@ -128,6 +133,14 @@ def export_run(model_dir, export_dir, checkpoint="best", tflite=False, quantize=
         window = tflite_window or run.config.data.window
         written = export_litert(run.model, run.config, run.backbone, export_dir, window, quantize)
         litert_files = LiteRTFiles(window=window, files={kind: os.path.basename(path) for kind, path in written.items()})
-    card = model_card(run.config, run.backbone_record, model_dir, checkpoint, litert_files, compute_dtype)
+    onnx_files = None
+    if onnx:
+        float32 = network if compute_dtype == "float32" else rebuild_network(run.model, run.config, "float32")
+        split = build_split_models(float32, run.config, run.backbone)
+        models = {SIGNATURE: build_face_model(float32, run.config, run.backbone),
+                  **(dict(zip(SPLIT_SIGNATURES, split)) if split else {})}
+        onnx_files = onnx_export.export_onnx(models, export_dir, run.config.data.window, run.config.model.context_frames)
+    card = dataclasses.replace(
+        model_card(run.config, run.backbone_record, model_dir, checkpoint, litert_files, compute_dtype), onnx=onnx_files)
     write_card(card, export_dir)
     return card

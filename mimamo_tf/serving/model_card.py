@@ -31,6 +31,9 @@ SCHEMA_VERSION = 1
 # The LiteRT files an export directory can hold, by kind.
 LITERT_FILES = {"float32": "model.tflite", "dynamic_range": "model_dynamic_range.tflite"}
 SIGNATURE = "serving_default"
+# The ONNX files an export can hold (``export --onnx``), by the signature each one is.
+ONNX_FILES = {"serving_default": "model.onnx", "frame_features": "model_frame_features.onnx",
+              "window_from_features": "model_window_from_features.onnx"}
 # The face model in two parts (``face_model.build_split_models``), for clients that keep each face's
 # backbone feature while windows overlap: faces -> spatial_features; faces + spatial_features ->
 # arousal, valence.
@@ -76,6 +79,8 @@ class ModelCard:
             (``mimamo_tf.data.label_scale.LabelScale``, from the training split's manifest): the
             model's outputs are on [-1, 1], and ``predict`` maps them onto this scale. None for
             cards written before it was recorded: [-1, 1].
+        onnx: the ONNX files (``export --onnx``): ``{signature: file name}``, float32, any window and
+            batch; None when not written.
         frame_rate: the frame rate the training videos were resampled to (``prepare --target_fps``,
             ``mimamo_tf.frame_rate``): ``predict`` samples a video at it, so a snippet spans the time
             it spanned in training. None: each training video kept its own rate (or a card written
@@ -99,6 +104,7 @@ class ModelCard:
     face_geometry: Optional[object] = None
     label_scale: Optional[LabelScale] = None
     frame_rate: Optional[float] = None
+    onnx: Optional[Dict[str, str]] = None
     package_version: str = ""
     schema_version: int = SCHEMA_VERSION
 
@@ -153,6 +159,13 @@ class ModelCard:
                                "(dynamic_range: int8 weights); a model on stored features also has the "
                                "frame_features (one face per call) and window_from_features signatures",
             },
+            "onnx": None if not self.onnx else {
+                "files": dict(self.onnx),
+                "description": "ONNX (tf2onnx), float32 compute, any window and batch; one file per signature: "
+                               "serving_default (faces -> arousal, valence) and, for a model on stored features, "
+                               "frame_features (faces -> spatial_features) and window_from_features (faces, "
+                               "spatial_features -> arousal, valence)",
+            },
         }
 
     @classmethod
@@ -182,6 +195,7 @@ class ModelCard:
                 face_geometry=data.get("face_geometry"),
                 label_scale=_optional_label_scale(data.get("label_scale")),
                 frame_rate=float(faces["frame_rate"]) if faces.get("frame_rate") else None,
+                onnx=dict(data["onnx"]["files"]) if data.get("onnx") else None,
                 package_version=str(data.get("package_version", "")), schema_version=version)
         except (KeyError, TypeError, ValueError) as error:
             raise ModelCardError(f"{source}: not a model card written by mimamo_tf.export (missing or bad "

@@ -1,0 +1,84 @@
+"""ONNX files of an export (``export --onnx``), converted by tf2onnx, checked by ONNX's checker and
+by onnxruntime against the Keras model before they are written.
+
+One file per signature (an ONNX model is one graph): ``model.onnx`` (``serving_default``: faces ->
+arousal, valence) and, for a network on stored features, ``model_frame_features.onnx`` and
+``model_window_from_features.onnx`` (``model_card.ONNX_FILES``), float32, every dimension but the
+face's dynamic (any window, any batch). The network has no FFT (the pyramid is constant real matrix
+products, ``phase.pyramid_filters``), so the whole model converts with standard ONNX ops.
+
+tf2onnx leaves an op it cannot convert in the graph and still writes the file, so a conversion is
+only kept when ``onnx.checker`` passes, onnxruntime loads it and its outputs on a random window equal
+the Keras model's (``CHECK_TOLERANCE`` of the largest output): a file that computes something else is
+never written.
+
+Optional dependency: ``pip install mimamo_tf[onnx]`` (tf2onnx, onnx, onnxruntime).
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from mimamo_tf.atomic_files import write_bytes
+from mimamo_tf.serving.face_model import ExportError
+from mimamo_tf.serving.litert import _input_signature
+from mimamo_tf.serving.model_card import FACE_SIZE, ONNX_FILES
+
+# tf2onnx 1.17 converts up to opset 18; 17 is the first with every op the network needs, and what
+# onnxruntime builds for years run.
+ONNX_OPSET = 17
+# Largest difference allowed between onnxruntime and the Keras model, relative to the largest output.
+CHECK_TOLERANCE = 1e-4
+INSTALL_HINT = "pip install 'mimamo_tf[onnx]' (tf2onnx, onnx, onnxruntime)"
+
+
+def _modules():
+    try:
+        import onnx  # deferred: optional (mimamo_tf[onnx])
+        import onnxruntime  # deferred: optional (mimamo_tf[onnx])
+        import tf2onnx  # deferred: optional (mimamo_tf[onnx])
+    except ImportError as error:
+        raise ExportError(f"--onnx needs tf2onnx, onnx and onnxruntime ({error.name} is missing): {INSTALL_HINT}") from None
+    return onnx, onnxruntime, tf2onnx
+
+
+def convert(model, name, sample):
+    """``model`` (a Keras model of the export) as an ONNX ``ModelProto``, checked: ``ExportError``
+    naming the signature and what failed when tf2onnx could not convert it faithfully."""
+    onnx, onnxruntime, tf2onnx = _modules()
+    signature = _input_signature(model, static_batch=False)
+    function = tf.function(lambda *inputs: model(*inputs, training=False), input_signature=signature)
+    proto, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=ONNX_OPSET)
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+        session = onnxruntime.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    except Exception as error:  # noqa: B902 — the checker's and onnxruntime's own exception types
+        raise ExportError(f"--onnx: {name} does not convert to ONNX opset {ONNX_OPSET} with tf2onnx: {error}") from None
+    got = dict(zip([output.name for output in session.get_outputs()], session.run(None, sample)))
+    expected = model(sample if len(sample) > 1 else sample["faces"], training=False)
+    for key, value in expected.items():
+        value = np.asarray(value, np.float32)
+        difference = float(np.abs(got[key] - value).max()) if key in got else np.inf
+        if not difference <= CHECK_TOLERANCE * max(1.0, float(np.abs(value).max())):
+            raise ExportError(f"--onnx: {name}'s ONNX file gives {key} {difference:.3g} away from the model's on a "
+                              "random window: not written")
+    return proto
+
+
+def export_onnx(models, export_dir, window, context, seed=0):
+    """Writes ``{signature: Keras model}`` (the export's float32 face model and its two parts) as
+    ONNX files into ``export_dir`` (``ONNX_FILES``); returns ``{signature: file name}``."""
+    rng = np.random.default_rng(seed)
+    faces = rng.integers(0, 256, (1, window + 2 * context, FACE_SIZE, FACE_SIZE, 3)).astype(np.uint8)
+    written = {}
+    for name, model in models.items():
+        sample = {"faces": faces[:, context: context + window] if name == "frame_features" else faces}
+        for tensor in model.inputs:
+            key = tensor.name.split(":")[0]
+            if key != "faces":
+                sample[key] = rng.normal(size=(1, window, tensor.shape[-1])).astype(np.float32)
+        proto = convert(model, name, sample)
+        write_bytes(os.path.join(export_dir, ONNX_FILES[name]), proto.SerializeToString())
+        written[name] = ONNX_FILES[name]
+    return written

@@ -1,0 +1,81 @@
+"""export --onnx and predict --model=model.onnx: the ONNX files (tf2onnx) of a trained run, run by
+onnxruntime in a fresh process and by ``Predictor``, equal the SavedModel within 1e-4; a graph
+tf2onnx cannot express is refused, not written."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow  # converting and checking the three graphs takes a while
+onnxruntime = pytest.importorskip("onnxruntime", reason="ONNX tests need onnxruntime: pip install 'mimamo_tf[onnx]'")
+pytest.importorskip("tf2onnx", reason="ONNX tests need tf2onnx: pip install 'mimamo_tf[onnx]'")
+
+
+@pytest.fixture(scope="module")
+def onnx_export(exported_run, tmp_path_factory):
+    """The exported_run fixture's run exported again with --onnx (a fresh process, as a user runs it)."""
+    model_dir, _, video = exported_run
+    export_dir = tmp_path_factory.mktemp("onnx") / "export"
+    result = subprocess.run([sys.executable, "-m", "mimamo_tf.export", f"--model_dir={model_dir}",
+                             f"--export_dir={export_dir}", "--onnx"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "ONNX serving_default" in result.stdout
+    return export_dir, video
+
+
+def test_onnx_files_equal_the_saved_model_signature_by_signature(onnx_export):
+    """Each ONNX file, on onnxruntime, gives its SavedModel signature's outputs within 1e-4, at the
+    trained window and at another (the ONNX window and batch are free)."""
+    from mimamo_tf.inference.runners import OnnxRunner, SavedModelRunner
+    from mimamo_tf.serving.model_card import ONNX_FILES, read_card
+
+    export_dir, video = onnx_export
+    card = read_card(export_dir)
+    assert card.onnx == ONNX_FILES and all((export_dir / name).is_file() for name in ONNX_FILES.values())
+    saved, onnx = SavedModelRunner(str(export_dir)), OnnxRunner(str(export_dir / "model.onnx"))
+    assert onnx.split and saved.split
+    context = card.context_frames
+    rng = np.random.default_rng(3)
+    for window, batch in ((card.trained_window, 1), (5, 2)):
+        faces = video["rgb224"][np.clip(np.arange(-context, window + context), 0, len(video["rgb224"]) - 1)]
+        faces = np.stack([faces, faces[::-1]])[:batch]
+        np.testing.assert_allclose(onnx(faces), saved(faces), atol=1e-4)
+        features = saved.frame_features(faces[0, context:context + window])
+        np.testing.assert_allclose(onnx.frame_features(faces[0, context:context + window]), features, atol=1e-4)
+        given = np.repeat(features[None], batch, 0) + rng.normal(0, 0.1, (batch, *features.shape)).astype(np.float32)
+        np.testing.assert_allclose(onnx.from_features(faces, given), saved.from_features(faces, given), atol=1e-4)
+
+
+def test_predict_on_model_onnx_gives_the_saved_model_predictions(onnx_export):
+    """``Predictor`` on model.onnx (the backbone once per face, its two parts) predicts a video's
+    faces as the SavedModel does, within 1e-4."""
+    from mimamo_tf.inference import Predictor
+
+    export_dir, video = onnx_export
+    faces, found = video["rgb224"], np.ones(len(video["rgb224"]), np.int64)
+    found[3] = 0
+    onnx = Predictor.load(str(export_dir / "model.onnx"))
+    assert onnx.runner.kind == "ONNX" and onnx.reuses_features
+    np.testing.assert_allclose(onnx.predict_faces(faces, found), Predictor.load(str(export_dir)).predict_faces(faces, found),
+                               atol=1e-4)
+
+
+def test_a_graph_onnx_cannot_express_is_refused_not_written(tmp_path):
+    """tf2onnx writes a file even when it leaves ops unconverted; the export refuses it, naming the
+    signature (here an FFT, which the network itself does not use)."""
+    import keras
+    import tensorflow as tf
+
+    from mimamo_tf.serving.face_model import ExportError
+    from mimamo_tf.serving.onnx_export import convert
+
+    class Spectrum(keras.layers.Layer):
+        def call(self, x):
+            return {"arousal": tf.math.angle(tf.signal.fft(tf.complex(x, tf.zeros_like(x))))}
+
+    inputs = keras.Input((4,), name="faces")
+    model = keras.Model(inputs, Spectrum()(inputs))
+    with pytest.raises(ExportError, match="fft_probe does not convert to ONNX"):
+        convert(model, "fft_probe", {"faces": np.ones((1, 4), np.float32)})
