@@ -7,6 +7,10 @@ arousal, valence) and, for a network on stored features, ``model_frame_features.
 face's dynamic (any window, any batch). The network has no FFT (the pyramid is constant real matrix
 products, ``phase.pyramid_filters``), so the whole model converts with standard ONNX ops.
 
+One op is converted by this module rather than by tf2onnx's own rule: ``Atan2`` (``atan2_onnx``).
+tf2onnx 1.17 builds it from ``Sign``, which loses the sign of a zero: ``atan2(-0, x < 0)`` comes out
+``+pi`` where TensorFlow (and IEEE 754) give ``-pi``, and a phase difference can land exactly there.
+
 tf2onnx leaves an op it cannot convert in the graph and still writes the file, so a conversion is
 only kept when ``onnx.checker`` passes, onnxruntime loads it and its outputs on a random window equal
 the Keras model's (``CHECK_TOLERANCE`` of the largest output): a file that computes something else is
@@ -43,13 +47,46 @@ def _modules():
     return onnx, onnxruntime, tf2onnx
 
 
+def atan2_onnx(ctx, node, name, args):
+    """tf2onnx handler (``custom_op_handlers``) for TensorFlow's ``Atan2``, with IEEE 754's signed
+    zeros and infinities: ``atan(y / x)`` plus ``+-pi`` where ``x`` is negative or ``-0`` (the sign
+    of ``y``, ``-0`` included, choosing), ``x`` taken as ``+-1`` where both are zeros, ``+-1`` for the ratio of
+    two infinities."""
+    import tf2onnx  # deferred: optional (mimamo_tf[onnx])
+
+    y, x = node.input
+    np_dtype = tf2onnx.utils.map_onnx_to_numpy_type(ctx.get_dtype(y))
+
+    def const(tag, value):
+        return ctx.make_const(tf2onnx.utils.make_name(f"{name}_{tag}"), np.array(value, np_dtype)).output[0]
+
+    def op(kind, *inputs):
+        return ctx.make_node(kind, list(inputs), name=tf2onnx.utils.make_name(f"{name}_{kind}")).output[0]
+
+    zero, one, pi = const("zero", 0.0), const("one", 1.0), const("pi", np.pi)
+
+    def negative(v):  # v < 0, or v is -0 (1 / -0 = -inf)
+        return op("Or", op("Less", v, zero), op("Less", op("Div", one, v), zero))
+
+    # Two zeros: atan2(y, +-0) is atan2(y, +-1) (the sign of y kept).
+    unit = op("Where", negative(x), op("Neg", one), one)
+    ratio = op("Div", y, op("Where", op("And", op("Equal", x, zero), op("Equal", y, zero)), unit, x))
+    ratio = op("Where", op("And", op("IsInf", x), op("IsInf", y)), op("Mul", op("Sign", y), op("Sign", x)), ratio)
+    angle = op("Atan", ratio)
+    turned = op("Add", angle, op("Where", negative(y), op("Neg", pi), pi))
+    ctx.remove_node(node.name)  # (where x >= +0 the angle is kept as it is: adding 0 would lose a -0)
+    return ctx.make_node("Where", [negative(x), turned, angle], outputs=[node.output[0]],
+                         name=tf2onnx.utils.make_name(name))
+
+
 def convert(model, name, sample):
     """``model`` (a Keras model of the export) as an ONNX ``ModelProto``, checked: ``ExportError``
     naming the signature and what failed when tf2onnx could not convert it faithfully."""
     onnx, onnxruntime, tf2onnx = _modules()
     signature = _input_signature(model, static_batch=False)
     function = tf.function(lambda *inputs: model(*inputs, training=False), input_signature=signature)
-    proto, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=ONNX_OPSET)
+    proto, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=ONNX_OPSET,
+                                             custom_op_handlers={"Atan2": (atan2_onnx, [])})
     try:
         onnx.checker.check_model(proto, full_check=True)
         session = onnxruntime.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
