@@ -16,8 +16,11 @@ as ``predict``'s default (``--window_overlap``), and the float32 SavedModel also
   network: the backbone on the window's faces, the gray conversion + pyramid + phase differences
   + temporal CNN, and the spatial MLP + fusion + BiGRU + head.
 
+* the backbone's capacity: faces/s of the file's ``frame_features`` alone, in the batches
+  ``predict`` gives it (the faces new to each window), and end to end frames/s as a share of it.
+
 Target: >= 15 frames/s end to end with the ResNet50 backbone, the default float32 SavedModel and
-the default overlap (exit 1 when missed).
+the default overlap, and >= 90% of that file's backbone capacity (exit 1 when missed).
 """
 
 import os
@@ -43,6 +46,7 @@ from mimamo_tf.serving.model_card import LiteRTFiles, write_card
 from mimamo_tf.window_plan import DEFAULT_OVERLAP
 
 TARGET_FPS = 15.0
+SHARE_OF_CAPACITY = 0.9  # of the backbone's own faces/s: the rest of the pipeline keeps out of its way
 
 
 def build_export(directory, backbone_spec, window, with_litert=True, compute_dtype="float32", network=None):
@@ -124,6 +128,18 @@ def model_stage_seconds(config, model, backbone, window, repeats):
     }
 
 
+def backbone_capacity(predictor, batch, faces=32):
+    """Faces/s of the export's backbone alone (``frame_features``) in batches of ``batch`` faces."""
+    rng = np.random.default_rng(0)
+    batch_faces = rng.integers(0, 256, (batch, 224, 224, 3)).astype(np.uint8)
+    predictor.runner.frame_features(batch_faces)  # set-up stays out
+    calls = max(2, faces // batch)
+    start = time.perf_counter()
+    for _ in range(calls):
+        predictor.runner.frame_features(batch_faces)
+    return calls * batch / (time.perf_counter() - start)
+
+
 def with_bfloat16(requested, choice):
     """Whether to time the bfloat16 SavedModel: as ``--bfloat16`` says, else where it is native."""
     return choice.precision == "bfloat16" if requested is None else requested
@@ -172,18 +188,25 @@ def main(flag_values):
             predictor = Predictor.load(model_path, window_overlap=run_overlap)
             predictor.warm_up()
             result = predictor.predict_video(path)
-            rows.append((name, result.num_frames, result.seconds))
+            # The backbone alone, in the batches this path gives it: the faces new to each window.
+            capacity = backbone_capacity(predictor, predictor.stride) if predictor.reuses_features else None
+            rows.append((name, result.num_frames, result.seconds, capacity))
         stages = model_stage_seconds(config, model, backbone, window, flag_values.repeats)
     frames = rows[0][1]
     print(f"clip: {os.path.basename(path)} {info.width}x{info.height}, {frames} frames; network: paper "
           f"configuration on {flag_values.backbone} features, windows of {window} + 2 x {config.model.context_frames} "
           f"context frames; {os.cpu_count()} CPU cores")
-    header = f"{'model file':44s} {'end to end fps':>15s} {'decode s':>9s} {'faces s':>8s} {'model s':>8s} {'model fps':>10s}"
+    header = (f"{'model file':44s} {'end to end fps':>15s} {'decode s':>9s} {'faces s':>8s} {'model s':>8s} "
+              f"{'model fps':>10s} {'backbone faces/s':>17s} {'share':>6s}")
     print(header)
     print("-" * len(header))
-    for name, count, seconds in rows:
-        print(f"{name:44s} {count / seconds['total']:15.1f} {seconds['decode']:9.2f} {seconds['faces']:8.2f} "
-              f"{seconds['model']:8.2f} {count / max(seconds['model'], 1e-9):10.1f}")
+    for name, count, seconds, capacity in rows:
+        fps = count / seconds["total"]
+        print(f"{name:44s} {fps:15.1f} {seconds['decode']:9.2f} {seconds['faces']:8.2f} {seconds['model']:8.2f} "
+              f"{count / max(seconds['model'], 1e-9):10.1f} "
+              + (f"{capacity:17.1f} {fps / capacity:6.0%}" if capacity else f"{'-':>17s} {'-':>6s}"))
+    print("backbone faces/s: the file's backbone alone (frame_features) in the batches predict gives it (the faces new "
+          "to each window); share: end to end frames/s over it")
     print()
     total = sum(stages.values())
     header = f"{'model stage (Keras, measured apart, per window)':52s} {'ms/window':>10s} {'frames/s':>9s} {'share':>6s}"
@@ -191,7 +214,9 @@ def main(flag_values):
     print("-" * len(header))
     for name, seconds in stages.items():
         print(f"{name:52s} {1000 * seconds:10.1f} {window / max(seconds, 1e-9):9.1f} {100 * seconds / total:5.0f}%")
-    fps = frames / rows[0][2]["total"]
-    verdict = "met" if fps >= TARGET_FPS else "MISSED"
-    print(f"\ntarget >= {TARGET_FPS:.0f} frames/s end to end ({rows[0][0]}, {flag_values.backbone}): {verdict} ({fps:.1f})")
-    return 0 if fps >= TARGET_FPS else 1
+    fps, capacity = frames / rows[0][2]["total"], rows[0][3]
+    met = fps >= TARGET_FPS and (capacity is None or fps >= SHARE_OF_CAPACITY * capacity)
+    print(f"\ntarget ({rows[0][0]}, {flag_values.backbone}): >= {TARGET_FPS:.0f} frames/s end to end and >= "
+          f"{SHARE_OF_CAPACITY:.0%} of the backbone's capacity"
+          + (f" ({SHARE_OF_CAPACITY * capacity:.1f})" if capacity else "") + f": {'met' if met else 'MISSED'} ({fps:.1f})")
+    return 0 if met else 1
