@@ -26,10 +26,21 @@ from mimamo_tf.serving.model_card import LITERT_FILES, ONNX_FILES, SIGNATURE
 from mimamo_tf.window_plan import DEFAULT_OVERLAP
 
 
+# What a SavedModel directory holds (the export directory also holds the LiteRT and ONNX files).
+SAVED_MODEL_PARTS = ("saved_model.pb", "fingerprint.pb", "variables", "assets")
+
+
 def _size_mb(path):
-    if os.path.isdir(path):
-        return sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names) / 2**20
-    return os.path.getsize(path) / 2**20
+    if not os.path.isdir(path):
+        return os.path.getsize(path) / 2**20
+    total = 0
+    for part in SAVED_MODEL_PARTS:
+        part = os.path.join(path, part)
+        if os.path.isfile(part):
+            total += os.path.getsize(part)
+        for root, _, names in os.walk(part):
+            total += sum(os.path.getsize(os.path.join(root, name)) for name in names)
+    return total / 2**20
 
 
 def define_flags(flag_values):
