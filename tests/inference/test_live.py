@@ -445,3 +445,43 @@ def test_every_face_live_gives_the_rows_of_predict_faces_all_on_the_same_frames(
     for person in people:
         frames = [row["frame"] for row in rows if row["face_id"] == person]
         assert frames == sorted(frames)
+
+
+class _TwoSeatsDetector(faces.FaceDetector):
+    """Two faces at fixed seats, left and right; the left seat is empty in frames brighter than 150
+    (the served frames say who is there). Found a little slowly, so the reader outruns it."""
+
+    name = "two_seats"
+
+    def detect(self, frame_rgb):
+        time.sleep(0.01)
+        found = []
+        for dx in ((0, 64) if frame_rgb.mean() <= 150 else (64,)):
+            landmarks = np.float32([[52, 40], [76, 40], [64, 54], [55, 66], [73, 66]]) + [dx, 0]
+            found.append(faces.FaceDetection(box=np.float32([40 + dx, 24, 88 + dx, 80]), landmarks=landmarks,
+                                             score=0.99))
+        return found
+
+
+@pytest.mark.slow  # a few seconds of serving
+def test_every_face_live_keeps_ids_across_drops_by_the_reentry_rule():
+    """Every face, served faster than it is processed: each drop starts a new segment (a new
+    identity stream), and a person there keeps their id (the file rule: the same place within the
+    re-entry time, the frames dropped counted) — the right-hand person stays 1 after the left one
+    has gone, where a fresh start would number them 0."""
+    from mimamo_tf.inference import Predictor
+    from mimamo_tf.inference.live import open_live_source, predict_live
+    from mimamo_tf.testing.mjpeg_server import MjpegServer, jpeg_frames
+
+    served = [np.full((96, 192, 3), 60 + t if t < 40 else 160 + t % 40, np.uint8) for t in range(120)]
+    config = faces.FacePipelineConfig(detect_every=1, smoothing_sigma=0)
+    predictor = Predictor(_WindowMeanRunner(), face_config=config, detector=_TwoSeatsDetector(), window_overlap=0.5)
+    rows = []
+    with MjpegServer(jpeg_frames(served), fps=150, connections=1) as server:
+        summary = predict_live(predictor, open_live_source(server.url), rows.append, latency=0.4,
+                               reconnect_seconds=0, faces="all")
+    assert summary.dropped > 0 and any(start > 45 for start in summary.segment_starts[1:]), summary.segment_starts
+    ids = {}
+    for row in rows:
+        ids.setdefault(row["frame"] >= 40, set()).add(row["face_id"])
+    assert ids[False] == {0, 1} and ids[True] == {1}, ids
