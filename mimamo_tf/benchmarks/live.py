@@ -44,7 +44,7 @@ from mimamo_tf.config import ExperimentConfig
 from mimamo_tf.inference import Predictor
 from mimamo_tf.errors import InputError
 from mimamo_tf import hardware
-from mimamo_tf.inference.live import lookahead_frames, open_live_source, predict_live, run_pipeline
+from mimamo_tf.inference.live import FramesWithoutDrops, lookahead_frames, open_live_source, predict_live, run_pipeline
 from mimamo_tf.serving.model_card import LITERT_FILES
 from mimamo_tf.sample_clips import clip_path
 from mimamo_tf.testing.mjpeg_server import jpeg_frames, MjpegServer
@@ -73,34 +73,9 @@ REAL_TIME_ROOM = 28.0  # faces/s of backbone capacity from which 25 frames/s sho
 SHARE_OF_CAPACITY = 0.9
 
 
-class FramesInMemory(threading.Thread):
-    """Decoded frames as a ``live.FrameReader`` gives them, never dropped (it waits for room):
-    the pipeline's capacity, as fast as it goes."""
-
-    def __init__(self, frames):
-        super().__init__(daemon=True, name="mimamo-bench-frames")
-        self.frames = frames
-        self.queue = queue.Queue(maxsize=8)
-        self.frames_read, self.dropped, self.reconnects = len(frames), 0, 0
-        self._stopping = threading.Event()
-
-    def run(self):
-        for index, frame in enumerate(self.frames):
-            if self._stopping.is_set():
-                break
-            self.queue.put(("frame", index, time.monotonic(), None, frame, 0))
-        self.queue.put(("end", None, 0))
-
-    def stop(self):
-        self._stopping.set()
-
-    def close_input(self):
-        return 0
-
-
 def pipeline_capacity(predictor, frames, faces="largest"):
     """Frames/s of the live pipeline on frames already in memory."""
-    summary = run_pipeline(predictor, FramesInMemory(frames), 25.0, lambda row: None, faces=faces)
+    summary = run_pipeline(predictor, FramesWithoutDrops(frames), 25.0, lambda row: None, faces=faces)
     return len(frames) / summary.seconds
 
 

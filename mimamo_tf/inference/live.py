@@ -13,7 +13,7 @@ runs the one-face pipeline frame by frame (``faces.FaceStream``: detection, trac
 with its look-ahead); with an export in two parts the backbone stage runs once per face as faces come
 out; the calling thread cuts windows as they complete (``windows.LiveWindowStream``: the windows,
 sources and given frames ``predict`` gives a file), runs and merges them as a file's are
-(``predictor.WindowFeeder``), so every row is final — and written — as soon as its window has run.
+(``windows.WindowFeeder``), so every row is final — and written — as soon as its window has run.
 On a file of the same frames the rows equal ``predict``'s.
 
 Falling behind: a full queue holds the stage before it back; when the reader's queue is full it
@@ -41,8 +41,8 @@ from mimamo_tf.errors import InputError
 from mimamo_tf.faces import FaceStream
 from mimamo_tf.faces.identities import DEFAULT_REENTRY_SECONDS, IdentityStream, PeopleInFrame, PersonFrame
 from mimamo_tf.faces.smoothing import StreamingSmoother
-from mimamo_tf.inference.predictor import COLUMNS, WindowFeeder, frame_row
-from mimamo_tf.inference.windows import LiveWindowStream
+from mimamo_tf.inference.frame_rows import COLUMNS, frame_row
+from mimamo_tf.inference.windows import LiveWindowStream, WindowFeeder
 
 # What --input accepts as a network stream (anything OpenCV's FFmpeg backend opens by URL).
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
@@ -235,6 +235,43 @@ class FrameReader(threading.Thread):
             pending += item[0] == "frame"
 
 
+class FramesWithoutDrops(threading.Thread):
+    """Frames of an iterable (a decoded file, frames in memory) as a ``FrameReader`` gives them, but
+    never dropped: it waits for room. For ``run_pipeline`` on a file (``predict``) and the live
+    pipeline's capacity (``bench live``). An exception the iterable raises ends the frames; it is
+    kept in ``error``."""
+
+    def __init__(self, frames, max_queued=8):
+        super().__init__(daemon=True, name="mimamo-live-frames")
+        self.frames = frames
+        self.queue = queue.Queue(maxsize=max_queued)
+        self.frames_read, self.dropped, self.reconnects = 0, 0, 0
+        self.error = None
+        self._stopping = threading.Event()
+
+    def run(self):
+        try:
+            for index, frame in enumerate(self.frames):
+                if self._stopping.is_set():
+                    break
+                self.queue.put(("frame", index, time.monotonic(), None, frame, 0))
+                self.frames_read += 1
+        except Exception as error:  # noqa: B902 — the caller raises it after the run
+            self.error = error
+        self.queue.put(("end", None, 0))
+
+    def stop(self):
+        self._stopping.set()
+
+    def close_input(self):
+        # Lets a reader that waits for room go on to its end.
+        while True:
+            try:
+                self.queue.get_nowait()
+            except queue.Empty:
+                return 0
+
+
 @dataclasses.dataclass
 class LiveSummary:
     """What a live run did.
@@ -425,11 +462,11 @@ def _feature_stage(predictor, inbox, outbox, seconds):
 
 class _SegmentRows:
     """Stage 3, one segment: aligned faces (and their features) -> windows, model, final rows
-    (``predictor.WindowFeeder`` on a ``windows.LiveWindowStream``), as ``(row, arrival)`` in frame
+    (``windows.WindowFeeder`` on a ``windows.LiveWindowStream``), as ``(row, arrival)`` in frame
     order."""
 
-    def __init__(self, predictor, fps, base, seconds):
-        self.fps, self.base = fps, base
+    def __init__(self, predictor, fps, base, seconds, raw=False):
+        self.fps, self.base, self.raw = fps, base, raw
         self.feeder = WindowFeeder(predictor, LiveWindowStream(predictor.window, predictor.context, predictor.stride),
                                    seconds)
         self.found = {}
@@ -452,6 +489,10 @@ class _SegmentRows:
             for t in range(frames.first, frames.end):
                 box, track, arrival, wall_time = self.found.pop(t)
                 found = box is not None
+                if self.raw:  # the values as the model gave them, for arrays (``predict`` on a file)
+                    values = frames.values[t - frames.first] if found and frames.values is not None else None
+                    rows.append(({"frame": self.base + t, "box": box, "track": int(track), "values": values}, arrival))
+                    continue
                 values = frames.values[t - frames.first] if found and frames.values is not None else (None, None)
                 row = frame_row(self.base + t, self.fps, int(track) if found else None, found,
                                 (box[0], box[1], box[2] - box[0], box[3] - box[1]) if found else None, *values)
@@ -462,7 +503,7 @@ class _SegmentRows:
 
 
 class _PersonWindows:
-    """One person's windows in a segment, from their first face on (``predictor.WindowFeeder`` on a
+    """One person's windows in a segment, from their first face on (``windows.WindowFeeder`` on a
     ``windows.LiveWindowStream``, frame ``k`` = the segment's frame ``first + k``). Frames they are
     away are held back until they come back (then fed, faceless) or leave for good (then their
     windows end on their last face): their windows are those of their span from the first to the
@@ -559,7 +600,7 @@ def predict_live(predictor, opened, on_row: Callable[[dict], None], latency=None
     Args:
         predictor: a ``Predictor`` (one face: the largest where a track starts).
         opened: ``open_live_source(...)``'s result.
-        on_row: called with each final row (a dict with ``predictor.COLUMNS``), in frame order.
+        on_row: called with each final row (a dict with ``frame_rows.COLUMNS``), in frame order.
         latency: seconds a row may wait after its frame arrived; at least the look-ahead the window
             and the face pipeline need (``lookahead_frames / fps``); the rest is the input queue.
             None: the look-ahead plus ``DEFAULT_QUEUE_SECONDS``.
@@ -603,12 +644,14 @@ def predict_live(predictor, opened, on_row: Callable[[dict], None], latency=None
 
 
 def run_pipeline(predictor, reader, fps, on_row, stop=None, on_event=lambda message: None, faces="largest",
-                 reentry_seconds=DEFAULT_REENTRY_SECONDS):
+                 reentry_seconds=DEFAULT_REENTRY_SECONDS, raw=False):
     """The live pipeline on ``reader`` (a ``FrameReader`` not yet started, or a thread with its ``queue``,
     ``stop``, ``close_input``, ``frames_read``, ``dropped`` and ``reconnects``):
     decoding (the reader's thread), faces (a thread), the backbone once per face (a thread, when the
     export has the model in two parts) and the windows and rows (the calling thread) overlap, each
-    handing the next its results through a short queue. Arguments and result as ``predict_live``'s."""
+    handing the next its results through a short queue. Arguments and result as ``predict_live``'s;
+    ``raw`` (one face): ``on_row`` takes ``{"frame", "box" ([x1, y1, x2, y2] or None), "track", "values"
+    ((2,) as the model gave them, or None)}`` instead of a row."""
     summary = LiveSummary()
     stop = stop or threading.Event()
     halt = threading.Event()  # this run's own stop: Ctrl-C, or a stage that failed
@@ -654,7 +697,8 @@ def run_pipeline(predictor, reader, fps, on_row, stop=None, on_event=lambda mess
             if kind == "segment":
                 summary.segments += 1
                 summary.segment_starts.append(item[1])
-                segment = (_SegmentRows if faces == "largest" else _SegmentPeopleRows)(predictor, fps, item[1], seconds)
+                segment = (_SegmentRows(predictor, fps, item[1], seconds, raw) if faces == "largest"
+                           else _SegmentPeopleRows(predictor, fps, item[1], seconds))
             elif kind in ("faces", "people"):
                 write(segment.add(item[1]))
             elif kind == "finish":

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 
 from mimamo_tf import video as video_io
 from mimamo_tf.atomic_files import replacing, write_text
-from mimamo_tf.inference.predictor import COLUMNS
+from mimamo_tf.inference.frame_rows import COLUMNS
 
 
 def write_csv(result, path):

@@ -12,10 +12,14 @@ Values are on the scale the model's training labels were annotated on (the card'
 ``--label_range=1,9``), mapped from the network's [-1, 1] and clipped to it (``clip=False``: not
 clipped).
 
-A video is read twice and never held in memory: pass 1 finds and follows the face
+A video is never held in memory. It is read twice: pass 1 finds and follows the face
 (``mimamo_tf.faces.locate_faces``, the pipeline data preparation uses), pass 2 aligns every frame
 and feeds windows of faces to the model as soon as they are complete (``windows.WindowStream``),
-each frame taking its window's prediction as ``windows.WindowMerge`` says (``WindowFeeder``).
+each frame taking its window's prediction as ``windows.WindowMerge`` says (``WindowFeeder``). One
+face of a video taken at its own rate, without ``fill_missing``, is read once instead, its stages
+overlapping (``live.run_pipeline`` without dropping frames: the one-pass face pipeline and windows
+give the two passes' faces and windows, tested), which is faster; every face, a resampled video,
+``fill_missing`` and a video with a frame that does not decode take the two passes.
 """
 
 import dataclasses
@@ -33,7 +37,9 @@ from mimamo_tf import window_plan
 from mimamo_tf.data.label_scale import MODEL_SCALE, LabelScale
 from mimamo_tf.faces import identities
 from mimamo_tf.inference.runners import PredictError, load_runner
-from mimamo_tf.inference.windows import WindowStream
+from mimamo_tf.inference import live
+from mimamo_tf.inference.frame_rows import frame_row
+from mimamo_tf.inference.windows import WindowFeeder, WindowStream
 
 
 class NoFaceWarning(UserWarning):
@@ -64,21 +70,6 @@ def face_geometry_mismatch(card):
             "off. Prepare the training data with --cropped_aligned_geometry=realign (the default) and train again")
 
 
-COLUMNS = ("frame", "time_s", "face_id", "face_found", "face_x", "face_y", "face_w", "face_h", "arousal", "valence")
-
-
-def frame_row(frame, fps, face_id=None, face_found=0, face_box=None, arousal=None, valence=None):
-    """One row of ``predict``'s CSV (``COLUMNS``) as a dict: box ``x, y, w, h`` in pixels to 0.1,
-    values to 1e-6; a missing value (None or NaN) is None."""
-    def value(x, digits):
-        return None if x is None or not np.isfinite(x) else round(float(x), digits)
-
-    x, y, w, h = face_box if face_box is not None else (None,) * 4
-    return {"frame": int(frame), "time_s": round(frame / fps, 4), "face_id": face_id, "face_found": int(face_found),
-            "face_x": value(x, 1), "face_y": value(y, 1), "face_w": value(w, 1), "face_h": value(h, 1),
-            "arousal": value(arousal, 6), "valence": value(valence, 6)}
-
-
 @dataclasses.dataclass
 class VideoPrediction:
     """Per-frame results for one video.
@@ -93,7 +84,9 @@ class VideoPrediction:
             model's prediction with the nearest face's inputs, as the official scorers and
             ``evaluate`` use it); NaN everywhere for a video without any face.
         filled: whether ``fill_missing`` was on.
-        seconds: wall time per stage: ``decode``, ``faces``, ``model``, ``total``.
+        seconds: time per stage: ``decode``, ``faces``, ``model``, ``total`` (in one pass, the stages
+            overlap: ``total`` is less than their sum; ``backbone``, the part of ``model`` the
+            backbone took).
         face_id: ``(T,)`` the CSV's ``face_id`` of each frame (-1: none).
         label_scale: the scale of the values (``LabelScale``: the model card's, [-1, 1] by default).
     """
@@ -191,56 +184,6 @@ class _Timed:
             self.seconds[self.key] += time.perf_counter() - start
 
 
-class WindowFeeder:
-    """One face sequence through a predictor's model: feeds its faces, frame by frame, into a window
-    stream, runs each window as soon as it is complete and merges the windows' predictions into
-    final per-frame values (``stream.merge``, a ``windows.WindowMerge``). A file (several feeders
-    side by side, one per identity, in one pass over a video), faces in memory and a live source
-    (``live.predict_live``) all run their windows through it, so all give the same numbers.
-
-    Args:
-        predictor: the ``Predictor`` whose model runs the windows.
-        stream: a ``windows.WindowStream`` (the frames with a face known in advance) or a
-            ``windows.LiveWindowStream`` (a live source).
-        seconds: a dict whose ``"model"`` entry the model's time is added to; None: not timed.
-
-    Call ``add(t, face)`` for frames ``t = 0, 1, ...`` and, at the end, ``finish()``; each returns the
-    ``windows.MergedFrames`` made final meanwhile, in frame order.
-
-    Example:
-        >>> feeder = WindowFeeder(predictor, WindowStream(face_found, predictor.window, predictor.context,
-        ...                                               predictor.stride))
-        >>> merged = [frames for t, face in enumerate(faces_rgb) for frames in feeder.add(t, face)]
-    """
-
-    def __init__(self, predictor, stream, seconds=None):
-        self.predictor = predictor
-        self.stream = stream
-        self.seconds = seconds
-        # Backbone features of the faces still held, when the export has the model in two parts.
-        self.features = {} if predictor.reuses_features else None
-
-    def add(self, t, face):
-        """Frame ``t``'s face: ``(224, 224, 3)`` uint8, or None for a frame without a face (a
-        ``WindowStream`` never reads those, so anything will do there)."""
-        return self._merge(self.stream.add(t, face))
-
-    def finish(self):
-        """The video has ended: runs the windows its end completes."""
-        return self._merge(self.stream.finish())
-
-    def _merge(self, windows):
-        merged = []
-        model_start = time.perf_counter()
-        for window in windows:
-            # A window without faces (live: none of its frames has one) does not run; its frames get no values.
-            out = None if window.faces is None else self.predictor._run_window(window, self.features, self.stream.held)
-            merged.append(self.stream.merge.add(window, out))
-        if self.seconds is not None:
-            self.seconds["model"] += time.perf_counter() - model_start
-        return merged
-
-
 class Predictor:
     """Runs an exported MIMAMO Net on videos: faces, windows, model, per-frame results.
 
@@ -257,6 +200,10 @@ class Predictor:
             half-window overlap); False: ``serving_default`` on every window.
         clip: limit the values to the label scale (``predict``'s default); False: the model's
             outputs mapped onto the scale as they are (``predict --noclip``).
+        one_pass: predict one face of a file in one pass with overlapping stages (decoding, faces,
+            backbone, windows: ``live.run_pipeline``, never dropping a frame) where it gives the two
+            passes' numbers — no resampling, no ``fill_missing``, every frame decoded; False:
+            always the two passes.
 
     Attributes:
         label_scale: the scale every value is given on (``mimamo_tf.data.label_scale.LabelScale``):
@@ -271,8 +218,9 @@ class Predictor:
     """
 
     def __init__(self, runner, face_config=None, detector=None, window_overlap=window_plan.DEFAULT_OVERLAP,
-                 reuse_features=True, clip=True):
+                 reuse_features=True, clip=True, one_pass=True):
         self.runner = runner
+        self.one_pass = one_pass
         self.face_config = face_config or face_pipeline.FacePipelineConfig()
         self._detector = detector
         try:
@@ -426,6 +374,16 @@ class Predictor:
         if progress is not None:
             progress.reset(total=info.header_frame_count or None)
             progress.set_postfix_str("finding the faces" if faces == "all" else "finding the face")
+        if (faces == "largest" and not fill_missing and self.one_pass
+                and not frame_rate.resamples(fps, self.frame_rate)):
+            result = self._predict_in_one_pass(path, fps, frames, undecodable, seconds, started, progress)
+            if result is not None:
+                if not result.face_found.any():
+                    warnings.warn(f"{path}: no face found in any of its {result.num_frames} frames: every row has "
+                                  "face_found=0", NoFaceWarning, stacklevel=2)
+                return result
+            undecodable.clear()  # the two passes below decode the video again
+            seconds.update(decode=0.0, faces=0.0, model=0.0)
         try:
             if faces == "all":
                 located = timed_pass(lambda: identities.locate_identities(
@@ -471,6 +429,45 @@ class Predictor:
             warnings.warn(f"{path}: no face found in any of its {result.num_frames} frames: every row has face_found=0",
                           NoFaceWarning, stacklevel=2)
         return result
+
+    def _predict_in_one_pass(self, path, fps, frames, undecodable, seconds, started, progress):
+        """One face in one pass, its stages overlapping (``live.run_pipeline`` on the decoded file,
+        no frame dropped): decoding, the face pipeline (``faces.FaceStream``, the two passes' faces),
+        the backbone once per face, and the windows (``windows.LiveWindowStream``, ``WindowStream``'s
+        windows) — the two passes' predictions, in less time. None where the two passes must run
+        instead: a frame that did not decode (they take it as faceless), or no frame at all."""
+        if progress is not None:
+            progress.set_postfix_str("predicting")
+        reader = live.FramesWithoutDrops(frames())
+        records = []
+        try:
+            summary = live.run_pipeline(self, reader, fps, records.append, raw=True)
+        except (video_io.VideoReadError, ValueError) as error:
+            raise PredictError(f"{path}: cannot be decoded ({error})") from None
+        if isinstance(reader.error, (video_io.VideoReadError, ValueError)):
+            raise PredictError(f"{path}: cannot be decoded ({reader.error})") from None
+        if reader.error is not None:
+            raise reader.error
+        if undecodable or not records or len(records) != reader.frames_read:
+            return None
+        num_frames = len(records)
+        found = np.zeros(num_frames, np.int64)
+        face_id = np.full(num_frames, -1, np.int64)
+        face_box = np.full((num_frames, 4), np.nan)
+        predictions = np.full((num_frames, 2), np.nan, np.float32)
+        for record in records:
+            t, box = record["frame"], record["box"]
+            if box is not None:
+                found[t], face_id[t] = 1, record["track"]
+                face_box[t] = box[0], box[1], box[2] - box[0], box[3] - box[1]
+                if record["values"] is not None:
+                    predictions[t] = record["values"]
+        stages = summary.stage_seconds
+        seconds.update(faces=stages["faces"], model=stages["model"] + stages["backbone"], backbone=stages["backbone"],
+                       total=time.perf_counter() - started)
+        return VideoPrediction(video=path, fps=fps, face_found=found, face_box=face_box, arousal=predictions[:, 0],
+                               valence=predictions[:, 1], filled=False, seconds=seconds, face_id=face_id,
+                               label_scale=self.label_scale)
 
     def _predict_tracks(self, frames, tracks, found, spans, num_frames, fps, seconds):
         """Pass 2: aligns every followed face of every frame and feeds each person's faces to their

@@ -15,12 +15,13 @@ last frame, may start anywhere after the one before it).
 
 ``WindowMerge`` alone decides which window's prediction each frame takes and when a frame's
 prediction is final; both streams ask it which frames a window gives, and every caller (a file, each
-face of ``--faces=all``, faces in memory, a live source: ``predictor.WindowFeeder``) hands it the
+face of ``--faces=all``, faces in memory, a live source: ``WindowFeeder``, below) hands it the
 windows' predictions.
 """
 
 import bisect
 import collections
+import time
 
 import numpy as np
 
@@ -310,3 +311,53 @@ class LiveWindowStream:
         if not self._found:
             return []
         return self._emit(len(self._found), ended=True)
+
+
+class WindowFeeder:
+    """One face sequence through a predictor's model: feeds its faces, frame by frame, into a window
+    stream, runs each window as soon as it is complete and merges the windows' predictions into
+    final per-frame values (``stream.merge``, a ``windows.WindowMerge``). A file (several feeders
+    side by side, one per identity, in one pass over a video), faces in memory and a live source
+    (``live.predict_live``) all run their windows through it, so all give the same numbers.
+
+    Args:
+        predictor: the ``Predictor`` whose model runs the windows.
+        stream: a ``windows.WindowStream`` (the frames with a face known in advance) or a
+            ``windows.LiveWindowStream`` (a live source).
+        seconds: a dict whose ``"model"`` entry the model's time is added to; None: not timed.
+
+    Call ``add(t, face)`` for frames ``t = 0, 1, ...`` and, at the end, ``finish()``; each returns the
+    ``windows.MergedFrames`` made final meanwhile, in frame order.
+
+    Example:
+        >>> feeder = WindowFeeder(predictor, WindowStream(face_found, predictor.window, predictor.context,
+        ...                                               predictor.stride))
+        >>> merged = [frames for t, face in enumerate(faces_rgb) for frames in feeder.add(t, face)]
+    """
+
+    def __init__(self, predictor, stream, seconds=None):
+        self.predictor = predictor
+        self.stream = stream
+        self.seconds = seconds
+        # Backbone features of the faces still held, when the export has the model in two parts.
+        self.features = {} if predictor.reuses_features else None
+
+    def add(self, t, face):
+        """Frame ``t``'s face: ``(224, 224, 3)`` uint8, or None for a frame without a face (a
+        ``WindowStream`` never reads those, so anything will do there)."""
+        return self._merge(self.stream.add(t, face))
+
+    def finish(self):
+        """The video has ended: runs the windows its end completes."""
+        return self._merge(self.stream.finish())
+
+    def _merge(self, windows):
+        merged = []
+        model_start = time.perf_counter()
+        for window in windows:
+            # A window without faces (live: none of its frames has one) does not run; its frames get no values.
+            out = None if window.faces is None else self.predictor._run_window(window, self.features, self.stream.held)
+            merged.append(self.stream.merge.add(window, out))
+        if self.seconds is not None:
+            self.seconds["model"] += time.perf_counter() - model_start
+        return merged

@@ -364,3 +364,23 @@ def test_litert_files_carry_the_two_parts_and_run_the_backbone_once_per_face(exp
         reused, whole, featurized = _with_and_without_reuse(runner, faces_rgb, found)
         np.testing.assert_allclose(reused, whole, atol=1e-5)
         assert sum(featurized) == int(found.sum())  # each face once
+
+
+@pytest.mark.slow
+def test_one_pass_on_a_file_gives_the_two_passes_predictions(predicted):
+    """``predict_video``'s default one face runs in one pass with overlapping stages; on a real face
+    with a stretch without one it gives what the two passes give (``one_pass=False``): the same
+    faces found, boxes, ids and values within 1e-6 — and it is the path taken (its model time is the
+    pipeline's, backbone included)."""
+    export_dir, video_path, _, _ = predicted
+    one = Predictor.load(str(export_dir)).predict_video(str(video_path))
+    two = Predictor.load(str(export_dir), one_pass=False).predict_video(str(video_path))
+    assert one.num_frames == two.num_frames == 30
+    np.testing.assert_array_equal(one.face_found, two.face_found)
+    assert not one.face_found[NO_FACE].any() and one.face_found.sum() == 24
+    np.testing.assert_array_equal(one.face_id, two.face_id)
+    np.testing.assert_allclose(one.face_box, two.face_box, atol=1e-9)
+    np.testing.assert_allclose(np.stack([one.arousal, one.valence]), np.stack([two.arousal, two.valence]), atol=1e-6)
+    assert np.isnan(one.arousal[NO_FACE]).all() and np.isfinite(one.arousal[one.face_found > 0]).all()
+    assert "backbone" in one.seconds and "backbone" not in two.seconds  # each took its own path
+    assert one.seconds["model"] >= one.seconds["backbone"] > 0
