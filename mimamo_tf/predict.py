@@ -176,7 +176,7 @@ def _main_live(flag_values, source):
         f"{predictor.window} frames every {predictor.stride}, so a row follows its frame by at most {needed:.2f} s "
         "plus processing" + (f" (every face: a person's last rows before they leave wait up to --reentry_seconds="
                              f"{flag_values.reentry_seconds:g} s more, for whether they come back)"
-                             if flag_values.faces == "all" else "") + "; values on {_scale_said(predictor)}; rows -> {csv_path}"
+                             if flag_values.faces == "all" else "") + f"; values on {_scale_said(predictor)}; rows -> {csv_path}"
         + (" and stdout (JSON lines)" if to_stdout else "")
         + ". Ctrl-C stops.")
     stop = threading.Event()
@@ -204,7 +204,9 @@ def _main_live(flag_values, source):
         if jsonl is not None:
             jsonl.close()
     median, p95 = summary.latency_percentiles()
-    say(f"{summary.frames} frame(s) read: {summary.rows} row(s) written, {summary.dropped} dropped at the input"
+    written = (f"{summary.rows} row(s) written" if flag_values.faces == "largest" else
+               f"{summary.rows} row(s) written for them (a row per person in a frame)")
+    say(f"{summary.frames} frame(s) read: {written}, {summary.dropped} dropped at the input"
         + (f", {summary.pending} not yet processed when stopped" if summary.pending else "")
         + f" ({summary.segments} segment(s), {summary.reconnects} reconnect(s)); latency from a frame's arrival to its "
         f"row: median {median:.2f} s, p95 {p95:.2f} s" + ("; stopped" if summary.stopped else ""))

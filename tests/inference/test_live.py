@@ -162,6 +162,9 @@ def test_a_stream_over_http_gives_the_rows_of_predict_on_the_same_frames(exporte
         for key in ("arousal", "valence", "face_x", "face_w"):
             assert float(live_row[key]) == pytest.approx(file_row[key], abs=1e-4), (live_row["frame"], key)
     assert "dropped at the input" in result.stderr and "latency from a frame's arrival" in result.stderr
+    # The start-up line says the scale and where the rows go, every field filled in.
+    start = next(line for line in result.stderr.splitlines() if "Ctrl-C stops" in line)
+    assert "values on [-1, 1], clipped" in start and "{" not in start and str(tmp_path / "out") in start, start
 
 
 @pytest.mark.slow
