@@ -29,24 +29,21 @@ with p95 latency <= look-ahead + 0.5 s, and drops no frame where that capacity i
 """
 
 import os
-import queue
 import tempfile
-import threading
 import time
 
 import cv2
 import numpy as np
 from absl import flags
 
-from mimamo_tf import video
-from mimamo_tf.benchmarks.predict import backbone_capacity, build_export
+from mimamo_tf import hardware, video
+from mimamo_tf.benchmarks.predict import SHARE_OF_CAPACITY, backbone_capacity, build_export
 from mimamo_tf.config import ExperimentConfig
-from mimamo_tf.inference import Predictor
 from mimamo_tf.errors import InputError
-from mimamo_tf import hardware
+from mimamo_tf.inference import Predictor
 from mimamo_tf.inference.live import FramesWithoutDrops, lookahead_frames, open_live_source, predict_live, run_pipeline
-from mimamo_tf.serving.model_card import LITERT_FILES
 from mimamo_tf.sample_clips import clip_path
+from mimamo_tf.serving.model_card import LITERT_FILES
 from mimamo_tf.testing.mjpeg_server import jpeg_frames, MjpegServer
 from mimamo_tf.testing.two_people import two_people_frames
 
@@ -69,8 +66,7 @@ def define_flags(flag_values):
 
 # The export's files, as the table names them.
 FILES = {"SavedModel": None, "LiteRT float32": LITERT_FILES["float32"], "LiteRT int8": LITERT_FILES["dynamic_range"]}
-REAL_TIME_ROOM = 28.0  # faces/s of backbone capacity from which 25 frames/s should drop nothing
-SHARE_OF_CAPACITY = 0.9
+REAL_TIME_ROOM = 28.0  # frames/s of backbone capacity from which 25 frames/s should drop nothing
 
 
 def pipeline_capacity(predictor, frames, faces="largest"):

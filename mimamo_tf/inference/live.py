@@ -460,6 +460,17 @@ def _feature_stage(predictor, inbox, outbox, seconds):
             return
 
 
+def _live_row(frame, fps, face_id, box, values, wall_time):
+    """A live row: ``frame_row`` of a face box ``[x1, y1, x2, y2]`` (None: no face) and its values,
+    with ``wall_time`` (ISO 8601 UTC) when the arrival on the wall clock is known."""
+    found = box is not None
+    row = frame_row(frame, fps, face_id, found,
+                    (box[0], box[1], box[2] - box[0], box[3] - box[1]) if found else None, *values)
+    if wall_time is not None:
+        row["wall_time"] = iso_utc(wall_time)
+    return row
+
+
 class _SegmentRows:
     """Stage 3, one segment: aligned faces (and their features) -> windows, model, final rows
     (``windows.WindowFeeder`` on a ``windows.LiveWindowStream``), as ``(row, arrival)`` in frame
@@ -475,9 +486,7 @@ class _SegmentRows:
         merged = []
         for frame, arrival, wall_time, feature in entries:
             self.found[frame.index] = (frame.box, frame.track_id, arrival, wall_time)
-            if feature is not None and self.feeder.features is not None:
-                self.feeder.features[frame.index] = feature
-            merged += self.feeder.add(frame.index, frame.rgb224)
+            merged += self.feeder.add(frame.index, frame.rgb224, feature)
         return self._rows(merged)
 
     def finish(self):
@@ -494,11 +503,8 @@ class _SegmentRows:
                     rows.append(({"frame": self.base + t, "box": box, "track": int(track), "values": values}, arrival))
                     continue
                 values = frames.values[t - frames.first] if found and frames.values is not None else (None, None)
-                row = frame_row(self.base + t, self.fps, int(track) if found else None, found,
-                                (box[0], box[1], box[2] - box[0], box[3] - box[1]) if found else None, *values)
-                if wall_time is not None:
-                    row["wall_time"] = iso_utc(wall_time)
-                rows.append((row, arrival))
+                rows.append((_live_row(self.base + t, self.fps, int(track) if found else None, box, values, wall_time),
+                             arrival))
         return rows
 
 
@@ -524,10 +530,8 @@ class _PersonWindows:
         while self.first + self.fed < t:
             merged += self.feeder.add(self.fed, None)
             self.fed += 1
-        if feature is not None and self.feeder.features is not None:
-            self.feeder.features[self.fed] = feature
         self.boxes[t] = box
-        merged += self.feeder.add(self.fed, face)
+        merged += self.feeder.add(self.fed, face, feature)
         self.fed += 1
         return merged
 
@@ -548,11 +552,7 @@ class _SegmentPeopleRows:
 
     def _row(self, t, person=None, box=None, values=(None, None)):
         arrival = self.arrival[t]
-        found = box is not None
-        row = frame_row(t, self.fps, person, found,
-                        (box[0], box[1], box[2] - box[0], box[3] - box[1]) if found else None, *values)
-        if arrival[1] is not None:
-            row["wall_time"] = iso_utc(arrival[1])
+        row = _live_row(t, self.fps, person, box, values, arrival[1])
         arrival[2] -= 1
         if not arrival[2]:
             del self.arrival[t]

@@ -23,6 +23,7 @@ give the two passes' faces and windows, tested), which is faster; every face, a 
 """
 
 import dataclasses
+import itertools
 import os
 import time
 import warnings
@@ -351,9 +352,9 @@ class Predictor:
 
         def frames():
             # A frame that fails to decode between good ones is a frame without a face, as in prepare.
-            # A recording cut short is predicted up to its last decodable frame (warned once).
+            # A recording cut short is predicted up to its last decodable frame (warned once, by the
+            # first pass that reads to the end: a one-pass run left at an undecodable frame does not).
             truncated = "ignore" if passes else "warn"
-            passes.append(truncated)
             decoded = video_io.iter_frames(path, mark_undecodable=True, truncated=truncated)
             for index, frame in enumerate(_Timed(decoded, seconds, "decode")):
                 if frame is None:
@@ -362,6 +363,7 @@ class Predictor:
                 if progress is not None:
                     progress.update(1)
                 yield frame
+            passes.append(truncated)
 
         def timed_pass(run):
             # The face pipeline's share of a pass: its wall time less decoding and the model.
@@ -438,12 +440,10 @@ class Predictor:
         instead: a frame that did not decode (they take it as faceless), or no frame at all."""
         if progress is not None:
             progress.set_postfix_str("predicting")
-        reader = live.FramesWithoutDrops(frames())
+        # The first frame that does not decode ends the pass (frames() has noted it): the two passes take over.
+        reader = live.FramesWithoutDrops(itertools.takewhile(lambda frame: not undecodable, frames()))
         records = []
-        try:
-            summary = live.run_pipeline(self, reader, fps, records.append, raw=True)
-        except (video_io.VideoReadError, ValueError) as error:
-            raise PredictError(f"{path}: cannot be decoded ({error})") from None
+        summary = live.run_pipeline(self, reader, fps, records.append, raw=True)
         if isinstance(reader.error, (video_io.VideoReadError, ValueError)):
             raise PredictError(f"{path}: cannot be decoded ({reader.error})") from None
         if reader.error is not None:

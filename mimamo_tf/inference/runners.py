@@ -194,11 +194,15 @@ class OnnxRunner:
         """Whether the model's two parts lie beside it (``frame_features``, ``window_from_features``)."""
         return self._split is not None
 
+    @staticmethod
+    def _predictions(session, **inputs):
+        """``(n, window, 2)``: the session's arousal and valence outputs on ``inputs``."""
+        out = session.run(list(OUTPUTS), inputs)
+        return np.stack(out, -1)
+
     def __call__(self, faces):
         """As ``SavedModelRunner.__call__``."""
-        out = dict(zip([o.name for o in self._session.get_outputs()],
-                       self._session.run(None, {"faces": np.asarray(faces, np.uint8)})))
-        return np.stack([out[name] for name in OUTPUTS], -1)
+        return self._predictions(self._session, faces=np.asarray(faces, np.uint8))
 
     def frame_features(self, faces):
         """As ``SavedModelRunner.frame_features``."""
@@ -206,11 +210,8 @@ class OnnxRunner:
 
     def from_features(self, faces, spatial_features):
         """As ``SavedModelRunner.from_features``."""
-        session = self._split[1]
-        out = dict(zip([o.name for o in session.get_outputs()],
-                       session.run(None, {"faces": np.asarray(faces, np.uint8),
-                                          "spatial_features": np.asarray(spatial_features, np.float32)})))
-        return np.stack([out[name] for name in OUTPUTS], -1)
+        return self._predictions(self._split[1], faces=np.asarray(faces, np.uint8),
+                                 spatial_features=np.asarray(spatial_features, np.float32))
 
 
 def load_runner(path, num_threads=None):

@@ -327,7 +327,9 @@ class WindowFeeder:
         seconds: a dict whose ``"model"`` entry the model's time is added to; None: not timed.
 
     Call ``add(t, face)`` for frames ``t = 0, 1, ...`` and, at the end, ``finish()``; each returns the
-    ``windows.MergedFrames`` made final meanwhile, in frame order.
+    ``windows.MergedFrames`` made final meanwhile, in frame order. ``add(t, face, feature)`` gives
+    the face's backbone feature computed ahead (live input's backbone stage), so no window runs the
+    backbone on it again.
 
     Example:
         >>> feeder = WindowFeeder(predictor, WindowStream(face_found, predictor.window, predictor.context,
@@ -342,9 +344,12 @@ class WindowFeeder:
         # Backbone features of the faces still held, when the export has the model in two parts.
         self.features = {} if predictor.reuses_features else None
 
-    def add(self, t, face):
+    def add(self, t, face, feature=None):
         """Frame ``t``'s face: ``(224, 224, 3)`` uint8, or None for a frame without a face (a
-        ``WindowStream`` never reads those, so anything will do there)."""
+        ``WindowStream`` never reads those, so anything will do there); ``feature``: its backbone
+        feature, when already computed (kept only with an export in two parts)."""
+        if feature is not None and self.features is not None:
+            self.features[t] = feature
         return self._merge(self.stream.add(t, face))
 
     def finish(self):

@@ -20,7 +20,6 @@
   validation metrics of the exported epoch, the SavedModel's compute precision, package version.
 """
 
-import dataclasses
 import os
 import tempfile
 
@@ -33,6 +32,16 @@ from mimamo_tf.serving.model_card import (LITERT_FILES, SIGNATURE, SPLIT_SIGNATU
                                           write_card)
 
 
+def signature_models(network, config, backbone, window=None, batch_size=None, faces_per_call=None):
+    """``{signature: Keras model}`` of an export: ``serving_default`` (``face_model.build_face_model``)
+    and, for a network on stored features, its two parts (``face_model.build_split_models``);
+    sizes as theirs. Every file of an export (SavedModel, LiteRT, ONNX) carries these."""
+    split = build_split_models(network, config, backbone, window=window, batch_size=batch_size,
+                               faces_per_call=faces_per_call)
+    return {SIGNATURE: build_face_model(network, config, backbone, window=window, batch_size=batch_size),
+            **(dict(zip(SPLIT_SIGNATURES, split)) if split else {})}
+
+
 def export_litert(model, config, backbone, export_dir, window, quantize=None):
     """Writes ``model.tflite`` (and ``model_dynamic_range.tflite`` with ``quantize="dynamic"``) of a
     run into ``export_dir``; returns ``{kind: path}``.
@@ -40,14 +49,12 @@ def export_litert(model, config, backbone, export_dir, window, quantize=None):
     Each file carries ``serving_default`` and, for a network on stored features, the model in two
     parts as the SavedModel has them (``frame_features``: one face per call; ``window_from_features``),
     so a client runs the backbone once per face rather than once per window the face is in."""
-    fixed = fixed_window_model(model, config, window)
-    face_model = build_face_model(fixed, config, backbone, window=window, batch_size=1)
-    split = build_split_models(fixed, config, backbone, window=window, batch_size=1, faces_per_call=1)
-    endpoints = dict(zip(SPLIT_SIGNATURES, split)) if split else {}
-    signatures = [SIGNATURE, *endpoints]
+    models = signature_models(fixed_window_model(model, config, window), config, backbone, window=window,
+                              batch_size=1, faces_per_call=1)
+    signatures = list(models)
     written = {}
     with tempfile.TemporaryDirectory() as scratch:
-        litert.export_constant_saved_model({SIGNATURE: face_model, **endpoints}, scratch)
+        litert.export_constant_saved_model(models, scratch)
         written["float32"] = litert.saved_model_to_litert(scratch, os.path.join(export_dir, LITERT_FILES["float32"]),
                                                           signature_keys=signatures)
         if quantize:
@@ -61,9 +68,8 @@ def write_saved_model(network, config, backbone, export_dir):
     """The export's SavedModel: ``serving_default`` (faces -> arousal, valence) and, for a network on
     stored features, the same model in two parts as the ``frame_features`` and
     ``window_from_features`` signatures (``face_model.build_split_models``)."""
-    split = build_split_models(network, config, backbone)
-    endpoints = dict(zip(SPLIT_SIGNATURES, split)) if split else None
-    return litert.export_saved_model(build_face_model(network, config, backbone), export_dir, endpoints=endpoints)
+    endpoints = signature_models(network, config, backbone)
+    return litert.export_saved_model(endpoints.pop(SIGNATURE), export_dir, endpoints=endpoints or None)
 
 
 def validation_metrics(model_dir, checkpoint="best", selection_key=runs.SELECTION_METRIC):
@@ -80,9 +86,11 @@ def validation_metrics(model_dir, checkpoint="best", selection_key=runs.SELECTIO
     return {k: entry[k] for k in keys if k in entry}
 
 
-def model_card(config, backbone_record, model_dir, checkpoint, litert_files=None, compute_dtype=None):
+def model_card(config, backbone_record, model_dir, checkpoint, litert_files=None, compute_dtype=None,
+               onnx_files=None):
     """The ``ModelCard`` of an export of the run ``config`` (``litert_files``: ``LiteRTFiles`` or None;
-    ``compute_dtype``: the SavedModel's compute precision, None if not known)."""
+    ``compute_dtype``: the SavedModel's compute precision, None if not known; ``onnx_files``:
+    ``{signature: file name}`` or None)."""
     data = config.data
     return ModelCard(
         context_frames=config.model.context_frames, trained_window=data.window,
@@ -100,7 +108,7 @@ def model_card(config, backbone_record, model_dir, checkpoint, litert_files=None
         face_geometry=shards.face_geometry_record(data.data_dir, data.train_split) if data.data_dir else None,
         label_scale=shards.split_label_scale(data.data_dir, data.train_split) if data.data_dir else None,
         frame_rate=shards.split_frame_rate(data.data_dir, data.train_split) if data.data_dir else None,
-        package_version=__version__)
+        onnx=onnx_files, package_version=__version__)
 
 
 def export_run(model_dir, export_dir, checkpoint="best", tflite=False, quantize=None, tflite_window=0,
@@ -136,11 +144,8 @@ def export_run(model_dir, export_dir, checkpoint="best", tflite=False, quantize=
     onnx_files = None
     if onnx:
         float32 = network if compute_dtype == "float32" else rebuild_network(run.model, run.config, "float32")
-        split = build_split_models(float32, run.config, run.backbone)
-        models = {SIGNATURE: build_face_model(float32, run.config, run.backbone),
-                  **(dict(zip(SPLIT_SIGNATURES, split)) if split else {})}
-        onnx_files = onnx_export.export_onnx(models, export_dir, run.config.data.window, run.config.model.context_frames)
-    card = dataclasses.replace(
-        model_card(run.config, run.backbone_record, model_dir, checkpoint, litert_files, compute_dtype), onnx=onnx_files)
+        onnx_files = onnx_export.export_onnx(signature_models(float32, run.config, run.backbone), export_dir,
+                                             run.config.data.window, run.config.model.context_frames)
+    card = model_card(run.config, run.backbone_record, model_dir, checkpoint, litert_files, compute_dtype, onnx_files)
     write_card(card, export_dir)
     return card

@@ -19,7 +19,7 @@ from mimamo_tf.cli_startup import native_stderr_captured
 from mimamo_tf.serving.face_model import ExportError
 
 
-def _input_signature(model, static_batch):
+def input_signature(model, static_batch):
     """The argument of ``model``'s call as ``tf.TensorSpec``s named as its inputs (the signature's
     keys): one spec for a single input, a dict of them for several."""
     specs = {tensor.name.split(":")[0]: tf.TensorSpec(tensor.shape if static_batch else [None, *tensor.shape[1:]],
@@ -36,9 +36,9 @@ def export_saved_model(model, directory, static_batch=False, endpoints=None):
     Keras model}`` written as further signatures of the same SavedModel (their weights shared).
     """
     archive = keras.export.ExportArchive()
-    archive.track_and_add_endpoint("serve", model, _input_signature(model, static_batch))
+    archive.track_and_add_endpoint("serve", model, input_signature(model, static_batch))
     for name, endpoint in (endpoints or {}).items():
-        archive.track_and_add_endpoint(name, endpoint, _input_signature(endpoint, static_batch))
+        archive.track_and_add_endpoint(name, endpoint, input_signature(endpoint, static_batch))
     archive.write_out(directory, verbose=False)
     return directory
 
@@ -66,7 +66,7 @@ def _constant_function(model):
         with keras.StatelessScope(state_mapping=values):
             return model(*inputs, training=False)
 
-    return tf.function(call, input_signature=_input_signature(model, True)).get_concrete_function()
+    return tf.function(call, input_signature=input_signature(model, True)).get_concrete_function()
 
 
 def saved_model_to_litert(saved_model_dir, output_path, builtin_ops_only=True, quantize=None, signature_keys=None):

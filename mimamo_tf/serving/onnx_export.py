@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from mimamo_tf.atomic_files import write_bytes
 from mimamo_tf.serving.face_model import ExportError
-from mimamo_tf.serving.litert import _input_signature
+from mimamo_tf.serving.litert import input_signature
 from mimamo_tf.serving.model_card import FACE_SIZE, ONNX_FILES
 
 # tf2onnx 1.17 converts up to opset 18; 17 is the first with every op the network needs, and what
@@ -68,14 +68,15 @@ def atan2_onnx(ctx, node, name, args):
     def negative(v):  # v < 0, or v is -0 (1 / -0 = -inf)
         return op("Or", op("Less", v, zero), op("Less", op("Div", one, v), zero))
 
+    x_negative = negative(x)
     # Two zeros: atan2(y, +-0) is atan2(y, +-1) (the sign of y kept).
-    unit = op("Where", negative(x), op("Neg", one), one)
+    unit = op("Where", x_negative, op("Neg", one), one)
     ratio = op("Div", y, op("Where", op("And", op("Equal", x, zero), op("Equal", y, zero)), unit, x))
     ratio = op("Where", op("And", op("IsInf", x), op("IsInf", y)), op("Mul", op("Sign", y), op("Sign", x)), ratio)
     angle = op("Atan", ratio)
     turned = op("Add", angle, op("Where", negative(y), op("Neg", pi), pi))
     ctx.remove_node(node.name)  # (where x >= +0 the angle is kept as it is: adding 0 would lose a -0)
-    return ctx.make_node("Where", [negative(x), turned, angle], outputs=[node.output[0]],
+    return ctx.make_node("Where", [x_negative, turned, angle], outputs=[node.output[0]],
                          name=tf2onnx.utils.make_name(name))
 
 
@@ -83,7 +84,7 @@ def convert(model, name, sample):
     """``model`` (a Keras model of the export) as an ONNX ``ModelProto``, checked: ``ExportError``
     naming the signature and what failed when tf2onnx could not convert it faithfully."""
     onnx, onnxruntime, tf2onnx = _modules()
-    signature = _input_signature(model, static_batch=False)
+    signature = input_signature(model, static_batch=False)
     function = tf.function(lambda *inputs: model(*inputs, training=False), input_signature=signature)
     proto, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=ONNX_OPSET,
                                              custom_op_handlers={"Atan2": (atan2_onnx, [])})
