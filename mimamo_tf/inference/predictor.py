@@ -37,6 +37,7 @@ from mimamo_tf import video as video_io
 from mimamo_tf import window_plan
 from mimamo_tf.data.label_scale import MODEL_SCALE, LabelScale
 from mimamo_tf.faces import identities
+from mimamo_tf.faces.alignment import gray_from_rgb
 from mimamo_tf.inference.runners import PredictError, load_runner
 from mimamo_tf.inference import live
 from mimamo_tf.inference.frame_rows import frame_row
@@ -199,6 +200,9 @@ class Predictor:
             backbone features), run the backbone once per face and keep its feature for the next
             window, instead of once per window it is in (the same predictions, half the cost at
             half-window overlap); False: ``serving_default`` on every window.
+        reuse_motion: with an export that also has the window part in two (the two-stream network's
+            SavedModel or ONNX files), run the temporal stream once per frame and keep its output for
+            the next window (the same predictions); False: ``window_from_features`` on every window.
         clip: limit the values to the label scale (``predict``'s default); False: the model's
             outputs mapped onto the scale as they are (``predict --noclip``).
         one_pass: predict one face of a file in one pass with overlapping stages (decoding, faces,
@@ -219,7 +223,7 @@ class Predictor:
     """
 
     def __init__(self, runner, face_config=None, detector=None, window_overlap=window_plan.DEFAULT_OVERLAP,
-                 reuse_features=True, clip=True, one_pass=True):
+                 reuse_features=True, clip=True, one_pass=True, reuse_motion=True):
         self.runner = runner
         self.one_pass = one_pass
         self.face_config = face_config or face_pipeline.FacePipelineConfig()
@@ -230,6 +234,7 @@ class Predictor:
             raise PredictError(f"--window_overlap={window_overlap}: {error}") from None
         self.window_overlap = window_overlap
         self.reuse_features = reuse_features
+        self.reuse_motion = reuse_motion
         self.clip = clip
         card = getattr(runner, "card", None)  # any callable with window and context runs; a card is checked
         self.label_scale = getattr(card, "label_scale", None) or MODEL_SCALE
@@ -263,11 +268,22 @@ class Predictor:
         (``reuse_features`` and a SavedModel that has them)."""
         return self.reuse_features and getattr(self.runner, "split", False)
 
+    @property
+    def reuses_motion(self):
+        """Whether windows also keep each frame's motion features, the temporal stream once per frame
+        (``reuses_features`` and an export with the window part in two: the two-stream network's
+        SavedModel or ONNX files)."""
+        return self.reuse_motion and self.reuses_features and getattr(self.runner, "motion", False)
+
     def warm_up(self):
         """Runs the model once on a blank window, the way videos will run it (in two parts when
         the export has them): its one-off set-up cost stays out of timings."""
         blank = np.zeros((self.window + 2 * self.context, 224, 224, 3), np.uint8)
-        if self.reuses_features:
+        if self.reuses_motion:
+            features = self.runner.frame_features(blank[self.context : self.context + self.window])
+            motion = self._kept_motion(blank, 0, {})
+            self.runner.from_frame_features(features[None], motion[None])
+        elif self.reuses_features:
             features = self.runner.frame_features(blank[self.context : self.context + self.window])
             self.runner.from_features(blank[None], features[None])
         else:
@@ -287,30 +303,52 @@ class Predictor:
         """A ``WindowFeeder`` on the windows of a sequence whose frames with a face are known."""
         return WindowFeeder(self, WindowStream(face_found, self.window, self.context, self.stride), seconds)
 
-    def _run_window(self, window, features, held):
+    def _run_window(self, window, features, held, motion=None):
         """``(window, 2)`` predictions of a ``ReadyWindow`` on ``label_scale``: the whole model on it,
-        or (``features`` a dict, see ``_from_kept_features``) its two parts. Every path (a video,
-        every face, live, faces in memory) gets its values here (``WindowFeeder``), so all give the
-        same numbers."""
+        or (``features`` a dict, see ``_from_kept_features``) its parts. Every path (a video, every
+        face, live, faces in memory) gets its values here (``WindowFeeder``), so all give the same
+        numbers."""
         if features is None:
             out = self.runner(window.faces[None])[0]
         else:
-            out = self._from_kept_features(window, features, held)
+            out = self._from_kept_features(window, features, held, motion)
         return self.label_scale.from_model(out, self.clip)
 
-    def _from_kept_features(self, window, features, held):
-        """The window's predictions from the export's two parts: the backbone runs once per face
-        (in one batch for the faces new to this window) and its feature is kept in ``features``
-        while a later window needs the face (``held``), so overlapping windows do not pay for it twice."""
+    def _from_kept_features(self, window, features, held, motion=None):
+        """The window's predictions from the export's parts: the backbone runs once per face (in one
+        batch for the faces new to this window) and its feature is kept in ``features`` while a
+        later window needs the face (``held``), so overlapping windows do not pay for it twice; with
+        ``motion`` (a dict, ``reuses_motion``) the temporal stream too runs once per frame
+        (``_kept_motion``)."""
         central = [int(i) for i in window.sources[self.context : self.context + self.window]]
         new = sorted(set(central) - features.keys())
         if new:
             position = {int(source): k for k, source in enumerate(window.sources)}
             features.update(zip(new, self.runner.frame_features(window.faces[[position[i] for i in new]])))
-        out = self.runner.from_features(window.faces[None], np.stack([features[i] for i in central])[None])[0]
+        spatial = np.stack([features[i] for i in central])[None]
+        if motion is None:
+            out = self.runner.from_features(window.faces[None], spatial)[0]
+        else:
+            out = self.runner.from_frame_features(spatial, self._kept_motion(window.faces, window.start, motion)[None])[0]
         for frame in [k for k in features if k not in held]:
             del features[frame]
         return out
+
+    def _kept_motion(self, faces, start, motion):
+        """``(window, 256)`` motion features of the window starting at frame ``start`` (``faces``: its
+        faces, context included): those an earlier window computed (``motion``, by frame of the
+        sequence), the others computed now — the temporal stream on the gray faces of each run of
+        new frames and their context — and kept for the next window. A frame's motion features do
+        not depend on the window (``face_model.build_motion_models``): its context frames are the
+        same faces in every window it is in (``windows.window_frames``). Frames before ``start`` are
+        forgotten: windows come in order of their start."""
+        frames = range(start, start + self.window)
+        for first, end in _runs([t for t in frames if t not in motion]):
+            gray = np.stack([gray_from_rgb(face) for face in faces[first - start : end - start + 2 * self.context]])
+            motion.update(zip(range(first, end), self.runner.frame_motion_features(gray)))
+        for frame in [t for t in motion if t < start]:
+            del motion[frame]
+        return np.stack([motion[t] for t in frames])
 
     def predict_video(self, path, fill_missing=False, progress=None, faces="largest",
                       reentry_seconds=identities.DEFAULT_REENTRY_SECONDS):
@@ -499,6 +537,17 @@ class Predictor:
 
 
 FACE_MODES = ("largest", "all")
+
+
+def _runs(frames):
+    """``(first, end)`` of each run of consecutive numbers in the sorted ``frames``."""
+    runs = []
+    for t in frames:
+        if runs and runs[-1][1] == t:
+            runs[-1][1] = t + 1
+        else:
+            runs.append([t, t + 1])
+    return [tuple(run) for run in runs]
 
 
 def _write_merged(predictions, merged):

@@ -14,8 +14,8 @@ from ai_edge_litert.interpreter import Interpreter
 
 from mimamo_tf.cli_startup import native_stderr_captured
 from mimamo_tf.errors import InputError
-from mimamo_tf.serving.model_card import (LITERT_FILES, ONNX_FILES, OUTPUTS, SIGNATURE, SPLIT_SIGNATURES,
-                                          ModelCardError, read_card)
+from mimamo_tf.serving.model_card import (LITERT_FILES, MOTION_SIGNATURES, ONNX_FILES, OUTPUTS, SIGNATURE,
+                                          SPLIT_SIGNATURES, ModelCardError, read_card)
 
 
 class PredictError(InputError, ValueError):
@@ -62,6 +62,8 @@ class SavedModelRunner:
         self._signature = signature
         split = [loaded.signatures.get(name) for name in SPLIT_SIGNATURES]
         self._split = split if all(split) else None
+        motion = [loaded.signatures.get(name) for name in MOTION_SIGNATURES]
+        self._motion = motion if self._split and all(motion) else None
         self._tf = tf
         self.context = self.card.context_frames
         self.window = self.card.trained_window
@@ -87,6 +89,25 @@ class SavedModelRunner:
         ``spatial_features`` ``(n, window, D)`` -> ``(n, window, 2)``: what ``__call__`` gives."""
         out = self._split[1](faces=self._tf.constant(faces, self._tf.uint8),
                              spatial_features=self._tf.constant(spatial_features, self._tf.float32))
+        return np.stack([out[name].numpy() for name in OUTPUTS], -1)
+
+    @property
+    def motion(self):
+        """Whether the export also has the window part in two (``frame_motion_features``,
+        ``from_frame_features``): the two-stream network."""
+        return self._motion is not None
+
+    def frame_motion_features(self, gray):
+        """``(frames + 2 * context, 48, 48)`` uint8 gray faces -> ``(frames, 256)`` float32: the
+        temporal stream's output on each central frame."""
+        out = self._motion[0](gray48=self._tf.constant(gray[None], self._tf.uint8))
+        return out["temporal_features"].numpy()[0]
+
+    def from_frame_features(self, spatial_features, temporal_features):
+        """``spatial_features`` ``(n, window, D)`` and ``temporal_features`` ``(n, window, 256)`` ->
+        ``(n, window, 2)``: what ``from_features`` gives on the faces they came from."""
+        out = self._motion[1](spatial_features=self._tf.constant(spatial_features, self._tf.float32),
+                              temporal_features=self._tf.constant(temporal_features, self._tf.float32))
         return np.stack([out[name].numpy() for name in OUTPUTS], -1)
 
 
@@ -123,6 +144,9 @@ class LiteRTRunner:
     def split(self):
         """Whether the file has the model in two parts (``frame_features``, ``window_from_features``)."""
         return self._split is not None
+
+    # The motion parts take any number of frames, which a LiteRT file's fixed shapes do not.
+    motion = False
 
     def _run(self, runner, **inputs):
         # The first call prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU" on fd 2.
@@ -185,6 +209,9 @@ class OnnxRunner:
                                f"{', '.join(OUTPUTS)} (a model.onnx written by export --onnx)")
         parts = [os.path.join(directory, ONNX_FILES[name]) for name in SPLIT_SIGNATURES]
         self._split = [session(part) for part in parts] if all(os.path.isfile(part) for part in parts) else None
+        parts = [os.path.join(directory, ONNX_FILES[name]) for name in MOTION_SIGNATURES]
+        self._motion = ([session(part) for part in parts]
+                        if self._split and all(os.path.isfile(part) for part in parts) else None)
         self.context = self.card.context_frames
         self.window = self.card.trained_window
         self.path = path
@@ -212,6 +239,21 @@ class OnnxRunner:
         """As ``SavedModelRunner.from_features``."""
         return self._predictions(self._split[1], faces=np.asarray(faces, np.uint8),
                                  spatial_features=np.asarray(spatial_features, np.float32))
+
+    @property
+    def motion(self):
+        """Whether the window part's two parts lie beside it (``frame_motion_features``,
+        ``window_from_frame_features``)."""
+        return self._motion is not None
+
+    def frame_motion_features(self, gray):
+        """As ``SavedModelRunner.frame_motion_features``."""
+        return self._motion[0].run(["temporal_features"], {"gray48": np.asarray(gray, np.uint8)[None]})[0][0]
+
+    def from_frame_features(self, spatial_features, temporal_features):
+        """As ``SavedModelRunner.from_frame_features``."""
+        return self._predictions(self._motion[1], spatial_features=np.asarray(spatial_features, np.float32),
+                                 temporal_features=np.asarray(temporal_features, np.float32))
 
 
 def load_runner(path, num_threads=None):

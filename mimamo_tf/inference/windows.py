@@ -341,8 +341,10 @@ class WindowFeeder:
         self.predictor = predictor
         self.stream = stream
         self.seconds = seconds
-        # Backbone features of the faces still held, when the export has the model in two parts.
+        # Backbone features of the faces still held, when the export has the model in two parts, and
+        # motion features of the frames the next window may take, when its window part is in two too.
         self.features = {} if predictor.reuses_features else None
+        self.motion = {} if predictor.reuses_motion else None
 
     def add(self, t, face, feature=None):
         """Frame ``t``'s face: ``(224, 224, 3)`` uint8, or None for a frame without a face (a
@@ -361,7 +363,8 @@ class WindowFeeder:
         model_start = time.perf_counter()
         for window in windows:
             # A window without faces (live: none of its frames has one) does not run; its frames get no values.
-            out = None if window.faces is None else self.predictor._run_window(window, self.features, self.stream.held)
+            out = (None if window.faces is None else
+                   self.predictor._run_window(window, self.features, self.stream.held, self.motion))
             merged.append(self.stream.merge.add(window, out))
         if self.seconds is not None:
             self.seconds["model"] += time.perf_counter() - model_start

@@ -13,8 +13,10 @@
 * with ``tflite``: ``model.tflite`` (LiteRT, builtin ops only, float32, one fixed window, batch 1);
   with ``quantize="dynamic"`` also ``model_dynamic_range.tflite`` (int8 weights, float activations);
 * with ``onnx``: ``model.onnx`` and, for a network on stored features, the two parts as
-  ``model_frame_features.onnx`` and ``model_window_from_features.onnx`` (``onnx_export``: float32,
-  any window and batch, each checked against the Keras model before it is written);
+  ``model_frame_features.onnx`` and ``model_window_from_features.onnx``, and for the two-stream
+  network the window part's two parts, ``model_frame_motion_features.onnx`` and
+  ``model_window_from_frame_features.onnx`` (``onnx_export``: float32, any window and batch, each
+  checked against the Keras model before it is written);
 * ``model_card.json`` (``model_card.ModelCard``): the input contract, outputs, the training labels'
   scale (the outputs are on [-1, 1]; ``predict`` maps them onto it), backbone, training data,
   validation metrics of the exported epoch, the SavedModel's compute precision, package version.
@@ -26,20 +28,24 @@ import tempfile
 from mimamo_tf import __version__, runs
 from mimamo_tf.data import shards
 from mimamo_tf.serving import litert, onnx_export
-from mimamo_tf.serving.face_model import (ExportError, build_face_model, build_split_models, check_compute_dtype,
-                                          fixed_window_model, rebuild_network)
-from mimamo_tf.serving.model_card import (LITERT_FILES, SIGNATURE, SPLIT_SIGNATURES, LiteRTFiles, ModelCard,
-                                          write_card)
+from mimamo_tf.serving.face_model import (ExportError, build_face_model, build_motion_models, build_split_models,
+                                          check_compute_dtype, fixed_window_model, rebuild_network)
+from mimamo_tf.serving.model_card import (LITERT_FILES, MOTION_SIGNATURES, SIGNATURE, SPLIT_SIGNATURES, LiteRTFiles,
+                                          ModelCard, write_card)
 
 
-def signature_models(network, config, backbone, window=None, batch_size=None, faces_per_call=None):
+def signature_models(network, config, backbone, window=None, batch_size=None, faces_per_call=None, motion=True):
     """``{signature: Keras model}`` of an export: ``serving_default`` (``face_model.build_face_model``)
     and, for a network on stored features, its two parts (``face_model.build_split_models``);
-    sizes as theirs. Every file of an export (SavedModel, LiteRT, ONNX) carries these."""
+    sizes as theirs. Every file of an export (SavedModel, LiteRT, ONNX) carries these. With
+    ``motion``, also the window part's own two parts for the two-stream network
+    (``face_model.build_motion_models``; any number of frames, so the LiteRT files leave them out)."""
     split = build_split_models(network, config, backbone, window=window, batch_size=batch_size,
                                faces_per_call=faces_per_call)
+    parts = build_motion_models(network, config, batch_size=batch_size) if motion and split else None
     return {SIGNATURE: build_face_model(network, config, backbone, window=window, batch_size=batch_size),
-            **(dict(zip(SPLIT_SIGNATURES, split)) if split else {})}
+            **(dict(zip(SPLIT_SIGNATURES, split)) if split else {}),
+            **(dict(zip(MOTION_SIGNATURES, parts)) if parts else {})}
 
 
 def export_litert(model, config, backbone, export_dir, window, quantize=None):
@@ -49,8 +55,9 @@ def export_litert(model, config, backbone, export_dir, window, quantize=None):
     Each file carries ``serving_default`` and, for a network on stored features, the model in two
     parts as the SavedModel has them (``frame_features``: one face per call; ``window_from_features``),
     so a client runs the backbone once per face rather than once per window the face is in."""
+    # The motion parts take any number of frames (a window's new frames): LiteRT's shapes are fixed.
     models = signature_models(fixed_window_model(model, config, window), config, backbone, window=window,
-                              batch_size=1, faces_per_call=1)
+                              batch_size=1, faces_per_call=1, motion=False)
     signatures = list(models)
     written = {}
     with tempfile.TemporaryDirectory() as scratch:
@@ -67,7 +74,9 @@ def export_litert(model, config, backbone, export_dir, window, quantize=None):
 def write_saved_model(network, config, backbone, export_dir):
     """The export's SavedModel: ``serving_default`` (faces -> arousal, valence) and, for a network on
     stored features, the same model in two parts as the ``frame_features`` and
-    ``window_from_features`` signatures (``face_model.build_split_models``)."""
+    ``window_from_features`` signatures (``face_model.build_split_models``), and for the two-stream
+    network the window part in two as ``frame_motion_features`` and ``window_from_frame_features``
+    (``face_model.build_motion_models``)."""
     endpoints = signature_models(network, config, backbone)
     return litert.export_saved_model(endpoints.pop(SIGNATURE), export_dir, endpoints=endpoints or None)
 

@@ -107,6 +107,49 @@ def build_split_models(model, config, backbone, window=None, batch_size=None, fa
     return frame_features, window_from_features
 
 
+def build_motion_models(model, config, batch_size=None):
+    """The face model's window part in two further parts, for a client that also keeps each frame's
+    motion features while windows overlap (``Predictor``: after the backbone, the pyramid, phase
+    differences and temporal CNN are most of a window's cost, and every frame is in two windows at
+    half overlap): ``(frame_motion_features, window_from_frame_features)``, or None when the network
+    is not the two-stream one on stored spatial features with an in-graph phase front end at frame
+    level (nothing per frame to keep, or no ``frame_features`` to pair with).
+
+    * ``frame_motion_features``: ``gray48`` uint8 ``(batch, frames + 2 * context, 48, 48)`` (the
+      gray faces prepare stores, ``faces.alignment.gray_from_rgb`` of the aligned faces: equal to
+      what ``window_from_features`` computes in-graph) -> ``temporal_features`` ``(batch, frames,
+      256)`` float32, the temporal stream's output per frame. A frame's value depends only on its own
+      snippet (the pyramid runs per frame, the phase differences per frame pair, the spatial mean per
+      map), so it is the same in every window the frame is in;
+    * ``window_from_frame_features``: ``spatial_features`` ``(batch, window, D)`` (``frame_features``)
+      and ``temporal_features`` ``(batch, window, 256)`` -> ``arousal``, ``valence``: the spatial MLP,
+      fusion, BiGRU and head, what ``window_from_features`` computes after the two streams.
+
+    Any number of frames and any batch (``batch_size``: fixed batch, None: any).
+    """
+    cfg = config.model
+    if (not (cfg.uses_spatial and cfg.spatial_input == "features" and cfg.uses_temporal)
+            or cfg.temporal_input == "optical_flow" or cfg.label_level != "frame"):
+        return None
+    temporal = model.get_layer("temporal_per_frame").output
+    gray = keras.Input((None, *model.input["gray48"].shape[2:]), batch_size=batch_size, dtype="uint8", name="gray48")
+    # GrayFromRGB's output is round(luma) / 255 in float32: the same numbers from the stored uint8.
+    scaled = keras.ops.divide(keras.ops.cast(gray, "float32"), 255.0)
+    motion = keras.Model(model.input["gray48"], temporal, name="temporal_stream_per_frame")(scaled)
+    frame_motion_features = keras.Model(
+        gray, {"temporal_features": keras.layers.Identity(name="temporal_features")(keras.ops.cast(motion, "float32"))},
+        name="mimamo_net_frame_motion_features")
+    spatial_in = keras.Input((None, int(model.input["spatial_features"].shape[-1])), batch_size=batch_size,
+                             name="spatial_features")
+    temporal_in = keras.Input((None, int(temporal.shape[-1])), batch_size=batch_size, name="temporal_features")
+    head = keras.Model([model.input["spatial_features"], temporal], model.output, name="window_head")
+    outputs = head([spatial_in, temporal_in], training=False)
+    named = {name: keras.layers.Identity(name=name)(outputs[..., i]) for i, name in enumerate(("arousal", "valence"))}
+    window_from_frame_features = keras.Model({"spatial_features": spatial_in, "temporal_features": temporal_in},
+                                             named, name="mimamo_net_window_from_frame_features")
+    return frame_motion_features, window_from_frame_features
+
+
 def check_compute_dtype(compute_dtype):
     """``compute_dtype`` if it is one of ``COMPUTE_DTYPES``; ``ExportError`` naming the flag otherwise."""
     if compute_dtype not in COMPUTE_DTYPES:

@@ -33,11 +33,17 @@ LITERT_FILES = {"float32": "model.tflite", "dynamic_range": "model_dynamic_range
 SIGNATURE = "serving_default"
 # The ONNX files an export can hold (``export --onnx``), by the signature each one is.
 ONNX_FILES = {"serving_default": "model.onnx", "frame_features": "model_frame_features.onnx",
-              "window_from_features": "model_window_from_features.onnx"}
+              "window_from_features": "model_window_from_features.onnx",
+              "frame_motion_features": "model_frame_motion_features.onnx",
+              "window_from_frame_features": "model_window_from_frame_features.onnx"}
 # The face model in two parts (``face_model.build_split_models``), for clients that keep each face's
 # backbone feature while windows overlap: faces -> spatial_features; faces + spatial_features ->
 # arousal, valence.
 SPLIT_SIGNATURES = ("frame_features", "window_from_features")
+# Its window part in two further parts (``face_model.build_motion_models``), for clients that also keep
+# each frame's motion features: gray48 -> temporal_features; spatial_features + temporal_features ->
+# arousal, valence. Any number of frames, so not in the LiteRT files (fixed shapes).
+MOTION_SIGNATURES = ("frame_motion_features", "window_from_frame_features")
 OUTPUTS = ("arousal", "valence")
 FACE_SIZE = 224
 
@@ -164,7 +170,10 @@ class ModelCard:
                 "description": "ONNX (tf2onnx), float32 compute, any window and batch; one file per signature: "
                                "serving_default (faces -> arousal, valence) and, for a model on stored features, "
                                "frame_features (faces -> spatial_features) and window_from_features (faces, "
-                               "spatial_features -> arousal, valence)",
+                               "spatial_features -> arousal, valence), and for the two-stream model also "
+                               "frame_motion_features (gray48 -> temporal_features) and "
+                               "window_from_frame_features (spatial_features, temporal_features -> arousal, "
+                               "valence)",
             },
         }
 

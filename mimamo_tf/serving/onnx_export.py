@@ -3,8 +3,9 @@ by onnxruntime against the Keras model before they are written.
 
 One file per signature (an ONNX model is one graph): ``model.onnx`` (``serving_default``: faces ->
 arousal, valence) and, for a network on stored features, ``model_frame_features.onnx`` and
-``model_window_from_features.onnx`` (``model_card.ONNX_FILES``), float32, every dimension but the
-face's dynamic (any window, any batch). The network has no FFT (the pyramid is constant real matrix
+``model_window_from_features.onnx``, and for the two-stream network
+``model_frame_motion_features.onnx`` and ``model_window_from_frame_features.onnx``
+(``model_card.ONNX_FILES``), float32, every dimension but the face's dynamic (any window, any batch). The network has no FFT (the pyramid is constant real matrix
 products, ``phase.pyramid_filters``), so the whole model converts with standard ONNX ops.
 
 One op is converted by this module rather than by tf2onnx's own rule: ``Atan2`` (``atan2_onnx``).
@@ -94,7 +95,7 @@ def convert(model, name, sample):
     except Exception as error:  # noqa: B902 — the checker's and onnxruntime's own exception types
         raise ExportError(f"--onnx: {name} does not convert to ONNX opset {ONNX_OPSET} with tf2onnx: {error}") from None
     got = dict(zip([output.name for output in session.get_outputs()], session.run(None, sample)))
-    expected = model(sample if len(sample) > 1 else sample["faces"], training=False)
+    expected = model(sample if len(sample) > 1 else next(iter(sample.values())), training=False)
     for key, value in expected.items():
         value = np.asarray(value, np.float32)
         difference = float(np.abs(got[key] - value).max()) if key in got else np.inf
@@ -105,16 +106,20 @@ def convert(model, name, sample):
 
 
 def export_onnx(models, export_dir, window, context, seed=0):
-    """Writes ``{signature: Keras model}`` (the export's float32 face model and its two parts) as
-    ONNX files into ``export_dir`` (``ONNX_FILES``); returns ``{signature: file name}``."""
+    """Writes ``{signature: Keras model}`` (the export's float32 face model and its parts) as ONNX
+    files into ``export_dir`` (``ONNX_FILES``); returns ``{signature: file name}``."""
     rng = np.random.default_rng(seed)
     faces = rng.integers(0, 256, (1, window + 2 * context, FACE_SIZE, FACE_SIZE, 3)).astype(np.uint8)
     written = {}
     for name, model in models.items():
-        sample = {"faces": faces[:, context: context + window] if name == "frame_features" else faces}
+        sample = {}
         for tensor in model.inputs:
             key = tensor.name.split(":")[0]
-            if key != "faces":
+            if key == "faces":  # the window with its context, or (frame_features) the window's faces
+                sample[key] = faces[:, context: context + window] if name == "frame_features" else faces
+            elif key == "gray48":
+                sample[key] = rng.integers(0, 256, (1, window + 2 * context, *tensor.shape[2:])).astype(np.uint8)
+            else:  # per-frame features of the window
                 sample[key] = rng.normal(size=(1, window, tensor.shape[-1])).astype(np.float32)
         proto = convert(model, name, sample)
         write_bytes(os.path.join(export_dir, ONNX_FILES[name]), proto.SerializeToString())

@@ -86,9 +86,11 @@ def test_every_face_has_its_own_rows_equal_to_the_model_on_its_own_faces(two_peo
 
 @pytest.mark.slow
 def test_each_person_against_the_one_face_path_on_their_half_of_the_frame(two_people):
-    """The left person's predictions against ``Predictor`` on the left half alone: they differ
-    only by what detecting on another canvas changes in the landmarks (measured 2026-11-30 with the
-    smoke export: 0.004 mean, 0.011 at most)."""
+    """The left person's boxes and predictions against ``Predictor`` on the left half alone: they
+    differ only by what detecting on another canvas changes in the landmarks. The boxes are held
+    tightly (model-free); the predictions' difference depends on how sensitive the session's smoke
+    model (trained afresh each session) is to a pixel of alignment: measured 0.002-0.018 mean and
+    0.005-0.063 at most over sessions (2026-11-30 to 2026-12-08)."""
     from mimamo_tf.inference import Predictor
 
     export_dir, frames, out, _ = two_people
@@ -98,9 +100,17 @@ def test_each_person_against_the_one_face_path_on_their_half_of_the_frame(two_pe
     half = faces.process_video(frames[:, :, :320])
     alone = predictor.predict_faces(half.rgb224, half.face_found)
     both = sorted(set(left) & set(np.flatnonzero(half.face_found).tolist()))
+    assert len(both) >= 46
+    # x, y, w, h of the face box, in pixels of the whole frame (the half starts at x = 0).
+    boxes = np.array([[float(left[t][key]) for key in ("face_x", "face_y", "face_w", "face_h")] for t in both])
+    half_boxes = half.track.boxes[both]
+    half_boxes = np.stack([half_boxes[:, 0], half_boxes[:, 1], half_boxes[:, 2] - half_boxes[:, 0],
+                           half_boxes[:, 3] - half_boxes[:, 1]], 1)
+    box_error = np.abs(boxes - half_boxes).max(axis=1) / half_boxes[:, 2]
     together = np.array([[float(left[t]["arousal"]), float(left[t]["valence"])] for t in both])
     difference = np.abs(together - alone[both])
-    print(f"left person, all faces vs its half alone: |prediction difference| mean {difference.mean():.4f} "
-          f"max {difference.max():.4f} over {len(both)} frames")
-    assert len(both) >= 46
-    assert difference.mean() < 0.02 and difference.max() < 0.06
+    print(f"left person, all faces vs its half alone: box difference {box_error.max():.3f} of the face's width at "
+          f"most; |prediction difference| mean {difference.mean():.4f} max {difference.max():.4f} over {len(both)} "
+          "frames")
+    assert box_error.max() < 0.05
+    assert difference.mean() < 0.04 and difference.max() < 0.12

@@ -223,6 +223,31 @@ def test_overlapping_windows_run_the_backbone_once_per_face_with_the_same_predic
     assert windows * runner.window >= 1.8 * sum(featurized)  # what serving_default's backbone would see
 
 
+@pytest.mark.slow  # the session's export
+def test_overlapping_windows_run_the_temporal_stream_once_per_frame_with_the_same_predictions(exported_run):
+    """The window part in two (frame_motion_features on the stored-format gray faces,
+    window_from_frame_features) gives serving_default's predictions, while the temporal stream sees
+    each frame once — faceless frames, clamped ends and the last window moved back included —
+    instead of once per window it is in."""
+    _, export_dir, video = exported_run
+    runner = load_runner(str(export_dir))
+    assert runner.motion
+    faces_rgb = np.concatenate([video["rgb224"]] * 3)[:45]  # windows of 8 every 4; the last one moved back
+    found = np.ones(len(faces_rgb), int)
+    found[[0, 20, 21, 22, 44]] = 0
+    computed = []
+    frame_motion_features = runner.frame_motion_features
+    runner.frame_motion_features = lambda gray: computed.append(len(gray) - 2 * runner.context) or frame_motion_features(gray)
+    predictor = Predictor(runner)
+    assert predictor.reuses_motion and predictor.stride < runner.window
+    kept = predictor.predict_faces(faces_rgb, found)
+    whole = Predictor(runner, reuse_features=False).predict_faces(faces_rgb, found)
+    np.testing.assert_allclose(kept, whole, atol=1e-5)
+    assert sum(computed) == len(found)  # each frame once
+    windows = len(window_plan.window_starts(len(found), runner.window, predictor.stride))
+    assert windows * runner.window >= 1.8 * sum(computed)  # what window_from_features would compute
+
+
 @pytest.fixture(scope="module")
 def scaled_export(exported_run, tmp_path_factory):
     """The session's run with its valence output's bias lowered by 3 (so valence leaves [-1, 1]) and
@@ -275,7 +300,8 @@ def test_predictions_are_on_the_label_scale_of_the_card_clipped_unless_noclip(sc
     assert np.all(result.valence[found] == 1.0)
     people = Predictor.load(str(export_dir)).predict_video(str(clip), faces="all")
     assert list(people.faces) == [0] and people.label_scale == LabelScale(1.0, 9.0)
-    np.testing.assert_allclose(people.faces[0].arousal, result.arousal, atol=1e-6)
+    # The same windows; the backbone and the temporal stream see the faces in other batches (float rounding).
+    np.testing.assert_allclose(people.faces[0].arousal, result.arousal, atol=tolerance)
     np.testing.assert_array_equal(people.faces[0].valence, result.valence)
     # The command with --noclip: the CSV and the JSON lines, unclipped.
     out = tmp_path / "out"

@@ -79,6 +79,10 @@ def test_model_card_and_signature(run):
     # The model in two parts, for clients that keep each face's backbone feature across windows.
     assert "signature_def['frame_features']" in shown.stdout and "outputs['spatial_features']" in shown.stdout
     assert "signature_def['window_from_features']" in shown.stdout and "inputs['spatial_features']" in shown.stdout
+    # The window part in two, for clients that also keep each frame's motion features (its numbers:
+    # tests/inference/test_predictor.py).
+    assert "signature_def['frame_motion_features']" in shown.stdout and "inputs['gray48']" in shown.stdout
+    assert "signature_def['window_from_frame_features']" in shown.stdout and "outputs['temporal_features']" in shown.stdout
 
 
 def test_litert_files_run_in_a_fresh_process_and_match_keras(run, tmp_path):

@@ -24,10 +24,11 @@ def onnx_export(exported_run, tmp_path_factory):
     return export_dir, video
 
 
-@pytest.mark.slow  # exporting the trained run's three graphs and checking them
+@pytest.mark.slow  # exporting the trained run's five graphs and checking them
 def test_onnx_files_equal_the_saved_model_signature_by_signature(onnx_export):
     """Each ONNX file, on onnxruntime, gives its SavedModel signature's outputs within 1e-4, at the
     trained window and at another (the ONNX window and batch are free)."""
+    from mimamo_tf.faces.alignment import gray_from_rgb
     from mimamo_tf.inference.runners import OnnxRunner, SavedModelRunner
     from mimamo_tf.serving.model_card import ONNX_FILES, read_card
 
@@ -35,7 +36,7 @@ def test_onnx_files_equal_the_saved_model_signature_by_signature(onnx_export):
     card = read_card(export_dir)
     assert card.onnx == ONNX_FILES and all((export_dir / name).is_file() for name in ONNX_FILES.values())
     saved, onnx = SavedModelRunner(str(export_dir)), OnnxRunner(str(export_dir / "model.onnx"))
-    assert onnx.split and saved.split
+    assert onnx.split and saved.split and onnx.motion and saved.motion
     context = card.context_frames
     rng = np.random.default_rng(3)
     for window, batch in ((card.trained_window, 1), (5, 2)):
@@ -46,11 +47,18 @@ def test_onnx_files_equal_the_saved_model_signature_by_signature(onnx_export):
         np.testing.assert_allclose(onnx.frame_features(faces[0, context:context + window]), features, atol=1e-4)
         given = np.repeat(features[None], batch, 0) + rng.normal(0, 0.1, (batch, *features.shape)).astype(np.float32)
         np.testing.assert_allclose(onnx.from_features(faces, given), saved.from_features(faces, given), atol=1e-4)
+        motion = saved.frame_motion_features(np.stack([gray_from_rgb(face) for face in faces[0]]))
+        assert motion.shape[0] == window
+        np.testing.assert_allclose(onnx.frame_motion_features(np.stack([gray_from_rgb(face) for face in faces[0]])),
+                                   motion, atol=1e-4)
+        np.testing.assert_allclose(onnx.from_frame_features(given, np.repeat(motion[None], batch, 0)),
+                                   saved.from_frame_features(given, np.repeat(motion[None], batch, 0)), atol=1e-4)
 
 
 @pytest.mark.slow
 def test_predict_on_model_onnx_gives_the_saved_model_predictions(onnx_export):
-    """``Predictor`` on model.onnx (the backbone once per face, its two parts) predicts a video's
+    """``Predictor`` on model.onnx (the backbone once per face, the temporal stream once per
+    frame: its parts) predicts a video's
     faces as the SavedModel does, within 1e-4."""
     from mimamo_tf.inference import Predictor
 
@@ -58,7 +66,7 @@ def test_predict_on_model_onnx_gives_the_saved_model_predictions(onnx_export):
     faces, found = video["rgb224"], np.ones(len(video["rgb224"]), np.int64)
     found[3] = 0
     onnx = Predictor.load(str(export_dir / "model.onnx"))
-    assert onnx.runner.kind == "ONNX" and onnx.reuses_features
+    assert onnx.runner.kind == "ONNX" and onnx.reuses_features and onnx.reuses_motion
     np.testing.assert_allclose(onnx.predict_faces(faces, found), Predictor.load(str(export_dir)).predict_faces(faces, found),
                                atol=1e-4)
 
