@@ -86,7 +86,7 @@ def _median_seconds(function, repeats):
     return float(np.median(times))
 
 
-def model_stage_seconds(config, model, backbone, window, repeats):
+def model_stage_seconds(config, model, backbone, window, repeats, backbone_name="ResNet50"):
     """Seconds per window of the network's stages, each a compiled function on random inputs."""
     context = config.model.context_frames
     rng = np.random.default_rng(0)
@@ -124,7 +124,7 @@ def model_stage_seconds(config, model, backbone, window, repeats):
         return x
 
     return {
-        "backbone (ResNet50 on the window's faces)": _median_seconds(lambda: run_backbone().numpy(), repeats),
+        f"backbone ({backbone_name} on the window's faces)": _median_seconds(lambda: run_backbone().numpy(), repeats),
         "gray + pyramid + phase differences + temporal CNN": _median_seconds(lambda: run_temporal().numpy(), repeats),
         "spatial MLP + fusion": _median_seconds(lambda: run_spatial_and_fusion().numpy(), repeats),
         "BiGRU + head": _median_seconds(lambda: run_recurrent().numpy(), repeats),
@@ -197,7 +197,7 @@ def main(flag_values):
             result = predictor.predict_video(path)
             capacity = (before + backbone_capacity(predictor, predictor.stride)) / 2 if before else None
             rows.append((name, result.num_frames, result.seconds, capacity))
-        stages = model_stage_seconds(config, model, backbone, window, flag_values.repeats)
+        stages = model_stage_seconds(config, model, backbone, window, flag_values.repeats, flag_values.backbone)
     frames = rows[0][1]
     print(f"clip: {os.path.basename(path)} {info.width}x{info.height}, {frames} frames; network: paper "
           f"configuration on {flag_values.backbone} features, windows of {window} + 2 x {config.model.context_frames} "
