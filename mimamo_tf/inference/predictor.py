@@ -279,13 +279,12 @@ class Predictor:
         """Runs the model once on a blank window, the way videos will run it (in two parts when
         the export has them): its one-off set-up cost stays out of timings."""
         blank = np.zeros((self.window + 2 * self.context, 224, 224, 3), np.uint8)
-        if self.reuses_motion:
+        if self.reuses_features:
             features = self.runner.frame_features(blank[self.context : self.context + self.window])
-            motion = self._kept_motion(blank, 0, {})
-            self.runner.from_frame_features(features[None], motion[None])
-        elif self.reuses_features:
-            features = self.runner.frame_features(blank[self.context : self.context + self.window])
-            self.runner.from_features(blank[None], features[None])
+            if self.reuses_motion:
+                self.runner.from_frame_features(features[None], self._kept_motion(blank, 0, {})[None])
+            else:
+                self.runner.from_features(blank[None], features[None])
         else:
             self.runner(blank[None])
 

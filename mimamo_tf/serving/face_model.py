@@ -29,6 +29,11 @@ class ExportError(InputError, ValueError):
     kind = "export error"
 
 
+def _named_outputs(outputs):
+    """The network's ``(..., 2)`` output as the signatures' ``arousal`` and ``valence`` outputs."""
+    return {name: keras.layers.Identity(name=name)(outputs[..., i]) for i, name in enumerate(("arousal", "valence"))}
+
+
 def build_face_model(model, config, backbone=None, window=None, batch_size=None, features_given=False):
     """The trained ``model`` behind a face-crop input: ``{"faces"} -> {"arousal", "valence"}``.
 
@@ -73,7 +78,7 @@ def build_face_model(model, config, backbone=None, window=None, batch_size=None,
             central = CentralFrames(context, name="window_frames")(faces)
             inputs["rgb224"] = keras.layers.Identity(name="rgb224")(keras.ops.cast(central, "float32"))
     outputs = model(inputs, training=False)
-    named = {name: keras.layers.Identity(name=name)(outputs[..., i]) for i, name in enumerate(("arousal", "valence"))}
+    named = _named_outputs(outputs)
     if len(model_inputs) == 1:
         return keras.Model(faces, named, name="mimamo_net_faces")
     return keras.Model(model_inputs, named, name="mimamo_net_window_from_features")
@@ -144,7 +149,7 @@ def build_motion_models(model, config, batch_size=None):
     temporal_in = keras.Input((None, int(temporal.shape[-1])), batch_size=batch_size, name="temporal_features")
     head = keras.Model([model.input["spatial_features"], temporal], model.output, name="window_head")
     outputs = head([spatial_in, temporal_in], training=False)
-    named = {name: keras.layers.Identity(name=name)(outputs[..., i]) for i, name in enumerate(("arousal", "valence"))}
+    named = _named_outputs(outputs)
     window_from_frame_features = keras.Model({"spatial_features": spatial_in, "temporal_features": temporal_in},
                                              named, name="mimamo_net_window_from_frame_features")
     return frame_motion_features, window_from_frame_features

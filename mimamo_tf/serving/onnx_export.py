@@ -5,8 +5,9 @@ One file per signature (an ONNX model is one graph): ``model.onnx`` (``serving_d
 arousal, valence) and, for a network on stored features, ``model_frame_features.onnx`` and
 ``model_window_from_features.onnx``, and for the two-stream network
 ``model_frame_motion_features.onnx`` and ``model_window_from_frame_features.onnx``
-(``model_card.ONNX_FILES``), float32, every dimension but the face's dynamic (any window, any batch). The network has no FFT (the pyramid is constant real matrix
-products, ``phase.pyramid_filters``), so the whole model converts with standard ONNX ops.
+(``model_card.ONNX_FILES``), float32, every dimension but the face's dynamic (any window, any
+batch). The network has no FFT (the pyramid is constant real matrix products,
+``phase.pyramid_filters``), so the whole model converts with standard ONNX ops.
 
 One op is converted by this module rather than by tf2onnx's own rule: ``Atan2`` (``atan2_onnx``).
 tf2onnx 1.17 builds it from ``Sign``, which loses the sign of a zero: ``atan2(-0, x < 0)`` comes out
